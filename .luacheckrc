@@ -1,0 +1,8 @@
+-- luacheck configuration: the library must run on 5.1 to 5.4 and LuaJIT.
+std = "max"
+max_line_length = 110
+files["spec/"] = { std = "max+busted" }
+files["lua/kadoa/nvim.lua"] = { globals = { "vim" } }
+files["lua/kadoa/health.lua"] = { globals = { "vim" } }
+files["plugin/"] = { globals = { "vim" } }
+files["lua/kadoa/resty.lua"] = { globals = { "ngx" } }

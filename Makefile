@@ -1,0 +1,62 @@
+# kadoa: build, test and demo.
+#
+#   make test            build and run the suite on every supported Lua
+#   make test LUA=lua5.1 one Lua only (lua5.4 lua5.3 lua5.1 luajit)
+#   make demo            the client against the bundled mock server
+#
+# Each Lua gets its own build folder: a module built for one version may
+# load in another and misbehave.
+
+LUAS    ?= lua5.4 lua5.3 lua5.1 luajit
+LUA     ?= $(LUAS)
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -pedantic -Wshadow -Wpointer-arith -Wcast-qual \
+           -Wstrict-prototypes -Wmissing-prototypes -Wconversion -Wno-sign-conversion
+CSTD     = -std=c99 -D_POSIX_C_SOURCE=200809L
+SRC      = src/core.c src/transfer.c src/decode.c src/escape.c
+HDR      = src/kadoa.h
+BUSTED  ?= busted
+DEPS     = .ci/deps
+
+LUA_PATH_DEV = lua/?.lua;lua/?/init.lua;;
+
+.PHONY: all build test demo valgrind lint clean rock deps
+
+all: build
+
+deps:
+	@$(DEPS)
+
+build: $(foreach v,$(LUA),build/$(v)/kadoa/core.so)
+
+build/%/kadoa/core.so: $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden $$(pkg-config --cflags $*) \
+	  -o $@ $(SRC) $$(pkg-config --libs libcurl) -lpthread
+
+# One busted run per Lua; the module under test is this tree's build.
+test: deps
+	@$(MAKE) --no-print-directory build LUA="$(LUA)"
+	@set -e; for v in $(LUA); do \
+	  echo "== $$v"; \
+	  $(BUSTED) --lua=$$v --lpath='$(LUA_PATH_DEV)' --cpath="build/$$v/?.so" spec; \
+	done
+
+demo: deps
+	@$(MAKE) --no-print-directory build LUA=lua5.4
+	@LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='build/lua5.4/?.so;;' lua5.4 spec/demo.lua
+
+# The whole suite under valgrind on Lua 5.4: no errors, nothing lost.
+valgrind: deps
+	@$(MAKE) --no-print-directory build LUA=lua5.4
+	KADOA_VALGRIND=1 valgrind --error-exitcode=3 --leak-check=full \
+	  --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+	  --suppressions=spec/valgrind.supp --quiet \
+	  lua5.4 $$(command -v busted) --lpath='$(LUA_PATH_DEV)' --cpath="build/lua5.4/?.so" spec
+
+lint:
+	luacheck lua spec bin
+
+clean:
+	rm -rf build kadoa/core.so core.so *.o

@@ -1,0 +1,221 @@
+-- kadoa: the public API.
+--
+--   local kadoa = require("kadoa")
+--   local res, err = kadoa.status(session_id)
+--
+-- Options are checked here, once, so the C core (kadoa.core) can trust
+-- them; results come back from C as plain tables, failures are turned
+-- into error values by kadoa.errors.
+
+local core = require("kadoa.core")
+local errors = require("kadoa.errors")
+
+local M = {
+  version = core.version,
+  null = core.null,
+  errors = errors,
+}
+
+local DEFAULT_BASE_URL = "https://api.kadoa.com"
+
+-- name -> checker(value) returning an error message or nil
+local function positive(v)
+  if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
+    return "must be a positive number"
+  end
+end
+
+local function str(v)
+  if type(v) ~= "string" then return "must be a string" end
+end
+
+local option_checks = {
+  api_key = str,
+  base_url = str,
+  timeout = positive,
+  connect_timeout = positive,
+  max_body = function(v)
+    if type(v) ~= "number" or v < 1 or v > 2 ^ 40 or v % 1 ~= 0 then
+      return "must be a whole number of bytes between 1 and 2^40"
+    end
+  end,
+  ca_file = str,
+  user_agent = str,
+  allow_insecure = function(v)
+    if type(v) ~= "boolean" then return "must be a boolean" end
+  end,
+}
+
+M.defaults = {
+  timeout = 30,
+  connect_timeout = 10,
+  max_body = 8 * 1024 * 1024,
+}
+
+local function usage(msg)
+  return nil, errors.new("usage", msg)
+end
+
+local function is_loopback(host)
+  host = host:lower()
+  if host == "localhost" or host == "[::1]" then return true end
+  local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if a then
+    a, b, c, d = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
+    return a == 127 and b < 256 and c < 256 and d < 256
+  end
+  return false
+end
+
+-- Check a base URL: http or https, a host, nothing after the path.
+-- Returns the URL without trailing slashes, or nil and a message.
+local function check_base_url(url, allow_insecure)
+  if url:find("[%c%s]") then return nil, "base_url must not contain spaces or control characters" end
+  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  if not scheme then return nil, "base_url must look like https://host" end
+  scheme = scheme:lower()
+  if scheme ~= "https" and scheme ~= "http" then
+    return nil, "base_url must use https (or http for loopback), not " .. scheme
+  end
+  if rest:find("[?#]") then return nil, "base_url must not have a query or fragment" end
+  local authority = rest:match("^([^/]*)")
+  if authority:find("@", 1, true) then return nil, "base_url must not contain credentials" end
+  local host = authority:match("^(%[[^%]]*%])") or authority:match("^([^:]*)")
+  if not host or host == "" then return nil, "base_url has no host" end
+  if scheme == "http" and not allow_insecure and not is_loopback(host) then
+    return nil, "plain http is only allowed to loopback hosts; use https "
+      .. "(or allow_insecure = true if you really mean it)"
+  end
+  return (url:gsub("/+$", ""))
+end
+
+-- Validate opts and fill in defaults and the environment. Returns the
+-- complete settings table, or nil and a usage error.
+local function settings(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    return usage("options must be a table, got " .. type(opts))
+  end
+  opts = opts or {}
+  local s = {}
+  for k, v in pairs(opts) do
+    local check = option_checks[k]
+    if not check then
+      return usage("unknown option '" .. tostring(k) .. "'")
+    end
+    local msg = check(v)
+    if msg then return usage("option '" .. k .. "' " .. msg .. ", got " .. type(v)) end
+    s[k] = v
+  end
+  for k, v in pairs(M.defaults) do
+    if s[k] == nil then s[k] = v end
+  end
+  s.api_key = s.api_key or os.getenv("KADOA_API_KEY")
+  if not s.api_key or s.api_key == "" then
+    return usage("no API key: pass api_key or set KADOA_API_KEY")
+  end
+  if s.api_key:find("[%c]") then
+    return usage("API key must not contain control characters")
+  end
+  local env_base = os.getenv("KADOA_BASE_URL")
+  if env_base == "" then env_base = nil end
+  local base, msg = check_base_url(s.base_url or env_base or DEFAULT_BASE_URL, s.allow_insecure)
+  if not base then return usage(msg) end
+  s.base_url = base
+  s.user_agent = "kadoa-lua/" .. core.version .. (s.user_agent and (" " .. s.user_agent) or "")
+  return s
+end
+
+---------------------------------------------------------------------------
+-- The client
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+function M.client(opts)
+  local s, err = settings(opts)
+  if not s then return nil, err end
+  local c = setmetatable({ _core = core.new(s), _key = s.api_key, base_url = s.base_url,
+                           timeout = s.timeout }, Client)
+  return c
+end
+
+local function check_id(id, fname)
+  if type(id) ~= "string" then
+    error(("bad argument #1 to '%s' (string expected, got %s)"):format(fname, type(id)), 3)
+  end
+end
+
+-- Turn what the core reported into an error value.
+local function failure(self, r)
+  if r.kind == "response" then return errors.from_response(r, self._key) end
+  return errors.from_transfer(r, self._key)
+end
+
+-- client:status(id) -> table | nil, err
+function Client:status(id)
+  check_id(id, "status")
+  local res, r = self._core:fetch(id)
+  if res then return res end
+  return nil, failure(self, r)
+end
+
+-- client:status_json(id) -> the response body exactly as the API sent it
+function Client:status_json(id)
+  check_id(id, "status_json")
+  local body, r = self._core:fetch(id, true)
+  if body then return body end
+  return nil, failure(self, r)
+end
+
+function Client:close()
+  self._core:close()
+end
+
+function Client:closed()
+  return self._core:closed()
+end
+
+Client.__close = Client.close
+
+function Client:__tostring()
+  return "kadoa.client (" .. self.base_url .. ")" .. (self:closed() and " closed" or "")
+end
+
+---------------------------------------------------------------------------
+-- The default client, reused between calls to kadoa.status. It is made
+-- again only when the options or the environment it was made from change.
+
+local default, default_key
+
+local function options_key(opts)
+  local parts = { os.getenv("KADOA_API_KEY") or "", os.getenv("KADOA_BASE_URL") or "" }
+  if type(opts) == "table" then
+    local keys = {}
+    for k in pairs(opts) do keys[#keys + 1] = tostring(k) end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      parts[#parts + 1] = k .. "=" .. type(opts[k]) .. ":" .. tostring(opts[k])
+    end
+  end
+  return table.concat(parts, "\0")
+end
+
+function M.default_client(opts)
+  local key = options_key(opts)
+  if default and key == default_key and not default:closed() then return default end
+  local c, err = M.client(opts)
+  if not c then return nil, err end
+  if default then default:close() end
+  default, default_key = c, key
+  return c
+end
+
+function M.status(id, opts)
+  check_id(id, "status")
+  local c, err = M.default_client(opts)
+  if not c then return nil, err end
+  return c:status(id)
+end
+
+return M

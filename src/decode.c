@@ -1,0 +1,83 @@
+/*
+ * decode.c: JSON text to plain Lua tables.
+ *
+ * lua-cjson does the parsing; this file adds the one pass that makes its
+ * output pleasant to use from Lua:
+ *  - a JSON null inside an object becomes an absent key, so `if res.error`
+ *    means what it says; inside an array it stays cjson.null, so the
+ *    array's length stays true;
+ *  - on Lua 5.3+ an integral number becomes an integer (cjson 2.1 makes
+ *    every number a float, and 14 pages should print as 14, not 14.0).
+ * cjson tells objects from arrays by their keys: object keys are always
+ * strings, array keys always integers.
+ */
+#include "kadoa.h"
+
+static int is_null(lua_State *L, int i) {
+  return lua_type(L, i) == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL;
+}
+
+#if LUA_VERSION_NUM >= 503
+/* If the number at the top is a float with an integral value that fits,
+ * leave its integer in its place and return 1. */
+static int to_integer(lua_State *L) {
+  lua_Number d;
+  lua_Integer i;
+  if (lua_isinteger(L, -1)) return 0;
+  d = lua_tonumber(L, -1);
+  if (!lua_numbertointeger(d, &i) || (lua_Number)i != d) return 0;
+  lua_pop(L, 1);
+  lua_pushinteger(L, i);
+  return 1;
+}
+#endif
+
+/* Normalise the table at the top of the stack, in place. cjson already
+ * bounds the nesting depth (1000), which bounds this recursion. */
+static void normalise(lua_State *L) {
+  int t = lua_gettop(L);
+  luaL_checkstack(L, 4, "JSON nested too deep");
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    int type = lua_type(L, -1);
+    if (type == LUA_TTABLE) {
+      normalise(L);
+      lua_pop(L, 1);
+    } else if (lua_type(L, -2) == LUA_TSTRING && is_null(L, -1)) {
+      /* clearing an existing field during traversal is allowed */
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_pushnil(L);
+      lua_rawset(L, t);
+#if LUA_VERSION_NUM >= 503
+    } else if (type == LUA_TNUMBER && to_integer(L)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, t);
+#endif
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+}
+
+int kd_decode(lua_State *L, int decoder, const char *s, size_t n) {
+  lua_pushvalue(L, decoder);
+  lua_pushlstring(L, s, n);
+  if (lua_pcall(L, 1, 1, 0) != 0) {
+    if (!lua_isstring(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushliteral(L, "JSON decoder failed");
+    }
+    return 0;
+  }
+  if (lua_type(L, -1) == LUA_TTABLE) {
+    normalise(L);
+  }
+#if LUA_VERSION_NUM >= 503
+  else if (lua_type(L, -1) == LUA_TNUMBER) {
+    to_integer(L);
+  }
+#endif
+  return 1;
+}
