@@ -33,7 +33,7 @@ build = {
     ["kadoa"] = "lua/kadoa/init.lua",
     ["kadoa.errors"] = "lua/kadoa/errors.lua",
     ["kadoa.core"] = {
-      sources = { "src/core.c", "src/transfer.c", "src/decode.c", "src/escape.c" },
+      sources = { "src/core.c", "src/transfer.c", "src/multi.c", "src/decode.c", "src/escape.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl", "pthread" },
       libdirs = { "$(CURL_LIBDIR)" },

@@ -20,13 +20,6 @@
 
 #include "kadoa.h"
 
-#define CLIENT_MT "kadoa.client"
-
-typedef struct kd_client {
-  kd_config cfg;
-  kd_xfer main;     /* the blocking fetch's transfer */
-  int closed;
-} kd_client;
 
 void kd_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   luaL_checkstack(L, nup, "too many upvalues");
@@ -48,8 +41,8 @@ static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT
 
 /* ---- the client ------------------------------------------------------- */
 
-static kd_client *check_client(lua_State *L) {
-  return (kd_client *)luaL_checkudata(L, 1, CLIENT_MT);
+kd_client *kd_check_client(lua_State *L, int i) {
+  return (kd_client *)luaL_checkudata(L, i, KD_CLIENT_MT);
 }
 
 static char *dup_str(const char *s) {
@@ -66,7 +59,10 @@ static void free_secret(char *s) {
 }
 
 static void client_cleanup(kd_client *c) {
+  kd_multi_cleanup(c);
   kd_xfer_free(&c->main);
+  if (c->share) curl_share_cleanup(c->share);   /* after every handle using it */
+  c->share = NULL;
   free_secret(c->cfg.api_key_header);
   free(c->cfg.prefix);
   free(c->cfg.user_agent);
@@ -133,7 +129,7 @@ static int l_new(lua_State *L) {
   c = (kd_client *)lua_newuserdata(L, sizeof *c);
   memset(c, 0, sizeof *c);
   c->closed = 1;   /* until fully built: __gc then frees only what exists */
-  luaL_getmetatable(L, CLIENT_MT);
+  luaL_getmetatable(L, KD_CLIENT_MT);
   lua_setmetatable(L, -2);
 
   c->cfg.timeout_ms = to_ms(timeout);
@@ -151,8 +147,14 @@ static int l_new(lua_State *L) {
   }
   c->cfg.user_agent = dup_str(ua);
   if (ca) c->cfg.ca_file = dup_str(ca);
+  /* DNS answers and TLS sessions are shared by all of the client's handles */
+  if ((c->share = curl_share_init())) {
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  }
   if (!c->cfg.api_key_header || !c->cfg.prefix || !c->cfg.user_agent ||
-      (ca && !c->cfg.ca_file) || kd_xfer_init(&c->main, &c->cfg, NULL) != 0) {
+      (ca && !c->cfg.ca_file) || !c->share ||
+      kd_xfer_init(&c->main, &c->cfg, c->share) != 0) {
     client_cleanup(c);
     return luaL_error(L, "kadoa: out of memory creating a client");
   }
@@ -160,7 +162,7 @@ static int l_new(lua_State *L) {
   return 1;
 }
 
-static int usage_failure(lua_State *L, const char *msg) {
+int kd_usage_failure(lua_State *L, const char *msg) {
   lua_pushnil(L);
   lua_createtable(L, 0, 2);
   lua_pushliteral(L, "usage");
@@ -172,13 +174,13 @@ static int usage_failure(lua_State *L, const char *msg) {
 
 /* client:fetch(id [, raw]) -> table | string | nil, report */
 static int l_fetch(lua_State *L) {
-  kd_client *c = check_client(L);
+  kd_client *c = kd_check_client(L, 1);
   size_t len;
   const char *id = luaL_checklstring(L, 2, &len);
   int raw = lua_toboolean(L, 3);
   CURLcode rc;
-  if (c->closed) return usage_failure(L, "client is closed");
-  if (len == 0) return usage_failure(L, "session id is empty");
+  if (c->closed) return kd_usage_failure(L, "client is closed");
+  if (len == 0) return kd_usage_failure(L, "session id is empty");
   if (kd_xfer_prepare(&c->main, &c->cfg, id, len) != 0)
     return luaL_error(L, "kadoa: out of memory preparing a request");
   rc = curl_easy_perform(c->main.easy);
@@ -186,18 +188,18 @@ static int l_fetch(lua_State *L) {
 }
 
 static int l_close(lua_State *L) {
-  kd_client *c = check_client(L);
+  kd_client *c = kd_check_client(L, 1);
   if (!c->closed) client_cleanup(c);
   return 0;
 }
 
 static int l_closed(lua_State *L) {
-  lua_pushboolean(L, check_client(L)->closed);
+  lua_pushboolean(L, kd_check_client(L, 1)->closed);
   return 1;
 }
 
 static int l_tostring(lua_State *L) {
-  kd_client *c = check_client(L);
+  kd_client *c = kd_check_client(L, 1);
   if (c->closed) lua_pushfstring(L, "kadoa.client (closed): %p", (void *)c);
   else lua_pushfstring(L, "kadoa.client: %p", (void *)c);
   return 1;
@@ -316,7 +318,7 @@ int luaopen_kadoa_core(lua_State *L) {
 
   push_decoder(L);                       /* [dec] */
 
-  luaL_newmetatable(L, CLIENT_MT);       /* [dec, mt] */
+  luaL_newmetatable(L, KD_CLIENT_MT);       /* [dec, mt] */
   lua_pushcfunction(L, l_close);
   lua_setfield(L, -2, "__gc");
 #if LUA_VERSION_NUM >= 504
@@ -328,8 +330,11 @@ int luaopen_kadoa_core(lua_State *L) {
   lua_newtable(L);                       /* [dec, mt, methods] */
   lua_pushvalue(L, -3);
   kd_setfuncs(L, client_methods, 1);
+  lua_pushvalue(L, -3);
+  kd_setfuncs(L, kd_multi_methods, 1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);                         /* [dec] */
+  kd_open_multi(L);
 
   lua_newtable(L);                       /* [dec, M] */
   lua_pushvalue(L, -2);

@@ -81,6 +81,7 @@ typedef struct kd_xfer {
   char request_id[128];       /* the server's x-request-id / x-amzn-requestid */
   char content_type[128];
   char errbuf[CURL_ERROR_SIZE];
+  struct kd_xfer *next_idle;  /* the client's pool of idle transfers */
 } kd_xfer;
 
 /* The settings every transfer of a client shares. */
@@ -113,6 +114,33 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int deco
 
 /* Drop per-exchange state (keeps the buffer's memory unless it grew big). */
 void kd_xfer_reset(kd_xfer *x);
+
+/* ---- core.c / multi.c: the client and its non-blocking requests ----- */
+
+struct kd_req;
+
+typedef struct kd_client {
+  kd_config cfg;
+  kd_xfer main;            /* the blocking fetch's transfer */
+  CURLM *multi;            /* made on first start() */
+  CURLSH *share;           /* DNS and TLS sessions for the multi's transfers */
+  kd_xfer *idle;           /* transfers kept for the next start() */
+  struct kd_req *active;   /* requests started and not yet taken or cancelled */
+  int closed;
+} kd_client;
+
+#define KD_CLIENT_MT "kadoa.client"
+#define KD_REQ_MT "kadoa.request"
+
+kd_client *kd_check_client(lua_State *L, int i);
+int kd_usage_failure(lua_State *L, const char *msg);
+
+/* Register the request metatable (decoder at the top of the stack). */
+void kd_open_multi(lua_State *L);
+/* The client methods multi.c adds: start, perform, wait, timeout. */
+extern const luaL_Reg kd_multi_methods[];
+/* Cancel every request of `c` and free the multi machinery. */
+void kd_multi_cleanup(kd_client *c);
 
 /* ---- decode.c --------------------------------------------------------- */
 
