@@ -59,4 +59,7 @@ lint:
 	luacheck lua spec bin
 
 clean:
-	rm -rf build kadoa/core.so core.so *.o
+	rm -rf build kadoa src/*.o
+
+# Each area keeps its own targets (see doc/HACKING.md).
+-include bench/bench.mk spec/fuzz/fuzz.mk spec/hosts/hosts.mk

@@ -172,7 +172,12 @@ int kd_usage_failure(lua_State *L, const char *msg) {
   return 2;
 }
 
-/* client:fetch(id [, raw]) -> table | string | nil, report */
+long kd_opt_timeout(lua_State *L, int i) {
+  if (lua_isnoneornil(L, i)) return 0;
+  return to_ms(luaL_checknumber(L, i));
+}
+
+/* client:fetch(id [, raw [, timeout]]) -> table | string | nil, report */
 static int l_fetch(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   size_t len;
@@ -181,7 +186,7 @@ static int l_fetch(lua_State *L) {
   CURLcode rc;
   if (c->closed) return kd_usage_failure(L, "client is closed");
   if (len == 0) return kd_usage_failure(L, "session id is empty");
-  if (kd_xfer_prepare(&c->main, &c->cfg, id, len) != 0)
+  if (kd_xfer_prepare(&c->main, &c->cfg, id, len, kd_opt_timeout(L, 4)) != 0)
     return luaL_error(L, "kadoa: out of memory preparing a request");
   rc = curl_easy_perform(c->main.easy);
   return kd_xfer_push_result(L, &c->main, rc, raw, lua_upvalueindex(1));

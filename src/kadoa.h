@@ -103,9 +103,15 @@ typedef struct kd_config {
 int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share);
 void kd_xfer_free(kd_xfer *x);
 
-/* Point `x` at the status URL of `id` with a fresh request id.
- * Returns 0, or -1 when out of memory. */
-int kd_xfer_prepare(kd_xfer *x, kd_config *cfg, const char *id, size_t len);
+/* Point `x` at the status URL of `id` with a fresh request id and a
+ * whole-request timeout of `timeout_ms` (0: the client's). Returns 0, or
+ * -1 when out of memory. */
+int kd_xfer_prepare(kd_xfer *x, kd_config *cfg, const char *id, size_t len,
+                    long timeout_ms);
+
+/* The optional per-request timeout argument (seconds) at stack index i,
+ * in ms; 0 when absent. */
+long kd_opt_timeout(lua_State *L, int i);
 
 /* Push what the finished exchange means for Lua: the decoded table (or the
  * body string when `raw`), or nil and a report table. Returns the number

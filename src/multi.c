@@ -153,7 +153,7 @@ static int drive(lua_State *L, kd_client *c, int out) {
   return running;
 }
 
-/* client:start(id [, raw]) -> request | nil, report */
+/* client:start(id [, raw [, timeout]]) -> request | nil, report */
 static int l_start(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   size_t len;
@@ -176,7 +176,7 @@ static int l_start(lua_State *L) {
   kd_setuservalue(L, -2);
 
   if (!(x = take_xfer(c))) return luaL_error(L, "kadoa: out of memory");
-  if (kd_xfer_prepare(x, &c->cfg, id, len) != 0) {
+  if (kd_xfer_prepare(x, &c->cfg, id, len, kd_opt_timeout(L, 4)) != 0) {
     give_back(c, x);
     return luaL_error(L, "kadoa: out of memory");
   }

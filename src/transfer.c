@@ -178,7 +178,8 @@ void kd_xfer_reset(kd_xfer *x) {
   x->body.len = 0;
 }
 
-int kd_xfer_prepare(kd_xfer *x, kd_config *cfg, const char *id, size_t len) {
+int kd_xfer_prepare(kd_xfer *x, kd_config *cfg, const char *id, size_t len,
+                    long timeout_ms) {
   static const char suffix[] = "/status";
   kd_buf *u = &cfg->url;
   size_t need = cfg->prefix_len + 3 * len + sizeof suffix;
@@ -193,6 +194,7 @@ int kd_xfer_prepare(kd_xfer *x, kd_config *cfg, const char *id, size_t len) {
   u->len = cfg->prefix_len + kd_escape(u->data + cfg->prefix_len, id, len);
   memcpy(u->data + u->len, suffix, sizeof suffix);   /* with its NUL */
   if (curl_easy_setopt(x->easy, CURLOPT_URL, u->data) != CURLE_OK) return -1;
+  curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : cfg->timeout_ms);
   new_request_id(x->reqid, cfg->rng);
   return 0;
 }
