@@ -178,6 +178,20 @@ end
 
 Client.__close = Client.close
 
+-- Watching, many at once and non-blocking use each live in their own
+-- module; they are loaded on first use.
+function Client:wait(id, opts)
+  return require("kadoa.wait").wait(self, id, opts)
+end
+
+function Client:status_many(ids, opts)
+  return require("kadoa.many").status_many(self, ids, opts)
+end
+
+function Client:start(id, opts)
+  return require("kadoa.request").start(self, id, opts)
+end
+
 function Client:__tostring()
   return "kadoa.client (" .. self.base_url .. ")" .. (self:closed() and " closed" or "")
 end
@@ -216,6 +230,29 @@ function M.status(id, opts)
   local c, err = M.default_client(opts)
   if not c then return nil, err end
   return c:status(id)
+end
+
+-- The shortcuts below use the default client made from the environment
+-- (KADOA_API_KEY, KADOA_BASE_URL); their opts are the operation's own.
+function M.wait(id, opts)
+  check_id(id, "wait")
+  local c, err = M.default_client()
+  if not c then return nil, err end
+  return c:wait(id, opts)
+end
+
+function M.status_many(ids, opts)
+  local c, err = M.default_client()
+  if not c then return nil, err end
+  return c:status_many(ids, opts)
+end
+
+function M.format(res, opts)
+  return require("kadoa.format").format(res, opts)
+end
+
+function M.format_error(err)
+  return require("kadoa.format").format_error(err)
 end
 
 return M
