@@ -7,6 +7,7 @@
 # Each Lua gets its own build folder: a module built for one version may
 # load in another and misbehave.
 
+SHELL   := /bin/bash
 LUAS    ?= lua5.4 lua5.3 lua5.1 luajit
 LUA     ?= $(LUAS)
 CC      ?= cc
@@ -36,16 +37,21 @@ build/%/kadoa/core.so: $(SRC) $(HDR)
 	  -o $@ $(SRC) $$(pkg-config --libs libcurl) -lpthread
 
 # One busted run per Lua; the module under test is this tree's build.
+# The last line sums up every run: "total: N passed, N failed".
 test: deps
 	@$(MAKE) --no-print-directory build LUA="$(LUA)"
-	@set -e; for v in $(LUA); do \
+	@pass=0; fail=0; for v in $(LUA); do \
 	  echo "== $$v"; \
-	  $(BUSTED) --lua=$$v --lpath='$(LUA_PATH_DEV)' --cpath="build/$$v/?.so" spec; \
-	done
+	  $(BUSTED) --lua=$$v --cpath="build/$$v/?.so" spec 2>&1 | tee build/$$v/test.log; \
+	  read s f e < <(sed -n 's/^\([0-9]*\) successes* \/ \([0-9]*\) failures* \/ \([0-9]*\) errors*.*/\1 \2 \3/p' build/$$v/test.log | tail -1); \
+	  if [ -z "$$s" ]; then echo "$$v: busted did not finish"; fail=$$((fail + 1)); continue; fi; \
+	  pass=$$((pass + s)); fail=$$((fail + f + e)); \
+	done; \
+	echo "total: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 demo: deps
 	@$(MAKE) --no-print-directory build LUA=lua5.4
-	@LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='build/lua5.4/?.so;;' lua5.4 spec/demo.lua
+	@LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='build/lua5.4/?.so;;' lua5.4 examples/demo.lua
 
 # The whole suite under valgrind on Lua 5.4: no errors, nothing lost.
 valgrind: deps
@@ -53,10 +59,10 @@ valgrind: deps
 	KADOA_VALGRIND=1 valgrind --error-exitcode=3 --leak-check=full \
 	  --errors-for-leak-kinds=definite --show-leak-kinds=definite \
 	  --suppressions=spec/valgrind.supp --quiet \
-	  lua5.4 $$(command -v busted) --lpath='$(LUA_PATH_DEV)' --cpath="build/lua5.4/?.so" spec
+	  lua5.4 $$(command -v busted) --cpath="build/lua5.4/?.so" spec
 
 lint:
-	luacheck lua spec bin
+	luacheck --no-color lua spec examples $(wildcard bin plugin)
 
 clean:
 	rm -rf build kadoa src/*.o

@@ -210,6 +210,11 @@ static const char *curl_kind(CURLcode rc, const kd_xfer *x) {
     return x->too_large ? "too_large" : "network";
   case CURLE_BAD_CONTENT_ENCODING:
     return "decode";
+  case CURLE_OUT_OF_MEMORY:   /* libcurl < 8.6 also says this for a header over 100 KB */
+#if LIBCURL_VERSION_NUM >= 0x080600
+  case CURLE_TOO_LARGE:
+#endif
+    return "too_large";
   case CURLE_URL_MALFORMAT:
   case CURLE_UNSUPPORTED_PROTOCOL:
     return "usage";
@@ -238,22 +243,36 @@ static void set_str(lua_State *L, const char *k, const char *v) {
   lua_setfield(L, -2, k);
 }
 
+static void set_int(lua_State *L, const char *k, long v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, k);
+}
+
 static void set_num(lua_State *L, const char *k, double v) {
   lua_pushnumber(L, v);
   lua_setfield(L, -2, k);
 }
 
-/* nil, { kind = ..., message = ..., status = ..., request_id = ... } */
+/* Seconds the exchange took, so a caller retrying it can keep to its
+ * overall budget without reading a clock before every request. */
+static double elapsed(const kd_xfer *x) {
+  double t = 0;
+  curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &t);
+  return t;
+}
+
+/* nil, { kind = ..., message = ..., status = ..., request_id = ..., elapsed = ... } */
 static int push_failure(lua_State *L, const kd_xfer *x, const char *kind,
                         const char *msg, long status) {
   lua_pushnil(L);
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 6);
   set_str(L, "kind", kind);
   lua_pushstring(L, msg);
   lua_setfield(L, -2, "message");
-  if (status > 0) set_num(L, "status", (double)status);
+  if (status > 0) set_int(L, "status", status);
   if (x->request_id[0]) set_str(L, "request_id", x->request_id);
   if (x->retry_after >= 0) set_num(L, "retry_after", x->retry_after);
+  set_num(L, "elapsed", elapsed(x));
   return 2;
 }
 
@@ -268,6 +287,8 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int deco
                       (lua_Number)x->max_body);
     } else if (x->oom) {
       lua_pushliteral(L, "out of memory while reading the response");
+    } else if (rc == CURLE_OUT_OF_MEMORY && !x->errbuf[0]) {
+      lua_pushliteral(L, "response headers too large (over 100 KB), or out of memory");
     } else {
       lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
     }
@@ -278,14 +299,15 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int deco
 
   if (status < 200 || status > 299) {   /* an answer, but not a success */
     lua_pushnil(L);
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     set_str(L, "kind", "response");
-    set_num(L, "status", (double)status);
+    set_int(L, "status", status);
     lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
     lua_setfield(L, -2, "body");
     if (x->content_type[0]) set_str(L, "content_type", x->content_type);
     if (x->request_id[0]) set_str(L, "request_id", x->request_id);
     if (x->retry_after >= 0) set_num(L, "retry_after", x->retry_after);
+    set_num(L, "elapsed", elapsed(x));
     return 2;
   }
 

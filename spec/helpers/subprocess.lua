@@ -1,0 +1,47 @@
+-- Run Lua code in a fresh interpreter of the same version as the one
+-- running the specs, with the same module paths and a chosen environment.
+--
+--   local sub = require("spec.helpers.subprocess")
+--   local out, ok = sub.lua("io.write(1)", { KADOA_API_KEY = "k", HOME = false })
+--
+-- env: name = string sets it, name = false removes it. Returns stdout and
+-- whether the process exited with status 0.
+
+local M = {}
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+M.quote = quote
+
+-- The interpreter's command name: luajit, lua5.1, lua5.3, lua5.4.
+M.interpreter = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+
+function M.command(env)
+  local parts, sets = { "env" }, {}
+  for k, v in pairs(env or {}) do
+    if v == false then
+      parts[#parts + 1] = "-u " .. k      -- env wants every -u before any NAME=value
+    else
+      sets[#sets + 1] = quote(k .. "=" .. v)
+    end
+  end
+  for _, s in ipairs(sets) do parts[#parts + 1] = s end
+  parts[#parts + 1] = M.interpreter
+  parts[#parts + 1] = "-e " .. quote(("package.path=%q package.cpath=%q"):format(package.path, package.cpath))
+  return table.concat(parts, " ")
+end
+
+function M.lua(code, env, args)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(code)
+  f:close()
+  local p = assert(io.popen(M.command(env) .. " " .. quote(path) .. " " .. (args or "") .. " 2>&1", "r"))
+  local out = p:read("*a")
+  local ok = p:close()
+  os.remove(path)
+  return out, ok == true or ok == 0
+end
+
+return M
