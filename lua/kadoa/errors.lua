@@ -30,7 +30,9 @@ function Error:__tostring()
     extra[#extra + 1] = self.attempts .. " attempts"
   end
   if self.request_id then extra[#extra + 1] = "request-id " .. self.request_id end
-  local s = "kadoa: " .. self.kind .. ": " .. self.message
+  -- messages are cleaned when made here, but wait's crawl_failed carries
+  -- the server's raw text: one line, whatever it holds
+  local s = "kadoa: " .. tostring(self.kind) .. ": " .. M.one_line(tostring(self.message), 300)
   if #extra > 0 then s = s .. " (" .. table.concat(extra, ", ") .. ")" end
   return s
 end
