@@ -9,6 +9,7 @@
 
 local core = require("kadoa.core")
 local errors = require("kadoa.errors")
+local retry = require("kadoa.retry")
 
 local M = {
   version = core.version,
@@ -29,6 +30,12 @@ local function str(v)
   if type(v) ~= "string" then return "must be a string" end
 end
 
+local function seconds(v)
+  if type(v) ~= "number" or v ~= v or v < 0 or v == math.huge then
+    return "must be a number of seconds, 0 or more"
+  end
+end
+
 local option_checks = {
   api_key = str,
   base_url = str,
@@ -44,12 +51,24 @@ local option_checks = {
   allow_insecure = function(v)
     if type(v) ~= "boolean" then return "must be a boolean" end
   end,
+  retries = function(v)
+    if type(v) ~= "number" or v < 0 or v > 100 or v % 1 ~= 0 then
+      return "must be a whole number from 0 to 100"
+    end
+  end,
+  retry_base = positive,
+  retry_cap = positive,
+  max_retry_wait = seconds,
 }
 
 M.defaults = {
   timeout = 30,
   connect_timeout = 10,
   max_body = 8 * 1024 * 1024,
+  retries = retry.defaults.retries,
+  retry_base = retry.defaults.retry_base,
+  retry_cap = retry.defaults.retry_cap,
+  max_retry_wait = retry.defaults.max_retry_wait,
 }
 
 local function usage(msg)
@@ -136,7 +155,9 @@ function M.client(opts)
   local s, err = settings(opts)
   if not s then return nil, err end
   local c = setmetatable({ _core = core.new(s), _key = s.api_key, base_url = s.base_url,
-                           timeout = s.timeout }, Client)
+                           timeout = s.timeout, _retries = s.retries,
+                           _policy = { retry_base = s.retry_base, retry_cap = s.retry_cap,
+                                       max_retry_wait = s.max_retry_wait } }, Client)
   return c
 end
 
@@ -152,12 +173,46 @@ local function failure(self, r)
   return errors.from_transfer(r, self._key)
 end
 
+-- After a failed first attempt (report r): retry while the failure is
+-- worth it (kadoa.retry), attempts are left and the client's timeout
+-- allows. The first attempt ran with the whole budget and the core says
+-- how long it took, so a success never pays for reading a clock. Each
+-- later attempt gets what is left of the budget; a wait that would end
+-- past it is not started, and the last error is returned instead.
+-- Clock, sleep and random can be replaced on the client (_clock, _sleep,
+-- _random) by tests and by hosts that must not block.
+local function retry_after_failure(self, id, raw, r)
+  local err = failure(self, r)
+  local attempts = 1
+  local left = self._retries
+  if left > 0 and retry.retryable(err) then
+    local clock = self._clock or core.monotime
+    local sleep = self._sleep or core.sleep
+    local random = self._random or math.random
+    local deadline = clock() - (r.elapsed or 0) + self.timeout
+    while left > 0 and retry.retryable(err) do
+      local wait = retry.delay(self._policy, attempts, err, random)
+      if not wait or clock() + wait >= deadline then break end
+      if sleep(wait) == false then break end   -- interrupted: let the host act
+      local budget = deadline - clock()
+      if budget <= 0 then break end
+      local res
+      res, r = self._core:fetch(id, raw, budget)
+      attempts, left = attempts + 1, left - 1
+      if res then return res end
+      err = failure(self, r)
+    end
+  end
+  err.attempts = attempts
+  return nil, err
+end
+
 -- client:status(id) -> table | nil, err
 function Client:status(id)
   check_id(id, "status")
   local res, r = self._core:fetch(id)
   if res then return res end
-  return nil, failure(self, r)
+  return retry_after_failure(self, id, false, r)
 end
 
 -- client:status_json(id) -> the response body exactly as the API sent it
@@ -165,7 +220,7 @@ function Client:status_json(id)
   check_id(id, "status_json")
   local body, r = self._core:fetch(id, true)
   if body then return body end
-  return nil, failure(self, r)
+  return retry_after_failure(self, id, true, r)
 end
 
 function Client:close()
