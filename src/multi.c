@@ -20,6 +20,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kadoa.h"
 
@@ -66,8 +67,12 @@ static kd_xfer *take_xfer(kd_client *c) {
     free_xfer(x);
     return NULL;
   }
-  /* on HTTP/2, wait for the connection being made and share it */
-  curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
+  /* On HTTP/2, wait for the connection being made and share it. Only
+   * over TLS, where ALPN settles the protocol at the handshake: over plain
+   * http a waiting transfer waits for the first response, so one hanging
+   * request would hold up every other one (libcurl never speaks h2c here). */
+  if (strncasecmp(c->cfg.prefix, "https:", 6) == 0)
+    curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
   return x;
 }
 
