@@ -71,6 +71,24 @@ local function redact(s, secret)
 end
 M.redact = redact
 
+-- The same for anything a server sent that ends up on an error value:
+-- strings are redacted, tables copied with their strings redacted.
+local function redact_value(v, secret, depth)
+  if type(v) == "string" then return redact(v, secret) end
+  if type(v) ~= "table" or (depth or 0) > 1000 then return v end
+  local t = {}
+  for k, x in pairs(v) do
+    t[redact_value(k, secret, 1001)] = redact_value(x, secret, (depth or 0) + 1)
+  end
+  return t
+end
+
+-- One clean line without the secret. Redacting first means a cut can never
+-- leave half a key behind; again after, in case folding blanks made one.
+local function clean(s, max, secret)
+  return redact(one_line(redact(s, secret), max), secret)
+end
+
 -- new(kind, message [, fields]): fields are copied onto the error.
 function M.new(kind, message, fields)
   local e = {}
@@ -150,10 +168,10 @@ end
 -- request_id, retry_after }.
 function M.from_response(r, secret)
   local msg, details = message_from_body(r.status, r.body, r.content_type)
-  return M.new(M.kind_of_status(r.status), redact(one_line(msg, 300), secret), {
+  return M.new(M.kind_of_status(r.status), clean(msg, 300, secret), {
     status = r.status,
-    details = details,
-    request_id = r.request_id,
+    details = redact_value(details, secret),
+    request_id = redact(r.request_id, secret),
     retry_after = r.retry_after,
   })
 end
@@ -162,9 +180,9 @@ end
 -- as the C core reports a transfer that failed below HTTP (connect,
 -- TLS, timeout, size, decoding) or was refused before it started.
 function M.from_transfer(r, secret)
-  return M.new(r.kind, redact(one_line(r.message or r.kind, 300), secret), {
+  return M.new(r.kind, clean(r.message or r.kind, 300, secret), {
     status = r.status,
-    request_id = r.request_id,
+    request_id = redact(r.request_id, secret),
     retry_after = r.retry_after,
   })
 end
