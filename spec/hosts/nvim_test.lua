@@ -1,0 +1,363 @@
+-- The Neovim host suite, run inside a real headless Neovim (0.7 has no
+-- `nvim -l`, so this is a plain script with its own small runner):
+--
+--   nvim --headless -u NONE -i NONE -n -c "luafile spec/hosts/run_nvim.lua"
+--
+-- from the repository root (make test-nvim does this, twice: once as is,
+-- once with KADOA_NVIM_NO_CJSON=1, where no lua-cjson can be found and
+-- Neovim's vim.json has to stand in). The plugin is loaded from this tree
+-- the way a plugin manager would (the tree on 'runtimepath'), and finds
+-- the LuaJIT build of the core in build/luajit by itself. Exits 0 when
+-- every test passed, else 1; prints one line per test and the measured
+-- numbers to stderr.
+
+local uv = vim.uv or vim.loop
+local root = vim.fn.getcwd()
+local NO_CJSON = os.getenv("KADOA_NVIM_NO_CJSON") == "1"
+
+-- a watchdog: a hung loop must not hang CI
+local watchdog = uv.new_timer()
+watchdog:start(180000, 0, function()
+  io.stderr:write("nvim_test: watchdog: still running after 180 s, giving up\n")
+  os.exit(3)
+end)
+
+local function say(fmt, ...) io.stderr:write(string.format(fmt, ...) .. "\n") end
+
+if NO_CJSON then
+  -- hide every lua-cjson the default paths could find
+  local keep = {}
+  for entry in package.cpath:gmatch("[^;]+") do
+    local probe = entry:gsub("%?", "cjson")
+    if not uv.fs_stat(probe) then keep[#keep + 1] = entry end
+  end
+  package.cpath = table.concat(keep, ";")
+  assert(not pcall(require, "cjson"), "cjson is still found")
+end
+
+vim.opt.runtimepath:prepend(root)
+package.path = root .. "/?.lua;" .. package.path    -- spec.helpers.mock
+vim.cmd("runtime plugin/kadoa.lua")
+
+local mock = require("spec.helpers.mock")
+local KEY = "sk-nvim-test-7c1e"
+local srv = mock.start({ key = KEY })
+local kn = require("kadoa.nvim")
+kn.setup({ client = { api_key = KEY, base_url = srv.url } })
+
+-- every notification, as {msg, level, opts}; returns a record like
+-- nvim-notify does, so `replace` chaining can be checked
+local notes = {}
+vim.notify = function(msg, level, opts)
+  notes[#notes + 1] = { msg = msg, level = level, opts = opts or {} }
+  return { id = #notes }
+end
+
+local failures, passed = 0, 0
+local measured = {}
+
+local function test(name, fn)
+  local t0 = uv.hrtime()
+  local ok, err = xpcall(fn, debug.traceback)
+  local ms = (uv.hrtime() - t0) / 1e6
+  if ok then
+    passed = passed + 1
+    say("ok    %-70s %6.0f ms", name, ms)
+  else
+    failures = failures + 1
+    say("FAIL  %s\n%s", name, tostring(err))
+  end
+end
+
+local function eq(want, got, what)
+  if want ~= got then
+    error(("%s: expected %s, got %s"):format(what or "value", tostring(want), tostring(got)), 2)
+  end
+end
+
+local function check(cond, what)
+  if not cond then error(what or "check failed", 2) end
+end
+
+-- pump the loop until cond() holds (or ms pass)
+local function wait_for(ms, cond)
+  return vim.wait(ms, cond, 5)
+end
+
+-- a repeating 10 ms timer; returns a stop() giving ticks and the largest gap
+local function ticker()
+  local t = uv.new_timer()
+  local ticks, last, worst = 0, uv.hrtime(), 0
+  t:start(10, 10, function()
+    local now = uv.hrtime()
+    ticks = ticks + 1
+    worst = math.max(worst, (now - last) / 1e6)
+    last = now
+  end)
+  return function()
+    t:stop()
+    t:close()
+    return ticks, worst
+  end
+end
+
+local tag = tostring(uv.hrtime())
+
+---------------------------------------------------------------------------
+
+test("the core is found in build/luajit without any path set up", function()
+  local kadoa = assert(kn.load())
+  check(type(kadoa.version) == "string", "no version")
+  check(tostring(kn.load_info.core):find("build/luajit/kadoa/core.so", 1, true)
+        or tostring(kn.load_info.core):find("lua/kadoa/core.so", 1, true),
+        "core from " .. tostring(kn.load_info.core))
+  if NO_CJSON then
+    eq("vim.json (Neovim's own lua-cjson)", kn.load_info.cjson, "json")
+    eq(vim.NIL, kadoa.null, "kadoa.null")
+    check(package.loaded.cjson == nil and package.preload.cjson == nil, "the cjson stand-in leaked")
+  else
+    eq("lua-cjson", kn.load_info.cjson, "json")
+  end
+end)
+
+test("a blocking status does stop the timer (the measurement can fail)", function()
+  local stop = ticker()
+  local t0 = uv.hrtime()
+  assert(kn.client():status("slow-300"))
+  local elapsed = (uv.hrtime() - t0) / 1e9
+  wait_for(1, function() return false end)
+  local ticks = stop()
+  measured.blocking = ("blocking status of 0.3 s: %d ticks (%.2f s)"):format(ticks, elapsed)
+  check(ticks <= 2, "the timer ticked during a blocking call: " .. ticks)
+end)
+
+test("status: a 10 ms timer keeps ticking during a 1 s call; callback gets the table", function()
+  local stop = ticker()
+  local t0 = uv.hrtime()
+  local got, t1, fast, api_ok
+  local req = kn.status("slow-1000", function(res, err)
+    t1 = uv.hrtime()
+    got = { res, err }
+    fast = vim.in_fast_event()
+    api_ok = pcall(vim.api.nvim_buf_set_lines, 0, 0, -1, false, { "kadoa" })
+  end)
+  check(req, "no request")
+  wait_for(5000, function() return got ~= nil end)
+  local ticks, worst = stop()
+  check(got, "no callback")
+  local elapsed = (t1 - t0) / 1e9
+  measured.ticks = ("%d ticks of a 10 ms timer during a %.3f s status call (largest gap %.1f ms)")
+    :format(ticks, elapsed, worst)
+  local res, err = got[1], got[2]
+  eq(nil, err, "err")
+  eq("slow-1000", res.sessionId, "sessionId")
+  eq(14, res.payload.crawledPages, "crawledPages")
+  eq(true, res.payload.finished, "finished")
+  eq(nil, res.error, "error")
+  eq(false, fast, "callback in a fast event")
+  eq(true, api_ok, "vim.api usable in the callback")
+  check(elapsed >= 0.99 and elapsed < 1.5, ("the call took %.3f s"):format(elapsed))
+  check(ticks >= 60, "only " .. ticks .. " ticks")
+  check(worst < 60, ("a gap of %.1f ms between ticks"):format(worst))
+end)
+
+test("status: errors are kadoa errors, on the main loop", function()
+  local got
+  kn.status("status-404", function(res, err) got = { res, err, vim.in_fast_event() } end)
+  wait_for(3000, function() return got ~= nil end)
+  eq(nil, got[1], "res")
+  eq("not_found", got[2].kind, "kind")
+  eq(404, got[2].status, "status")
+  eq("mock 404: Not Found", got[2].message, "message")
+  eq(false, got[3], "fast event")
+  local ok = pcall(kn.status, 42, function() end)
+  eq(false, ok, "a number as id raises")
+end)
+
+test("status: decoding is the core's (nulls, numbers, text)", function()
+  local got = {}
+  kn.status("nulls", function(res, err) got.nulls = { res, err } end)
+  kn.status("types", function(res, err) got.types = { res, err } end)
+  wait_for(3000, function() return got.nulls and got.types end)
+  local kadoa = assert(kn.load())
+  local p = assert(got.nulls[1], tostring(got.nulls[2])).payload
+  eq(nil, p.a, "null in an object")
+  eq(3, #p.list, "array length")
+  eq(kadoa.null, p.list[2], "null in an array")
+  eq(nil, p.nested.x, "nested null")
+  eq(1, p.nested.y, "nested.y")
+  local t = assert(got.types[1], tostring(got.types[2])).payload
+  eq(42, t.int, "int")
+  eq(1.5, t.float, "float")
+  eq("h\195\169llo \226\156\147 \230\151\165\230\156\172", t.unicode, "unicode")
+  eq(false, t.bool, "bool")
+end)
+
+test("status: 10 at once take about the time of one", function()
+  local done, t0 = 0, uv.hrtime()
+  local ids = {}
+  for i = 0, 9 do
+    local id = "slow-" .. (500 + i)
+    kn.status(id, function(res)
+      if res and res.sessionId == id then ids[#ids + 1] = id end
+      done = done + 1
+    end)
+  end
+  wait_for(5000, function() return done == 10 end)
+  local elapsed = (uv.hrtime() - t0) / 1e9
+  measured.ten = ("10 concurrent 0.5 s status calls: %.3f s"):format(elapsed)
+  eq(10, #ids, "answers")
+  check(elapsed < 1.0, ("took %.3f s"):format(elapsed))
+end)
+
+test("status: cancel calls back once with 'request was cancelled'", function()
+  local calls = {}
+  local req = kn.status("hang", function(res, err) calls[#calls + 1] = { res, err } end)
+  wait_for(30, function() return false end)
+  req:cancel()
+  wait_for(2000, function() return #calls > 0 end)
+  wait_for(50, function() return false end)
+  eq(1, #calls, "callbacks")
+  eq("usage", calls[1][2].kind, "kind")
+  check(calls[1][2].message:find("cancelled"), calls[1][2].message)
+end)
+
+test(":KadoaStatus shows the formatted status, errors as errors", function()
+  local n = #notes
+  vim.cmd("KadoaStatus sess-nvim-1")
+  wait_for(3000, function() return #notes > n end)
+  local note = notes[n + 1]
+  check(note, "no notification")
+  check(note.msg:find("sess-nvim-1", 1, true) and note.msg:find("finished", 1, true)
+        and note.msg:find("14 pages", 1, true), note.msg)
+  eq(vim.log.levels.INFO, note.level, "level")
+
+  vim.cmd("KadoaStatus! sess-nvim-2")
+  wait_for(3000, function() return #notes > n + 1 end)
+  check(notes[n + 2].msg:find("session", 1, true) and notes[n + 2].msg:find("\n", 1, true),
+        "long form: " .. tostring(notes[n + 2].msg))
+
+  vim.cmd("KadoaStatus status-404")
+  wait_for(3000, function() return #notes > n + 2 end)
+  eq(vim.log.levels.ERROR, notes[n + 3].level, "error level")
+  check(notes[n + 3].msg:find("not found", 1, true), notes[n + 3].msg)
+end)
+
+test(":KadoaWatch polls with the wait schedule, updating a notification and the statusline", function()
+  kn.setup({ wait = { interval = 0.15, max_interval = 0.3, jitter = 0, timeout = 20 } })
+  local updates = 0
+  local au = vim.api.nvim_create_autocmd("User", {
+    pattern = "KadoaUpdate", callback = function() updates = updates + 1 end })
+  local stop = ticker()
+  local id = "demo-finishing-2-" .. tag
+  local n = #notes
+  local t0 = uv.hrtime()
+  vim.cmd("KadoaWatch " .. id)
+  local lines = {}
+  wait_for(8000, function()
+    local s = kn.statusline()
+    if lines[#lines] ~= s then lines[#lines + 1] = s end
+    return s:find("finished", 1, true) ~= nil
+  end)
+  local elapsed = (uv.hrtime() - t0) / 1e9
+  local ticks, worst = stop()
+  vim.api.nvim_del_autocmd(au)
+  measured.watch = ("watch of a 2 s crawl: %.2f s, %d ticks of the 10 ms timer (largest gap %.1f ms), "
+    .. "%d statusline states"):format(elapsed, ticks, worst, #lines)
+  check(lines[#lines]:find("finished", 1, true) and lines[#lines]:find("47p", 1, true),
+        "last statusline: " .. lines[#lines])
+  local crawling = false
+  for _, s in ipairs(lines) do
+    if s:find("crawling", 1, true) and s:find("^kadoa: ") then crawling = true end
+  end
+  check(crawling, "never showed crawling: " .. table.concat(lines, " | "))
+  check(#notes - n >= 3, "notifications: " .. (#notes - n))
+  for i = n + 2, #notes do
+    eq(i - 1, notes[i].opts.replace and notes[i].opts.replace.id, "replace chain at " .. i)
+  end
+  check(notes[#notes].msg:find("finished", 1, true), notes[#notes].msg)
+  check(updates >= 3, "User KadoaUpdate fired " .. updates .. " times")
+  check(ticks >= elapsed * 100 * 0.6, ("only %d ticks in %.2f s"):format(ticks, elapsed))
+  check(elapsed >= 1.9 and elapsed < 4, ("took %.2f s"):format(elapsed))
+  eq(1, #kn.watches, "watches")
+  eq("finished", kn.watches[1].state, "state")
+end)
+
+test(":KadoaWatch reports a failed crawl as an error", function()
+  local id = "demo-failing-0.3-" .. tag
+  local n = #notes
+  vim.cmd("KadoaWatch " .. id)
+  wait_for(5000, function()
+    for _, w in ipairs(kn.watches) do
+      if w.id == id and w.state ~= "running" then return true end
+    end
+  end)
+  local note = notes[#notes]
+  check(#notes > n, "no notification")
+  eq(vim.log.levels.ERROR, note.level, "level")
+  check(note.msg:find("blocked the crawler", 1, true), note.msg)
+  check(kn.statusline():find("failed", 1, true), kn.statusline())
+end)
+
+test(":KadoaStop stops watches, in flight or asleep, and clears the statusline", function()
+  vim.cmd("KadoaStop")
+  eq("", kn.statusline(), "statusline after stop")
+  -- one asleep between polls, one with its first request in flight
+  kn.setup({ wait = { interval = 5, jitter = 0 } })
+  local asleep = "demo-finishing-30-" .. tag
+  vim.cmd("KadoaWatch " .. asleep)
+  vim.cmd("KadoaWatch slow-1500")
+  wait_for(3000, function() return kn.watches[1].result ~= nil end)
+  check(kn.statusline():find("crawling", 1, true), kn.statusline())
+  local w1, w2 = kn.watches[1], kn.watches[2]
+  check(w2.req ~= nil, "the slow watch has no request in flight")
+  vim.cmd("KadoaStop " .. asleep)
+  eq("stopped", w1.state, "stopped asleep")
+  eq(1, #kn.watches, "one left")
+  vim.cmd("KadoaStop")
+  eq("stopped", w2.state, "stopped in flight")
+  eq("", kn.statusline(), "statusline")
+  local n = #notes
+  wait_for(1800, function() return false end)
+  eq(n, #notes, "notifications after stop")
+  eq("stopped", w2.state, "still stopped")
+end)
+
+test(":checkhealth kadoa reports the module, libcurl, the key (not its value) and the network", function()
+  vim.cmd("checkhealth kadoa")
+  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+  vim.cmd("bwipeout!")
+  for _, want in ipairs({ "loaded into LuaJIT", "libcurl ", "TLS: ", "API key is set",
+                          "is reachable" }) do
+    check(text:find(want, 1, true), "missing '" .. want .. "' in:\n" .. text)
+  end
+  check(not text:find("ERROR", 1, true), "an error in:\n" .. text)
+  check(not text:find(KEY, 1, true), "the key is in the report")
+  measured.health = text:match("libcurl [^\n]*")
+end)
+
+test(":checkhealth kadoa says when the base URL is not reachable or no key is set", function()
+  local saved = kn.config.client
+  kn.setup({ client = { base_url = "http://127.0.0.1:" .. mock.closed_port() } })
+  local env_key = os.getenv("KADOA_API_KEY")
+  vim.env.KADOA_API_KEY = nil
+  vim.cmd("checkhealth kadoa")
+  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
+  vim.cmd("bwipeout!")
+  vim.env.KADOA_API_KEY = env_key
+  kn.setup({ client = saved })
+  check(text:find("no API key", 1, true), text)
+  check(text:find("not reachable", 1, true), text)
+end)
+
+---------------------------------------------------------------------------
+
+srv:stop()
+watchdog:stop()
+say("")
+for _, k in ipairs({ "blocking", "ticks", "ten", "watch", "health" }) do
+  if measured[k] then say("measured: %s", measured[k]) end
+end
+say("%s: %d passed, %d failed%s", failures == 0 and "OK" or "FAILED", passed, failures,
+  NO_CJSON and " (without lua-cjson: vim.json stands in)" or "")
+if failures > 0 then vim.cmd("cquit 1") else vim.cmd("qall!") end
