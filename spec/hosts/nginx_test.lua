@@ -1,0 +1,608 @@
+-- The OpenResty / nginx-lua host suite: kadoa.resty inside a real nginx
+-- (Debian's nginx-extras, lua-nginx-module on LuaJIT) started by this
+-- spec with its own configuration on loopback and exactly one worker,
+-- against the real mock server. Run by `make test-nginx`:
+--
+--   busted --lua=luajit --cpath='build/luajit/?.so' spec/hosts/nginx_test.lua
+--
+-- (not named *_spec.lua, so `make test` does not run it on every Lua).
+-- The requests to nginx are made with LuaSocket, from outside, the way
+-- browsers and dashboards would. Measured numbers are printed.
+
+local kadoa = require("kadoa")
+local mock = require("spec.helpers.mock")
+local cjson = require("cjson")
+local socket = require("socket")
+
+local KEY = "sk-nginx-test-3a9f"
+local ROOT = os.getenv("PWD")
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function sh(cmd)
+  local f = assert(io.popen(cmd, "r"))
+  local out = f:read("*a")
+  f:close()
+  return out
+end
+
+local function exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() return true end
+  return false
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local NGINX = os.getenv("KADOA_NGINX") or (exists("/usr/sbin/nginx") and "/usr/sbin/nginx") or "nginx"
+local MODULES = os.getenv("KADOA_NGINX_MODULES") or "/usr/lib/nginx/modules"
+
+---------------------------------------------------------------------------
+-- nginx, started and stopped by pid
+
+local function start_nginx(dir, conf, env)
+  write(dir .. "/nginx.conf", conf)
+  local envs = {}
+  for k, v in pairs(env or {}) do envs[#envs + 1] = k .. "=" .. q(v) end
+  local me = sh("echo $PPID"):match("%d+")
+  -- nginx in the foreground (a master and one worker), and a watcher that
+  -- stops it should this Lua process die first
+  local cmd = ("env %s %s -p %s -c %s -e %s -g 'daemon off;' >%s 2>&1 & n=$!; echo $n;"
+    .. " ( while kill -0 %s 2>/dev/null && kill -0 $n 2>/dev/null; do sleep 0.5; done;"
+    .. " kill $n 2>/dev/null ) >/dev/null 2>&1 &"):format(
+    table.concat(envs, " "), q(NGINX), q(dir), q(dir .. "/nginx.conf"), q(dir .. "/error.log"),
+    q(dir .. "/out.log"), me)
+  local pid = tonumber(sh(cmd):match("%d+"))
+  assert(pid, "could not start nginx")
+  for _ = 1, 250 do
+    if exists(dir .. "/nginx.pid") then break end
+    local state = sh("awk '{print $3}' /proc/" .. pid .. "/stat 2>/dev/null")
+    if state == "" or state:match("Z") then break end
+    socket.sleep(0.02)
+  end
+  if not exists(dir .. "/nginx.pid") then
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    error("nginx did not start:\n" .. sh("cat " .. q(dir .. "/error.log") .. " " .. q(dir .. "/out.log")))
+  end
+  -- the worker may still be starting: wait until it answers
+  return { pid = pid, dir = dir }
+end
+
+local function stop_nginx(n)
+  if not n or not n.pid then return end
+  local pid = string.format("%d", n.pid)
+  n.pid = nil
+  os.execute("kill -TERM " .. pid .. " 2>/dev/null; i=0; while [ $i -lt 150 ]; do"
+    .. " s=$(awk '{print $3}' /proc/" .. pid .. "/stat 2>/dev/null);"
+    .. " { [ -z \"$s\" ] || [ \"$s\" = Z ]; } && break; sleep 0.02; i=$((i+1)); done;"
+    .. " [ $i -lt 150 ] || kill -KILL " .. pid .. " 2>/dev/null")
+end
+
+---------------------------------------------------------------------------
+-- HTTP from outside: HTTP/1.0, so nginx answers plainly and closes
+
+local function send_get(port, path)
+  local c = assert(socket.tcp())
+  c:settimeout(15)
+  assert(c:connect("127.0.0.1", port))
+  assert(c:send("GET " .. path .. " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"))
+  return c
+end
+
+local function read_response(c)
+  local data, err, partial = c:receive("*a")
+  c:close()
+  data = data or partial
+  assert(data and data ~= "", "no response: " .. tostring(err))
+  local status = tonumber(data:match("^HTTP/%d%.%d (%d%d%d)"))
+  local head, body = data:match("^(.-)\r\n\r\n(.*)$")
+  return status, body, head
+end
+
+local function get(port, path)
+  local t0 = socket.gettime()
+  local status, body, head = read_response(send_get(port, path))
+  return status, body, socket.gettime() - t0, head
+end
+
+local function get_json(port, path)
+  local status, body, elapsed = get(port, path)
+  local ok, v = pcall(cjson.decode, body)
+  assert(ok, "not JSON (HTTP " .. tostring(status) .. "): " .. tostring(body))
+  return v, status, elapsed
+end
+
+local function urlencode(s)
+  return (tostring(s):gsub("[^%w%-_.~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+local function query(t)
+  local parts = {}
+  for k, v in pairs(t) do parts[#parts + 1] = k .. "=" .. urlencode(v) end
+  table.sort(parts)
+  return table.concat(parts, "&")
+end
+
+---------------------------------------------------------------------------
+-- TLS material: a CA, a leaf it signs for 127.0.0.1, one for another
+-- name, and a self-signed one. The good leaf names 127.0.0.1 in its CN and
+-- an IP SAN only: nginx checks a host with X509_check_host, which never
+-- matches IP SANs (curl does) but falls back to the CN when there is no
+-- DNS SAN. Host names need nginx's resolver, which a test cannot rely on.
+
+local function openssl(args)
+  local out = sh("openssl " .. args .. " 2>&1; echo \"exit=$?\"")
+  assert(out:match("exit=0\n$"), "openssl " .. args .. ":\n" .. out)
+end
+
+local function make_certs(dir)
+  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+  openssl(("req -x509 %s -keyout %s/ca.key -out %s/ca.pem -days 2 -subj '/CN=kadoa nginx test CA'"
+    .. " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign")
+    :format(ec, dir, dir))
+  openssl(("req -x509 %s -keyout %s/self.key -out %s/self.pem -days 2 -subj '/CN=127.0.0.1'"
+    .. " -addext subjectAltName=IP:127.0.0.1"):format(ec, dir, dir))
+  for name, san in pairs({ good = "IP:127.0.0.1", wrong = "DNS:wrong.example" }) do
+    write(("%s/%s.ext"):format(dir, name),
+      "subjectAltName=" .. san .. "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    openssl(("req %s -keyout %s/%s.key -out %s/%s.csr -subj '/CN=%s'"):format(
+      ec, dir, name, dir, name, name == "good" and "127.0.0.1" or "wrong.example"))
+    openssl(("x509 -req -in %s/%s.csr -CA %s/ca.pem -CAkey %s/ca.key -CAcreateserial"
+      .. " -out %s/%s.pem -days 2 -extfile %s/%s.ext"):format(dir, name, dir, dir, dir, name, dir, name))
+  end
+end
+
+---------------------------------------------------------------------------
+-- The configuration under test
+
+local LOCATIONS = [=[
+    default_type application/json;
+
+    location = /ping {
+      content_by_lua_block { ngx.say(ngx.worker.pid()) }
+    }
+
+    # kadoa.resty.status with the options in the query; the result as JSON
+    location = /status {
+      content_by_lua_block {
+        local kadoa = require("kadoa.resty")
+        local t = require("kadoa_test")
+        local a = ngx.req.get_uri_args()
+        ngx.update_time()
+        local t0 = ngx.now()
+        local res, err = kadoa.status(a.id, t.options(a))
+        ngx.update_time()
+        t.reply(res, err, { ms = (ngx.now() - t0) * 1000 })
+      }
+    }
+
+    # the blocking C core inside nginx: what kadoa.resty exists to avoid
+    location = /blocking {
+      content_by_lua_block {
+        local c = require("kadoa").client({ retries = 0 })
+        local res, err = c:status(ngx.var.arg_id)
+        c:close()
+        require("kadoa_test").reply(res, err, {})
+      }
+    }
+
+    # n status calls at once from one request, on light threads
+    location = /many {
+      content_by_lua_block {
+        local kadoa = require("kadoa.resty")
+        local n, id = tonumber(ngx.var.arg_n), ngx.var.arg_id
+        ngx.update_time()
+        local t0 = ngx.now()
+        local threads = {}
+        for i = 1, n do
+          threads[i] = ngx.thread.spawn(function() return kadoa.status(id .. "-" .. i) end)
+        end
+        local good = 0
+        for i = 1, n do
+          local _, res = ngx.thread.wait(threads[i])
+          if type(res) == "table" and res.sessionId == id .. "-" .. i then good = good + 1 end
+        end
+        ngx.update_time()
+        ngx.say(require("cjson").encode({ good = good, ms = (ngx.now() - t0) * 1000 }))
+      }
+    }
+
+    location = /wait {
+      content_by_lua_block {
+        local kadoa = require("kadoa.resty")
+        local t = require("kadoa_test")
+        local a = ngx.req.get_uri_args()
+        local updates = 0
+        ngx.update_time()
+        local t0 = ngx.now()
+        local res, err = kadoa.wait(a.id, { interval = tonumber(a.interval), jitter = 0,
+          timeout = tonumber(a.timeout), on_update = function() updates = updates + 1 end })
+        ngx.update_time()
+        t.reply(res, err, { updates = updates, ms = (ngx.now() - t0) * 1000 })
+      }
+    }
+]=]
+
+local TEST_MODULE = [=[
+-- helpers for the test locations
+local cjson = require("cjson").new()
+local M = {}
+function M.options(a)
+  local o = {}
+  if a.base then o.base_url = a.base end
+  for _, k in ipairs({ "timeout", "retries", "max_body", "retry_base", "retry_cap",
+                       "connect_timeout", "pool_size" }) do
+    if a[k] then o[k] = tonumber(a[k]) end
+  end
+  if a.ca_file then o.ca_file = a.ca_file end
+  return o
+end
+function M.reply(res, err, extra)
+  local out = { res = res, pid = ngx.worker.pid() }
+  if err then
+    out.err = { kind = err.kind, message = err.message, status = err.status,
+                request_id = err.request_id, retry_after = err.retry_after,
+                details = err.details, attempts = err.attempts,
+                is_error = getmetatable(err) == require("kadoa.errors").Error,
+                text = tostring(err) }
+  end
+  for k, v in pairs(extra) do out[k] = v end
+  ngx.say(cjson.encode(out))
+end
+return M
+]=]
+
+local function config(dir, ports)
+  return table.concat({
+    "load_module " .. MODULES .. "/ndk_http_module.so;",
+    "load_module " .. MODULES .. "/ngx_http_lua_module.so;",
+    "worker_processes 1;",
+    "pid " .. dir .. "/nginx.pid;",
+    "error_log " .. dir .. "/error.log warn;",
+    "env KADOA_API_KEY;",
+    "env KADOA_BASE_URL;",
+    "events { worker_connections 1024; }",
+    "http {",
+    "  access_log off;",
+    "  client_body_temp_path " .. dir .. "/tmp-body;",
+    "  proxy_temp_path " .. dir .. "/tmp-proxy;",
+    "  fastcgi_temp_path " .. dir .. "/tmp-fastcgi;",
+    "  uwsgi_temp_path " .. dir .. "/tmp-uwsgi;",
+    "  scgi_temp_path " .. dir .. "/tmp-scgi;",
+    ('  lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua;;";'):format(ROOT, ROOT, dir),
+    ('  lua_package_cpath "%s/build/luajit/?.so;;";'):format(ROOT),
+    "  lua_ssl_trusted_certificate " .. dir .. "/ca.pem;",
+    "  lua_ssl_verify_depth 2;",
+    "  server {",
+    "    listen 127.0.0.1:" .. ports.http .. ";",
+    LOCATIONS,
+    "  }",
+    -- TLS in front of the mock server, with three certificates
+    (function()
+      local out = {}
+      for _, cert in ipairs({ "good", "wrong", "self" }) do
+        out[#out + 1] = ([[
+  server {
+    listen 127.0.0.1:%d ssl;
+    ssl_certificate %s/%s.pem;
+    ssl_certificate_key %s/%s.key;
+    location / {
+      proxy_pass http://127.0.0.1:%d;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }]]):format(ports[cert], dir, cert, dir, cert, ports.mock)
+      end
+      return table.concat(out, "\n")
+    end)(),
+    "}",
+  }, "\n")
+end
+
+---------------------------------------------------------------------------
+
+describe("kadoa.resty in nginx", function()
+  local srv, dir, ngx_srv, ports, core_client
+  local measured = {}
+
+  setup(function()
+    srv = mock.start({ key = KEY })
+    dir = sh("mktemp -d"):gsub("%s+$", "")
+    assert(dir:match("^/tmp/"), "mktemp -d failed")
+    -- when run as root, nginx's worker runs as nobody and must read in here
+    os.execute("chmod 755 " .. q(dir))
+    make_certs(dir)
+    write(dir .. "/kadoa_test.lua", TEST_MODULE)
+    ports = { mock = srv.port }
+    for _, k in ipairs({ "http", "good", "wrong", "self" }) do ports[k] = mock.closed_port() end
+    ngx_srv = start_nginx(dir, config(dir, ports), { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url })
+    for _ = 1, 100 do
+      local ok, status = pcall(get, ports.http, "/ping")
+      if ok and status == 200 then break end
+      socket.sleep(0.02)
+    end
+    core_client = assert(kadoa.client({ api_key = KEY, base_url = srv.url, retries = 0,
+                                        max_body = 200000 }))
+  end)
+
+  teardown(function()
+    if core_client then core_client:close() end
+    stop_nginx(ngx_srv)
+    if srv then srv:stop() end
+    -- nginx's own complaints, if any, help more than a 500 page
+    local log = dir and sh("grep -v ' \\[notice\\] ' " .. q(dir .. "/error.log") .. " 2>/dev/null") or ""
+    if log ~= "" and os.getenv("KADOA_NGINX_LOG") then io.stderr:write("\nnginx error.log:\n", log) end
+    if dir and dir:match("^/tmp/") then os.execute("rm -rf " .. q(dir)) end
+    if next(measured) then
+      io.stderr:write("\n")
+      for _, k in ipairs({ "pings", "blocking", "one", "twenty", "many", "wait" }) do
+        if measured[k] then io.stderr:write("measured: ", measured[k], "\n") end
+      end
+    end
+  end)
+
+  local function status(id, opts)
+    local o = { id = id }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    return get_json(ports.http, "/status?" .. query(o))
+  end
+
+  describe("gives the core's results and errors", function()
+    -- the error text of these comes from the response or the decoder, so
+    -- it must match word for word; for the others the kind and facts do
+    local same_message = {
+      ["status-404"] = true, ["status-500"] = true, ["status-400"] = true,
+      ["old-shape-401"] = true, ["html-502"] = true, ["text-503"] = true, ["empty-404"] = true,
+      ["retry-after-7"] = true, ["request-id"] = true, ["amzn-request-id"] = true,
+      ["leak-key"] = true, redirect = true, ["invalid-json"] = true, ["json-array"] = true,
+      ["empty-200"] = true, ["json-string"] = true, ["json-null"] = true,
+    }
+    local ids = {
+      "sess-1", "types", "nulls", "failed", "invalid-utf8", "gzip", "huge-chunked-100000",
+      "huge-150000", "nested-50", "big-header-50000", "json-string", "json-null",
+      "status-404", "status-500", "status-400", "old-shape-401", "html-502", "text-503",
+      "empty-404", "retry-after-7", "retry-after-junk", "request-id", "amzn-request-id",
+      "leak-key", "redirect", "invalid-json", "json-array", "empty-200", "gzip-corrupt",
+      "truncated", "reset", "reset-mid-body", "chunked-cut", "huge-300000",
+      "huge-chunked-300000", "big-header-200000", "nested-2000", "%2F..%2F", "..", "a b/c?d#e",
+    }
+    local function fresh(rid)
+      if type(rid) == "string" and rid:match("^%x+%-%x+%-4%x+%-%x+%-%x+$") then return "<uuid>" end
+      return rid
+    end
+    for _, id in ipairs(ids) do
+      it(id, function()
+        local want, werr = core_client:status(id)
+        local got = status(id, { retries = 0, max_body = 200000 })
+        if want then
+          assert.is_nil(got.err and got.err.text)
+          -- compare as JSON would carry them
+          assert.are.same(cjson.decode(cjson.encode(want)), got.res)
+        else
+          assert.is_nil(got.res)
+          local e = got.err
+          assert.is_true(e.is_error)
+          assert.are.equal(werr.kind, e.kind, tostring(werr) .. " / " .. e.text)
+          assert.are.equal(werr.status, e.status)
+          assert.are.equal(werr.retry_after, e.retry_after)
+          assert.are.equal(fresh(werr.request_id), fresh(e.request_id))
+          if same_message[id] then assert.are.equal(werr.message, e.message) end
+          assert.is_nil(e.text:find(KEY, 1, true))
+        end
+      end)
+    end
+  end)
+
+  it("sends the same request as the core, and keeps the connection", function()
+    local a = status("echo-1")
+    local b = status("echo-2")
+    local ra, rb = a.res.payload.request, b.res.payload.request
+    assert.are.equal("GET", ra.method)
+    assert.are.equal("/v4/crawl/echo-1/status", ra.path)
+    assert.are.equal("<ok>", ra.headers["x-api-key"])
+    assert.are.equal("application/json", ra.headers.accept)
+    assert.matches("^kadoa%-lua/" .. kadoa.version:gsub("%p", "%%%0") .. "$", ra.headers["user-agent"])
+    assert.matches("^%x+%-%x+%-4%x+%-[89ab]%x+%-%x+$", ra.headers["x-request-id"])
+    assert.are_not.equal(ra.headers["x-request-id"], rb.headers["x-request-id"])
+    -- the second call rode the first one's connection (the keepalive pool)
+    assert.are.equal(ra.connection, rb.connection)
+    assert.are.equal(ra.index + 1, rb.index)
+  end)
+
+  it("retries like the core, sleeping with ngx.sleep", function()
+    local tag = tostring(os.time()) .. tostring(math.random(1e6))
+    local ok = status("flaky-2-" .. tag, { retry_base = 0.05, retry_cap = 0.1 })
+    assert.are.equal("flaky-2-" .. tag, ok.res.sessionId)
+    local bad = status("flaky-9-" .. tag, { retry_base = 0.05, retry_cap = 0.1 })
+    assert.are.equal("server", bad.err.kind)
+    assert.are.equal(503, bad.err.status)
+    assert.are.equal(3, bad.err.attempts)
+    local t0 = socket.gettime()
+    local ra = status("retry-after-1", { retries = 1 })
+    assert.are.equal(2, ra.err.attempts)
+    assert.is_true(socket.gettime() - t0 >= 0.95)
+  end)
+
+  it("times out and reports network failures like the core", function()
+    local t = status("hang", { timeout = 0.3, retries = 0 })
+    assert.are.equal("timeout", t.err.kind)
+    assert.is_true(t.ms < 600, t.ms .. " ms")
+    local n = status("x", { base = "http://127.0.0.1:" .. mock.closed_port(), retries = 0 })
+    assert.are.equal("network", n.err.kind)
+  end)
+
+  describe("TLS", function()
+    it("verifies the certificate and answers like over plain HTTP", function()
+      local base = "https://127.0.0.1:" .. ports.good
+      local a = status("types", { base = base })
+      assert.is_nil(a.err and a.err.text)
+      assert.are.same(cjson.decode(cjson.encode((assert(core_client:status("types"))))), a.res)
+      local b = status("sess-tls", { base = base })
+      assert.are.equal("sess-tls", b.res.sessionId)
+    end)
+
+    it("refuses a certificate for another name, or one nobody vouches for", function()
+      for _, which in ipairs({ "wrong", "self" }) do
+        local r = status("types", { base = "https://127.0.0.1:" .. ports[which], retries = 0 })
+        assert.is_nil(r.res)
+        assert.are.equal("tls", r.err.kind, which .. ": " .. r.err.text)
+      assert.matches(which == "wrong" and "host mismatch" or "self%-signed", r.err.message)
+      end
+    end)
+
+    it("https to a plain HTTP server is a failure, not a request in clear", function()
+      local r = status("echo", { base = "https://127.0.0.1:" .. ports.mock, retries = 0, timeout = 2 })
+      assert.is_nil(r.res)
+      assert.are.equal("tls", r.err.kind, r.err.text)
+    end)
+
+    it("has no ca_file: trust is nginx's lua_ssl_trusted_certificate", function()
+      local r = status("x", { ca_file = "/etc/ssl/certs/ca-certificates.crt" })
+      assert.are.equal("usage", r.err.kind)
+      assert.matches("lua_ssl_trusted_certificate", r.err.message)
+    end)
+  end)
+
+  it("checks options as kadoa.client does", function()
+    local r = status("x", { base = "http://example.com" })
+    assert.are.equal("usage", r.err.kind)
+    assert.matches("loopback", r.err.message)
+  end)
+
+  it("answers 50 other requests in under 50 ms each while a location waits 1 s", function()
+    local t0 = socket.gettime()
+    local slow = send_get(ports.http, "/status?id=slow-1000")
+    socket.sleep(0.05)     -- the worker is now waiting on the mock
+    local times, pids = {}, {}
+    for i = 1, 50 do
+      local status_code, body, elapsed = get(ports.http, "/ping")
+      assert.are.equal(200, status_code)
+      times[i] = elapsed
+      pids[body:match("%d+")] = true
+    end
+    local pings_done = socket.gettime()
+    local _, body = read_response(slow)
+    local slow_done = socket.gettime()
+    local s = cjson.decode(body)
+    assert.are.equal("slow-1000", s.res.sessionId)
+    pids[tostring(s.pid)] = true
+    table.sort(times)
+    local worst, median = times[#times], times[25]
+    measured.pings = ("50 requests while a location waited %.3f s on slow-1000: median %.1f ms, "
+      .. "worst %.1f ms"):format(slow_done - t0, median * 1000, worst * 1000)
+    assert.is_true(pings_done < slow_done, "the pings waited for the slow call")
+    assert.is_true(slow_done - t0 >= 1.0)
+    assert.is_true(worst < 0.05, ("a request took %.1f ms"):format(worst * 1000))
+    local n = 0
+    for _ in pairs(pids) do n = n + 1 end
+    assert.are.equal(1, n, "more than one worker answered")
+  end)
+
+  it("(control) the blocking core in nginx does hold other requests up", function()
+    local slow = send_get(ports.http, "/blocking?id=slow-500")
+    socket.sleep(0.05)
+    local _, _, elapsed = get(ports.http, "/ping")
+    read_response(slow)
+    measured.blocking = ("a request behind a blocking 0.5 s core call inside nginx: %.0f ms")
+      :format(elapsed * 1000)
+    assert.is_true(elapsed > 0.3, ("the ping took %.1f ms"):format(elapsed * 1000))
+  end)
+
+  it("completes 20 concurrent status calls in about the time of one", function()
+    local one = status("slow-500")
+    assert.are.equal("slow-500", one.res.sessionId)
+    local _, _, single = get(ports.http, "/status?id=slow-500")
+    local t0 = socket.gettime()
+    local conns = {}
+    for i = 1, 20 do conns[i] = send_get(ports.http, "/status?id=demo-slow-500-c" .. i) end
+    local pids = {}
+    for i = 1, 20 do
+      local code, body = read_response(conns[i])
+      assert.are.equal(200, code)
+      local r = cjson.decode(body)
+      assert.are.equal("demo-slow-500-c" .. i, r.res and r.res.sessionId, body)
+      pids[r.pid] = true
+    end
+    local total = socket.gettime() - t0
+    local n = 0
+    for _ in pairs(pids) do n = n + 1 end
+    assert.are.equal(1, n)
+    measured.one = ("one status call on slow-500 through nginx: %.0f ms"):format(single * 1000)
+    measured.twenty = ("20 concurrent status calls on 0.5 s sessions, one worker: %.0f ms "
+      .. "(one after another: ~%.0f ms)"):format(total * 1000, 20 * single * 1000)
+    assert.is_true(total < single + 0.4, ("20 took %.3f s, one %.3f s"):format(total, single))
+
+    local many = get_json(ports.http, "/many?n=20&id=demo-slow-500-m")
+    measured.many = ("20 status calls on light threads inside one request: %.0f ms"):format(many.ms)
+    assert.are.equal(20, many.good)
+    assert.is_true(many.ms < 900, many.ms .. " ms")
+  end)
+
+  it("waits with the wait schedule, sleeping with ngx.sleep, and others go on", function()
+    local id = "demo-finishing-1-" .. tostring(os.time()) .. tostring(math.random(1e6))
+    local c = send_get(ports.http, "/wait?" .. query({ id = id, interval = 0.2, timeout = 10 }))
+    socket.sleep(0.1)
+    local worst = 0
+    for _ = 1, 20 do
+      local _, _, elapsed = get(ports.http, "/ping")
+      worst = math.max(worst, elapsed)
+      socket.sleep(0.02)
+    end
+    local _, body = read_response(c)
+    local r = cjson.decode(body)
+    assert.is_nil(r.err and r.err.text)
+    assert.is_true(r.res.payload.finished)
+    assert.are.equal(47, r.res.payload.crawledPages)
+    assert.is_true(r.updates >= 3, "updates: " .. r.updates)
+    measured.wait = ("wait on a 1 s crawl: %.0f ms, %d polls; pings meanwhile at worst %.1f ms")
+      :format(r.ms, r.updates, worst * 1000)
+    assert.is_true(worst < 0.05)
+
+    local failing = get_json(ports.http, "/wait?" .. query({ id = "demo-failing-0.3-" .. id,
+                                                              interval = 0.1, timeout = 10 }))
+    assert.are.equal("crawl_failed", failing.err.kind)
+    assert.matches("blocked", failing.err.message)
+    local timeout = get_json(ports.http, "/wait?" .. query({ id = "demo-finishing-30-" .. id,
+                                                              interval = 0.1, timeout = 0.5 }))
+    assert.are.equal("timeout", timeout.err.kind)
+  end)
+
+  it("examples/nginx.conf serves a crawl's status as JSON", function()
+    local edir = dir .. "/example"
+    os.execute("mkdir -p " .. q(edir))
+    local port = mock.closed_port()
+    local f = assert(io.open(ROOT .. "/examples/nginx.conf"))
+    local conf = f:read("*a")
+    f:close()
+    conf = conf:gsub("127%.0%.0%.1:8080", "127.0.0.1:" .. port)
+      :gsub("/tmp/kadoa%-nginx", edir .. "/nginx")
+      :gsub("%$prefix", ROOT)
+      :gsub("/usr/lib/nginx/modules", MODULES)
+    local n = start_nginx(edir, conf, { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url })
+    local ok, err = pcall(function()
+      local r, code
+      for _ = 1, 100 do
+        local fine
+        fine, r, code = pcall(get_json, port, "/crawl/sess-dash/status")
+        if fine then break end
+        socket.sleep(0.02)
+      end
+      assert.are.equal(200, code)
+      assert.are.same({ session = "sess-dash", finished = true, pages = 14, active_jobs = 0,
+                        waiting_jobs = 0 }, r)
+      r, code = get_json(port, "/crawl/status-404/status")
+      assert.are.equal(404, code)
+      assert.are.equal("not_found", r.error)
+      r, code = get_json(port, "/crawl/demo-finishing-1-ex" .. os.time() .. "/wait?timeout=10")
+      assert.are.equal(200, code)
+      assert.is_true(r.finished)
+      assert.are.equal(47, r.pages)
+    end)
+    stop_nginx(n)
+    assert(ok, err)
+  end)
+end)
