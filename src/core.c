@@ -65,7 +65,7 @@ static void client_cleanup(kd_client *c) {
   c->share = NULL;
   free_secret(c->cfg.api_key_header);
   free(c->cfg.prefix);
-  free(c->cfg.user_agent);
+  free(c->cfg.user_agent_header);
   free(c->cfg.ca_file);
   kd_buf_free(&c->cfg.url);
   memset(&c->cfg, 0, sizeof c->cfg);
@@ -123,6 +123,8 @@ static int l_new(lua_State *L) {
   max_body = opt_number(L, "max_body");
   if (strpbrk(key, "\r\n") || strlen(key) != keylen)
     return luaL_error(L, "api_key must not contain line breaks or NUL bytes");
+  if (strpbrk(ua, "\r\n"))
+    return luaL_error(L, "user_agent must not contain line breaks");
   if (max_body < 1 || max_body > 1e15)
     return luaL_error(L, "max_body out of range");
 
@@ -145,14 +147,15 @@ static int l_new(lua_State *L) {
     memcpy(c->cfg.prefix + n, "/v4/crawl/", sizeof "/v4/crawl/");
     c->cfg.prefix_len = n + strlen("/v4/crawl/");
   }
-  c->cfg.user_agent = dup_str(ua);
+  if ((c->cfg.user_agent_header = malloc(strlen(ua) + sizeof "User-Agent: ")))
+    sprintf(c->cfg.user_agent_header, "User-Agent: %s", ua);
   if (ca) c->cfg.ca_file = dup_str(ca);
   /* DNS answers and TLS sessions are shared by all of the client's handles */
   if ((c->share = curl_share_init())) {
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   }
-  if (!c->cfg.api_key_header || !c->cfg.prefix || !c->cfg.user_agent ||
+  if (!c->cfg.api_key_header || !c->cfg.prefix || !c->cfg.user_agent_header ||
       (ca && !c->cfg.ca_file) || !c->share ||
       kd_xfer_init(&c->main, &c->cfg, c->share) != 0) {
     client_cleanup(c);

@@ -89,7 +89,7 @@ typedef struct kd_config {
   char *api_key_header;      /* "x-api-key: ..." */
   char *prefix;              /* base_url + "/v4/crawl/" */
   size_t prefix_len;
-  char *user_agent;
+  char *user_agent_header;   /* "User-Agent: ..." */
   char *ca_file;             /* NULL: the system's store */
   long timeout_ms;
   long connect_timeout_ms;
