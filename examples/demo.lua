@@ -1,8 +1,10 @@
 -- make demo: the real client against the bundled mock server.
 --
 -- Starts spec/mock/server.py on a free loopback port, asks it for a
--- session's status through kadoa.status, and prints the native Lua table
--- that comes back.
+-- session's status through kadoa.status and prints the native Lua table
+-- that comes back; then runs the real command, `kadoa wait`, on a crawl
+-- the mock scripts to finish in about ten seconds: on a terminal, a live
+-- progress line that ends in "finished".
 
 package.path = "spec/?.lua;" .. package.path
 local mock = require("spec.helpers.mock")
@@ -41,4 +43,18 @@ res, err = kadoa.status("status-404", opts)
 print("res = " .. tostring(res))
 print("err = " .. tostring(err))
 
+-- The command, with this interpreter and this tree's library (make demo
+-- sets LUA_PATH and LUA_CPATH). The mock's key is no secret; a real one
+-- belongs in KADOA_API_KEY or a file (--api-key-file), never on a command
+-- line, where every user of the machine can read it.
+local lua = arg[-1]
+local i = -1
+while arg[i - 1] do i = i - 1 lua = arg[i] end
+local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+print("\n$ kadoa wait demo-finishing --interval 1")
+io.stdout:flush()
+local r = os.execute(("KADOA_API_KEY=%s KADOA_BASE_URL=%s %s bin/kadoa wait demo-finishing --interval 1")
+  :format(quote(KEY), quote(srv.url), quote(lua)))
+
 srv:stop()
+os.exit((r == true or r == 0) and 0 or 1)
