@@ -79,13 +79,26 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
     /* a new response (after a 1xx): forget the previous one's headers */
     x->request_id[0] = x->content_type[0] = '\0';
     x->retry_after = -1;
-  } else if (kd_header_value(p, n, "x-request-id", &v, &vlen) ||
-             (!x->request_id[0] && kd_header_value(p, n, "x-amzn-requestid", &v, &vlen))) {
-    copy_value(x->request_id, sizeof x->request_id, v, vlen);
-  } else if (kd_header_value(p, n, "content-type", &v, &vlen)) {
-    copy_value(x->content_type, sizeof x->content_type, v, vlen);
-  } else if (kd_header_value(p, n, "retry-after", &v, &vlen)) {
-    x->retry_after = kd_retry_after(v, vlen, time(NULL));
+    return n;
+  }
+  /* Every line of every response comes here: the first letter says which
+   * of the four headers we read it can be, so most lines cost one test. */
+  switch (n > 0 ? p[0] | 0x20 : 0) {
+  case 'x':
+    if (kd_header_value(p, n, "x-request-id", &v, &vlen) ||
+        (!x->request_id[0] && kd_header_value(p, n, "x-amzn-requestid", &v, &vlen)))
+      copy_value(x->request_id, sizeof x->request_id, v, vlen);
+    break;
+  case 'c':
+    if (kd_header_value(p, n, "content-type", &v, &vlen))
+      copy_value(x->content_type, sizeof x->content_type, v, vlen);
+    break;
+  case 'r':
+    if (kd_header_value(p, n, "retry-after", &v, &vlen))
+      x->retry_after = kd_retry_after(v, vlen, time(NULL));
+    break;
+  default:
+    break;
   }
   return n;
 }
@@ -120,7 +133,7 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share) {
   /* The header list: key, accept, user agent, encodings, and a request id
    * rewritten per request. User-Agent and Accept-Encoding are lines of our
    * own because libcurl formats its own afresh for every request (about
-   * 2 us a request together); seeing ours, it adds neither. */
+   * 1 us a request together); seeing ours, it adds neither. */
   strcpy(ae, "Accept-Encoding: ");
   accept_encoding_line(ae + strlen(ae), sizeof ae - strlen(ae));
   if (!(l = curl_slist_append(NULL, cfg->api_key_header))) return -1;
