@@ -256,10 +256,14 @@ end
 return M
 ]=]
 
+local AS_ROOT = sh("id -u"):match("^0%s") ~= nil
+
 local function config(dir, ports)
   return table.concat({
     "load_module " .. MODULES .. "/ndk_http_module.so;",
     "load_module " .. MODULES .. "/ngx_http_lua_module.so;",
+    -- as root, the worker would be nobody, who may not read this tree
+    AS_ROOT and "user root;" or "",
     "worker_processes 1;",
     "pid " .. dir .. "/nginx.pid;",
     "error_log " .. dir .. "/error.log warn;",
