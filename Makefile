@@ -62,7 +62,7 @@ valgrind: deps
 	  lua5.4 $$(command -v busted) --cpath="build/lua5.4/?.so" spec
 
 lint:
-	luacheck --no-color lua spec examples $(wildcard bin plugin)
+	luacheck --no-color lua spec examples $(wildcard bin/* plugin)
 
 clean:
 	rm -rf build kadoa src/*.o

@@ -32,11 +32,22 @@ build = {
   modules = {
     ["kadoa"] = "lua/kadoa/init.lua",
     ["kadoa.errors"] = "lua/kadoa/errors.lua",
+    ["kadoa.format"] = "lua/kadoa/format.lua",
+    ["kadoa.health"] = "lua/kadoa/health.lua",
+    ["kadoa.many"] = "lua/kadoa/many.lua",
+    ["kadoa.nvim"] = "lua/kadoa/nvim.lua",
+    ["kadoa.request"] = "lua/kadoa/request.lua",
+    ["kadoa.resty"] = "lua/kadoa/resty.lua",
+    ["kadoa.retry"] = "lua/kadoa/retry.lua",
+    ["kadoa.wait"] = "lua/kadoa/wait.lua",
     ["kadoa.core"] = {
       sources = { "src/core.c", "src/transfer.c", "src/multi.c", "src/decode.c", "src/escape.c" },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl", "pthread" },
       libdirs = { "$(CURL_LIBDIR)" },
     },
+  },
+  install = {
+    bin = { ["kadoa"] = "bin/kadoa" },
   },
 }
