@@ -99,8 +99,9 @@ function M.load()
 
   local ok, err = pcall(require, "kadoa.core")
   if ok then
-    info.core = package.searchpath and package.searchpath("kadoa.core", package.cpath)
-      or "found by require (runtimepath or package.cpath)"
+    info.core = vim.api.nvim_get_runtime_file("lua/kadoa/core.so", false)[1]
+      or (package.searchpath and package.searchpath("kadoa.core", package.cpath))
+      or "found by require"
   elseif M.root then
     local so = M.root .. "/build/luajit/kadoa/core.so"
     if uv.fs_stat(so) then
@@ -174,7 +175,7 @@ function M.setup(opts)
     error("kadoa.nvim.setup: poll_interval must be between 1 and 1000 ms", 2)
   end
   for k, v in pairs(opts) do M.config[k] = v end
-  client_obj = nil
+  if opts.client then client_obj = nil end
 end
 
 -- client() -> the client made from M.config.client (and the environment)
