@@ -6,8 +6,13 @@
  * spends above this is its own overhead; `make bench` compares every row
  * of its first table with it.
  *
- *   floor URL COUNT [CA_FILE]   prints the mean microseconds per request
- *                               (after a warm-up that is not counted)
+ *   floor URL COUNT [CA_FILE [headers]]
+ *
+ * prints the mean microseconds per request (after a warm-up that is not
+ * counted). With "headers" it also sends the request headers the kadoa
+ * client sends (Accept, User-Agent, Accept-Encoding with decoding on, a
+ * request id), to show what they cost libcurl and the server apart from
+ * everything else the client does.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +61,7 @@ int main(int argc, char **argv) {
   long i, count, warm;
   double t0;
   if (argc < 3 || (count = atol(argv[2])) <= 0) {
-    fprintf(stderr, "usage: floor URL COUNT [CA_FILE]\n");
+    fprintf(stderr, "usage: floor URL COUNT [CA_FILE [headers]]\n");
     return 2;
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -67,7 +72,14 @@ int main(int argc, char **argv) {
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  if (argc > 3) curl_easy_setopt(e, CURLOPT_CAINFO, argv[3]);
+  if (argc > 3 && argv[3][0]) curl_easy_setopt(e, CURLOPT_CAINFO, argv[3]);
+  if (argc > 4 && strcmp(argv[4], "headers") == 0) {
+    h = curl_slist_append(h, "Accept: application/json");
+    h = curl_slist_append(h, "User-Agent: kadoa-lua/0.1.0");
+    h = curl_slist_append(h, "Accept-Encoding: deflate, gzip, br, zstd");
+    h = curl_slist_append(h, "x-request-id: 5b0e3c1a-8f2d-4e6b-9a7c-1d2e3f4a5b6c");
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  }
   warm = count / 10 < 20 ? 20 : count / 10;
   for (i = 0; i < warm; i++)
     if (get(e) != 0) return 1;

@@ -154,6 +154,11 @@ local T1 = {
     count = { 4000, 3000 } },
   { key = "clientjit", label = "client:status, LuaJIT", lua = "luajit", row = "client",
     count = { 4000, 3000 } },
+  { key = "fhead", label = "diagnostic: floor + the client's request headers (C)", count = { 4000, 3000 } },
+  { key = "raw", label = "diagnostic: core fetch, body undecoded, Lua 5.4", lua = "lua5.4", row = "raw",
+    count = { 4000, 3000 } },
+  { key = "rawdec", label = "diagnostic: core fetch + cjson.decode in Lua 5.4", lua = "lua5.4",
+    row = "rawdecode", count = { 4000, 3000 } },
   { key = "default", label = "kadoa.status (default client), Lua 5.4", lua = "lua5.4", row = "default",
     count = { 4000, 3000 } },
   { key = "luahttp", label = "lua-http, one reused connection, LuaJIT", lua = "luajit", row = "luahttp",
@@ -180,9 +185,10 @@ local T1_NOTES = {
 
 local function t1_cmd(r, p, base, ca)
   local n = r.count[p]
-  if r.key == "floor" then
+  if r.key == "floor" or r.key == "fhead" then
     local url = base .. "/v4/crawl/3f2a9c4e-1b7d-4e0a-9c1f-2d8e5b6ae91c/status"
-    return ("taskset -c 0 %s/floor %s %d %s"):format(OUT, q(url), n, ca and q(ca) or "")
+    return ("taskset -c 0 %s/floor %s %d %s %s"):format(OUT, q(url), n, q(ca or ""),
+      r.key == "fhead" and "headers" or "")
   elseif r.key == "requests" then
     return ("taskset -c 0 %s bench/requests_row.py %s %d %s"):format(PYTHON, q(base), n, ca and q(ca) or "")
   end
@@ -359,8 +365,14 @@ local function render(t1, missing, t2, t3)
       { "fd54", "floor + cjson.decode in Lua 5.4 (" .. fmt_us(m.dec54) .. " µs)" },
       { "fdjit", "floor + cjson.decode in LuaJIT (" .. fmt_us(m.decjit) .. " µs)" },
     }
-    for _, row in ipairs(T1) do
-      if not row.hidden and row.key ~= "floor" then order[#order + 1] = { row.key, row.label } end
+    -- the comparison rows, then the diagnostics that split the client's cost
+    for pass = 1, 2 do
+      for _, row in ipairs(T1) do
+        local diag = row.label and row.label:find("^diagnostic") ~= nil
+        if not row.hidden and row.key ~= "floor" and (pass == 2) == diag then
+          order[#order + 1] = { row.key, row.label }
+        end
+      end
     end
     for _, o in ipairs(order) do
       local v = m[o[1]]
