@@ -331,6 +331,22 @@ describe("status_many", function()
     end)
   end)
 
+  describe("a client closed while it runs", function()
+    it("gives what was left 'client is closed', and returns", function()
+      local c = new_client()
+      local res = assert(c:status_many({ "first", "slow-300", "hang", "later-1", "later-2" }, {
+        concurrency = 3,
+        on_result = function(id) if id == "first" then c:close() end end,
+      }))
+      assert.are.equal("first", res.first.sessionId)
+      for _, id in ipairs({ "slow-300", "hang", "later-1", "later-2" }) do
+        assert.is_true(errors.is(res[id]), id)
+        assert.are.equal("usage", res[id].kind)
+        assert.matches("closed", res[id].message)
+      end
+    end)
+  end)
+
   describe("arguments", function()
     it("raises when ids is not a table", function()
       assert.has_error(function() client:status_many("abc") end,

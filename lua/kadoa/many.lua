@@ -182,6 +182,12 @@ local function run(st)
 
     if ninflight > 0 then
       local _, done = core:perform()
+      if #done == 0 and core:closed() then
+        -- closed under us (by on_result, say): its requests will never
+        -- finish on their own, and each now answers "client is closed"
+        done = {}
+        for req in pairs(inflight) do done[#done + 1] = req end
+      end
       if #done > 0 then
         for k = 1, #done do
           local req = done[k]
