@@ -331,6 +331,30 @@ describe("status_many", function()
     end)
   end)
 
+  describe("sharing the client", function()
+    it("runs a status_many started from on_result, and finishes both", function()
+      local inner
+      local res = assert(client:status_many({ "o-1", "slow-200", "o-2" }, {
+        on_result = function(id)
+          if id == "o-1" then inner = assert(client:status_many({ "i-1", "slow-100", "i-2" })) end
+        end,
+      }))
+      for _, id in ipairs({ "o-1", "slow-200", "o-2" }) do assert.are.equal(id, res[id].sessionId) end
+      for _, id in ipairs({ "i-1", "slow-100", "i-2" }) do assert.are.equal(id, inner[id].sessionId) end
+      assert.is_true(idle(client))
+    end)
+
+    it("leaves a non-blocking request of the same client to its owner", function()
+      local req = assert(client:start("slow-50"))
+      local res = assert(client:status_many({ "m-1", "slow-300", "m-2" }))
+      assert.are.equal("slow-300", res["slow-300"].sessionId)
+      assert.is_nil(res["slow-50"])
+      local r = req:await(5)
+      assert.are.equal("slow-50", r.sessionId)
+      assert.is_true(idle(client))
+    end)
+  end)
+
   describe("a client closed while it runs", function()
     it("gives what was left 'client is closed', and returns", function()
       local c = new_client()

@@ -154,6 +154,18 @@ local function run(st)
     end
   end
 
+  -- Land a finished request of ours; counted in `landed`.
+  local landed = 0
+  local function take(req)
+    local job = inflight[req]
+    if job then   -- else a request of someone else's on the same client
+      inflight[req] = nil
+      ninflight = ninflight - 1
+      landed = landed + 1
+      land(job, req:poll())
+    end
+  end
+
   -- The retry due first (its index and time), or nil.
   local function earliest()
     local best, at
@@ -182,21 +194,20 @@ local function run(st)
 
     if ninflight > 0 then
       local _, done = core:perform()
-      if #done == 0 and core:closed() then
-        -- closed under us (by on_result, say): its requests will never
-        -- finish on their own, and each now answers "client is closed"
-        done = {}
-        for req in pairs(inflight) do done[#done + 1] = req end
-      end
-      if #done > 0 then
-        for k = 1, #done do
-          local req = done[k]
-          local job = inflight[req]
-          inflight[req] = nil
-          ninflight = ninflight - 1
-          land(job, req:poll())
+      landed = 0
+      for k = 1, #done do take(done[k]) end
+      if landed == 0 then
+        -- Ours may have finished without being reported here: when someone
+        -- else drove the client (a kadoa.request polled, a status_many in
+        -- on_result), or when the client was closed under us (each then
+        -- answers "client is closed").
+        local finished = {}
+        for req in pairs(inflight) do
+          if req:done() then finished[#finished + 1] = req end
         end
-      else
+        for k = 1, #finished do take(finished[k]) end
+      end
+      if landed == 0 then
         local ms = MAX_WAIT_MS
         local _, at = earliest()
         if at then ms = math.max(0, math.min(ms, (at - clock()) * 1000)) end
