@@ -255,28 +255,39 @@ end
 -- The default client, reused between calls to kadoa.status. It is made
 -- again only when the options or the environment it was made from change.
 
-local default, default_key
+local default                       -- the client
+local made_env_key, made_env_base    -- the environment it was made from
+local made_opts_key                  -- what the options held (nil: none given)
 
 local function options_key(opts)
-  local parts = { os.getenv("KADOA_API_KEY") or "", os.getenv("KADOA_BASE_URL") or "" }
-  if type(opts) == "table" then
-    local keys = {}
-    for k in pairs(opts) do keys[#keys + 1] = tostring(k) end
-    table.sort(keys)
-    for _, k in ipairs(keys) do
-      parts[#parts + 1] = k .. "=" .. type(opts[k]) .. ":" .. tostring(opts[k])
-    end
+  local keys = {}
+  for k in pairs(opts) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  local parts = {}
+  for i, k in ipairs(keys) do
+    parts[i] = k .. "=" .. type(opts[k]) .. ":" .. tostring(opts[k])
   end
   return table.concat(parts, "\0")
 end
 
+-- Is the default client still the one these options and this environment
+-- would make? Cheap when nothing changed: no options (or the same table
+-- with the same contents) and the same two environment variables.
+local function still_fits(opts, env_key, env_base)
+  if not default or default:closed() then return false end
+  if env_key ~= made_env_key or env_base ~= made_env_base then return false end
+  if opts == nil then return made_opts_key == nil end
+  return type(opts) == "table" and made_opts_key ~= nil and options_key(opts) == made_opts_key
+end
+
 function M.default_client(opts)
-  local key = options_key(opts)
-  if default and key == default_key and not default:closed() then return default end
+  local env_key, env_base = os.getenv("KADOA_API_KEY"), os.getenv("KADOA_BASE_URL")
+  if still_fits(opts, env_key, env_base) then return default end
   local c, err = M.client(opts)
   if not c then return nil, err end
   if default then default:close() end
-  default, default_key = c, key
+  default, made_env_key, made_env_base = c, env_key, env_base
+  made_opts_key = opts and options_key(opts)
   return c
 end
 
