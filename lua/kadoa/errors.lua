@@ -187,4 +187,11 @@ function M.from_transfer(r, secret)
   })
 end
 
+-- from_report(r, secret): whatever the C core reported for a request that
+-- did not succeed, as the error value every API of this library returns.
+function M.from_report(r, secret)
+  if r.kind == "response" then return M.from_response(r, secret) end
+  return M.from_transfer(r, secret)
+end
+
 return M

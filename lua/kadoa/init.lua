@@ -169,8 +169,7 @@ end
 
 -- Turn what the core reported into an error value.
 local function failure(self, r)
-  if r.kind == "response" then return errors.from_response(r, self._key) end
-  return errors.from_transfer(r, self._key)
+  return errors.from_report(r, self._key)
 end
 
 -- After a failed first attempt (report r): retry while the failure is

@@ -122,8 +122,7 @@ local function run(st)
 
   local function land(job, res, r)
     if res then return deliver(job.id, res, nil) end
-    local err = r.kind == "response" and errors.from_response(r, client._key)
-      or errors.from_transfer(r, client._key)
+    local err = errors.from_report(r, client._key)
     local t = clock()
     local wait = retry_wait(client, job, err, t)
     if wait then

@@ -30,8 +30,7 @@ M.Request = Request
 
 -- What the core reported, as the error client:status would give.
 local function failure(client, r)
-  if r.kind == "response" then return errors.from_response(r, client._key) end
-  return errors.from_transfer(r, client._key)
+  return errors.from_report(r, client._key)
 end
 
 local function usage(msg)

@@ -384,8 +384,7 @@ local function attempt(self, id, raw, budget)
 end
 
 local function failure(self, r)
-  if r.kind == "response" then return errors.from_response(r, self._key) end
-  return errors.from_transfer(r, self._key)
+  return errors.from_report(r, self._key)
 end
 
 local function fetch(self, id, raw)
