@@ -320,8 +320,9 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int deco
   if (rc != CURLE_OK) {
     const char *kind = curl_kind(rc, x);
     if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-      lua_pushfstring(L, "response body larger than max_body (%f bytes)",
-                      (lua_Number)x->max_body);
+      char n[32];   /* %f would print "8388608.0" on Lua 5.3+ */
+      snprintf(n, sizeof n, "%lu", (unsigned long)x->max_body);
+      lua_pushfstring(L, "response body larger than max_body (%s bytes)", n);
     } else if (x->oom) {
       lua_pushliteral(L, "out of memory while reading the response");
     } else if (rc == CURLE_OUT_OF_MEMORY && !x->errbuf[0]) {
