@@ -26,8 +26,13 @@ local function ok(pages, active, waiting, finished)
   end
 end
 
+-- A failing poll, shaped like the client's: server and rate_limited
+-- errors carry the HTTP status they come from (503 and 429 unless given).
+local DEFAULT_STATUS = { server = 503, rate_limited = 429 }
 local function fail(kind, fields)
-  return function() return nil, errors.new(kind, kind .. " failure", fields) end
+  local f = { status = DEFAULT_STATUS[kind] }
+  for k, v in pairs(fields or {}) do f[k] = v end
+  return function() return nil, errors.new(kind, kind .. " failure", f) end
 end
 
 local function raw(res) return function() return res end end
@@ -399,6 +404,23 @@ describe("kadoa.wait", function()
         assert.are.same({ 2 }, w.sleeps)
       end)
     end
+
+    it("never repeats the client's key in a crawl's error", function()
+      local client = { _key = "sk-secret-123", status = function(_, id)
+        return { sessionId = id, error = "bad key sk-secret-123 here" }
+      end }
+      local _, err = wait(client, "x", { sleep = function() end, clock = function() return 0 end })
+      assert.are.equal("crawl_failed", err.kind)
+      assert.are.equal("bad key [redacted] here", err.message)
+    end)
+
+    it("ends at once on a server error that retrying cannot fix (501)", function()
+      local w = world({ ok(1), fail("server", { status = 501 }), ok(1, 0, 0, true) })
+      local _, err = w.run()
+      assert.are.equal("server", err.kind)
+      assert.are.equal(501, err.status)
+      assert.are.same({ 2 }, w.sleeps)
+    end)
 
     it("ends at once on a fatal failure that follows transient ones", function()
       local w = world({ fail("network"), fail("auth") })

@@ -13,6 +13,7 @@
 -- by default they come from the C core, loaded only when needed.
 
 local errors = require("kadoa.errors")
+local retry = require("kadoa.retry")
 
 local M = {}
 
@@ -240,7 +241,10 @@ function M.wait(client, id, opts)
 
       local e = res.error
       if e ~= nil and e ~= null and e ~= false then
-        return nil, errors.new("crawl_failed", crawl_error_message(e), { result = res })
+        -- the server's own words, minus the key should it have echoed it
+        local secret = type(client) == "table" and rawget(client, "_key") or nil
+        return nil, errors.new("crawl_failed", errors.redact(crawl_error_message(e), secret),
+          { result = res })
       end
       local finished
       if done then
@@ -257,7 +261,8 @@ function M.wait(client, id, opts)
         err = errors.new("usage", "wait: client:status failed without an error value: " ..
           errors.one_line(tostring(err), 200))
       end
-      if not errors.transient[err.kind] then return nil, err end
+      -- the same judgement the status call's own retries make
+      if not retry.retryable(err) then return nil, err end
       failures = failures + 1
       last_failure = err
       interval = math.min(interval * factor, max_interval)
