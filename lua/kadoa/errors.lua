@@ -16,8 +16,7 @@ M.kinds = {
   crawl_failed = true,
 }
 
--- Kinds worth trying again: the same request may well succeed later.
-M.transient = { network = true, timeout = true, server = true, rate_limited = true }
+-- Which failures are worth trying again is kadoa.retry's call (retryable).
 
 local Error = {}
 Error.__index = Error
