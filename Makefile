@@ -50,7 +50,7 @@ test: deps
 	  $(MAKE) --no-print-directory test-nvim 2>&1 | tee build/log/nvim.log; \
 	  $(MAKE) --no-print-directory test-nginx 2>&1 | tee build/log/nginx.log; \
 	fi; \
-	.ci/summary build/log/*.log
+	.ci/summary build/log/*.log | tee build/summary.txt; exit $${PIPESTATUS[0]}
 
 demo: deps
 	@$(MAKE) --no-print-directory build LUA=lua5.4
