@@ -193,4 +193,13 @@ function M.from_report(r, secret)
   return M.from_transfer(r, secret)
 end
 
+-- check_id(id, fname): a session id that is not a string is a programming
+-- mistake, raised like Lua's own argument errors at the API function's
+-- caller (level 3: past this function and the API function).
+function M.check_id(id, fname)
+  if type(id) ~= "string" then
+    error(("bad argument #1 to '%s' (string expected, got %s)"):format(fname, type(id)), 3)
+  end
+end
+
 return M

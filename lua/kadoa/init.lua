@@ -36,6 +36,10 @@ local function seconds(v)
   end
 end
 
+local function boolean(v)
+  if type(v) ~= "boolean" then return "must be a boolean" end
+end
+
 local option_checks = {
   api_key = str,
   base_url = str,
@@ -48,9 +52,7 @@ local option_checks = {
   end,
   ca_file = str,
   user_agent = str,
-  allow_insecure = function(v)
-    if type(v) ~= "boolean" then return "must be a boolean" end
-  end,
+  allow_insecure = boolean,
   retries = function(v)
     if type(v) ~= "number" or v < 0 or v > 100 or v % 1 ~= 0 then
       return "must be a whole number from 0 to 100"
@@ -60,6 +62,9 @@ local option_checks = {
   retry_cap = positive,
   max_retry_wait = seconds,
 }
+
+-- The checkers, for the modules that take some of the same options.
+M._checks = { positive = positive, boolean = boolean, retries = option_checks.retries }
 
 M.defaults = {
   timeout = 30,
@@ -161,11 +166,7 @@ function M.client(opts)
   return c
 end
 
-local function check_id(id, fname)
-  if type(id) ~= "string" then
-    error(("bad argument #1 to '%s' (string expected, got %s)"):format(fname, type(id)), 3)
-  end
-end
+local check_id = errors.check_id
 
 -- Turn what the core reported into an error value.
 local function failure(self, r)

@@ -37,20 +37,12 @@ local function usage(msg)
   return nil, errors.new("usage", "start: " .. msg)
 end
 
+-- The options start takes, checked as kadoa.client checks its own.
+local checks = require("kadoa")._checks
 local OPTIONS = {
-  timeout = function(v)
-    if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
-      return "must be a positive number of seconds"
-    end
-  end,
-  raw = function(v)
-    if type(v) ~= "boolean" then return "must be a boolean" end
-  end,
-  retries = function(v)
-    if type(v) ~= "number" or v < 0 or v > 100 or v % 1 ~= 0 then
-      return "must be a whole number from 0 to 100"
-    end
-  end,
+  timeout = checks.positive,
+  raw = checks.boolean,
+  retries = checks.retries,
 }
 
 -- start(client, id [, opts]) -> request | nil, err
@@ -58,9 +50,7 @@ local OPTIONS = {
 -- the client's); opts.retries: extra attempts (default: the client's);
 -- opts.raw: the result is the body text, as client:status_json gives.
 function M.start(client, id, opts)
-  if type(id) ~= "string" then
-    error(("bad argument #1 to 'start' (string expected, got %s)"):format(type(id)), 3)
-  end
+  errors.check_id(id, "start")
   if opts ~= nil and type(opts) ~= "table" then
     return usage("options must be a table, got " .. type(opts))
   end

@@ -412,11 +412,7 @@ local function fetch(self, id, raw)
   return nil, err
 end
 
-local function check_id(id, fname)
-  if type(id) ~= "string" then
-    error(("bad argument #1 to '%s' (string expected, got %s)"):format(fname, type(id)), 3)
-  end
-end
+local check_id = errors.check_id
 
 -- client:status(id) -> table | nil, err
 function Client:status(id)
