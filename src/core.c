@@ -32,6 +32,29 @@ void kd_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   lua_pop(L, nup);
 }
 
+void kd_new_class(lua_State *L, const char *name, lua_CFunction gc,
+                  lua_CFunction close, lua_CFunction tostring,
+                  const luaL_Reg *const *methods) {
+  luaL_newmetatable(L, name);
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
+#if LUA_VERSION_NUM >= 504
+  lua_pushcfunction(L, close);
+  lua_setfield(L, -2, "__close");
+#else
+  (void)close;
+#endif
+  lua_pushcfunction(L, tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_newtable(L);
+  for (; *methods; methods++) {
+    lua_pushvalue(L, -3);   /* the upvalue, below the metatable */
+    kd_setfuncs(L, *methods, 1);
+  }
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
 /* ---- process-wide libcurl set-up, exactly once ------------------------ */
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -326,22 +349,10 @@ int luaopen_kadoa_core(lua_State *L) {
 
   push_decoder(L);                       /* [dec] */
 
-  luaL_newmetatable(L, KD_CLIENT_MT);       /* [dec, mt] */
-  lua_pushcfunction(L, l_close);
-  lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, l_close);
-  lua_setfield(L, -2, "__close");
-#endif
-  lua_pushcfunction(L, l_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_newtable(L);                       /* [dec, mt, methods] */
-  lua_pushvalue(L, -3);
-  kd_setfuncs(L, client_methods, 1);
-  lua_pushvalue(L, -3);
-  kd_setfuncs(L, kd_multi_methods, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);                         /* [dec] */
+  {
+    const luaL_Reg *methods[] = {client_methods, kd_multi_methods, NULL};
+    kd_new_class(L, KD_CLIENT_MT, l_close, l_close, l_tostring, methods);
+  }
   kd_open_multi(L);
 
   lua_newtable(L);                       /* [dec, M] */

@@ -29,6 +29,13 @@
 #endif
 void kd_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
 
+/* Register metatable `name`: __gc, __close (5.4), __tostring, and an
+ * __index of every method list in `methods` (NULL-terminated), each method
+ * with the value at the top of the stack as its upvalue. */
+void kd_new_class(lua_State *L, const char *name, lua_CFunction gc,
+                  lua_CFunction close, lua_CFunction tostring,
+                  const luaL_Reg *const *methods);
+
 /* The module is built with hidden visibility: this is its one export. */
 #if defined(__GNUC__)
 #define KD_EXPORT __attribute__((visibility("default")))

@@ -312,18 +312,8 @@ void kd_open_multi(lua_State *L) {
   lua_setmetatable(L, -2);
   lua_setfield(L, LUA_REGISTRYINDEX, REQS_KEY);
 
-  luaL_newmetatable(L, KD_REQ_MT);      /* [dec, mt] */
-  lua_pushcfunction(L, l_req_gc);
-  lua_setfield(L, -2, "__gc");
-#if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, l_cancel);
-  lua_setfield(L, -2, "__close");
-#endif
-  lua_pushcfunction(L, l_req_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_newtable(L);
-  lua_pushvalue(L, -3);
-  kd_setfuncs(L, req_methods, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  {
+    const luaL_Reg *methods[] = {req_methods, NULL};
+    kd_new_class(L, KD_REQ_MT, l_req_gc, l_cancel, l_req_tostring, methods);
+  }
 }
