@@ -129,29 +129,29 @@ describe("kadoa.format", function()
   end)
 
   describe("ids", function()
-    it("keeps ids of up to 12 characters", function()
-      assert.are.equal("abcdefghijkl  crawling", format({ sessionId = "abcdefghijkl" }))
+    it("keeps ids of up to 20 characters", function()
+      assert.are.equal("abcdefghijklmnopqrst  crawling", format({ sessionId = "abcdefghijklmnopqrst" }))
       assert.are.equal("", kformat.short_id(""))
     end)
 
     it("shortens longer ids in the middle", function()
-      assert.are.equal("abcd" .. E .. "jklm  crawling", format({ sessionId = "abcdefghijklm" }))
+      assert.are.equal("abcd" .. E .. "rstu  crawling", format({ sessionId = "abcdefghijklmnopqrstu" }))
       assert.are.equal("3f2a" .. E .. "e91c", kformat.short_id(UUID))
     end)
 
     it("counts UTF-8 characters, not bytes", function()
-      local twelve = string.rep("\195\164", 12) -- 12 x a-umlaut, 24 bytes
-      assert.are.equal(twelve, kformat.short_id(twelve))
-      assert.are.equal(string.rep("\195\164", 4) .. E .. "dddd",
-        kformat.short_id(string.rep("\195\164", 4) .. "bbbbccccdddd"))
+      local twenty = string.rep("\195\164", 20) -- 20 x a-umlaut, 40 bytes
+      assert.are.equal(twenty, kformat.short_id(twenty))
+      assert.are.equal(string.rep("\195\164", 4) .. E .. "ffff",
+        kformat.short_id(string.rep("\195\164", 4) .. "bbbbccccddddeeeeffff"))
       local euro = "\226\130\172"
       assert.are.equal("a" .. euro .. "b" .. euro .. E .. "y" .. euro .. "z" .. euro,
-        kformat.short_id("a" .. euro .. "b" .. euro .. "cdefghijkl" .. "y" .. euro .. "z" .. euro))
+        kformat.short_id("a" .. euro .. "b" .. euro .. "cdefghijklmnop" .. "y" .. euro .. "z" .. euro))
     end)
 
     it("keeps four-byte characters whole at both ends", function()
       local grin, wink = "\240\159\152\128", "\240\159\152\137"
-      local id = string.rep(grin, 4) .. "xxxxxxxx" .. string.rep(wink, 4)
+      local id = string.rep(grin, 4) .. string.rep("x", 16) .. string.rep(wink, 4)
       local short = kformat.short_id(id)
       assert.are.equal(string.rep(grin, 4) .. E .. string.rep(wink, 4), short)
       assert.are.equal(9, chars(short))
@@ -165,7 +165,7 @@ describe("kadoa.format", function()
 
     it("escapes control characters in ids", function()
       assert.are.equal("a\\27[2Jb  crawling", format({ sessionId = "a\27[2Jb" }))
-      assert.are.equal("\\27\\27\\27\\27" .. E .. "\\27\\27\\27\\27", kformat.short_id(string.rep("\27", 20)))
+      assert.are.equal("\\27\\27\\27\\27" .. E .. "\\27\\27\\27\\27", kformat.short_id(string.rep("\27", 24)))
     end)
   end)
 

@@ -16,7 +16,7 @@ do
 end
 
 local ELLIPSIS = "\226\128\166" -- U+2026
-local ID_MAX = 12      -- characters of a session id before it is shortened
+local ID_MAX = 20      -- characters of a session id before it is shortened (a UUID has 36)
 local ID_KEEP = 4      -- characters kept at each end of a shortened id
 local ERROR_MAX = 200  -- characters of a crawl error in the short style
 local MESSAGE_MAX = 300 -- characters of an error message in format_error
