@@ -147,14 +147,15 @@ local PROTOS = {
 
 -- count: calls per measurement, per protocol
 local T1 = {
-  { key = "floor", label = "floor: C, one reused libcurl handle", count = { 4000, 3000 } },
+  -- the floor sends the same GET as the client: the same URL and headers
+  { key = "floor", label = "floor: C, one reused libcurl handle, the same request", count = { 4000, 3000 } },
   { key = "dec54", lua = "lua5.4", row = "decode", count = { 100000, 100000 }, hidden = true },
   { key = "decjit", lua = "luajit", row = "decode", count = { 100000, 100000 }, hidden = true },
   { key = "client54", label = "client:status, Lua 5.4", lua = "lua5.4", row = "client",
     count = { 4000, 3000 } },
   { key = "clientjit", label = "client:status, LuaJIT", lua = "luajit", row = "client",
     count = { 4000, 3000 } },
-  { key = "fhead", label = "diagnostic: floor + the client's request headers (C)", count = { 4000, 3000 } },
+  { key = "fbare", label = "diagnostic: floor with only the x-api-key header (C)", count = { 4000, 3000 } },
   { key = "raw", label = "diagnostic: core fetch, body undecoded, Lua 5.4", lua = "lua5.4", row = "raw",
     count = { 4000, 3000 } },
   { key = "rawdec", label = "diagnostic: core fetch + cjson.decode in Lua 5.4", lua = "lua5.4",
@@ -185,10 +186,10 @@ local T1_NOTES = {
 
 local function t1_cmd(r, p, base, ca)
   local n = r.count[p]
-  if r.key == "floor" or r.key == "fhead" then
+  if r.key == "floor" or r.key == "fbare" then
     local url = base .. "/v4/crawl/3f2a9c4e-1b7d-4e0a-9c1f-2d8e5b6ae91c/status"
     return ("taskset -c 0 %s/floor %s %d %s %s"):format(OUT, q(url), n, q(ca or ""),
-      r.key == "fhead" and "headers" or "")
+      r.key == "floor" and "headers" or "")
   elseif r.key == "requests" then
     return ("taskset -c 0 %s bench/requests_row.py %s %d %s"):format(PYTHON, q(base), n, ca and q(ca) or "")
   end
