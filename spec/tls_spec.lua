@@ -11,36 +11,10 @@
 local kadoa = require("kadoa")
 local nginx = require("spec.helpers.nginx")
 local mock = require("spec.helpers.mock")
+local certs = require("spec.helpers.certs")
 
-local q, sh = nginx.quote, nginx.sh
 local KEY = "sk-tls-5b0d-SECRET"
 local BODY = '{"payload":{"crawledPages":14,"finished":true},"sessionId":"tls","error":null}'
-
-local function openssl(args)
-  local out = sh("openssl " .. args .. " 2>&1; echo \"exit=$?\"")
-  assert(out:match("exit=0\n$"), "openssl " .. args .. ":\n" .. out)
-end
-
--- A CA, a self-signed leaf and two leaves signed by the CA, as PEM files.
-local function make_certs(dir)
-  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-  openssl(("req -x509 %s -keyout %s/ca.key -out %s/ca.pem -days 2 -subj '/CN=kadoa test CA'"
-    .. " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign")
-    :format(ec, dir, dir))
-  openssl(("req -x509 %s -keyout %s/self.key -out %s/self.pem -days 2 -subj '/CN=127.0.0.1'"
-    .. " -addext subjectAltName=IP:127.0.0.1,DNS:localhost"):format(ec, dir, dir))
-  local leaves = { good = "IP:127.0.0.1,DNS:localhost", wrong = "DNS:wrong.example" }
-  for name, san in pairs(leaves) do
-    local ext = ("%s/%s.ext"):format(dir, name)
-    local f = assert(io.open(ext, "w"))
-    f:write("subjectAltName=", san, "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-    f:close()
-    openssl(("req %s -keyout %s/%s.key -out %s/%s.csr -subj '/CN=%s'"):format(
-      ec, dir, name, dir, name, name == "good" and "127.0.0.1" or "wrong.example"))
-    openssl(("x509 -req -in %s/%s.csr -CA %s/ca.pem -CAkey %s/ca.key -CAcreateserial"
-      .. " -out %s/%s.pem -days 2 -extfile %s"):format(dir, name, dir, dir, dir, name, q(ext)))
-  end
-end
 
 local function server_block(dir, cert)
   return ([[
@@ -58,7 +32,7 @@ describe("TLS", function()
   setup(function()
     assert(nginx.available(), "the TLS specs need nginx (Debian package nginx or nginx-extras)")
     dir = nginx.tempdir()
-    make_certs(dir)
+    certs.make(dir, "IP:127.0.0.1,DNS:localhost")
     for _, cert in ipairs({ "self", "good", "wrong" }) do
       servers[cert] = nginx.start(dir, server_block(dir, cert))
     end

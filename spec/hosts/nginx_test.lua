@@ -11,6 +11,7 @@
 
 local kadoa = require("kadoa")
 local mock = require("spec.helpers.mock")
+local certs = require("spec.helpers.certs")
 local cjson = require("cjson")
 local socket = require("socket")
 
@@ -125,35 +126,6 @@ local function query(t)
   for k, v in pairs(t) do parts[#parts + 1] = k .. "=" .. urlencode(v) end
   table.sort(parts)
   return table.concat(parts, "&")
-end
-
----------------------------------------------------------------------------
--- TLS material: a CA, a leaf it signs for 127.0.0.1, one for another
--- name, and a self-signed one. The good leaf names 127.0.0.1 in its CN and
--- an IP SAN only: nginx checks a host with X509_check_host, which never
--- matches IP SANs (curl does) but falls back to the CN when there is no
--- DNS SAN. Host names need nginx's resolver, which a test cannot rely on.
-
-local function openssl(args)
-  local out = sh("openssl " .. args .. " 2>&1; echo \"exit=$?\"")
-  assert(out:match("exit=0\n$"), "openssl " .. args .. ":\n" .. out)
-end
-
-local function make_certs(dir)
-  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-  openssl(("req -x509 %s -keyout %s/ca.key -out %s/ca.pem -days 2 -subj '/CN=kadoa nginx test CA'"
-    .. " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign")
-    :format(ec, dir, dir))
-  openssl(("req -x509 %s -keyout %s/self.key -out %s/self.pem -days 2 -subj '/CN=127.0.0.1'"
-    .. " -addext subjectAltName=IP:127.0.0.1"):format(ec, dir, dir))
-  for name, san in pairs({ good = "IP:127.0.0.1", wrong = "DNS:wrong.example" }) do
-    write(("%s/%s.ext"):format(dir, name),
-      "subjectAltName=" .. san .. "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-    openssl(("req %s -keyout %s/%s.key -out %s/%s.csr -subj '/CN=%s'"):format(
-      ec, dir, name, dir, name, name == "good" and "127.0.0.1" or "wrong.example"))
-    openssl(("x509 -req -in %s/%s.csr -CA %s/ca.pem -CAkey %s/ca.key -CAcreateserial"
-      .. " -out %s/%s.pem -days 2 -extfile %s/%s.ext"):format(dir, name, dir, dir, dir, name, dir, name))
-  end
 end
 
 ---------------------------------------------------------------------------
@@ -319,7 +291,9 @@ describe("kadoa.resty in nginx", function()
     assert(dir:match("^/tmp/"), "mktemp -d failed")
     -- when run as root, nginx's worker runs as nobody and must read in here
     os.execute("chmod 755 " .. q(dir))
-    make_certs(dir)
+    -- the good leaf has an IP SAN only (spec/helpers/certs.lua says why):
+    -- host names would need nginx's resolver, which a test cannot rely on
+    certs.make(dir)
     write(dir .. "/kadoa_test.lua", TEST_MODULE)
     ports = { mock = srv.port }
     for _, k in ipairs({ "http", "good", "wrong", "self" }) do ports[k] = mock.closed_port() end
