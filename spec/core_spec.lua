@@ -239,6 +239,26 @@ describe("kadoa core", function()
       c:close()
     end)
 
+    it("a call's own timeout bounds that call only", function()
+      local c = new_client({ retries = 0 })          -- the client's timeout: 30 s
+      local res, err = c:status("slow-3000", { timeout = 0.3 })
+      assert.is_nil(res)
+      assert.are.equal("timeout", err.kind)
+      assert.matches("^Operation timed out after 3%d%d milliseconds", err.message)
+      assert.is_table(c:status("slow-500"))           -- back to the client's 30 s
+      assert.is_string(c:status_json("ok", { timeout = 5 }))
+      c:close()
+    end)
+
+    it("a call's options are checked", function()
+      for _, bad in ipairs({ { timout = 1 }, { timeout = 0 }, { timeout = "1" }, "1" }) do
+        local res, err = client:status("x", bad)
+        assert.is_nil(res)
+        assert.are.equal("usage", err.kind)
+        assert.matches("^status: ", err.message)
+      end
+    end)
+
     it("a closed port is network", function()
       local c = new_client({ base_url = "http://127.0.0.1:" .. mock.closed_port() })
       local _, err = c:status("x")

@@ -4,6 +4,7 @@
 
 local errors = require("kadoa.errors")
 local wait = require("kadoa.wait").wait
+local unpack = table.unpack or unpack
 
 local function near(expected, actual, what)
   assert(type(actual) == "number" and math.abs(expected - actual) < 1e-9,
@@ -55,16 +56,19 @@ end
 -- client that plays the script (its last step repeats forever).
 local function world(script, opts)
   local w = { t = 0, sleeps = {}, polls = 0, returned = {}, ids = {}, updates = {}, failures = {} }
-  w.client = {}
-  function w.client.status(_, id)
+  w.client = { timeout = opts and opts.client_timeout }
+  w.call_opts = {}
+  function w.client.status(_, id, call_opts)
     w.polls = w.polls + 1
     w.ids[#w.ids + 1] = id
+    w.call_opts[w.polls] = call_opts and call_opts.timeout or false
     local step = script[math.min(w.polls, #script)]
     local res, err = step(w)
     w.returned[w.polls] = res or err
     return res, err
   end
   opts = opts or {}
+  opts.client_timeout = nil
   if opts.clock == nil then opts.clock = function() return w.t end end
   if opts.sleep == nil then
     opts.sleep = function(s)
@@ -79,6 +83,25 @@ local function world(script, opts)
 end
 
 describe("kadoa.wait", function()
+  describe("each poll's own time", function()
+    it("asks a client with a timeout for no more than is left, but at least 5 s", function()
+      -- client timeout 30: far from the deadline the client's own applies
+      -- (no options), near it the call gets what is left, never under 5 s
+      local w = world({ ok(1), ok(2), ok(3), ok(4), ok(5, 0, 0, true) },
+        { client_timeout = 30, timeout = 40, interval = 10, factor = 1 })
+      local res = w.run()
+      assert.is_table(res)
+      -- polls at 0, 10, 20, 30 and (the last chance) 40 s
+      assert.are.same({ false, false, 20, 10, 5 }, { unpack(w.call_opts, 1, 5) })
+    end)
+
+    it("passes nothing to a client that has no timeout", function()
+      local w = world({ ok(1), ok(2, 0, 0, true) }, { timeout = 3 })
+      w.run()
+      assert.are.same({ false, false }, w.call_opts)
+    end)
+  end)
+
   describe("finishing", function()
     it("returns the final table at once when the first poll says finished", function()
       local w = world({ ok(14, 0, 0, true) })

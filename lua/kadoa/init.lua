@@ -181,7 +181,7 @@ end
 -- past it is not started, and the last error is returned instead.
 -- Clock, sleep and random can be replaced on the client (_clock, _sleep,
 -- _random) by tests and by hosts that must not block.
-local function retry_after_failure(self, id, raw, r)
+local function retry_after_failure(self, id, raw, r, budget)
   local err = failure(self, r)
   local attempts = 1
   local left = self._retries
@@ -189,15 +189,15 @@ local function retry_after_failure(self, id, raw, r)
     local clock = self._clock or core.monotime
     local sleep = self._sleep or core.sleep
     local random = self._random or math.random
-    local deadline = clock() - (r.elapsed or 0) + self.timeout
+    local deadline = clock() - (r.elapsed or 0) + (budget or self.timeout)
     while left > 0 and retry.retryable(err) do
       local wait = retry.delay(self._policy, attempts, err, random)
       if not wait or clock() + wait >= deadline then break end
       if sleep(wait) == false then break end   -- interrupted: let the host act
-      local budget = deadline - clock()
-      if budget <= 0 then break end
+      local left_time = deadline - clock()
+      if left_time <= 0 then break end
       local res
-      res, r = self._core:fetch(id, raw, budget)
+      res, r = self._core:fetch(id, raw, left_time)
       attempts, left = attempts + 1, left - 1
       if res then return res end
       err = failure(self, r)
@@ -207,20 +207,51 @@ local function retry_after_failure(self, id, raw, r)
   return nil, err
 end
 
--- client:status(id) -> table | nil, err
-function Client:status(id)
+-- The time one call may take, retries included: opts.timeout, else the
+-- client's. Returns nil and a usage error for bad opts. Shared with the
+-- OpenResty client (kadoa.resty).
+function M._call_budget(self, opts, fname)
+  if type(opts) ~= "table" then
+    return nil, errors.new("usage", fname .. ": options must be a table, got " .. type(opts))
+  end
+  for k, v in pairs(opts) do
+    if k ~= "timeout" then
+      return nil, errors.new("usage", fname .. ": unknown option '" .. tostring(k) .. "'")
+    end
+    local msg = positive(v)
+    if msg then return nil, errors.new("usage", fname .. ": option 'timeout' " .. msg) end
+  end
+  return opts.timeout or self.timeout
+end
+local call_budget = M._call_budget
+
+-- client:status(id [, opts]) -> table | nil, err
+-- opts.timeout: seconds for this call, retries included (default: the
+-- client's timeout); kadoa.wait uses it so no poll outlives its deadline.
+function Client:status(id, opts)
   check_id(id, "status")
-  local res, r = self._core:fetch(id)
+  local budget, err
+  if opts ~= nil then
+    budget, err = call_budget(self, opts, "status")
+    if not budget then return nil, err end
+  end
+  local res, r = self._core:fetch(id, false, budget)
   if res then return res end
-  return retry_after_failure(self, id, false, r)
+  return retry_after_failure(self, id, false, r, budget)
 end
 
--- client:status_json(id) -> the response body exactly as the API sent it
-function Client:status_json(id)
+-- client:status_json(id [, opts]) -> the response body exactly as the API
+-- sent it | nil, err
+function Client:status_json(id, opts)
   check_id(id, "status_json")
-  local body, r = self._core:fetch(id, true)
+  local budget, err
+  if opts ~= nil then
+    budget, err = call_budget(self, opts, "status_json")
+    if not budget then return nil, err end
+  end
+  local body, r = self._core:fetch(id, true, budget)
   if body then return body end
-  return retry_after_failure(self, id, true, r)
+  return retry_after_failure(self, id, true, r, budget)
 end
 
 function Client:close()

@@ -387,11 +387,12 @@ local function failure(self, r)
   return errors.from_report(r, self._key)
 end
 
-local function fetch(self, id, raw)
+local function fetch(self, id, raw, budget)
   if self._closed then return nil, errors.new("usage", "client is closed") end
+  budget = budget or self.timeout
   local start = ngx.now()
-  local deadline = start + self.timeout
-  local res, r = attempt(self, id, raw, self.timeout)
+  local deadline = start + budget
+  local res, r = attempt(self, id, raw, budget)
   if res ~= nil then return res end
   local err = failure(self, r)
   local attempts, left = 1, self._retries
@@ -401,9 +402,9 @@ local function fetch(self, id, raw)
     ngx.update_time()
     if ngx.now() + wait >= deadline then break end
     ngx.sleep(wait)
-    local budget = deadline - ngx.now()
-    if budget <= 0 then break end
-    res, r = attempt(self, id, raw, budget)
+    local left_time = deadline - ngx.now()
+    if left_time <= 0 then break end
+    res, r = attempt(self, id, raw, left_time)
     attempts, left = attempts + 1, left - 1
     if res ~= nil then return res end
     err = failure(self, r)
@@ -414,16 +415,26 @@ end
 
 local check_id = errors.check_id
 
--- client:status(id) -> table | nil, err
-function Client:status(id)
-  check_id(id, "status")
-  return fetch(self, id, false)
+-- opts.timeout for one call, checked as kadoa's client checks it
+local function call_budget(self, opts, fname)
+  if opts == nil then return self.timeout end
+  return require("kadoa")._call_budget(self, opts, fname)
 end
 
--- client:status_json(id) -> the body as the API sent it | nil, err
-function Client:status_json(id)
+-- client:status(id [, opts]) -> table | nil, err (opts.timeout: this call's)
+function Client:status(id, opts)
+  check_id(id, "status")
+  local budget, err = call_budget(self, opts, "status")
+  if not budget then return nil, err end
+  return fetch(self, id, false, budget)
+end
+
+-- client:status_json(id [, opts]) -> the body as the API sent it | nil, err
+function Client:status_json(id, opts)
   check_id(id, "status_json")
-  return fetch(self, id, true)
+  local budget, err = call_budget(self, opts, "status_json")
+  if not budget then return nil, err end
+  return fetch(self, id, true, budget)
 end
 
 -- client:wait(id [, opts]) -> res | nil, err: kadoa.wait's schedule,

@@ -23,6 +23,9 @@ do
   if ok and type(cjson) == "table" then null = cjson.null end
 end
 
+-- The least time a poll is given near the deadline (see the loop).
+local MIN_POLL = 5
+
 M.defaults = {
   timeout = 3600,
   interval = 2,
@@ -205,9 +208,20 @@ function M.wait(client, id, opts)
     })
   end
 
+  -- A client that says how long a call may take (kadoa's own have a
+  -- timeout field) is asked for less near the deadline, so no poll
+  -- outlives it by more than MIN_POLL seconds.
+  local call_timeout = type(client) == "table" and rawget(client, "timeout")
+  if type(call_timeout) ~= "number" then call_timeout = nil end
+
   while true do
     polls = polls + 1
-    local res, err = client:status(id)
+    local per_call
+    if call_timeout then
+      local budget = math.max(deadline - clock(), MIN_POLL)
+      if budget < call_timeout then per_call = { timeout = budget } end
+    end
+    local res, err = client:status(id, per_call)
     local now = clock()
     local elapsed = now - start
     local pause
