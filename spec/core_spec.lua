@@ -339,6 +339,9 @@ describe("kadoa core", function()
       assert.matches("'connect_timeout'", usage_of({ api_key = KEY, connect_timeout = -1 }))
       assert.matches("'allow_insecure'", usage_of({ api_key = KEY, allow_insecure = "yes" }))
       assert.matches("options must be a table", usage_of("http://x"))
+      assert.matches("'user_agent' must not contain control characters",
+        usage_of({ api_key = KEY, user_agent = "a\r\nX-Evil: 1" }))
+      assert.matches("'ca_file' must not contain NUL", usage_of({ api_key = KEY, ca_file = "/x\0y" }))
     end)
 
     it("wants a key", function()

@@ -50,8 +50,13 @@ local option_checks = {
       return "must be a whole number of bytes between 1 and 2^40"
     end
   end,
-  ca_file = str,
-  user_agent = str,
+  ca_file = function(v)
+    return str(v) or (v:find("\0", 1, true) and "must not contain NUL bytes") or nil
+  end,
+  -- it becomes part of a header line: no line breaks, no control bytes
+  user_agent = function(v)
+    return str(v) or (v:find("%c") and "must not contain control characters") or nil
+  end,
   allow_insecure = boolean,
   retries = function(v)
     if type(v) ~= "number" or v < 0 or v > 100 or v % 1 ~= 0 then
