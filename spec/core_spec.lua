@@ -378,6 +378,15 @@ describe("kadoa core", function()
       c:close()
     end)
 
+    it("an id over 4096 bytes is usage and sends nothing", function()
+      local res, err = client:status(string.rep("a", 4097))
+      assert.is_nil(res)
+      assert.are.equal("usage", err.kind)
+      assert.are.equal("session id is longer than 4096 bytes", err.message)
+      assert.are.equal("echo" .. string.rep("a", 4092),
+        assert(client:status("echo" .. string.rep("a", 4092))).sessionId)
+    end)
+
     it("a non-string id raises the usual bad argument error", function()
       for _, bad in ipairs({ 5, true, {} }) do
         local ok, msg = pcall(client.status, client, bad)

@@ -212,6 +212,7 @@ static int l_fetch(lua_State *L) {
   CURLcode rc;
   if (c->closed) return kd_usage_failure(L, "client is closed");
   if (len == 0) return kd_usage_failure(L, "session id is empty");
+  if (len > KD_MAX_ID) return kd_usage_failure(L, "session id is longer than " KD_STR(KD_MAX_ID) " bytes");
   if (kd_xfer_prepare(&c->main, &c->cfg, id, len, kd_opt_timeout(L, 4)) != 0)
     return luaL_error(L, "kadoa: out of memory preparing a request");
   rc = curl_easy_perform(c->main.easy);

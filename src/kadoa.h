@@ -20,6 +20,12 @@
 
 #define KADOA_VERSION "0.1.0"
 
+/* The longest session id accepted, in bytes (Kadoa's are 36-byte UUIDs):
+ * anything longer is a usage error, not a multi-megabyte URL. */
+#define KD_MAX_ID 4096
+#define KD_XSTR(x) #x
+#define KD_STR(x) KD_XSTR(x)
+
 /* Lua 5.1 and LuaJIT lack a few 5.2 names; prefixed so they never clash
  * with LuaJIT's own luaL_setfuncs. */
 #if LUA_VERSION_NUM < 502

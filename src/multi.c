@@ -168,6 +168,7 @@ static int l_start(lua_State *L) {
   kd_xfer *x;
   if (c->closed) return kd_usage_failure(L, "client is closed");
   if (len == 0) return kd_usage_failure(L, "session id is empty");
+  if (len > KD_MAX_ID) return kd_usage_failure(L, "session id is longer than " KD_STR(KD_MAX_ID) " bytes");
   if (ensure_multi(c) != 0) return luaL_error(L, "kadoa: out of memory");
 
   r = (kd_req *)lua_newuserdata(L, sizeof *r);

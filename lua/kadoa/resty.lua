@@ -355,6 +355,7 @@ end
 -- kd_xfer_push_result makes of it in the core.
 local function attempt(self, id, raw, budget)
   if #id == 0 then return fail("usage", "session id is empty") end
+  if #id > 4096 then return fail("usage", "session id is longer than 4096 bytes") end  -- as the core
   local path = self._prefix .. core.escape(id) .. "/status"
   local deadline = ngx.now() + budget
   local resp, r, stale
