@@ -4,6 +4,7 @@
 -- and reads the screen; two interrupt it with SIGINT.
 
 local mock = require("spec.helpers.mock")
+local fixture = require("spec.helpers.fixture")
 local sub = require("spec.helpers.subprocess")
 local core = require("kadoa.core")
 local kadoa = require("kadoa")
@@ -57,7 +58,10 @@ local function eventually(f, limit, what)
 end
 
 describe("the kadoa command", function()
+  local fx = fixture.mock_client(KEY)
   local srv, client
+  setup(function() srv, client = fx.start() end)
+  teardown(fx.stop)
   local count = 0
 
   -- a fresh scripted crawl each time: the mock keeps state per exact id
@@ -65,16 +69,6 @@ describe("the kadoa command", function()
     count = count + 1
     return sub.interpreter .. "-" .. count
   end
-
-  setup(function()
-    srv = mock.start({ key = KEY })
-    client = assert(kadoa.client({ api_key = KEY, base_url = srv.url }))
-  end)
-
-  teardown(function()
-    if client then client:close() end
-    if srv then srv:stop() end
-  end)
 
   local function environment(env)
     local e = { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url, NO_COLOR = false }

@@ -4,28 +4,17 @@
 local kadoa = require("kadoa")
 local cjson = require("cjson")
 local mock = require("spec.helpers.mock")
+local fixture = require("spec.helpers.fixture")
 local sub = require("spec.helpers.subprocess")
 
 local KEY = "sk-test-5f1c0a9e"
 
 describe("kadoa core", function()
+  local fx = fixture.mock_client(KEY)
   local srv, client
-
-  setup(function()
-    srv = mock.start({ key = KEY })
-    client = assert(kadoa.client({ api_key = KEY, base_url = srv.url }))
-  end)
-
-  teardown(function()
-    if client then client:close() end
-    if srv then srv:stop() end
-  end)
-
-  local function new_client(extra)
-    local opts = { api_key = KEY, base_url = srv.url }
-    for k, v in pairs(extra or {}) do opts[k] = v end
-    return assert(kadoa.client(opts))
-  end
+  local new_client = fx.new_client
+  setup(function() srv, client = fx.start() end)
+  teardown(fx.stop)
 
   describe("module", function()
     it("has a version and kadoa.null is cjson.null", function()

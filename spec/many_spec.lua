@@ -3,7 +3,7 @@
 
 local kadoa = require("kadoa")
 local errors = require("kadoa.errors")
-local mock = require("spec.helpers.mock")
+local fixture = require("spec.helpers.fixture")
 local sub = require("spec.helpers.subprocess")
 
 local KEY = "sk-many-7d2e91"
@@ -23,26 +23,11 @@ local function count(t)
 end
 
 describe("status_many", function()
+  local fx = fixture.mock_client(KEY, NO_RETRY)
   local srv, client
-
-  setup(function()
-    srv = mock.start({ key = KEY })
-    local opts = { api_key = KEY, base_url = srv.url }
-    for k, v in pairs(NO_RETRY) do opts[k] = v end
-    client = assert(kadoa.client(opts))
-  end)
-
-  teardown(function()
-    if client then client:close() end
-    if srv then srv:stop() end
-  end)
-
-  local function new_client(extra)
-    local opts = { api_key = KEY, base_url = srv.url }
-    for k, v in pairs(NO_RETRY) do opts[k] = v end
-    for k, v in pairs(extra or {}) do opts[k] = v end
-    return assert(kadoa.client(opts))
-  end
+  local new_client = fx.new_client
+  setup(function() srv, client = fx.start() end)
+  teardown(fx.stop)
 
   -- nothing left on the client's multi handle
   local function idle(c)

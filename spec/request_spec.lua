@@ -5,6 +5,7 @@ local kadoa = require("kadoa")
 local core = require("kadoa.core")
 local request = require("kadoa.request")
 local mock = require("spec.helpers.mock")
+local fixture = require("spec.helpers.fixture")
 
 local KEY = "sk-test-req-81d2"
 
@@ -36,23 +37,11 @@ local function error_fields(err)
 end
 
 describe("kadoa.request", function()
-  local srv, client
-
-  setup(function()
-    srv = mock.start({ key = KEY })
-    client = assert(kadoa.client({ api_key = KEY, base_url = srv.url }))
-  end)
-
-  teardown(function()
-    if client then client:close() end
-    if srv then srv:stop() end
-  end)
-
-  local function new_client(extra)
-    local opts = { api_key = KEY, base_url = srv.url }
-    for k, v in pairs(extra or {}) do opts[k] = v end
-    return assert(kadoa.client(opts))
-  end
+  local fx = fixture.mock_client(KEY)
+  local client
+  local new_client = fx.new_client
+  setup(function() client = select(2, fx.start()) end)
+  teardown(fx.stop)
 
   it("polls as nothing while in flight, then as the status table", function()
     local req = assert(client:start("slow-300"))
