@@ -6,25 +6,13 @@
 local mock = require("spec.helpers.mock")
 local fixture = require("spec.helpers.fixture")
 local sub = require("spec.helpers.subprocess")
+local write = sub.write
+local function read(path) return sub.read(path) or "" end
 local core = require("kadoa.core")
 local kadoa = require("kadoa")
 
 -- Distinctive, so a leak anywhere is found by a plain search.
 local KEY = "sk-cli-Zq7vK3pX9wR2-do-not-print"
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
 
 local function lines(s)
   local t = {}

@@ -1,12 +1,7 @@
 -- The mock server itself, driven through spec/helpers/mock.lua and curl.
 local mock = require("spec.helpers.mock")
+local sh = require("spec.helpers.subprocess").sh
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd, "r"))
-  local out = f:read("*a")
-  f:close()
-  return out
-end
 
 -- curl -s, with the status code appended as "\n<code>"
 local function get(srv, path, extra)

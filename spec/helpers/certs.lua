@@ -14,7 +14,7 @@
 
 local M = {}
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = require("spec.helpers.subprocess").quote
 
 local function openssl(args)
   local f = assert(io.popen("openssl " .. args .. " 2>&1; echo \"exit=$?\"", "r"))

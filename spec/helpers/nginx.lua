@@ -16,25 +16,16 @@
 -- nginx is looked up as $KADOA_NGINX, /usr/sbin/nginx, then nginx on PATH.
 
 local mock = require("spec.helpers.mock")
+local sub = require("spec.helpers.subprocess")
+local exists = sub.exists
 
 local M = {}
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = sub.quote
 M.quote = q
 
-local function sh(cmd)
-  local f = assert(io.popen(cmd, "r"))
-  local out = f:read("*a")
-  f:close()
-  return out
-end
+local sh = sub.sh
 M.sh = sh
-
-local function exists(path)
-  local f = io.open(path, "r")
-  if f then f:close() return true end
-  return false
-end
 
 M.binary = os.getenv("KADOA_NGINX")
   or (exists("/usr/sbin/nginx") and "/usr/sbin/nginx")

@@ -6,6 +6,9 @@
 --
 -- env: name = string sets it, name = false removes it. Returns stdout and
 -- whether the process exited with status 0.
+--
+-- Also the small shell and file helpers the specs share: quote, sh (a
+-- command's whole output), exists, read (nil when missing), write.
 
 local M = {}
 
@@ -13,6 +16,33 @@ local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 M.quote = quote
+
+function M.sh(cmd)
+  local f = assert(io.popen(cmd, "r"))
+  local out = f:read("*a")
+  f:close()
+  return out
+end
+
+function M.exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() return true end
+  return false
+end
+
+function M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function M.write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
 
 -- The interpreter's command name: luajit, lua5.1, lua5.3, lua5.4.
 M.interpreter = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))

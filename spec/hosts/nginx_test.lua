@@ -18,26 +18,8 @@ local socket = require("socket")
 local KEY = "sk-nginx-test-3a9f"
 local ROOT = os.getenv("PWD")
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function sh(cmd)
-  local f = assert(io.popen(cmd, "r"))
-  local out = f:read("*a")
-  f:close()
-  return out
-end
-
-local function exists(path)
-  local f = io.open(path, "r")
-  if f then f:close() return true end
-  return false
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local sub = require("spec.helpers.subprocess")
+local q, sh, exists, write = sub.quote, sub.sh, sub.exists, sub.write
 
 local NGINX = os.getenv("KADOA_NGINX") or (exists("/usr/sbin/nginx") and "/usr/sbin/nginx") or "nginx"
 local MODULES = os.getenv("KADOA_NGINX_MODULES") or "/usr/lib/nginx/modules"
