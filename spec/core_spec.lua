@@ -320,7 +320,7 @@ describe("kadoa core", function()
 
     it("rejects unknown and mistyped options", function()
       assert.matches("unknown option 'timout'", usage_of({ api_key = KEY, timout = 3 }))
-      assert.matches("'timeout' must be a positive number",
+      assert.matches("option 'timeout' must be a number, got string",
         usage_of({ api_key = KEY, timeout = "3" }))
       assert.matches("'timeout'", usage_of({ api_key = KEY, timeout = 0 }))
       assert.matches("'timeout'", usage_of({ api_key = KEY, timeout = 0 / 0 }))

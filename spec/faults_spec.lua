@@ -27,12 +27,11 @@ describe("fault matrix", function()
   end
 
   local function client(opts)
-    local o = { api_key = KEY, base_url = srv.url, timeout = 10 }
-    for k, v in pairs(opts or {}) do o[k] = v end
-    local c = assert(kadoa.client(o))
     local sleeps = {}
-    c._sleep = function(s) sleeps[#sleeps + 1] = s; return true end
-    return c, sleeps
+    local o = { api_key = KEY, base_url = srv.url, timeout = 10,
+                sleep = function(s) sleeps[#sleeps + 1] = s; return true end }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    return assert(kadoa.client(o)), sleeps
   end
 
   -- The checks every fault shares: nil plus an error of `kind` that prints
@@ -265,12 +264,10 @@ describe("fault matrix, non-blocking (client:start on the core)", function()
   setup(function() srv = mock.start({ key = KEY }) end)
   teardown(function() if srv then srv:stop() end end)
 
-  -- What the core reports; "response" stands for an HTTP status that
-  -- kadoa.errors turns into a kind.
   local expect = {
     { "reset", "network" }, { "reset-mid-body", "network" }, { "truncated", "network" },
     { "chunked-cut", "network" }, { "hang", "timeout" }, { "trickle", "timeout" },
-    { "retry-after-1", "response" }, { "html-502", "response" }, { "invalid-json", "decode" },
+    { "retry-after-1", "rate_limited" }, { "html-502", "server" }, { "invalid-json", "decode" },
     { "nested-10000", "decode" }, { "huge-" .. 50 * MIB, "too_large" },
     { "huge-chunked-" .. 50 * MIB, "too_large" }, { "gzip-corrupt", "decode" },
     { "big-header-200000", "too_large" },
@@ -279,13 +276,13 @@ describe("fault matrix, non-blocking (client:start on the core)", function()
   it("gives the same kinds, all at once on one multi handle", function()
     local c = assert(kadoa.client({ api_key = KEY, base_url = srv.url, timeout = 1 }))
     local reqs = {}
-    for i, e in ipairs(expect) do reqs[i] = assert(c._core:start(e[1])) end
-    local ok_req = assert(c._core:start("ok"))
+    for i, e in ipairs(expect) do reqs[i] = assert(c:start(e[1], { retries = 0 })) end
+    local ok_req = assert(c:start("ok"))
     local deadline = core.monotime() + 10
     local results = {}
     local pending = #expect + 1
     while pending > 0 and core.monotime() < deadline do
-      c._core:perform()
+      c:driver():step()
       for i, r in ipairs(reqs) do
         if not results[i] and r:done() then
           local res, rep = r:poll()
@@ -298,7 +295,7 @@ describe("fault matrix, non-blocking (client:start on the core)", function()
         ok_req = nil
         pending = pending - 1
       end
-      c._core:wait(20)
+      c:driver():wait(20)
     end
     assert.are.equal(0, pending)
     for i, e in ipairs(expect) do

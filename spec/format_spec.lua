@@ -445,7 +445,8 @@ describe("kadoa.format", function()
         body = "<html><title>502 Bad Gateway</title></html>", request_id = "x-9" })
       assert.are.equal("server: 502 Bad Gateway (HTTP 502, request-id x-9)", format_error(err))
       err = errors.from_response({ status = 404, content_type = "application/json",
-        body = '{"error":true,"message":"Session not found"}' })
+        body = '{"error":true,"message":"Session not found"}',
+        json = { error = true, message = "Session not found" } })
       assert.are.equal("not found: Session not found (HTTP 404)", format_error(err))
     end)
 

@@ -31,8 +31,7 @@ describe("status_many", function()
 
   -- nothing left on the client's multi handle
   local function idle(c)
-    local running = c._core:perform()
-    return running == 0
+    return c:driver():step() == 0
   end
 
   describe("results", function()

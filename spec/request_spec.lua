@@ -13,14 +13,14 @@ local KEY = "sk-test-req-81d2"
 local function drive_all(client, reqs, limit)
   local deadline = core.monotime() + (limit or 5)
   while true do
-    request.perform(client)
+    client:driver():step()
     local pending = false
     for _, r in ipairs(reqs) do
       if not r:done() then pending = true end
     end
     if not pending then return true end
     if core.monotime() > deadline then return false end
-    client._core:wait(50)
+    client:driver():wait(50)
   end
 end
 
@@ -92,7 +92,7 @@ describe("kadoa.request", function()
     while not req:done() do
       local t = core.monotime()
       req:poll()
-      request.perform(client)
+      client:driver():step()
       local ms = req:timeout()
       assert.is_number(ms)
       worst = math.max(worst, core.monotime() - t)
@@ -105,7 +105,7 @@ describe("kadoa.request", function()
   describe("cancel", function()
     it("stops a request in flight and frees its transfer", function()
       local req = assert(client:start("hang"))
-      request.perform(client)
+      client:driver():step()
       req:cancel()
       assert.is_true(req:done())
       local res, err = req:poll()
@@ -114,7 +114,7 @@ describe("kadoa.request", function()
       assert.matches("cancelled", err.message)
       req:cancel()      -- idempotent
       assert.are.equal(err, select(2, req:poll()))
-      assert.are.equal(0, request.perform(client))
+      assert.are.equal(0, client:driver():step())
       -- the client is still good for more
       assert.truthy(assert(client:start("after-cancel")):await(5))
     end)
@@ -132,10 +132,10 @@ describe("kadoa.request", function()
         local req = assert(c:start("hang"))
         req:poll()
       end
-      assert.are.equal(4, request.perform(c))
+      assert.are.equal(4, c:driver():step())
       collectgarbage()
       collectgarbage()
-      assert.are.equal(0, request.perform(c))
+      assert.are.equal(0, c:driver():step())
       assert.are.equal("sess-after-gc", assert(c:start("sess-after-gc"):await(5)).sessionId)
       c:close()
     end)
@@ -148,7 +148,7 @@ describe("kadoa.request", function()
           do local req <close> = assert(c:start("hang")); req:poll() end
         ]]))
         chunk(c)
-        assert.are.equal(0, request.perform(c))
+        assert.are.equal(0, c:driver():step())
         c:close()
       end)
     end
@@ -157,7 +157,7 @@ describe("kadoa.request", function()
   it("reports 'client is closed' when the client closes mid-flight", function()
     local c = new_client()
     local reqs = { assert(c:start("hang")), assert(c:start("slow-2000")) }
-    request.perform(c)
+    c:driver():step()
     c:close()
     for _, req in ipairs(reqs) do
       assert.is_true(req:done())

@@ -1,7 +1,7 @@
--- Retries of the status call: the policy (kadoa.retry) on its own, then the
+-- Retries of the status call: the policy (kadoa.engine) on its own, then the
 -- client's retry loop against the mock server with a fake clock and sleep,
 -- so nothing here waits for real.
-local retry = require("kadoa.retry")
+local retry = require("kadoa.engine")
 local kadoa = require("kadoa")
 local errors = require("kadoa.errors")
 local mock = require("spec.helpers.mock")
@@ -16,7 +16,7 @@ end
 
 local function const(x) return function() return x end end
 
-describe("kadoa.retry", function()
+describe("kadoa.engine: the retry policy", function()
   describe("retryable", function()
     it("retries failures that may pass by themselves", function()
       assert.is_true(retry.retryable(err("network")))
@@ -117,22 +117,21 @@ describe("client retries", function()
   -- A client whose clock only moves when it sleeps; every sleep and every
   -- attempt's timeout argument is recorded.
   local function client(opts)
-    local o = { api_key = KEY, base_url = srv.url, timeout = 20 }
+    local t = { now = 100, sleeps = {}, timeouts = {} }
+    local o = { api_key = KEY, base_url = srv.url, timeout = 20,
+                clock = function() return t.now end,
+                sleep = function(s) t.sleeps[#t.sleeps + 1] = s; t.now = t.now + s; return true end,
+                random = const(0.5) }
     for k, v in pairs(opts or {}) do o[k] = v end
     local c = assert(kadoa.client(o))
-    local t = { now = 100, sleeps = {}, timeouts = {} }
-    c._clock = function() return t.now end
-    c._sleep = function(s) t.sleeps[#t.sleeps + 1] = s; t.now = t.now + s; return true end
-    c._random = const(0.5)
-    local real = c._core
-    c._core = {
-      fetch = function(_, id, raw, timeout)
+    -- the transport, seen through a recorder of each attempt's timeout
+    local real = c.transport
+    c.transport = setmetatable({
+      fetch = function(_, route, timeout, ...)
         t.timeouts[#t.timeouts + 1] = timeout or false
-        return real:fetch(id, raw, timeout)
+        return real:fetch(route, timeout, ...)
       end,
-      close = function() return real:close() end,
-      closed = function() return real:closed() end,
-    }
+    }, { __index = function(_, k) return function(_, ...) return real[k](real, ...) end end })
     return c, t
   end
 
@@ -183,8 +182,8 @@ describe("client retries", function()
       local _, e = c:status(id)
       assert.are.equal(1, e.attempts, id)
     end
-    local bad = assert(kadoa.client({ api_key = "wrong", base_url = srv.url }))
-    bad._sleep = function() error("must not sleep") end
+    local bad = assert(kadoa.client({ api_key = "wrong", base_url = srv.url,
+                                      sleep = function() error("must not sleep") end }))
     local _, e = bad:status("x")
     assert.are.equal("auth", e.kind)
     assert.are.equal(1, e.attempts)
@@ -231,8 +230,7 @@ describe("client retries", function()
   end)
 
   it("gives every attempt only what is left of the budget", function()
-    local c, t = client({ timeout = 10, retries = 5, retry_base = 1, retry_cap = 1 })
-    c._random = const(0.99)
+    local c, t = client({ timeout = 10, retries = 5, retry_base = 1, retry_cap = 1, random = const(0.99) })
     local _, e = c:status("status-503")
     assert.are.equal(6, e.attempts)
     local slept = 0
@@ -260,9 +258,8 @@ describe("client retries", function()
   end)
 
   it("stops when the sleep is interrupted", function()
-    local c = client()
     local calls = 0
-    c._sleep = function() calls = calls + 1; return false, "interrupted" end
+    local c = client({ sleep = function() calls = calls + 1; return false, "interrupted" end })
     local _, e = c:status("status-503")
     assert.are.equal(1, e.attempts)
     assert.are.equal(1, calls)

@@ -4,6 +4,7 @@
 -- and time bounds: spec/faults_spec.lua; the rest: spec/core_spec.lua.)
 local kadoa = require("kadoa")
 local errors = require("kadoa.errors")
+local engine = require("kadoa.engine")
 local mock = require("spec.helpers.mock")
 
 local KEY = "sk-sec-2f9a-SECRET"
@@ -25,8 +26,17 @@ local function no_key_in_error(e)
 end
 
 describe("the API key in errors", function()
+  -- What a server sent goes through the C core's report (client:finish
+  -- judges an answer exactly as a fetch does) and errors.lua, as in use.
+  local c = assert(kadoa.client({ api_key = KEY, base_url = "http://127.0.0.1:9" }))
+  local function answer(status, body, head)
+    local res, r = c.transport:finish(status, body, head or {}, false)
+    assert.is_nil(res)
+    return engine.failure(c, r)
+  end
+
   it("is redacted from a request id a server echoes it in", function()
-    local e = errors.from_response({ status = 500, body = "", request_id = KEY }, KEY)
+    local e = answer(500, "", { request_id = KEY })
     no_key_in_error(e)
     assert.are.equal("[redacted]", e.request_id)
     e = errors.from_transfer({ kind = "network", message = "x", request_id = "id-" .. KEY }, KEY)
@@ -36,26 +46,36 @@ describe("the API key in errors", function()
   it("is redacted from the details of an API error, at any depth", function()
     local body = '{"error":true,"message":"no","details":{"key":"' .. KEY .. '","list":["a ' .. KEY
       .. '"],"' .. KEY .. '":1}}'
-    local e = errors.from_response({ status = 400, body = body }, KEY)
+    local e = answer(400, body)
     no_key_in_error(e)
     assert.are.equal("[redacted]", e.details.key)
-    e = errors.from_response({ status = 400, body = '{"message":"m","error":"old ' .. KEY .. '"}' }, KEY)
+    e = answer(400, '{"message":"m","error":"old ' .. KEY .. '"}')
     no_key_in_error(e)
   end)
 
   it("never leaves part of a key where a long message is cut", function()
     for pad = 280, 300 do
       local msg = ("x"):rep(pad) .. KEY .. " tail"
-      local e = errors.from_response({ status = 400, body = '{"message":"' .. msg .. '"}' }, KEY)
+      local e = answer(400, '{"message":"' .. msg .. '"}')
       no_key_in_error(e)
       assert.is_nil(tostring(e):find(KEY:sub(1, 8), 1, true), "a piece of the key at " .. pad)
     end
   end)
 
   it("is redacted when a server echoes it between line breaks", function()
-    local e = errors.from_response({ status = 400, body = '{"message":"a\\n' .. KEY .. '\\r\\nb"}' }, KEY)
+    local e = answer(400, '{"message":"a\\n' .. KEY .. '\\r\\nb"}')
     no_key_in_error(e)
     assert.are.equal("a [redacted] b", e.message)
+  end)
+
+  it("is redacted from a failed crawl's error text by wait", function()
+    local fake = setmetatable({ status = function(_, id)
+      return { sessionId = id, error = "blocked for key " .. KEY }
+    end }, { __index = c })
+    local _, err = kadoa.Client.wait(fake, "x", { sleep = function() end, clock = function() return 0 end })
+    assert.are.equal("crawl_failed", err.kind)
+    no_key(err.message, "err.message")          -- err.result is the API's own answer, as it came
+    no_key(tostring(err), "tostring")
   end)
 end)
 

@@ -56,12 +56,13 @@ end
 -- client that plays the script (its last step repeats forever).
 local function world(script, opts)
   local w = { t = 0, sleeps = {}, polls = 0, returned = {}, ids = {}, updates = {}, failures = {} }
-  w.client = { timeout = opts and opts.client_timeout }
-  w.call_opts = {}
+  w.client = { settings = opts and opts.client_timeout and { timeout = opts.client_timeout } }
+  w.call_opts, w.call_retries = {}, {}
   function w.client.status(_, id, call_opts)
     w.polls = w.polls + 1
     w.ids[#w.ids + 1] = id
-    w.call_opts[w.polls] = call_opts and call_opts.timeout or false
+    w.call_opts[w.polls] = call_opts.timeout
+    w.call_retries[w.polls] = call_opts.retries
     local step = script[math.min(w.polls, #script)]
     local res, err = step(w)
     w.returned[w.polls] = res or err
@@ -85,20 +86,21 @@ end
 describe("kadoa.wait", function()
   describe("each poll's own time", function()
     it("asks a client with a timeout for no more than is left, but at least 5 s", function()
-      -- client timeout 30: far from the deadline the client's own applies
-      -- (no options), near it the call gets what is left, never under 5 s
+      -- client timeout 30: far from the deadline the client's own applies,
+      -- near it the call gets what is left, never under 5 s
       local w = world({ ok(1), ok(2), ok(3), ok(4), ok(5, 0, 0, true) },
         { client_timeout = 30, timeout = 40, interval = 10, factor = 1 })
       local res = w.run()
       assert.is_table(res)
       -- polls at 0, 10, 20, 30 and (the last chance) 40 s
-      assert.are.same({ false, false, 20, 10, 5 }, { unpack(w.call_opts, 1, 5) })
+      assert.are.same({ 30, 30, 20, 10, 5 }, { unpack(w.call_opts, 1, 5) })
     end)
 
-    it("passes nothing to a client that has no timeout", function()
+    it("makes each poll one request: no retries inside a poll, whatever the client", function()
       local w = world({ ok(1), ok(2, 0, 0, true) }, { timeout = 3 })
       w.run()
-      assert.are.same({ false, false }, w.call_opts)
+      assert.are.same({ 5, 5 }, w.call_opts)       -- a foreign client: 30 s, cut to what is left
+      assert.are.same({ 0, 0 }, w.call_retries)
     end)
   end)
 
@@ -429,9 +431,9 @@ describe("kadoa.wait", function()
     end
 
     it("never repeats the client's key in a crawl's error", function()
-      local client = { _key = "sk-secret-123", status = function(_, id)
+      local client = { status = function(_, id)
         return { sessionId = id, error = "bad key sk-secret-123 here" }
-      end }
+      end, redact = function(_, s) return (s:gsub("sk%-secret%-123", "[redacted]")) end }
       local _, err = wait(client, "x", { sleep = function() end, clock = function() return 0 end })
       assert.are.equal("crawl_failed", err.kind)
       assert.are.equal("bad key [redacted] here", err.message)

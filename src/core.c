@@ -1,14 +1,17 @@
 /*
  * core.c: luaopen_kadoa_core, the client userdata and the small utilities
- * the Lua side needs from C (a real sleep, a monotonic clock).
+ * the Lua side needs from C (a real sleep, a monotonic clock, randomness
+ * seeded from the OS).
  *
- * The client is a userdata owning one kd_config and one transfer for
- * blocking requests. It is zeroed and given its metatable before anything
- * is allocated, so __gc can always clean up whatever exists; close, __gc
- * and __close share one idempotent cleanup.
+ * The client is a userdata owning one kd_config and, once used, one
+ * transfer for blocking requests. It is zeroed and given its metatable
+ * before anything is allocated, so __gc can always clean up whatever
+ * exists; close, __gc and __close share one idempotent cleanup. Its user
+ * value holds the JSON decoder and that decoder's null, handed over by
+ * the Lua side: the module itself loads nothing while it opens.
  *
- * Options arrive already validated by lua/kadoa/init.lua; the checks here
- * only keep the C side safe if it is called directly.
+ * Options arrive already validated by lua/kadoa/options.lua; the checks
+ * here only keep the C side safe if it is called directly.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,21 +39,22 @@ void kd_new_class(lua_State *L, const char *name, lua_CFunction gc,
                   lua_CFunction close, lua_CFunction tostring,
                   const luaL_Reg *const *methods) {
   luaL_newmetatable(L, name);
-  lua_pushcfunction(L, gc);
-  lua_setfield(L, -2, "__gc");
+  if (gc) {
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+  }
 #if LUA_VERSION_NUM >= 504
-  lua_pushcfunction(L, close);
-  lua_setfield(L, -2, "__close");
+  if (close) {
+    lua_pushcfunction(L, close);
+    lua_setfield(L, -2, "__close");
+  }
 #else
   (void)close;
 #endif
   lua_pushcfunction(L, tostring);
   lua_setfield(L, -2, "__tostring");
   lua_newtable(L);
-  for (; *methods; methods++) {
-    lua_pushvalue(L, -3);   /* the upvalue, below the metatable */
-    kd_setfuncs(L, *methods, 1);
-  }
+  for (; *methods; methods++) kd_setfuncs(L, *methods, 0);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 }
@@ -68,16 +72,26 @@ kd_client *kd_check_client(lua_State *L, int i) {
   return (kd_client *)luaL_checkudata(L, i, KD_CLIENT_MT);
 }
 
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d) memcpy(d, s, n);
+int kd_push_codec(lua_State *L, int client) {
+  kd_getuservalue(L, client);
+  lua_rawgeti(L, -1, 1);
+  lua_rawgeti(L, -2, 2);
+  lua_remove(L, -3);
+  return lua_gettop(L) - 1;
+}
+
+static char *dup_mem(const char *s, size_t n) {
+  char *d = malloc(n + 1);
+  if (d) {
+    memcpy(d, s, n);
+    d[n] = '\0';
+  }
   return d;
 }
 
-static void free_secret(char *s) {
+static void free_secret(char *s, size_t n) {
   if (!s) return;
-  memset(s, 0, strlen(s));  /* the key should not linger in freed memory */
+  kd_scrub(s, n);
   free(s);
 }
 
@@ -86,12 +100,14 @@ static void client_cleanup(kd_client *c) {
   kd_xfer_free(&c->main);
   if (c->share) curl_share_cleanup(c->share);   /* after every handle using it */
   c->share = NULL;
-  free_secret(c->cfg.api_key_header);
-  free(c->cfg.prefix);
+  free_secret(c->cfg.key, c->cfg.key_len);
+  if (c->cfg.api_key_header) free_secret(c->cfg.api_key_header, strlen(c->cfg.api_key_header));
+  free(c->cfg.base);
   free(c->cfg.user_agent_header);
   free(c->cfg.ca_file);
+  if (c->cfg.url.data) kd_scrub(c->cfg.url.data, c->cfg.url.cap);
   kd_buf_free(&c->cfg.url);
-  memset(&c->cfg, 0, sizeof c->cfg);
+  kd_scrub(&c->cfg, sizeof c->cfg);
   c->closed = 1;
 }
 
@@ -105,10 +121,10 @@ static void seed(uint64_t rng[2], const void *salt) {
   if (!rng[0] && !rng[1]) rng[1] = 0x9e3779b97f4a7c15ULL;
 }
 
-static const char *opt_string(lua_State *L, const char *k, int required) {
+static const char *opt_string(lua_State *L, const char *k, int required, size_t *len) {
   const char *s;
   lua_getfield(L, 1, k);
-  s = required ? luaL_checkstring(L, -1) : luaL_optstring(L, -1, NULL);
+  s = required ? luaL_checklstring(L, -1, len) : luaL_optlstring(L, -1, NULL, len);
   lua_pop(L, 1);   /* the table still holds the string */
   return s;
 }
@@ -121,33 +137,42 @@ static double opt_number(lua_State *L, const char *k) {
   return d;
 }
 
-static long to_ms(double s) {
-  if (s < 0.001) return 1;
-  if (s > 86400.0 * 365) return 86400L * 365 * 1000;
-  return (long)(s * 1000 + 0.5);
+static char *header_line(const char *name, const char *v, size_t n) {
+  size_t k = strlen(name);
+  char *d = malloc(k + n + 1);
+  if (d) {
+    memcpy(d, name, k);
+    memcpy(d + k, v, n);
+    d[k + n] = '\0';
+  }
+  return d;
 }
 
-/* core.new(cfg) -> client */
+/* core.new(cfg) -> client. cfg: api_key, base_url, user_agent, ca_file,
+ * timeout, connect_timeout, max_body, and decode + null: the JSON decoder
+ * every answer goes through and the value it gives for null. */
 static int l_new(lua_State *L) {
   const char *key, *base, *ua, *ca;
   double timeout, ctimeout, max_body;
   kd_client *c;
-  size_t n, keylen;
+  size_t keylen, blen, ualen, calen;
 
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_getfield(L, 1, "api_key");
-  key = luaL_checklstring(L, -1, &keylen);
-  lua_pop(L, 1);
-  base = opt_string(L, "base_url", 1);
-  ua = opt_string(L, "user_agent", 1);
-  ca = opt_string(L, "ca_file", 0);
+  key = opt_string(L, "api_key", 1, &keylen);
+  base = opt_string(L, "base_url", 1, &blen);
+  ua = opt_string(L, "user_agent", 1, &ualen);
+  ca = opt_string(L, "ca_file", 0, &calen);
   timeout = opt_number(L, "timeout");
   ctimeout = opt_number(L, "connect_timeout");
   max_body = opt_number(L, "max_body");
+  lua_getfield(L, 1, "decode");
+  luaL_argcheck(L, lua_isfunction(L, -1), 1, "cfg.decode must be a function");
+  lua_pop(L, 1);
   if (strpbrk(key, "\r\n") || strlen(key) != keylen)
     return luaL_error(L, "api_key must not contain line breaks or NUL bytes");
-  if (strpbrk(ua, "\r\n"))
-    return luaL_error(L, "user_agent must not contain line breaks");
+  if (strpbrk(ua, "\r\n") || strlen(ua) != ualen)
+    return luaL_error(L, "user_agent must not contain line breaks or NUL bytes");
+  if (ca && strlen(ca) != calen) return luaL_error(L, "ca_file must not contain NUL bytes");
   if (max_body < 1 || max_body > 1e15)
     return luaL_error(L, "max_body out of range");
 
@@ -156,31 +181,32 @@ static int l_new(lua_State *L) {
   c->closed = 1;   /* until fully built: __gc then frees only what exists */
   luaL_getmetatable(L, KD_CLIENT_MT);
   lua_setmetatable(L, -2);
+  lua_createtable(L, 2, 0);   /* the user value: decoder, null */
+  lua_getfield(L, 1, "decode");
+  lua_rawseti(L, -2, 1);
+  lua_getfield(L, 1, "null");
+  lua_rawseti(L, -2, 2);
+  kd_setuservalue(L, -2);
 
-  c->cfg.timeout_ms = to_ms(timeout);
-  c->cfg.connect_timeout_ms = to_ms(ctimeout);
+  c->cfg.timeout_ms = kd_ms(timeout);
+  c->cfg.connect_timeout_ms = kd_ms(ctimeout);
   c->cfg.max_body = (size_t)max_body;
   seed(c->cfg.rng, c);
 
-  n = strlen(base);
-  if ((c->cfg.api_key_header = malloc(strlen(key) + sizeof "x-api-key: ")))
-    sprintf(c->cfg.api_key_header, "x-api-key: %s", key);
-  if ((c->cfg.prefix = malloc(n + sizeof "/v4/crawl/"))) {
-    memcpy(c->cfg.prefix, base, n);
-    memcpy(c->cfg.prefix + n, "/v4/crawl/", sizeof "/v4/crawl/");
-    c->cfg.prefix_len = n + strlen("/v4/crawl/");
-  }
-  if ((c->cfg.user_agent_header = malloc(strlen(ua) + sizeof "User-Agent: ")))
-    sprintf(c->cfg.user_agent_header, "User-Agent: %s", ua);
-  if (ca) c->cfg.ca_file = dup_str(ca);
+  c->cfg.key = dup_mem(key, keylen);
+  c->cfg.key_len = keylen;
+  c->cfg.api_key_header = header_line("x-api-key: ", key, keylen);
+  c->cfg.base = dup_mem(base, blen);
+  c->cfg.base_len = blen;
+  c->cfg.user_agent_header = header_line("User-Agent: ", ua, ualen);
+  if (ca) c->cfg.ca_file = dup_mem(ca, calen);
   /* DNS answers and TLS sessions are shared by all of the client's handles */
   if ((c->share = curl_share_init())) {
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   }
-  if (!c->cfg.api_key_header || !c->cfg.prefix || !c->cfg.user_agent_header ||
-      (ca && !c->cfg.ca_file) || !c->share ||
-      kd_xfer_init(&c->main, &c->cfg, c->share) != 0) {
+  if (!c->cfg.key || !c->cfg.api_key_header || !c->cfg.base || !c->cfg.user_agent_header ||
+      (ca && !c->cfg.ca_file) || !c->share) {
     client_cleanup(c);
     return luaL_error(L, "kadoa: out of memory creating a client");
   }
@@ -190,33 +216,105 @@ static int l_new(lua_State *L) {
 
 int kd_usage_failure(lua_State *L, const char *msg) {
   lua_pushnil(L);
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 3);
   lua_pushliteral(L, "usage");
   lua_setfield(L, -2, "kind");
   lua_pushstring(L, msg);
   lua_setfield(L, -2, "message");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "sent");
   return 2;
 }
 
-long kd_opt_timeout(lua_State *L, int i) {
-  if (lua_isnoneornil(L, i)) return 0;
-  return to_ms(luaL_checknumber(L, i));
-}
-
-/* client:fetch(id [, raw [, timeout]]) -> table | string | nil, report */
+/* client:fetch(route, timeout, extra, seg...) -> value | nil, report
+ * The blocking request: the status call's path, so it does no more than
+ * it must. extra: nil, or { body = json, query = { name, value, ... },
+ * raw = true }. */
 static int l_fetch(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
-  size_t len;
-  const char *id = luaL_checklstring(L, 2, &len);
-  int raw = lua_toboolean(L, 3);
+  kd_call call;
+  const char *bad = kd_read_call(L, 2, &call);
+  int dec;
   CURLcode rc;
   if (c->closed) return kd_usage_failure(L, "client is closed");
-  if (len == 0) return kd_usage_failure(L, "session id is empty");
-  if (len > KD_MAX_ID) return kd_usage_failure(L, "session id is longer than " KD_STR(KD_MAX_ID) " bytes");
-  if (kd_xfer_prepare(&c->main, &c->cfg, id, len, kd_opt_timeout(L, 4)) != 0)
+  if (bad) return kd_usage_failure(L, bad);
+  if (!c->main.easy && kd_xfer_init(&c->main, &c->cfg, c->share) != 0) {
+    kd_xfer_free(&c->main);
+    return luaL_error(L, "kadoa: out of memory preparing a request");
+  }
+  if (kd_xfer_prepare(L, &c->main, &c->cfg, &call) != 0)
     return luaL_error(L, "kadoa: out of memory preparing a request");
   rc = curl_easy_perform(c->main.easy);
-  return kd_xfer_push_result(L, &c->main, rc, raw, lua_upvalueindex(1));
+  dec = kd_push_codec(L, 1);
+  return kd_xfer_push_result(L, &c->main, rc, call.raw, dec, dec + 1);
+}
+
+/* client:path(route, timeout, extra, seg...) -> "/v4/...?..." | nil, report
+ * The request target a call would use, for transports of other hosts. */
+static int l_path(lua_State *L) {
+  kd_client *c = kd_check_client(L, 1);
+  kd_call call;
+  const char *bad = kd_read_call(L, 2, &call);
+  kd_buf u = {NULL, 0, 0};
+  if (bad) return kd_usage_failure(L, bad);
+  if (kd_build_url(L, &u, "", 0, &call) != 0) {
+    kd_buf_free(&u);
+    return luaL_error(L, "kadoa: out of memory");
+  }
+  (void)c;
+  lua_pushlstring(L, u.data, u.len - 1);
+  kd_buf_free(&u);
+  return 1;
+}
+
+/* client:finish(status, body, head, raw [, elapsed]) -> value | nil, report
+ * What an answer received elsewhere (OpenResty) means: exactly what fetch
+ * would have returned for it. head: { content_type, request_id,
+ * retry_after } as core.head gives. */
+static int l_finish(lua_State *L) {
+  kd_client *c = kd_check_client(L, 1);
+  kd_outcome o;
+  int dec;
+  o.status = (long)luaL_checkinteger(L, 2);
+  o.body = luaL_checklstring(L, 3, &o.len);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  lua_getfield(L, 4, "content_type");
+  o.content_type = luaL_optstring(L, -1, "");
+  lua_getfield(L, 4, "request_id");
+  o.request_id = luaL_optstring(L, -1, "");
+  lua_getfield(L, 4, "retry_after");
+  o.retry_after = luaL_optnumber(L, -1, -1);
+  lua_pop(L, 3);   /* the head table keeps the strings */
+  o.elapsed = luaL_optnumber(L, 6, 0);
+  o.cfg = &c->cfg;
+  dec = kd_push_codec(L, 1);
+  return kd_push_outcome(L, &o, lua_toboolean(L, 5), dec, dec + 1);
+}
+
+/* client:random() -> a number in [0, 1) from the client's own generator,
+ * seeded from the OS: clients that fail together do not retry together */
+static int l_random(lua_State *L) {
+  kd_client *c = kd_check_client(L, 1);
+  lua_pushnumber(L, (lua_Number)(kd_random(c->cfg.rng) >> 11) * (1.0 / 9007199254740992.0));
+  return 1;
+}
+
+/* client:request_id() -> a fresh version 4 UUID, as every request sends */
+static int l_request_id(lua_State *L) {
+  kd_client *c = kd_check_client(L, 1);
+  char id[36];
+  kd_request_id(id, c->cfg.rng);
+  lua_pushlstring(L, id, sizeof id);
+  return 1;
+}
+
+/* client:redact(text) -> text with the API key replaced by [redacted] */
+static int l_redact(lua_State *L) {
+  kd_client *c = kd_check_client(L, 1);
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  kd_push_redacted(L, c->closed ? NULL : &c->cfg, s, n);
+  return 1;
 }
 
 static int l_close(lua_State *L) {
@@ -232,8 +330,8 @@ static int l_closed(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
-  if (c->closed) lua_pushfstring(L, "kadoa.client (closed): %p", (void *)c);
-  else lua_pushfstring(L, "kadoa.client: %p", (void *)c);
+  if (c->closed) lua_pushfstring(L, "kadoa.core.client (closed): %p", (void *)c);
+  else lua_pushfstring(L, "kadoa.core.client: %p", (void *)c);
   return 1;
 }
 
@@ -265,14 +363,100 @@ static int l_monotime(lua_State *L) {
   return 1;
 }
 
-/* core.decode(text) -> value | nil, message: the same decoding fetch uses */
+/* client:decode(text) -> value | nil, message: the decoding every answer
+ * gets (nulls in objects dropped, whole numbers as integers) */
 static int l_decode(lua_State *L) {
   size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
-  if (kd_decode(L, lua_upvalueindex(1), s, n)) return 1;
+  const char *s;
+  int dec, r;
+  kd_check_client(L, 1);
+  s = luaL_checklstring(L, 2, &n);
+  dec = kd_push_codec(L, 1);
+  r = kd_decode(L, dec, dec + 1, s, n);
+  if (r == 1) return 1;
   lua_pushnil(L);
   lua_insert(L, -2);
+  if (r < 0) {
+    lua_pushliteral(L, "memory");
+    return 3;
+  }
   return 2;
+}
+
+/* Does v[0..n) contain the word w, ignoring case? */
+static int contains_ci(const char *v, size_t n, const char *w) {
+  size_t k = strlen(w), i, j;
+  for (i = 0; i + k <= n; i++) {
+    for (j = 0; j < k && (v[i + j] | 0x20) == w[j]; j++) {}
+    if (j == k) return 1;
+  }
+  return 0;
+}
+
+static void set_value(lua_State *L, const char *k, const char *v, size_t n) {
+  char buf[128];
+  kd_copy_value(buf, sizeof buf, v, n);
+  lua_pushstring(L, buf);
+  lua_setfield(L, -2, k);
+}
+
+/* core.head(block) -> { status, version, request_id, content_type,
+ * retry_after, content_length, chunked, close, content_encoding } | nil:
+ * a response's status line and header lines (without the blank line), read
+ * by the same helpers and rules as libcurl's header callback, for
+ * transports that read the bytes themselves (OpenResty). content_length is
+ * -1 when unreadable. */
+static int l_head(lua_State *L) {
+  size_t n, vlen;
+  const char *p = luaL_checklstring(L, 1, &n), *end = p + n, *v;
+  int major, minor = 0, status, keep_alive = 0, close = 0, have_rid = 0;
+  if (n < 12 || memcmp(p, "HTTP/", 5) != 0) return 0;
+  if (sscanf(p, "HTTP/%d.%d %3d", &major, &minor, &status) != 3 &&
+      sscanf(p, "HTTP/%d %3d", &major, &status) != 2)
+    return 0;
+  lua_createtable(L, 0, 9);
+  lua_pushinteger(L, status);
+  lua_setfield(L, -2, "status");
+  lua_pushfstring(L, "%d.%d", major, minor);
+  lua_setfield(L, -2, "version");
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p));
+    size_t len = eol ? (size_t)(eol - p + 1) : (size_t)(end - p);
+    if (kd_header_value(p, len, "x-request-id", &v, &vlen)) {
+      set_value(L, "request_id", v, vlen);
+      have_rid = 1;
+    } else if (!have_rid && kd_header_value(p, len, "x-amzn-requestid", &v, &vlen)) {
+      set_value(L, "request_id", v, vlen);
+    } else if (kd_header_value(p, len, "content-type", &v, &vlen)) {
+      set_value(L, "content_type", v, vlen);
+    } else if (kd_header_value(p, len, "content-encoding", &v, &vlen)) {
+      set_value(L, "content_encoding", v, vlen);
+    } else if (kd_header_value(p, len, "content-length", &v, &vlen)) {
+      double d = vlen ? 0 : -1;
+      size_t i;
+      for (i = 0; i < vlen && d >= 0; i++)
+        d = (v[i] < '0' || v[i] > '9' || d > 1e15) ? -1 : d * 10 + (v[i] - '0');
+      lua_pushnumber(L, d);
+      lua_setfield(L, -2, "content_length");
+    } else if (kd_header_value(p, len, "connection", &v, &vlen)) {
+      close = close || contains_ci(v, vlen, "close");
+      keep_alive = keep_alive || contains_ci(v, vlen, "keep-alive");
+    } else if (kd_header_value(p, len, "transfer-encoding", &v, &vlen)) {
+      lua_pushboolean(L, contains_ci(v, vlen, "chunked"));
+      lua_setfield(L, -2, "chunked");
+    } else if (kd_header_value(p, len, "retry-after", &v, &vlen)) {
+      double s = kd_retry_after(v, vlen, time(NULL));
+      if (s >= 0) {
+        lua_pushnumber(L, s);
+        lua_setfield(L, -2, "retry_after");
+      }
+    }
+    p += len;
+  }
+  /* HTTP/1.0 keeps the connection only when asked to */
+  lua_pushboolean(L, close || (major == 1 && minor == 0 && !keep_alive));
+  lua_setfield(L, -2, "close");
+  return 1;
 }
 
 static int l_escape(lua_State *L) {
@@ -309,6 +493,12 @@ static int l_curl_info(lua_State *L) {
 
 static const luaL_Reg client_methods[] = {
   {"fetch", l_fetch},
+  {"path", l_path},
+  {"finish", l_finish},
+  {"decode", l_decode},
+  {"random", l_random},
+  {"request_id", l_request_id},
+  {"redact", l_redact},
   {"close", l_close},
   {"closed", l_closed},
   {NULL, NULL}
@@ -316,39 +506,18 @@ static const luaL_Reg client_methods[] = {
 
 static const luaL_Reg module_funcs[] = {
   {"new", l_new},
+  {"head", l_head},
   {"sleep", l_sleep},
   {"monotime", l_monotime},
-  {"decode", l_decode},
   {"escape", l_escape},
   {"curl_info", l_curl_info},
   {NULL, NULL}
 };
 
-/* Push the decode function of a private cjson instance, so settings a
- * program makes on its own cjson never change how we decode. */
-static void push_decoder(lua_State *L) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "cjson");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "new");
-  if (lua_isfunction(L, -1)) {
-    lua_call(L, 0, 1);
-    lua_remove(L, -2);
-  } else {
-    lua_pop(L, 1);
-  }
-  lua_getfield(L, -1, "null");
-  lua_setfield(L, LUA_REGISTRYINDEX, "kadoa.null");
-  lua_getfield(L, -1, "decode");
-  lua_remove(L, -2);
-}
-
 int luaopen_kadoa_core(lua_State *L) {
   pthread_once(&global_once, global_init);
   if (global_rc != CURLE_OK)
     return luaL_error(L, "kadoa: curl_global_init failed: %s", curl_easy_strerror(global_rc));
-
-  push_decoder(L);                       /* [dec] */
 
   {
     const luaL_Reg *methods[] = {client_methods, kd_multi_methods, NULL};
@@ -356,13 +525,12 @@ int luaopen_kadoa_core(lua_State *L) {
   }
   kd_open_multi(L);
 
-  lua_newtable(L);                       /* [dec, M] */
-  lua_pushvalue(L, -2);
-  kd_setfuncs(L, module_funcs, 1);
-  lua_getfield(L, LUA_REGISTRYINDEX, "kadoa.null");
-  lua_setfield(L, -2, "null");
+  lua_newtable(L);
+  kd_setfuncs(L, module_funcs, 0);
+  kd_open_route(L);
   lua_pushliteral(L, KADOA_VERSION);
   lua_setfield(L, -2, "version");
-  lua_remove(L, -2);
+  lua_pushinteger(L, KD_MAX_ID);
+  lua_setfield(L, -2, "MAX_ID");
   return 1;
 }

@@ -4,8 +4,9 @@
  * lua-cjson does the parsing; this file adds the one pass that makes its
  * output pleasant to use from Lua:
  *  - a JSON null inside an object becomes an absent key, so `if res.error`
- *    means what it says; inside an array it stays cjson.null, so the
- *    array's length stays true;
+ *    means what it says; inside an array it stays the decoder's null (the
+ *    value handed to core.new with the decoder: cjson.null, vim.NIL), so
+ *    the array's length stays true;
  *  - on Lua 5.3+ an integral number becomes an integer (cjson 2.1 makes
  *    every number a float, and 14 pages should print as 14, not 14.0).
  * cjson tells objects from arrays by their keys: object keys are always
@@ -13,9 +14,6 @@
  */
 #include "kadoa.h"
 
-static int is_null(lua_State *L, int i) {
-  return lua_type(L, i) == LUA_TLIGHTUSERDATA && lua_touserdata(L, i) == NULL;
-}
 
 #if LUA_VERSION_NUM >= 503
 /* If the number at the top is a float with an integral value that fits,
@@ -34,16 +32,16 @@ static int to_integer(lua_State *L) {
 
 /* Normalise the table at the top of the stack, in place. cjson already
  * bounds the nesting depth (1000), which bounds this recursion. */
-static void normalise(lua_State *L) {
+static void normalise(lua_State *L, int null) {
   int t = lua_gettop(L);
   luaL_checkstack(L, 4, "JSON nested too deep");
   lua_pushnil(L);
   while (lua_next(L, t)) {
     int type = lua_type(L, -1);
     if (type == LUA_TTABLE) {
-      normalise(L);
+      normalise(L, null);
       lua_pop(L, 1);
-    } else if (lua_type(L, -2) == LUA_TSTRING && is_null(L, -1)) {
+    } else if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, null)) {
       /* clearing an existing field during traversal is allowed */
       lua_pop(L, 1);
       lua_pushvalue(L, -1);
@@ -61,18 +59,21 @@ static void normalise(lua_State *L) {
   }
 }
 
-int kd_decode(lua_State *L, int decoder, const char *s, size_t n) {
-  lua_pushvalue(L, decoder);
+int kd_decode(lua_State *L, int dec, int null, const char *s, size_t n) {
+  int rc;
+  lua_pushvalue(L, dec);
   lua_pushlstring(L, s, n);
-  if (lua_pcall(L, 1, 1, 0) != 0) {
+  rc = lua_pcall(L, 1, 1, 0);
+  if (rc != 0) {
     if (!lua_isstring(L, -1)) {
       lua_pop(L, 1);
       lua_pushliteral(L, "JSON decoder failed");
     }
-    return 0;
+    /* running out of memory is not bad JSON: the caller must say so */
+    return rc == LUA_ERRMEM ? -1 : 0;
   }
   if (lua_type(L, -1) == LUA_TTABLE) {
-    normalise(L);
+    normalise(L, null);
   }
 #if LUA_VERSION_NUM >= 503
   else if (lua_type(L, -1) == LUA_TNUMBER) {

@@ -3,8 +3,9 @@
  * libcurl handles so the fuzz harnesses can drive them directly.
  *
  *  - kd_escape: a session id becomes exactly one URL path segment.
- *  - kd_header_value / kd_retry_after: read what a server put in its
- *    response headers, never trusting lengths or contents.
+ *  - kd_header_value / kd_retry_after / kd_copy_value: read what a server
+ *    put in its response headers, never trusting lengths or contents.
+ *  - kd_scrub: zero a secret so that the compiler cannot drop the write.
  */
 #include <string.h>
 
@@ -70,4 +71,21 @@ double kd_retry_after(const char *v, size_t n, time_t now) {
   t = curl_getdate(date, NULL);
   if (t == (time_t)-1) return -1;
   return t > now ? (double)(t - now) : 0;
+}
+
+void kd_copy_value(char *dst, size_t cap, const char *v, size_t n) {
+  size_t i;
+  if (n >= cap) n = cap - 1;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)v[i];
+    dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+  }
+  dst[n] = '\0';
+}
+
+/* Writes through a volatile pointer are observable behaviour: unlike a
+ * memset right before free, they cannot be optimised away. */
+void kd_scrub(void *p, size_t n) {
+  volatile unsigned char *v = (volatile unsigned char *)p;
+  while (n--) *v++ = 0;
 }

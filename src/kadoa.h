@@ -1,11 +1,14 @@
 /*
  * kadoa.h: what the C files of kadoa.core share.
  *
- * The core is four files, one job each: core.c (the Lua bindings and the
- * client's lifecycle), transfer.c (one HTTP exchange on a libcurl easy
- * handle), decode.c (JSON text to native Lua values) and escape.c (the
- * pure byte-level helpers: id encoding and response-header parsing, kept
- * free of Lua and libcurl state so they can be fuzzed alone).
+ * The core is five files, one job each: core.c (luaopen, the client's
+ * lifecycle and its Lua bindings), route.c (an API path template and the
+ * URL of one call), transfer.c (one HTTP exchange on a libcurl easy handle
+ * and what its outcome means), multi.c (non-blocking exchanges and their
+ * completion queue), decode.c (JSON text to native Lua values) and
+ * escape.c (pure byte-level helpers: percent-encoding, response-header
+ * parsing, scrubbing; free of Lua and libcurl state so they can be fuzzed
+ * alone).
  */
 #ifndef KADOA_H
 #define KADOA_H
@@ -18,10 +21,11 @@
 #include "lua.h"
 #include "lauxlib.h"
 
-#define KADOA_VERSION "0.1.0"
+#define KADOA_VERSION "0.2.0"
 
-/* The longest session id accepted, in bytes (Kadoa's are 36-byte UUIDs):
- * anything longer is a usage error, not a multi-megabyte URL. */
+/* The longest path segment (a session, page or config id) accepted, in
+ * bytes (Kadoa's ids are 36-byte UUIDs): anything longer is a usage error,
+ * not a multi-megabyte URL. */
 #define KD_MAX_ID 4096
 #define KD_XSTR(x) #x
 #define KD_STR(x) KD_XSTR(x)
@@ -30,14 +34,18 @@
  * with LuaJIT's own luaL_setfuncs. */
 #if LUA_VERSION_NUM < 502
 #define kd_rawlen(L, i) lua_objlen((L), (i))
+#define kd_getuservalue(L, i) lua_getfenv((L), (i))
+#define kd_setuservalue(L, i) ((void)lua_setfenv((L), (i)))
 #else
 #define kd_rawlen(L, i) lua_rawlen((L), (i))
+#define kd_getuservalue(L, i) ((void)lua_getuservalue((L), (i)))
+#define kd_setuservalue(L, i) lua_setuservalue((L), (i))
 #endif
 void kd_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
 
-/* Register metatable `name`: __gc, __close (5.4), __tostring, and an
- * __index of every method list in `methods` (NULL-terminated), each method
- * with the value at the top of the stack as its upvalue. */
+/* Register metatable `name`: __gc and __close (5.4) unless NULL,
+ * __tostring, and an __index of every method list in `methods`
+ * (NULL-terminated). */
 void kd_new_class(lua_State *L, const char *name, lua_CFunction gc,
                   lua_CFunction close, lua_CFunction tostring,
                   const luaL_Reg *const *methods);
@@ -52,10 +60,10 @@ KD_EXPORT int luaopen_kadoa_core(lua_State *L);
 
 /* ---- escape.c: pure helpers over bytes -------------------------------- */
 
-/* Percent-encode `n` bytes of `in` as one URL path segment into `out`,
- * which must hold 3*n bytes. Only ALPHA, DIGIT, '-', '_' and '~' stay as
- * they are; everything else (including '.', so ".." can never be a dot
- * segment) becomes %XX. Returns the encoded length. */
+/* Percent-encode `n` bytes of `in` as one URL path segment (or one query
+ * name or value) into `out`, which must hold 3*n bytes. Only ALPHA, DIGIT,
+ * '-', '_' and '~' stay as they are; everything else (including '.', so
+ * ".." can never be a dot segment) becomes %XX. Returns the length. */
 size_t kd_escape(char *out, const char *in, size_t n);
 
 /* If the header line `p[0..n)` is `name: value` (name compared without
@@ -68,7 +76,18 @@ int kd_header_value(const char *p, size_t n, const char *name,
  * Returns -1 when absent or unreadable; a date in the past gives 0. */
 double kd_retry_after(const char *v, size_t n, time_t now);
 
-/* ---- transfer.c: one exchange on one easy handle ---------------------- */
+/* Copy a header value into dst (cap bytes), keeping printable ASCII only
+ * (it goes to logs); anything else becomes '?'. */
+void kd_copy_value(char *dst, size_t cap, const char *v, size_t n);
+
+/* Overwrite n bytes with zeros in a way the compiler may not remove (a
+ * memset before free is dead code to an optimiser). */
+void kd_scrub(void *p, size_t n);
+
+/* Seconds as whole milliseconds for libcurl: at least 1, at most a year. */
+long kd_ms(double s);
+
+/* ---- buffers ---------------------------------------------------------- */
 
 typedef struct kd_buf {
   char *data;
@@ -78,14 +97,63 @@ typedef struct kd_buf {
 int kd_buf_add(kd_buf *b, const char *p, size_t n);
 void kd_buf_free(kd_buf *b);
 
-struct kd_client;
+/* ---- route.c: an API path template ------------------------------------ */
+
+enum { KD_GET, KD_POST, KD_DELETE };
+
+#define KD_MAX_SEGS 4
+
+/* "/v4/crawl/{session id}/pages/{page id}": literal pieces around named
+ * segments. Made once per API call (core.route), shared by every client. */
+typedef struct kd_route {
+  int method;
+  int nsegs;
+  const char *lit[KD_MAX_SEGS + 1];   /* into text[] */
+  size_t litlen[KD_MAX_SEGS + 1];
+  const char *name[KD_MAX_SEGS];      /* "session id", for messages */
+  char text[1];                       /* the template's pieces, NUL-separated */
+} kd_route;
+
+#define KD_ROUTE_MT "kadoa.route"
+
+kd_route *kd_check_route(lua_State *L, int i);
+void kd_open_route(lua_State *L);
+
+/* What a call adds to its route: the values of the route's segments
+ * (stack indices), an optional query (a Lua array name, value, ...), an
+ * optional JSON body, and whether the body comes back raw. */
+typedef struct kd_call {
+  const kd_route *route;
+  int seg;          /* stack index of the first segment value */
+  int query;        /* stack index of the query array, 0: none */
+  const char *body; /* NULL: none */
+  size_t body_len;
+  int raw;
+  long timeout_ms;  /* 0: the client's */
+} kd_call;
+
+/* Read `route, timeout, extra, seg...` from the stack at index i into
+ * *call. Returns NULL, or the usage message for a bad segment (empty, too
+ * long). Raises for programming mistakes (a wrong type). */
+const char *kd_read_call(lua_State *L, int i, kd_call *call);
+
+/* Write base + path (+ query) of `call` into u. Returns 0, or -1 when out
+ * of memory. */
+int kd_build_url(lua_State *L, kd_buf *u, const char *base, size_t blen, const kd_call *call);
+
+/* ---- transfer.c: one exchange on one easy handle ---------------------- */
+
+struct kd_config;
 
 /* A transfer: an easy handle with everything one request needs, reused
  * from request to request so connections and buffers are kept. */
 typedef struct kd_xfer {
   CURL *easy;
   struct curl_slist *headers; /* owned; the request-id line is rewritten in place */
+  struct curl_slist *json;    /* Content-Type and Expect lines, then `headers` */
   char *reqid;                /* the 36 uuid characters inside that line */
+  const struct kd_config *cfg;
+  int method;                 /* what the handle is set up for now */
   kd_buf body;
   size_t max_body;
   int too_large;
@@ -99,15 +167,17 @@ typedef struct kd_xfer {
 
 /* The settings every transfer of a client shares. */
 typedef struct kd_config {
-  char *api_key_header;      /* "x-api-key: ..." */
-  char *prefix;              /* base_url + "/v4/crawl/" */
-  size_t prefix_len;
+  char *key;                 /* the API key, for redaction; scrubbed when freed */
+  size_t key_len;
+  char *api_key_header;      /* "x-api-key: ..."; scrubbed when freed */
+  char *base;                /* base_url, no trailing slash */
+  size_t base_len;
   char *user_agent_header;   /* "User-Agent: ..." */
   char *ca_file;             /* NULL: the system's store */
   long timeout_ms;
   long connect_timeout_ms;
   size_t max_body;
-  uint64_t rng[2];           /* request ids */
+  uint64_t rng[2];           /* request ids and retry jitter */
   kd_buf url;                /* scratch for building URLs */
 } kd_config;
 
@@ -116,23 +186,39 @@ typedef struct kd_config {
 int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share);
 void kd_xfer_free(kd_xfer *x);
 
-/* Point `x` at the status URL of `id` with a fresh request id and a
- * whole-request timeout of `timeout_ms` (0: the client's). Returns 0, or
- * -1 when out of memory. */
-int kd_xfer_prepare(kd_xfer *x, kd_config *cfg, const char *id, size_t len,
-                    long timeout_ms);
-
-/* The optional per-request timeout argument (seconds) at stack index i,
- * in ms; 0 when absent. */
-long kd_opt_timeout(lua_State *L, int i);
+/* Point `x` at `call` with a fresh request id. Returns 0, or -1 when out
+ * of memory. */
+int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *call);
 
 /* Push what the finished exchange means for Lua: the decoded table (or the
  * body string when `raw`), or nil and a report table. Returns the number
- * of values pushed. Stack slot `decoder` holds cjson's decode. */
-int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int decoder);
+ * of values pushed. Stack slots `dec` and `null` hold the decoder and its
+ * null value. */
+int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec, int null);
+
+/* The same judgement for an exchange made elsewhere (OpenResty's
+ * cosockets): status, body and the facts of its head. */
+typedef struct kd_outcome {
+  long status;
+  const char *body;
+  size_t len;
+  const char *content_type;   /* "" when none */
+  const char *request_id;     /* "" when none */
+  double retry_after;
+  double elapsed;
+  const struct kd_config *cfg; /* for redaction; may be NULL */
+} kd_outcome;
+int kd_push_outcome(lua_State *L, const kd_outcome *o, int raw, int dec, int null);
 
 /* Drop per-exchange state (keeps the buffer's memory unless it grew big). */
 void kd_xfer_reset(kd_xfer *x);
+
+/* xorshift128+ over a client's state */
+uint64_t kd_random(uint64_t s[2]);
+void kd_request_id(char *out, uint64_t rng[2]);
+
+/* Push s[0..n) with every occurrence of the client's key replaced. */
+void kd_push_redacted(lua_State *L, const struct kd_config *cfg, const char *s, size_t n);
 
 /* ---- core.c / multi.c: the client and its non-blocking requests ----- */
 
@@ -140,11 +226,12 @@ struct kd_req;
 
 typedef struct kd_client {
   kd_config cfg;
-  kd_xfer main;            /* the blocking fetch's transfer */
+  kd_xfer main;            /* the blocking fetch's transfer, made on first use */
   CURLM *multi;            /* made on first start() */
-  CURLSH *share;           /* DNS and TLS sessions for the multi's transfers */
+  CURLSH *share;           /* DNS and TLS sessions for all of the client's handles */
   kd_xfer *idle;           /* transfers kept for the next start() */
   struct kd_req *active;   /* requests started and not yet taken or cancelled */
+  struct kd_req *done_head, *done_tail;   /* finished, not yet reported by perform */
   int closed;
 } kd_client;
 
@@ -154,7 +241,11 @@ typedef struct kd_client {
 kd_client *kd_check_client(lua_State *L, int i);
 int kd_usage_failure(lua_State *L, const char *msg);
 
-/* Register the request metatable (decoder at the top of the stack). */
+/* Push the client's decoder and null (from its user value) and return the
+ * index of the decoder; the null is just above it. */
+int kd_push_codec(lua_State *L, int client);
+
+/* Register the request metatable. */
 void kd_open_multi(lua_State *L);
 /* The client methods multi.c adds: start, perform, wait, timeout. */
 extern const luaL_Reg kd_multi_methods[];
@@ -163,9 +254,10 @@ void kd_multi_cleanup(kd_client *c);
 
 /* ---- decode.c --------------------------------------------------------- */
 
-/* Decode the JSON text s[0..n) with the decode function at stack index
- * `decoder`. On success leave the normalised value on the stack and
- * return 1; on failure leave an error message and return 0. */
-int kd_decode(lua_State *L, int decoder, const char *s, size_t n);
+/* Decode the JSON text s[0..n) with the decode function at absolute stack
+ * index `dec` (whose null value is at absolute index `null`). On success leave the normalised
+ * value on the stack and return 1; on failure leave a message and return
+ * 0, or -1 when the decoder ran out of memory. */
+int kd_decode(lua_State *L, int dec, int null, const char *s, size_t n);
 
 #endif

@@ -1,16 +1,19 @@
 /*
- * multi.c: status requests that progress without blocking.
+ * multi.c: requests that progress without blocking.
  *
- * client:start(id) puts a transfer on the client's libcurl multi handle and
- * returns a request. Whoever owns the event loop drives it:
+ * client:start(route, timeout, extra, seg...) puts a transfer on the
+ * client's libcurl multi handle and returns a request. Whoever owns the
+ * event loop drives them all:
  *   client:perform()   moves every transfer forward without waiting and
- *                      returns how many still run and which just finished;
+ *                      returns how many still run and the requests that
+ *                      finished since the last perform: a completion queue,
+ *                      so each finished request is reported exactly once;
  *   client:wait(ms)    sleeps until a socket is ready or curl's own timer is
  *                      due (at most ms), for loops that may block;
  *   client:timeout()   how long a non-blocking loop may wait before the
  *                      next perform (-1: no timer pending);
- *   req:poll()         drives, then returns nothing while in flight, and the
- *                      result (table, or nil and a report) once done.
+ *   req:result()       once done: the result (value, or nil and a report),
+ *                      exactly what client:fetch returns; taken once.
  *
  * Ownership: a running request borrows a transfer from its client's pool
  * and gives it back when its result is taken, when it is cancelled, or when
@@ -24,27 +27,29 @@
 
 #include "kadoa.h"
 
-#if LUA_VERSION_NUM < 502
-#define kd_setuservalue(L, i) ((void)lua_setfenv((L), (i)))
-#else
-#define kd_setuservalue(L, i) lua_setuservalue((L), (i))
-#endif
-
 enum { REQ_RUNNING, REQ_DONE, REQ_TAKEN, REQ_CANCELLED, REQ_CLOSED };
 
 typedef struct kd_req {
   kd_client *c;              /* NULL once detached */
   kd_xfer *x;                /* borrowed while running or done */
-  struct kd_req *prev, *next;
+  struct kd_req *prev, *next;          /* the client's active list */
+  struct kd_req *done_next;            /* the client's completion queue */
+  int queued;
   CURLcode rc;
   int state;
   int raw;
 } kd_req;
 
-/* registry: lightuserdata(req) -> req userdata, weak values, so a finished
- * transfer can be handed back to Lua as its request without keeping
- * requests alive that their owner dropped */
-static const char REQS_KEY[] = "kadoa.requests";
+/* registry[&REQS_KEY]: lightuserdata(req) -> req userdata, weak values, so
+ * a finished transfer can be handed back to Lua as its request without
+ * keeping requests alive that their owner dropped. Keyed by the address of
+ * a static, which no other library can collide with. */
+static char REQS_KEY;
+
+static void push_reqs(lua_State *L) {
+  lua_pushlightuserdata(L, &REQS_KEY);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+}
 
 static kd_req *check_req(lua_State *L) {
   return (kd_req *)luaL_checkudata(L, 1, KD_REQ_MT);
@@ -71,7 +76,7 @@ static kd_xfer *take_xfer(kd_client *c) {
    * over TLS, where ALPN settles the protocol at the handshake: over plain
    * http a waiting transfer waits for the first response, so one hanging
    * request would hold up every other one (libcurl never speaks h2c here). */
-  if (strncasecmp(c->cfg.prefix, "https:", 6) == 0)
+  if (strncasecmp(c->cfg.base, "https:", 6) == 0)
     curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
   return x;
 }
@@ -89,10 +94,35 @@ static void unlink_req(kd_req *r) {
   r->prev = r->next = NULL;
 }
 
+/* Take r off its client's completion queue, if it is on it. */
+static void unqueue(kd_req *r) {
+  kd_client *c = r->c;
+  kd_req **p, *prev = NULL;
+  if (!r->queued || !c) return;
+  for (p = &c->done_head; *p; prev = *p, p = &(*p)->done_next) {
+    if (*p == r) {
+      *p = r->done_next;
+      if (c->done_tail == r) c->done_tail = prev;
+      break;
+    }
+  }
+  r->done_next = NULL;
+  r->queued = 0;
+}
+
+static void enqueue(kd_client *c, kd_req *r) {
+  r->done_next = NULL;
+  r->queued = 1;
+  if (c->done_tail) c->done_tail->done_next = r;
+  else c->done_head = r;
+  c->done_tail = r;
+}
+
 /* Stop `r` if it runs, return its transfer, and leave it in `state`. */
 static void release(kd_req *r, int state) {
   if (r->c) {
     if (r->state == REQ_RUNNING) curl_multi_remove_handle(r->c->multi, r->x->easy);
+    unqueue(r);
     unlink_req(r);
     if (r->x) give_back(r->c, r->x);
   } else if (r->x) {
@@ -111,11 +141,13 @@ void kd_multi_cleanup(kd_client *c) {
     if (r->x) free_xfer(r->x);
     r->x = NULL;
     r->c = NULL;
-    r->prev = r->next = NULL;
+    r->prev = r->next = r->done_next = NULL;
+    r->queued = 0;
     r->state = REQ_CLOSED;
     r = next;
   }
   c->active = NULL;
+  c->done_head = c->done_tail = NULL;
   while (c->idle) {
     kd_xfer *x = c->idle;
     c->idle = x->next_idle;
@@ -132,9 +164,9 @@ static int ensure_multi(kd_client *c) {
   return 0;
 }
 
-/* Move every transfer forward. Finished requests are marked done and, when
- * the table at stack index `out` is given, appended to it. */
-static int drive(lua_State *L, kd_client *c, int out) {
+/* Move every transfer forward; finished requests are marked done and
+ * queued for the next perform(). */
+static int drive(kd_client *c) {
   int running = 0, left;
   CURLMsg *m;
   curl_multi_perform(c->multi, &running);
@@ -146,29 +178,20 @@ static int drive(lua_State *L, kd_client *c, int out) {
     r->state = REQ_DONE;
     /* the message is gone after this; the connection goes back to the pool */
     curl_multi_remove_handle(c->multi, m->easy_handle);
-    if (out) {
-      lua_getfield(L, LUA_REGISTRYINDEX, REQS_KEY);
-      lua_pushlightuserdata(L, r);
-      lua_rawget(L, -2);
-      if (!lua_isnil(L, -1)) lua_rawseti(L, out, (int)kd_rawlen(L, out) + 1);
-      else lua_pop(L, 1);
-      lua_pop(L, 1);
-    }
+    enqueue(c, r);
   }
   return running;
 }
 
-/* client:start(id [, raw [, timeout]]) -> request | nil, report */
+/* client:start(route, timeout, extra, seg...) -> request | nil, report */
 static int l_start(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
-  size_t len;
-  const char *id = luaL_checklstring(L, 2, &len);
-  int raw = lua_toboolean(L, 3);
+  kd_call call;
+  const char *bad = kd_read_call(L, 2, &call);
   kd_req *r;
   kd_xfer *x;
   if (c->closed) return kd_usage_failure(L, "client is closed");
-  if (len == 0) return kd_usage_failure(L, "session id is empty");
-  if (len > KD_MAX_ID) return kd_usage_failure(L, "session id is longer than " KD_STR(KD_MAX_ID) " bytes");
+  if (bad) return kd_usage_failure(L, bad);
   if (ensure_multi(c) != 0) return luaL_error(L, "kadoa: out of memory");
 
   r = (kd_req *)lua_newuserdata(L, sizeof *r);
@@ -182,14 +205,14 @@ static int l_start(lua_State *L) {
   kd_setuservalue(L, -2);
 
   if (!(x = take_xfer(c))) return luaL_error(L, "kadoa: out of memory");
-  if (kd_xfer_prepare(x, &c->cfg, id, len, kd_opt_timeout(L, 4)) != 0) {
+  if (kd_xfer_prepare(L, x, &c->cfg, &call) != 0) {
     give_back(c, x);
     return luaL_error(L, "kadoa: out of memory");
   }
   curl_easy_setopt(x->easy, CURLOPT_PRIVATE, r);
   r->x = x;
   r->c = c;
-  r->raw = raw;
+  r->raw = call.raw;
   r->next = c->active;
   if (c->active) c->active->prev = r;
   c->active = r;
@@ -199,7 +222,7 @@ static int l_start(lua_State *L) {
     return luaL_error(L, "kadoa: could not start a transfer");
   }
 
-  lua_getfield(L, LUA_REGISTRYINDEX, REQS_KEY);
+  push_reqs(L);
   lua_pushlightuserdata(L, r);
   lua_pushvalue(L, -3);
   lua_rawset(L, -3);
@@ -207,14 +230,29 @@ static int l_start(lua_State *L) {
   return 1;
 }
 
-/* client:perform() -> running, { finished requests } */
+/* client:perform() -> running, { requests finished since the last perform } */
 static int l_perform(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
-  int running = 0;
-  lua_newtable(L);
-  if (!c->closed && c->multi) running = drive(L, c, lua_gettop(L));
+  int running = 0, n = 0, t;
+  if (!c->closed && c->multi) running = drive(c);
   lua_pushinteger(L, running);
-  lua_insert(L, -2);
+  lua_newtable(L);
+  t = lua_gettop(L);
+  if (!c->closed && c->done_head) {
+    push_reqs(L);
+    while (c->done_head) {
+      kd_req *r = c->done_head;
+      c->done_head = r->done_next;
+      r->done_next = NULL;
+      r->queued = 0;
+      lua_pushlightuserdata(L, r);
+      lua_rawget(L, -2);
+      if (!lua_isnil(L, -1)) lua_rawseti(L, t, ++n);   /* else dropped by its owner */
+      else lua_pop(L, 1);
+    }
+    c->done_tail = NULL;
+    lua_pop(L, 1);
+  }
   return 2;
 }
 
@@ -245,16 +283,19 @@ static int l_timeout(lua_State *L) {
   return 1;
 }
 
-/* req:poll() -> (nothing) | table | string | nil, report */
-static int l_poll(lua_State *L) {
+/* req:result() -> (nothing) while running | value | nil, report. It does
+ * not drive: client:perform() does, for every request at once. */
+static int l_result(lua_State *L) {
   kd_req *r = check_req(L);
-  int n;
-  if (r->state == REQ_RUNNING && r->c) drive(L, r->c, 0);
+  int n, dec;
   switch (r->state) {
   case REQ_RUNNING:
     return 0;
   case REQ_DONE:
-    n = kd_xfer_push_result(L, r->x, r->rc, r->raw, lua_upvalueindex(1));
+    kd_getuservalue(L, 1);
+    lua_rawgeti(L, -1, 1);   /* the client, whose codec decodes */
+    dec = kd_push_codec(L, lua_gettop(L));
+    n = kd_xfer_push_result(L, r->x, r->rc, r->raw, dec, dec + 1);
     release(r, REQ_TAKEN);
     return n;
   case REQ_TAKEN:
@@ -299,19 +340,20 @@ const luaL_Reg kd_multi_methods[] = {
 };
 
 static const luaL_Reg req_methods[] = {
-  {"poll", l_poll},
+  {"result", l_result},
   {"done", l_done},
   {"cancel", l_cancel},
   {NULL, NULL}
 };
 
 void kd_open_multi(lua_State *L) {
+  lua_pushlightuserdata(L, &REQS_KEY);
   lua_newtable(L);                      /* weak registry of live requests */
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_setfield(L, LUA_REGISTRYINDEX, REQS_KEY);
+  lua_rawset(L, LUA_REGISTRYINDEX);
 
   {
     const luaL_Reg *methods[] = {req_methods, NULL};

@@ -1,12 +1,18 @@
 /*
- * transfer.c: one status request on a libcurl easy handle, and what its
- * outcome means.
+ * transfer.c: one request of the API on a libcurl easy handle, and what
+ * its outcome means.
  *
- * A transfer is set up once (options, header list, buffers) and then
- * reused: each request only changes the URL and the request id, so
- * consecutive requests ride the same connection and allocate nothing in
- * the common case. The same code serves the blocking fetch and the
- * transfers driven by a multi handle.
+ * A transfer is set up once (options, header lists, buffers) and then
+ * reused: a GET like the status call only changes the URL and the request
+ * id, so consecutive requests ride the same connection and allocate
+ * nothing in the common case. A call with a JSON body (POST, DELETE)
+ * switches the method and the header list. The same code serves the
+ * blocking fetch and the transfers driven by a multi handle.
+ *
+ * A POST may not be safe to send twice (a second crawl). libcurl resends
+ * a request by itself when a reused connection turns out to be dead, so a
+ * POST always goes out on a fresh connection: then nothing underneath us
+ * ever repeats it.
  *
  * Callbacks never call into Lua, so no Lua error can unwind through
  * libcurl: they only fill buffers and set flags that are read after the
@@ -61,16 +67,6 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
-static void copy_value(char *dst, size_t cap, const char *v, size_t n) {
-  size_t i;
-  if (n >= cap) n = cap - 1;
-  for (i = 0; i < n; i++) {   /* keep only printable ASCII: it goes to logs */
-    unsigned char c = (unsigned char)v[i];
-    dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-  }
-  dst[n] = '\0';
-}
-
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   kd_xfer *x = ud;
   size_t n = size * nmemb, vlen;
@@ -87,11 +83,11 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   case 'x':
     if (kd_header_value(p, n, "x-request-id", &v, &vlen) ||
         (!x->request_id[0] && kd_header_value(p, n, "x-amzn-requestid", &v, &vlen)))
-      copy_value(x->request_id, sizeof x->request_id, v, vlen);
+      kd_copy_value(x->request_id, sizeof x->request_id, v, vlen);
     break;
   case 'c':
     if (kd_header_value(p, n, "content-type", &v, &vlen))
-      copy_value(x->content_type, sizeof x->content_type, v, vlen);
+      kd_copy_value(x->content_type, sizeof x->content_type, v, vlen);
     break;
   case 'r':
     if (kd_header_value(p, n, "retry-after", &v, &vlen))
@@ -127,6 +123,8 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share) {
   memset(x, 0, sizeof *x);
   x->retry_after = -1;
   x->max_body = cfg->max_body;
+  x->cfg = cfg;
+  x->method = KD_GET;
   x->easy = e = curl_easy_init();
   if (!e) return -1;
 
@@ -144,6 +142,13 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share) {
   if (!(l = curl_slist_append(x->headers, REQID_TEMPLATE))) return -1;
   while (l->next) l = l->next;
   x->reqid = l->data + strlen("x-request-id: ");
+
+  /* A call with a body sends two lines more, then the same list: "Expect:"
+   * keeps libcurl from waiting for a 100-continue on larger bodies. */
+  if (!(l = curl_slist_append(NULL, "Content-Type: application/json"))) return -1;
+  x->json = l;
+  if (!curl_slist_append(x->json, "Expect:")) return -1;
+  l->next->next = x->headers;
 
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
   /* still set, so libcurl decodes what it is sent in those encodings */
@@ -172,17 +177,29 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share) {
   return 0;
 }
 
+/* Free a header list, zeroing every line first: one of them holds the key. */
+static void free_lines(struct curl_slist *l) {
+  struct curl_slist *p;
+  for (p = l; p; p = p->next) kd_scrub(p->data, strlen(p->data));
+  curl_slist_free_all(l);
+}
+
 void kd_xfer_free(kd_xfer *x) {
   if (x->easy) curl_easy_cleanup(x->easy);
-  curl_slist_free_all(x->headers);
+  if (x->json) {   /* its tail is `headers`, freed below */
+    if (x->json->next) x->json->next->next = NULL;
+    free_lines(x->json);
+  }
+  free_lines(x->headers);
   kd_buf_free(&x->body);
   x->easy = NULL;
-  x->headers = NULL;
+  x->headers = x->json = NULL;
   x->reqid = NULL;
 }
 
-/* xorshift128+: request ids need to be unique, not secret */
-static uint64_t next_random(uint64_t s[2]) {
+/* xorshift128+: request ids and jitter need to be unique and spread, not
+ * secret; the state is seeded from the OS per client */
+uint64_t kd_random(uint64_t s[2]) {
   uint64_t a = s[0], b = s[1];
   s[0] = b;
   a ^= a << 23;
@@ -190,13 +207,13 @@ static uint64_t next_random(uint64_t s[2]) {
   return s[1] + b;
 }
 
-static void new_request_id(char *out, uint64_t rng[2]) {
+void kd_request_id(char *out, uint64_t rng[2]) {
   static const char hexd[] = "0123456789abcdef";
   uint64_t r[2];
   unsigned char b[16];
   int i, o = 0;
-  r[0] = next_random(rng);
-  r[1] = next_random(rng);
+  r[0] = kd_random(rng);
+  r[1] = kd_random(rng);
   memcpy(b, r, 16);
   b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);  /* version 4 */
   b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);  /* RFC 4122 variant */
@@ -215,24 +232,35 @@ void kd_xfer_reset(kd_xfer *x) {
   x->body.len = 0;
 }
 
-int kd_xfer_prepare(kd_xfer *x, kd_config *cfg, const char *id, size_t len,
-                    long timeout_ms) {
-  static const char suffix[] = "/status";
-  kd_buf *u = &cfg->url;
-  size_t need = cfg->prefix_len + 3 * len + sizeof suffix;
-  kd_xfer_reset(x);
-  if (need > u->cap) {
-    char *d = realloc(u->data, need);
-    if (!d) return -1;
-    u->data = d;
-    u->cap = need;
+/* Switch the handle to another method only when it changes: a run of GETs
+ * (the status call) sets nothing here. */
+static void set_method(kd_xfer *x, const kd_call *call) {
+  CURL *e = x->easy;
+  int m = call->route->method;
+  if (m == KD_GET && x->method == KD_GET) return;
+  if (m == KD_GET) {
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 0L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+    curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, call->body ? call->body : "");
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m == KD_DELETE ? "DELETE" : (char *)NULL);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->body ? x->json : x->headers);
+    /* never on a reused connection: libcurl would resend it by itself */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, m == KD_POST ? 1L : 0L);
   }
-  memcpy(u->data, cfg->prefix, cfg->prefix_len);
-  u->len = cfg->prefix_len + kd_escape(u->data + cfg->prefix_len, id, len);
-  memcpy(u->data + u->len, suffix, sizeof suffix);   /* with its NUL */
-  if (curl_easy_setopt(x->easy, CURLOPT_URL, u->data) != CURLE_OK) return -1;
-  curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : cfg->timeout_ms);
-  new_request_id(x->reqid, cfg->rng);
+  x->method = m;
+}
+
+int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *call) {
+  kd_xfer_reset(x);
+  if (kd_build_url(L, &cfg->url, cfg->base, cfg->base_len, call) != 0) return -1;
+  if (curl_easy_setopt(x->easy, CURLOPT_URL, cfg->url.data) != CURLE_OK) return -1;
+  curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? call->timeout_ms : cfg->timeout_ms);
+  set_method(x, call);
+  kd_request_id(x->reqid, cfg->rng);
   return 0;
 }
 
@@ -244,7 +272,7 @@ static const char *curl_kind(CURLcode rc, const kd_xfer *x) {
   case CURLE_FILESIZE_EXCEEDED:
     return "too_large";
   case CURLE_WRITE_ERROR:
-    return x->too_large ? "too_large" : "network";
+    return x->too_large ? "too_large" : x->oom ? "memory" : "network";
   case CURLE_BAD_CONTENT_ENCODING:
     return "decode";
   case CURLE_OUT_OF_MEMORY:   /* libcurl < 8.6 also says this for a header over 100 KB */
@@ -275,13 +303,48 @@ static const char *curl_kind(CURLcode rc, const kd_xfer *x) {
   }
 }
 
-static void set_str(lua_State *L, const char *k, const char *v) {
-  lua_pushstring(L, v);
-  lua_setfield(L, -2, k);
+/* Did any byte of the request leave? Only failures before that point
+ * (DNS, connect, the TLS handshake) leave a call surely unsent; libcurl
+ * stamps the pretransfer time just before it writes the request. */
+static int request_sent(const kd_xfer *x, CURLcode rc) {
+  curl_off_t pre = 0;
+  switch (rc) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_URL_MALFORMAT:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    return 0;
+  default:
+    break;
+  }
+  if (curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &pre) != CURLE_OK) return 1;
+  return pre > 0;
 }
 
-static void set_int(lua_State *L, const char *k, long v) {
-  lua_pushinteger(L, (lua_Integer)v);
+void kd_push_redacted(lua_State *L, const kd_config *cfg, const char *s, size_t n) {
+  luaL_Buffer b;
+  const char *p = s, *end = s + n;
+  size_t k = cfg ? cfg->key_len : 0;
+  if (k == 0 || n < k) {
+    lua_pushlstring(L, s, n);
+    return;
+  }
+  luaL_buffinit(L, &b);
+  while ((size_t)(end - p) >= k) {
+    const char *hit = p;
+    while ((size_t)(end - hit) >= k && memcmp(hit, cfg->key, k) != 0) hit++;
+    if ((size_t)(end - hit) < k) break;
+    luaL_addlstring(&b, p, (size_t)(hit - p));
+    luaL_addstring(&b, "[redacted]");
+    p = hit + k;
+  }
+  luaL_addlstring(&b, p, (size_t)(end - p));
+  luaL_pushresult(&b);
+}
+
+static void set_str(lua_State *L, const kd_config *cfg, const char *k, const char *v) {
+  kd_push_redacted(L, cfg, v, strlen(v));
   lua_setfield(L, -2, k);
 }
 
@@ -290,37 +353,115 @@ static void set_num(lua_State *L, const char *k, double v) {
   lua_setfield(L, -2, k);
 }
 
-/* Seconds the exchange took, so a caller retrying it can keep to its
- * overall budget without reading a clock before every request. */
-static double elapsed(const kd_xfer *x) {
-  double t = 0;
-  curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &t);
-  return t;
-}
-
-/* nil, { kind = ..., message = ..., status = ..., request_id = ..., elapsed = ... } */
-static int push_failure(lua_State *L, const kd_xfer *x, const char *kind,
-                        const char *msg, long status) {
+/* nil, { kind, message, status, request_id, retry_after, elapsed, sent };
+ * the message is at the top of the stack and is replaced. */
+static int push_failure(lua_State *L, const kd_outcome *o, const char *kind, int sent) {
+  size_t n;
+  const char *msg = lua_tolstring(L, -1, &n);
   lua_pushnil(L);
-  lua_createtable(L, 0, 6);
-  set_str(L, "kind", kind);
-  lua_pushstring(L, msg);
+  lua_createtable(L, 0, 7);
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  kd_push_redacted(L, o->cfg, msg, n);
   lua_setfield(L, -2, "message");
-  if (status > 0) set_int(L, "status", status);
-  if (x->request_id[0]) set_str(L, "request_id", x->request_id);
-  if (x->retry_after >= 0) set_num(L, "retry_after", x->retry_after);
-  set_num(L, "elapsed", elapsed(x));
+  if (o->status > 0) {
+    lua_pushinteger(L, (lua_Integer)o->status);
+    lua_setfield(L, -2, "status");
+  }
+  if (o->request_id[0]) set_str(L, o->cfg, "request_id", o->request_id);
+  if (o->retry_after >= 0) set_num(L, "retry_after", o->retry_after);
+  set_num(L, "elapsed", o->elapsed);
+  lua_pushboolean(L, sent);
+  lua_setfield(L, -2, "sent");
+  lua_remove(L, -3);   /* the message */
   return 2;
 }
 
-int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int decoder) {
-  long status = 0;
-  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+/* An answer that is not a success: what the server said, for errors.lua.
+ * A JSON body is decoded here (`json`), so the Lua side needs no decoder
+ * of its own. */
+static int push_response(lua_State *L, const kd_outcome *o, int dec, int null) {
+  const char *p = o->body, *end = o->body + o->len;
+  lua_pushnil(L);
+  lua_createtable(L, 0, 9);
+  lua_pushliteral(L, "response");
+  lua_setfield(L, -2, "kind");
+  lua_pushinteger(L, (lua_Integer)o->status);
+  lua_setfield(L, -2, "status");
+  kd_push_redacted(L, o->cfg, o->body, o->len);
+  lua_setfield(L, -2, "body");
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+  if (p < end && *p == '{') {
+    /* decode the redacted text, so nothing in `json` can hold the key */
+    lua_getfield(L, -1, "body");
+    {
+      size_t n;
+      const char *s = lua_tolstring(L, -1, &n);
+      if (kd_decode(L, dec, null, s, n) == 1 && lua_type(L, -1) == LUA_TTABLE)
+        lua_setfield(L, -3, "json");
+      else
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  if (o->content_type[0]) set_str(L, o->cfg, "content_type", o->content_type);
+  if (o->request_id[0]) set_str(L, o->cfg, "request_id", o->request_id);
+  if (o->retry_after >= 0) set_num(L, "retry_after", o->retry_after);
+  set_num(L, "elapsed", o->elapsed);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "sent");
+  return 2;
+}
+
+int kd_push_outcome(lua_State *L, const kd_outcome *o, int raw, int dec, int null) {
+  int r;
+  if (o->status < 200 || o->status > 299) return push_response(L, o, dec, null);
+  if (raw) {
+    lua_pushlstring(L, o->body, o->len);
+    return 1;
+  }
+  if (o->len == 0) {
+    lua_pushliteral(L, "empty response body");
+    return push_failure(L, o, "decode", 1);
+  }
+  r = kd_decode(L, dec, null, o->body, o->len);
+  if (r != 1) {
+    char n[32];   /* %f would print "8388608.0" on Lua 5.3+ */
+    if (r < 0) {
+      snprintf(n, sizeof n, "%lu", (unsigned long)o->len);
+      lua_pushfstring(L, "out of memory decoding a response of %s bytes", n);
+    } else {
+      lua_pushfstring(L, "invalid JSON in response: %s", lua_tostring(L, -1));
+    }
+    lua_remove(L, -2);
+    return push_failure(L, o, r < 0 ? "memory" : "decode", 1);
+  }
+  if (lua_type(L, -1) != LUA_TTABLE || kd_rawlen(L, -1) > 0) {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "response is JSON but not an object");
+    return push_failure(L, o, "decode", 1);
+  }
+  return 1;
+}
+
+int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec, int null) {
+  kd_outcome o;
+  o.status = 0;
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &o.status);
+  o.body = x->body.data ? x->body.data : "";
+  o.len = x->body.len;
+  o.content_type = x->content_type;
+  o.request_id = x->request_id;
+  o.retry_after = x->retry_after;
+  o.elapsed = 0;
+  o.cfg = x->cfg;
+  /* seconds the exchange took, so a caller retrying it can keep to its
+   * overall budget without reading a clock before every request */
+  curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &o.elapsed);
 
   if (rc != CURLE_OK) {
-    const char *kind = curl_kind(rc, x);
     if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-      char n[32];   /* %f would print "8388608.0" on Lua 5.3+ */
+      char n[32];
       snprintf(n, sizeof n, "%lu", (unsigned long)x->max_body);
       lua_pushfstring(L, "response body larger than max_body (%s bytes)", n);
     } else if (x->oom) {
@@ -330,41 +471,7 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int deco
     } else {
       lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
     }
-    push_failure(L, x, kind, lua_tostring(L, -1), status);
-    lua_remove(L, -3);
-    return 2;
+    return push_failure(L, &o, curl_kind(rc, x), request_sent(x, rc));
   }
-
-  if (status < 200 || status > 299) {   /* an answer, but not a success */
-    lua_pushnil(L);
-    lua_createtable(L, 0, 7);
-    set_str(L, "kind", "response");
-    set_int(L, "status", status);
-    lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
-    lua_setfield(L, -2, "body");
-    if (x->content_type[0]) set_str(L, "content_type", x->content_type);
-    if (x->request_id[0]) set_str(L, "request_id", x->request_id);
-    if (x->retry_after >= 0) set_num(L, "retry_after", x->retry_after);
-    set_num(L, "elapsed", elapsed(x));
-    return 2;
-  }
-
-  if (raw) {
-    lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
-    return 1;
-  }
-  if (x->body.len == 0)
-    return push_failure(L, x, "decode", "empty response body", status);
-  if (!kd_decode(L, decoder, x->body.data, x->body.len)) {
-    lua_pushfstring(L, "invalid JSON in response: %s", lua_tostring(L, -1));
-    push_failure(L, x, "decode", lua_tostring(L, -1), status);
-    lua_remove(L, -3);
-    lua_remove(L, -3);
-    return 2;
-  }
-  if (lua_type(L, -1) != LUA_TTABLE || kd_rawlen(L, -1) > 0) {
-    lua_pop(L, 1);
-    return push_failure(L, x, "decode", "response is JSON but not an object", status);
-  }
-  return 1;
+  return kd_push_outcome(L, &o, raw, dec, null);
 }

@@ -4,7 +4,9 @@
 -- Every failure the library reports is made here, so the rules ("401 is
 -- auth", "an HTML page never becomes a message") live in one file.
 
-local cjson = require("cjson.safe")
+-- It loads no other library: a JSON error body arrives already decoded
+-- (the C core's report carries it as `json`), so this module works the
+-- same under lua-cjson, Neovim's vim.json and OpenResty.
 
 local M = {}
 
@@ -13,10 +15,10 @@ M.kinds = {
   usage = true, auth = true, not_found = true, bad_request = true,
   rate_limited = true, server = true, http = true, timeout = true,
   network = true, tls = true, decode = true, too_large = true,
-  crawl_failed = true,
+  memory = true, crawl_failed = true,
 }
 
--- Which failures are worth trying again is kadoa.retry's call (retryable).
+-- Which failures are worth trying again is kadoa.engine's call (retryable).
 
 local Error = {}
 Error.__index = Error
@@ -55,8 +57,10 @@ M.one_line = one_line
 
 -- Remove a secret from text that came from elsewhere (a server may echo
 -- the key back in an error message; it must not reach a log through us).
+-- `secret` is the key itself or a client's redact function.
 local function redact(s, secret)
-  if not secret or secret == "" or not s then return s end
+  if not secret or secret == "" or type(s) ~= "string" then return s end
+  if type(secret) == "function" then return secret(s) end
   local out, i = {}, 1
   while true do
     local a, b = s:find(secret, i, true)
@@ -69,18 +73,6 @@ local function redact(s, secret)
   return table.concat(out)
 end
 M.redact = redact
-
--- The same for anything a server sent that ends up on an error value:
--- strings are redacted, tables copied with their strings redacted.
-local function redact_value(v, secret, depth)
-  if type(v) == "string" then return redact(v, secret) end
-  if type(v) ~= "table" or (depth or 0) > 1000 then return v end
-  local t = {}
-  for k, x in pairs(v) do
-    t[redact_value(k, secret, 1001)] = redact_value(x, secret, (depth or 0) + 1)
-  end
-  return t
-end
 
 -- One clean line without the secret. Redacting first means a cut can never
 -- leave half a key behind; again after, in case folding blanks made one.
@@ -119,31 +111,24 @@ function M.kind_of_status(status)
   return "http"
 end
 
-local function null_to_nil(v)
-  if v == cjson.null then return nil end
-  return v
-end
-
 -- The API answers errors as {"error": true, "message": "...", "details": ...};
--- older versions as {"message": "...", "error": "<string>"}. Anything else
--- (an HTML page from a load balancer, nothing at all) gets a short message
--- made from the status line, or the page's <title> when it has one.
-local function message_from_body(status, body, content_type)
+-- older versions as {"message": "...", "error": "<string>"} (`t` is that
+-- body decoded, nulls in objects already gone). Anything else (an HTML page
+-- from a load balancer, nothing at all) gets a short message made from the
+-- status line, or the page's <title> when it has one.
+local function message_from_body(status, body, content_type, t)
   body = body or ""
   local head = body:match("^%s*(.)")
-  if head == "{" then
-    local t = cjson.decode(body)
-    if type(t) == "table" then
-      local msg = null_to_nil(t.message)
-      if type(msg) ~= "string" or msg == "" then
-        msg = type(t.error) == "string" and t.error or nil
-      end
-      local details = null_to_nil(t.details)
-      if details == nil and type(t.error) == "string" and t.error ~= msg then
-        details = t.error
-      end
-      if msg then return msg, details end
+  if type(t) == "table" then
+    local msg = t.message
+    if type(msg) ~= "string" or msg == "" then
+      msg = type(t.error) == "string" and t.error or nil
     end
+    local details = t.details
+    if details == nil and type(t.error) == "string" and t.error ~= msg then
+      details = t.error
+    end
+    if msg then return msg, details end
   end
   local ctype = (content_type or ""):lower()
   local base = "HTTP " .. status .. (reasons[status] and (" " .. reasons[status]) or "")
@@ -163,26 +148,31 @@ local function message_from_body(status, body, content_type)
 end
 
 -- from_response(r, secret): r is what the C core reports for a completed
--- exchange that was not a success: { status, body, content_type,
--- request_id, retry_after }.
+-- exchange that was not a success: { status, body, json, content_type,
+-- request_id, retry_after }. The core has already redacted what the server
+-- sent (so `json` holds no key either); secret redacts once more after
+-- the message is folded to one line.
 function M.from_response(r, secret)
-  local msg, details = message_from_body(r.status, r.body, r.content_type)
+  local msg, details = message_from_body(r.status, r.body, r.content_type, r.json)
   return M.new(M.kind_of_status(r.status), clean(msg, 300, secret), {
     status = r.status,
-    details = redact_value(details, secret),
+    details = details,
     request_id = redact(r.request_id, secret),
     retry_after = r.retry_after,
+    sent = true,
   })
 end
 
--- from_transfer(r, secret): r is { kind, message [, status, request_id] }
--- as the C core reports a transfer that failed below HTTP (connect,
--- TLS, timeout, size, decoding) or was refused before it started.
+-- from_transfer(r, secret): r is { kind, message [, status, request_id],
+-- sent } as the C core reports a transfer that failed below HTTP (connect,
+-- TLS, timeout, size, decoding) or was refused before it started. `sent`
+-- says whether any of the request may have reached the server.
 function M.from_transfer(r, secret)
   return M.new(r.kind, clean(r.message or r.kind, 300, secret), {
     status = r.status,
     request_id = redact(r.request_id, secret),
     retry_after = r.retry_after,
+    sent = r.sent ~= false,
   })
 end
 

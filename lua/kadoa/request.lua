@@ -1,206 +1,252 @@
--- kadoa.request: one status request that progresses without blocking.
+-- kadoa.request: calls that progress without blocking.
 --
---   local req = assert(client:start(id))   -- nil, err when it cannot start
---   ...                                    -- whoever owns the loop drives:
---   local res, err = req:poll()            -- nothing while in flight
+--   local req = assert(client:send("status", id))   -- or client:start(id)
+--   ...                                             -- whoever owns the loop:
+--   local res, err = req:poll()                     -- nothing while in flight
 --
--- This wraps the core's multi-handle requests (src/multi.c) so that they
--- answer exactly like client:status: a table, or nil and an error of
--- kadoa.errors, after the same retries (the client's policy, kadoa.retry,
--- within the client's timeout). A retry's wait is not a sleep: the
--- request just stays "in flight" until it is due, and timeout() says when.
--- The result is kept, so polling again after completion gives the same
--- answer. Several requests may run at once on one client; every poll (or
--- kadoa.request.perform) moves all of that client's transfers forward.
+-- Each client has one driver (client:driver()) that owns its requests in
+-- flight. driver:step() moves all of them forward at once: one perform on
+-- the C core's multi handle, then every completion the core queued since
+-- the last step is handed to its request, and retries that fell due are
+-- started. A failed attempt goes through the engine's plan
+-- (kadoa.engine): the same retries, budget and errors as the blocking
+-- call, except that a retry's wait is not a sleep, the request just stays
+-- pending until it is due and timeout() says when.
 --
--- Nothing here blocks except await(), which is for scripts outside any
--- event loop. A loop waits between polls with a timer: req:timeout()
--- gives the delay libcurl or a pending retry asks for, to be capped by the
--- loop so data arriving on a socket is noticed soon.
+-- Nothing here blocks except driver:wait() and req:await(), which are for
+-- scripts outside any event loop. A loop waits between steps with a
+-- timer: driver:timeout() gives the delay libcurl or a pending retry asks
+-- for, to be capped by the loop so data arriving on a socket is noticed.
+--
+-- A request may belong to a group ({ running = 0, limit = n }): then a due
+-- retry starts only while fewer than `limit` of the group's transfers run
+-- (status_many's concurrency).
 
-local core = require("kadoa.core")
+local engine = require("kadoa.engine")
 local errors = require("kadoa.errors")
-local retry = require("kadoa.retry")
 
 local M = {}
+
+local Driver = {}
+Driver.__index = Driver
+M.Driver = Driver
 
 local Request = {}
 Request.__index = Request
 M.Request = Request
 
--- What the core reported, as the error client:status would give.
-local function failure(client, r)
-  return errors.from_report(r, client._key)
-end
-
-local function usage(msg)
-  return nil, errors.new("usage", "start: " .. msg)
-end
-
--- The options start takes, checked as kadoa.client checks its own.
-local checks = require("kadoa")._checks
-local OPTIONS = {
-  timeout = checks.positive,
-  raw = checks.boolean,
-  retries = checks.retries,
-}
-
--- start(client, id [, opts]) -> request | nil, err
--- opts.timeout: seconds for the whole request, retries included (default:
--- the client's); opts.retries: extra attempts (default: the client's);
--- opts.raw: the result is the body text, as client:status_json gives.
-function M.start(client, id, opts)
-  errors.check_id(id, "start")
-  if opts ~= nil and type(opts) ~= "table" then
-    return usage("options must be a table, got " .. type(opts))
-  end
-  opts = opts or {}
-  for k, v in pairs(opts) do
-    local check = OPTIONS[k]
-    if not check then return usage("unknown option '" .. tostring(k) .. "'") end
-    local msg = check(v)
-    if msg then return usage("option '" .. k .. "' " .. msg) end
-  end
-  local budget = opts.timeout or client.timeout
-  local req, r = client._core:start(id, opts.raw == true, budget)
-  if not req then return nil, failure(client, r) end
-  local clock = client._clock or core.monotime
+-- driver(client) -> a new driver (kadoa.client keeps one per client)
+function M.driver(client)
   return setmetatable({
-    id = id,
-    _req = req,
-    _client = client,
-    _raw = opts.raw == true,
-    _clock = clock,
-    _deadline = clock() + budget,
-    _left = opts.retries or client._retries or 0,
-    _attempts = 1,
-  }, Request)
+    client = client,
+    t = client.transport,
+    s = client.settings,
+    -- C request -> Request while its transfer runs; weak, so a request its
+    -- owner drops is collected and its C request cancels the transfer
+    by_handle = setmetatable({}, { __mode = "v" }),
+    waiting = {},     -- Requests waiting for a retry
+  }, Driver)
 end
 
--- A failed attempt: wait for another one, or settle on the error.
-local function failed(self, r)
-  local client = self._client
-  local err = failure(client, r)
-  if self._left > 0 and retry.retryable(err) then
-    local wait = retry.delay(client._policy or {}, self._attempts, err, client._random or math.random)
-    local now = self._clock()
-    if wait and now + wait < self._deadline then
-      self._req, self._last_err, self._retry_at = nil, err, now + wait
-      return
-    end
-  end
-  err.attempts = self._attempts
-  self._result = { nil, err }
-end
-
--- Start the next attempt once its wait is over. Returns false while it
--- is not due yet.
-local function attempt_due(self)
-  local now = self._clock()
-  if now < self._retry_at then return false end
-  local client = self._client
-  local err = self._last_err
-  self._retry_at, self._last_err = nil, nil
-  local budget = self._deadline - now
-  if budget > 0 then
-    local req, r = client._core:start(self.id, self._raw, budget)
-    if req then
-      self._req = req
-      self._attempts = self._attempts + 1
-      self._left = self._left - 1
-      return true
-    end
-    err = failure(client, r)   -- the client was closed meanwhile
-  end
-  err.attempts = self._attempts
-  self._result = { nil, err }
+local function launch(self, req, budget)
+  local h, r = self.t:start(req.call.route, budget, req.extra, req.a, req.b)
+  if not h then return false, r end
+  req.handle = h
+  self.by_handle[h] = req
+  local g = req.group
+  if g then g.running = g.running + 1 end
   return true
 end
 
--- req:poll() -> (nothing) while in flight; res | nil, err once done.
-function Request:poll()
-  local result = self._result
-  if not result then
-    if self._retry_at and not attempt_due(self) then return end
-    if self._result then return self._result[1], self._result[2] end
-    local res, r = self._req:poll()
-    if res == nil and r == nil then return end   -- still running
-    if res ~= nil then
-      self._result = { res }
-    else
-      failed(self, r)
-      if not self._result then return end        -- a retry is due later
-    end
-    result = self._result
-  end
-  return result[1], result[2]
+local function settle(req, res, err)
+  req.handle, req.retry_at = nil, nil
+  req.result = { res, err }
+  if req.on_done then req.on_done(res, err) end
 end
 
--- req:done() -> true once a result is ready (or the request was
--- cancelled). It does not drive the transfer; poll or perform do.
+-- start(call, budget, retries, extra, a, b [, group]) -> request | nil, err
+function Driver:start(call, budget, retries, extra, a, b, group)
+  local now = self.s.clock()
+  local req = setmetatable({
+    driver = self, call = call, extra = extra, a = a, b = b, group = group,
+    deadline = now + (budget or self.s.timeout), retries = retries,
+  }, Request)
+  local ok, r = launch(self, req, budget)
+  if not ok then
+    local err = engine.failure(self.client, r)
+    err.attempts = 1
+    return nil, err
+  end
+  return req
+end
+
+-- A finished attempt of req: its result, or a retry planned for later.
+local function land(self, req, res, r)
+  local g = req.group
+  if g then g.running = g.running - 1 end
+  if res ~= nil then return settle(req, res, nil) end
+  local err = engine.failure(self.client, r)
+  local now = self.s.clock()
+  req.plan = req.plan or engine.plan(self.s, req.deadline, req.retries, req.call.unsafe)
+  local wait = req.plan:next(err, now)
+  if not wait then return settle(req, nil, err) end
+  req.retry_at, req.last_err = now + wait, err
+  self.waiting[#self.waiting + 1] = req
+end
+
+-- Start the retries that are due (and have room in their group).
+local function start_due(self)
+  local w = self.waiting
+  if #w == 0 then return end
+  local now = self.s.clock()
+  local i = 1
+  while i <= #w do
+    local req = w[i]
+    local g = req.group
+    if req.retry_at <= now and (not g or g.running < g.limit) then
+      table.remove(w, i)
+      local budget = req.plan:budget(now)
+      local ok, r = false, nil
+      if budget then ok, r = launch(self, req, budget) end
+      if ok then
+        req.retry_at = nil
+      elseif r then
+        settle(req, nil, req.plan:final(engine.failure(self.client, r)))   -- closed meanwhile
+      else
+        settle(req, nil, req.plan:final(req.last_err))
+      end
+    else
+      i = i + 1
+    end
+  end
+end
+
+-- driver:step() -> how many requests are still pending (running or
+-- waiting for a retry). Never blocks.
+function Driver:step()
+  start_due(self)
+  local _, done = self.t:perform()
+  for k = 1, #done do
+    local h = done[k]
+    local req = self.by_handle[h]
+    if req then
+      self.by_handle[h] = nil
+      land(self, req, h:result())
+    end
+  end
+  -- a client closed under us ended its transfers without a word: each
+  -- request answers "client is closed", a retry included
+  if self.t:closed() then
+    for h, req in pairs(self.by_handle) do
+      self.by_handle[h] = nil
+      land(self, req, h:result())
+    end
+    for _, req in ipairs(self.waiting) do req.retry_at = -math.huge end
+  end
+  start_due(self)
+  local n = #self.waiting
+  for _ in pairs(self.by_handle) do n = n + 1 end
+  return n
+end
+
+-- driver:timeout() -> ms until the next step is needed for a timer's sake
+-- (libcurl's own, or a retry falling due); -1 for none.
+function Driver:timeout()
+  local ms = self.t:timeout()
+  if #self.waiting > 0 then
+    local now, soonest = self.s.clock(), math.huge
+    for _, req in ipairs(self.waiting) do
+      if req.retry_at < soonest then soonest = req.retry_at end
+    end
+    local due = math.max(0, math.ceil((soonest - now) * 1000))
+    if ms < 0 or due < ms then ms = due end
+  end
+  return ms
+end
+
+-- driver:wait(ms): block until a socket is ready, a timer is due or ms
+-- pass. For loops that may block (scripts, status_many).
+function Driver:wait(ms)
+  local t = self:timeout()
+  if t >= 0 and t < ms then ms = t end
+  if next(self.by_handle) then
+    self.t:wait(ms)
+  elseif ms > 0 then
+    self.s.sleep(ms / 1000)
+  end
+end
+
+---------------------------------------------------------------------------
+-- A request
+
+-- req:poll() -> (nothing) while in flight; res | nil, err once done. The
+-- result is kept: polling again gives the same answer.
+function Request:poll()
+  if not self.result then self.driver:step() end
+  local r = self.result
+  if r then return r[1], r[2] end
+end
+
+-- req:done() -> true once a result is there (or it was cancelled). It does
+-- not drive: poll and the driver's step do.
 function Request:done()
-  if self._result then return true end
-  if self._retry_at then return false end
-  return self._req:done()
+  if not self.result and self.driver.t:closed() then self.driver:step() end
+  return self.result ~= nil
 end
 
 -- req:cancel(): stop the transfer and free it; idempotent. A request that
 -- had not finished then polls as the usage error "request was cancelled";
 -- one that had keeps its result.
 function Request:cancel()
-  if self._result then return end
-  if self._req then self._req:cancel() end
-  self._retry_at = nil
-  self._result = { nil, errors.new("usage", "request was cancelled") }
+  if self.result then return end
+  local d = self.driver
+  if self.handle then
+    d.by_handle[self.handle] = nil
+    self.handle:cancel()
+    if self.group then self.group.running = self.group.running - 1 end
+  end
+  for i, w in ipairs(d.waiting) do
+    if w == self then table.remove(d.waiting, i) break end
+  end
+  self.handle, self.retry_at = nil, nil
+  self.result = { nil, errors.new("usage", "request was cancelled") }
 end
 
--- req:timeout() -> milliseconds until the request next needs driving for
--- a timer's sake (libcurl's own, or a retry falling due); -1 for none.
--- While data is awaited it can be large: a timer-driven loop caps it.
+-- req:timeout() -> ms until the request next needs driving for a timer's
+-- sake; -1 for none.
 function Request:timeout()
-  if self._result then return -1 end
-  if self._retry_at then
-    return math.max(0, math.ceil((self._retry_at - self._clock()) * 1000))
+  if self.result then return -1 end
+  if self.retry_at then
+    return math.max(0, math.ceil((self.retry_at - self.driver.s.clock()) * 1000))
   end
-  return self._client._core:timeout()
+  return self.driver.t:timeout()
 end
 
 -- req:await([seconds]) -> res | nil, err: block until done, at most
 -- `seconds` (then nothing is returned and the request keeps going).
 -- For scripts outside any event loop; never call it from one.
 function Request:await(seconds)
-  local deadline = seconds and core.monotime() + seconds
+  local clock = self.driver.s.clock
+  local deadline = seconds and clock() + seconds
   while true do
     local r1, r2 = self:poll()
-    if self._result then return r1, r2 end
+    if self.result then return r1, r2 end
     local ms = self:timeout()
     if ms < 0 or ms > 1000 then ms = 1000 end
     if deadline then
-      local left = deadline - core.monotime()
+      local left = deadline - clock()
       if left <= 0 then return end
       ms = math.min(ms, math.ceil(left * 1000))
     end
-    if self._retry_at then
-      core.sleep(ms / 1000)
-    else
-      self._client._core:wait(ms)
-    end
+    self.driver:wait(ms)
   end
 end
 
 function Request:__tostring()
-  local state = self._result and "done"
-    or (self._retry_at and "waiting to retry")
-    or (self._req:done() and "ready" or "running")
+  local state = self.result and "done" or (self.retry_at and "waiting to retry") or "running"
   return "kadoa.request (" .. state .. ")"
 end
 
 Request.__close = Request.cancel
-
--- perform(client) -> running: move every request of the client forward
--- once, without waiting; returns how many transfers still run.
-function M.perform(client)
-  return (client._core:perform())
-end
 
 return M

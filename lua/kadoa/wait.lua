@@ -13,107 +13,21 @@
 -- by default they come from the C core, loaded only when needed.
 
 local errors = require("kadoa.errors")
-local retry = require("kadoa.retry")
+local engine = require("kadoa.engine")
+local options = require("kadoa.options")
 
 local M = {}
-
-local null
-do
-  local ok, cjson = pcall(require, "cjson.safe")
-  if ok and type(cjson) == "table" then null = cjson.null end
-end
 
 -- The least time a poll is given near the deadline (see the loop).
 local MIN_POLL = 5
 
-M.defaults = {
-  timeout = 3600,
-  interval = 2,
-  factor = 1.5,
-  max_interval = 30,
-  jitter = 0.1,
-  max_failures = 5,
-}
+M.defaults = options.defaults("wait")
 
--- The default random source. math.random is not seeded per process before
--- Lua 5.4 (nor in LuaJIT), so watchers started together would jitter in
--- lockstep; this small generator (Park-Miller, exact in doubles and in
--- integers alike) is seeded from what differs between processes and calls:
--- a heap address, the time, CPU time, the wait's start on its clock.
-local MODULUS = 2147483647
-local calls = 0
-
-local function new_random(start)
-  calls = calls + 1
-  local seed = (os.time() + calls * 7919) % MODULUS
-  local addr = tostring({})
-  for i = 1, #addr do seed = (seed * 31 + addr:byte(i)) % MODULUS end
-  seed = (seed + math.floor(os.clock() * 1e6)) % MODULUS
-  if type(start) == "number" and start == start and start > -2 ^ 53 and start < 2 ^ 53 then
-    seed = (seed + math.floor((start % 1) * 1e9) + math.floor(start)) % MODULUS
-  end
-  if seed == 0 then seed = 1 end
-  return function()
-    seed = (seed * 16807) % MODULUS
-    return (seed - 1) / (MODULUS - 1)
-  end
-end
-
-local function num(n)
-  if n == math.floor(n) and n > -2 ^ 53 and n < 2 ^ 53 then return string.format("%d", n) end
-  return string.format("%.14g", n)
-end
-
--- Each option: its type and, for numbers, the range it must lie in.
-local OPTIONS = {
-  timeout = { "number", ge = 0 },
-  interval = { "number", gt = 0, finite = true },
-  factor = { "number", ge = 1, finite = true },
-  max_interval = { "number", gt = 0, finite = true },
-  jitter = { "number", ge = 0, lt = 1 },
-  max_failures = { "number", ge = 1, whole = true },
-  random = { "function" },
-  sleep = { "function" },
-  clock = { "function" },
-  done = { "function" },
-  on_update = { "function" },
-  on_error = { "function" },
-}
+-- The decoder's null, should a foreign client hand over undecoded nulls.
+local null = (require("kadoa.codec").get() or {}).null
 
 local function usage(fmt, ...)
   return errors.new("usage", "wait: " .. string.format(fmt, ...))
-end
-
-local function check_options(opts)
-  for name, v in pairs(opts) do
-    local rule = OPTIONS[name]
-    if type(name) ~= "string" or not rule then
-      return usage("unknown option %s", type(name) == "string" and ("'" .. name .. "'") or
-        ("of type " .. type(name)))
-    end
-    if type(v) ~= rule[1] then
-      return usage("option '%s' must be a %s, got %s", name, rule[1], type(v))
-    end
-    if rule[1] == "number" then
-      if v ~= v then return usage("option '%s' must be a number, got NaN", name) end
-      if rule.finite and (v == math.huge or v == -math.huge) then
-        return usage("option '%s' must be finite, got %s", name, num(v))
-      end
-      if rule.gt and v <= rule.gt then
-        return usage("option '%s' must be greater than %s, got %s", name, num(rule.gt), num(v))
-      end
-      if rule.ge and v < rule.ge then
-        return usage("option '%s' must be at least %s, got %s", name, num(rule.ge), num(v))
-      end
-      if rule.lt and v >= rule.lt then
-        return usage("option '%s' must be less than %s, got %s", name, num(rule.lt), num(v))
-      end
-      if rule.whole and v ~= math.huge and v ~= math.floor(v) then
-        return usage("option '%s' must be a whole number, got %s", name, num(v))
-      end
-    end
-  end
-  return nil
 end
 
 -- The numbers whose movement counts as progress.
@@ -150,25 +64,20 @@ function M.wait(client, id, opts)
   end
   if client == nil then error("bad argument to 'wait' (no client)", 2) end
   if id == "" then return nil, errors.new("usage", "wait: the session id is empty") end
-  if opts == nil then
-    opts = {}
-  elseif type(opts) ~= "table" then
-    return nil, usage("options must be a table, got %s", type(opts))
-  end
-  local bad = check_options(opts)
-  if bad then return nil, bad end
+  local o, bad = options.check("wait", opts, "wait")
+  if not o then return nil, bad end
 
-  local d = M.defaults
-  local timeout = opts.timeout or d.timeout
-  local factor = opts.factor or d.factor
-  local max_interval = opts.max_interval or d.max_interval
-  local jitter = opts.jitter or d.jitter
-  local max_failures = opts.max_failures or d.max_failures
-  local random = opts.random
-  local done, on_update, on_error = opts.done, opts.on_update, opts.on_error
-  local base = math.min(opts.interval or d.interval, max_interval)
+  -- a kadoa client brings its clock, sleep and random source (seeded from
+  -- the OS); anything else that has status() needs them given, or gets the
+  -- C core's clock and sleep and math.random
+  local s = type(client) == "table" and type(client.settings) == "table" and client.settings or {}
+  local timeout, factor, max_interval, jitter = o.timeout, o.factor, o.max_interval, o.jitter
+  local max_failures = o.max_failures
+  local done, on_update, on_error = o.done, o.on_update, o.on_error
+  local base = math.min(o.interval, max_interval)
+  local random = o.random or s.random or math.random
 
-  local sleep, clock = opts.sleep, opts.clock
+  local sleep, clock = o.sleep or s.sleep, o.clock or s.clock
   if not (sleep and clock) then
     local ok, core = pcall(require, "kadoa.core")
     if not ok or type(core) ~= "table" then
@@ -189,7 +98,6 @@ function M.wait(client, id, opts)
   end
 
   local start = clock()
-  random = random or new_random(start)
   local deadline = start + timeout
   local interval = base
   local polls, failures = 0, 0
@@ -208,19 +116,15 @@ function M.wait(client, id, opts)
     })
   end
 
-  -- A client that says how long a call may take (kadoa's own have a
-  -- timeout field) is asked for less near the deadline, so no poll
-  -- outlives it by more than MIN_POLL seconds.
-  local call_timeout = type(client) == "table" and rawget(client, "timeout")
-  if type(call_timeout) ~= "number" then call_timeout = nil end
+  -- Every poll is one request: the wait counts failures itself, so the
+  -- status call makes no retries of its own (max_failures = 5 means five
+  -- requests, in every host), and near the deadline it is given only what
+  -- is left (at least MIN_POLL), so no poll outlives the wait by much.
+  local call_timeout = type(s.timeout) == "number" and s.timeout or 30
 
   while true do
     polls = polls + 1
-    local per_call
-    if call_timeout then
-      local budget = math.max(deadline - clock(), MIN_POLL)
-      if budget < call_timeout then per_call = { timeout = budget } end
-    end
+    local per_call = { timeout = math.min(call_timeout, math.max(deadline - clock(), MIN_POLL)), retries = 0 }
     local res, err = client:status(id, per_call)
     local now = clock()
     local elapsed = now - start
@@ -256,9 +160,9 @@ function M.wait(client, id, opts)
       local e = res.error
       if e ~= nil and e ~= null and e ~= false then
         -- the server's own words, minus the key should it have echoed it
-        local secret = type(client) == "table" and rawget(client, "_key") or nil
-        return nil, errors.new("crawl_failed", errors.redact(crawl_error_message(e), secret),
-          { result = res })
+        local text = crawl_error_message(e)
+        if type(client) == "table" and type(client.redact) == "function" then text = client:redact(text) end
+        return nil, errors.new("crawl_failed", text, { result = res })
       end
       local finished
       if done then
@@ -276,7 +180,7 @@ function M.wait(client, id, opts)
           errors.one_line(tostring(err), 200))
       end
       -- the same judgement the status call's own retries make
-      if not retry.retryable(err) then return nil, err end
+      if not engine.retryable(err) then return nil, err end
       failures = failures + 1
       last_failure = err
       interval = math.min(interval * factor, max_interval)

@@ -1,0 +1,262 @@
+-- kadoa.client: the client object and its settings.
+--
+--   local c = assert(require("kadoa.client").new({ api_key = key }))
+--   c:status(id [, opts])            -- every call of kadoa.api, blocking
+--   c:send("status", id [, opts])     -- the same call, non-blocking (kadoa.request)
+--
+-- A client owns one C transport (kadoa.core: libcurl handles, keep-alive
+-- connections) and its settings: the options of kadoa.options resolved
+-- against the environment and the defaults. Its public fields are what
+-- the other modules use, never anything private:
+--   client.base_url, client.timeout   as resolved
+--   client.settings                   every client option, resolved (the
+--                                     key excepted), clock/sleep/random too
+--   client.transport                  the C core's client (see HACKING)
+
+local core = require("kadoa.core")
+local codec = require("kadoa.codec")
+local options = require("kadoa.options")
+local errors = require("kadoa.errors")
+local engine = require("kadoa.engine")
+local api = require("kadoa.api")
+
+local M = {}
+
+local DEFAULT_BASE_URL = "https://api.kadoa.com"
+
+local function usage(msg)
+  return nil, errors.new("usage", msg)
+end
+
+local function is_loopback(host)
+  host = host:lower()
+  if host == "localhost" or host == "[::1]" then return true end
+  local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if a then
+    a, b, c, d = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
+    return a == 127 and b < 256 and c < 256 and d < 256
+  end
+  return false
+end
+
+-- Check a base URL: http or https, a host, nothing after the path.
+-- Returns the URL without trailing slashes, or nil and a message.
+local function check_base_url(url, allow_insecure)
+  if url:find("[%c%s]") then return nil, "base_url must not contain spaces or control characters" end
+  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  if not scheme then return nil, "base_url must look like https://host" end
+  scheme = scheme:lower()
+  if scheme ~= "https" and scheme ~= "http" then
+    return nil, "base_url must use https (or http for loopback), not " .. scheme
+  end
+  if rest:find("[?#]") then return nil, "base_url must not have a query or fragment" end
+  local authority = rest:match("^([^/]*)")
+  if authority:find("@", 1, true) then return nil, "base_url must not contain credentials" end
+  local host = authority:match("^(%[[^%]]*%])") or authority:match("^([^:]*)")
+  if not host or host == "" then return nil, "base_url has no host" end
+  if scheme == "http" and not allow_insecure and not is_loopback(host) then
+    return nil, "plain http is only allowed to loopback hosts; use https "
+      .. "(or allow_insecure = true if you really mean it)"
+  end
+  return (url:gsub("/+$", ""))
+end
+
+-- settings(opts [, group]) -> settings | nil, usage error
+-- The options checked (kadoa.options), with the defaults, the environment
+-- (KADOA_API_KEY, KADOA_BASE_URL), a checked base URL and the full user
+-- agent. Shared with the OpenResty client (group "resty").
+function M.settings(opts, group)
+  local s, err = options.check(group or "client", opts)
+  if not s then return nil, err end
+  s.api_key = s.api_key or os.getenv("KADOA_API_KEY")
+  if not s.api_key or s.api_key == "" then
+    return usage("no API key: pass api_key or set KADOA_API_KEY")
+  end
+  if s.api_key:find("[%c]") then
+    return usage("API key must not contain control characters")
+  end
+  local env_base = os.getenv("KADOA_BASE_URL")
+  if env_base == "" then env_base = nil end
+  local base, msg = check_base_url(s.base_url or env_base or DEFAULT_BASE_URL, s.allow_insecure)
+  if not base then return usage(msg) end
+  s.base_url = base
+  s.user_agent = "kadoa-lua/" .. core.version .. (s.user_agent and (" " .. s.user_agent) or "")
+  s.clock = s.clock or core.monotime
+  s.sleep = s.sleep or core.sleep
+  return s
+end
+
+---------------------------------------------------------------------------
+-- The client
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+-- new(opts) -> client | nil, err
+function M.new(opts)
+  local s, err = M.settings(opts)
+  if not s then return nil, err end
+  local json, cerr = codec.get()
+  if not json then return usage(cerr) end
+  local t = core.new({
+    api_key = s.api_key, base_url = s.base_url, user_agent = s.user_agent, ca_file = s.ca_file,
+    timeout = s.timeout, connect_timeout = s.connect_timeout, max_body = s.max_body,
+    decode = json.decode, null = json.null,
+  })
+  s.api_key = nil   -- the transport keeps it (and scrubs it when closed)
+  if not s.random then s.random = function() return t:random() end end
+  return setmetatable({ transport = t, settings = s, base_url = s.base_url, timeout = s.timeout }, Client)
+end
+
+-- Every call of the API as a blocking method: client:NAME(seg..., opts).
+-- No options means the plain call: nothing to check, nothing allocated.
+local run, prepare, args = engine.run, api.prepare, api.args
+
+local function blocking(d)
+  local name = d.name
+  if d.nsegs == 1 then
+    return function(self, a, opts)
+      if type(a) ~= "string" then args(d, name, a) end
+      if opts == nil then return run(self, d, nil, nil, nil, a) end
+      local budget, retries, extra, err = prepare(d, opts, name)
+      if err then return nil, err end
+      return run(self, d, budget, retries, extra, a)
+    end
+  end
+  return function(self, ...)
+    local n = select("#", ...)
+    local opts = n > d.nsegs and select(n, ...) or nil
+    local a, b = ...
+    args(d, name, a, b)
+    local budget, retries, extra, err = prepare(d, opts, name)
+    if err then return nil, err end
+    return run(self, d, budget, retries, extra, a, b)
+  end
+end
+
+for name, d in pairs(api.calls) do Client[name] = blocking(d) end
+
+local STATUS, RAW = api.calls.status, { raw = true }
+
+-- client:status_json(id [, opts]) -> the body exactly as the API sent it | nil, err
+function Client:status_json(id, opts)
+  if type(id) ~= "string" then args(STATUS, "status_json", id) end
+  if opts == nil then return run(self, STATUS, nil, nil, RAW, id) end
+  local budget, retries, extra, err = prepare(STATUS, opts, "status_json")
+  if err then return nil, err end
+  extra = extra or {}
+  extra.raw = true
+  return run(self, STATUS, budget, retries, extra, id)
+end
+
+-- client:send(name, seg..., opts) -> request | nil, err: any call of the
+-- API, non-blocking (see kadoa.request).
+function Client:send(name, ...)
+  local d = api.calls[name]
+  if not d then
+    error(("bad argument #1 to 'send' (no API call named '%s')"):format(tostring(name)), 2)
+  end
+  local n = select("#", ...)
+  local opts = n > d.nsegs and select(n, ...) or nil
+  local a, b = ...
+  args(d, name, a, b)
+  local budget, retries, extra, err = prepare(d, opts, name)
+  if err then return nil, err end
+  return self:driver():start(d, budget, retries, extra, a, b)
+end
+
+-- client:start(id [, opts]) -> request: the status call, non-blocking
+function Client:start(id, opts)
+  if type(id) ~= "string" then args(api.calls.status, "start", id) end
+  return self:send("status", id, opts)
+end
+
+-- client:driver() -> the client's driver of non-blocking requests
+function Client:driver()
+  local d = self._driver
+  if not d then
+    d = require("kadoa.request").driver(self)
+    self._driver = d
+  end
+  return d
+end
+
+function Client:redact(s)
+  return self.transport:redact(s)
+end
+
+function Client:close()
+  self.transport:close()
+end
+
+function Client:closed()
+  return self.transport:closed()
+end
+
+Client.__close = Client.close
+
+-- Watching and many at once live in their own modules, loaded on first use.
+function Client:wait(id, opts)
+  return require("kadoa.wait").wait(self, id, opts)
+end
+
+function Client:status_many(ids, opts)
+  return require("kadoa.many").status_many(self, ids, opts)
+end
+
+function Client:__tostring()
+  return "kadoa.client (" .. self.base_url .. ")" .. (self:closed() and " closed" or "")
+end
+
+---------------------------------------------------------------------------
+-- Default clients: one per set of options and environment, reused between
+-- calls, at most a few kept (options made on the fly must not grow this
+-- forever). `make` makes a client; the cache is the caller's table.
+
+local function options_key(opts)
+  local parts = { os.getenv("KADOA_API_KEY") or "", os.getenv("KADOA_BASE_URL") or "" }
+  local keys = {}
+  for k in pairs(opts) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    parts[#parts + 1] = k .. "=" .. type(opts[k]) .. ":" .. tostring(opts[k])
+  end
+  return table.concat(parts, "\0")
+end
+
+local MAX_DEFAULTS = 16
+
+-- default(cache, make, opts) -> client | nil, err
+-- Without options (the common case) only the two environment variables
+-- are compared; with options, a key made of their names and values.
+function M.default(cache, make, opts)
+  local env_key, env_base = os.getenv("KADOA_API_KEY"), os.getenv("KADOA_BASE_URL")
+  local c, key
+  if opts == nil then
+    c = cache.plain
+    if c and cache.env_key == env_key and cache.env_base == env_base and not c:closed() then
+      return c
+    end
+  elseif type(opts) == "table" then
+    key = options_key(opts)
+    c = cache[key]
+    if c and not c:closed() then return c end
+  end
+  local err
+  c, err = make(opts)
+  if not c then return nil, err end
+  if opts == nil then
+    cache.plain, cache.env_key, cache.env_base = c, env_key, env_base
+  elseif key then
+    cache.count = (cache.count or 0) + 1
+    if cache.count > MAX_DEFAULTS then   -- forget them (still usable by whoever holds one)
+      for k in pairs(cache) do if type(k) == "string" and k:find("\0", 1, true) then cache[k] = nil end end
+      cache.count = 1
+    end
+    cache[key] = c
+  end
+  return c
+end
+
+return M

@@ -1,0 +1,177 @@
+-- kadoa.engine: what happens around one request of the API, once for
+-- every front end.
+--
+-- A call gets a time budget (its `timeout`, retries included). When an
+-- attempt fails, the engine decides whether another one may help and is
+-- safe, and how long to wait first:
+--
+--  * worth it: a dropped connection, a timeout, a rate limit, an
+--    overloaded gateway (429, 500, 502, 503, 504) may be gone a moment
+--    later; a bad key, an unknown session, a body we cannot read or a
+--    certificate we do not trust will be the same next time;
+--  * safe: a call that is not idempotent (a POST: starting a crawl twice
+--    starts two crawls) is repeated only when the request surely never
+--    reached the server (`err.sent == false`: refused, DNS, the TLS
+--    handshake), never after a timeout or a reset;
+--  * when: exponential backoff with full jitter (attempt n waits a random
+--    time in [0, min(cap, base * 2^(n-1)))), drawn from the client's own
+--    random source seeded from the OS, so clients that fail together do
+--    not come back together; a Retry-After is a floor; no wait is longer
+--    than max_retry_wait (a server asking for more gets no retry: its
+--    error carries retry_after) and none ends past the budget.
+--
+-- The Plan below is that decision as a small state machine that never
+-- reads a clock or sleeps by itself; the blocking run() here, the
+-- non-blocking driver (kadoa.request), status_many (kadoa.many), Neovim and
+-- OpenResty all move it forward with their own notion of time. A success
+-- on the first attempt costs nothing here: the plan is only made after a
+-- failure.
+--
+-- A "client" for the engine is anything with:
+--   client.transport   :fetch(route, timeout, extra, seg...) -> value | nil, report
+--                      (the C core's, or OpenResty's cosocket transport)
+--   client.settings    timeout, retries, retry_base, retry_cap,
+--                      max_retry_wait, clock, sleep, random
+--   client:redact(s)   s without the API key
+
+local errors = require("kadoa.errors")
+local options = require("kadoa.options")
+
+local M = {}
+
+local D = options.declarations
+
+-- HTTP statuses that say "not now" rather than "not like this".
+local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
+
+-- Failures below HTTP that may pass by themselves.
+local RETRY_KIND = { network = true, timeout = true }
+
+-- retryable(err [, unsafe]) -> boolean: is sending the same request again
+-- worth it, and (for a call that must not run twice) safe?
+function M.retryable(err, unsafe)
+  if type(err) ~= "table" then return false end
+  if unsafe and err.sent ~= false then return false end
+  local kind = err.kind
+  if RETRY_KIND[kind] then return true end
+  if kind == "rate_limited" or kind == "server" then
+    return RETRY_STATUS[err.status] == true
+  end
+  return false
+end
+
+local function valid(x)
+  return type(x) == "number" and x == x and x >= 0 and x ~= math.huge
+end
+
+-- delay(policy, attempt, err, random) -> seconds | nil
+-- How long to wait after failed attempt number `attempt` (1 for the first)
+-- before the next one, or nil when the wait the server asks for is longer
+-- than policy.max_retry_wait (then: do not retry). policy holds
+-- retry_base, retry_cap and max_retry_wait (missing ones: the defaults);
+-- random() returns a number in [0, 1) (default math.random).
+function M.delay(policy, attempt, err, random)
+  local base = policy.retry_base or D.retry_base.default
+  local cap = policy.retry_cap or D.retry_cap.default
+  local max_wait = policy.max_retry_wait or D.max_retry_wait.default
+
+  -- base * 2^(attempt-1), without overflowing to inf for silly attempts
+  local window = base
+  for _ = 2, attempt do
+    window = window * 2
+    if window >= cap then break end
+  end
+  if window > cap then window = cap end
+
+  local r = (random or math.random)()
+  if type(r) ~= "number" or r ~= r or r < 0 then r = 0 elseif r >= 1 then r = 1 end
+  local wait = window * r
+
+  local after = type(err) == "table" and err.retry_after or nil
+  if valid(after) then
+    if after > max_wait then return nil end
+    if after > wait then wait = after end
+  end
+  if wait > max_wait then wait = max_wait end
+  return wait
+end
+
+-- failure(client, report) -> the error value every API returns
+function M.failure(client, r)
+  return errors.from_report(r, function(s) return client:redact(s) end)
+end
+
+---------------------------------------------------------------------------
+-- A plan: the rest of one call's life after its first failure.
+
+local Plan = {}
+Plan.__index = Plan
+M.Plan = Plan
+
+-- plan(settings, deadline, retries, unsafe) -> plan. deadline: on the
+-- settings' clock, when the call's budget runs out.
+function M.plan(s, deadline, retries, unsafe)
+  return setmetatable({ s = s, deadline = deadline, retries = retries or s.retries,
+                        unsafe = unsafe, attempts = 1 }, Plan)
+end
+
+-- plan:next(err, now) -> seconds to wait before the next attempt, or nil:
+-- err is final (err.attempts is set).
+function Plan:next(err, now)
+  if self.attempts <= self.retries and M.retryable(err, self.unsafe) then
+    local wait = M.delay(self.s, self.attempts, err, self.s.random)
+    if wait and now + wait < self.deadline then return wait end
+  end
+  err.attempts = self.attempts
+  return nil
+end
+
+-- plan:budget(now) -> seconds the next attempt may take (and it is
+-- counted), or nil when the deadline has passed.
+function Plan:budget(now)
+  local left = self.deadline - now
+  if left <= 0 then return nil end
+  self.attempts = self.attempts + 1
+  return left
+end
+
+-- plan:final(err) -> err, marked with the attempts made
+function Plan:final(err)
+  err.attempts = self.attempts
+  return err
+end
+
+---------------------------------------------------------------------------
+-- The blocking call.
+
+-- run(client, call, budget, retries, extra, a, b) -> value | nil, err
+-- call: a declared call of kadoa.api (route, unsafe); budget and retries
+-- override the client's (nil: the client's); extra and the segments a, b
+-- go to the transport as they are.
+function M.run(client, call, budget, retries, extra, a, b)
+  local t = client.transport
+  local res, r = t:fetch(call.route, budget, extra, a, b)
+  if res ~= nil then return res end
+  local err = M.failure(client, r)
+  local s = client.settings
+  if (retries or s.retries) == 0 or not M.retryable(err, call.unsafe) then
+    err.attempts = 1
+    return nil, err
+  end
+  -- the first attempt ran with the whole budget and the core says how long
+  -- it took: only now is a clock read
+  local clock, sleep = s.clock, s.sleep
+  local plan = M.plan(s, clock() - (r.elapsed or 0) + (budget or s.timeout), retries, call.unsafe)
+  while true do
+    local wait = plan:next(err, clock())
+    if not wait then return nil, err end
+    if sleep(wait) == false then return nil, plan:final(err) end   -- interrupted: let the host act
+    local left = plan:budget(clock())
+    if not left then return nil, plan:final(err) end
+    res, r = t:fetch(call.route, left, extra, a, b)
+    if res ~= nil then return res end
+    err = M.failure(client, r)
+  end
+end
+
+return M

@@ -1,0 +1,249 @@
+-- kadoa.options: every option of the library, declared once.
+--
+-- Each declaration names the option, its type, its range, its default and
+-- what it means. Groups say which functions take which options; the same
+-- declaration serves the client, one call, wait, status_many, Neovim's
+-- setup and OpenResty's client, so a rule is written exactly once and a
+-- message reads the same wherever the option is given.
+--
+--   local options = require("kadoa.options")
+--   local o, err = options.check("wait", opts, "wait")   -- defaults filled in
+--
+-- check never raises: bad options are the caller's usage error (nil, err),
+-- with the function's name, the option's name and what was wrong.
+
+local errors = require("kadoa.errors")
+
+local M = {}
+
+local huge = math.huge
+
+-- name -> { type, [range checks], default, doc }
+local D = {}
+M.declarations = D
+
+local function declare(name, spec) D[name] = spec; spec.name = name end
+
+-- the client and its calls ----------------------------------------------------
+declare("api_key", { "string", nocontrol = true,
+  doc = "sent as x-api-key; default $KADOA_API_KEY; never printed, logged or put in an error" })
+declare("base_url", { "string",
+  doc = "the API's address; default $KADOA_BASE_URL, else https://api.kadoa.com; http:// only to loopback" })
+declare("timeout", { "number", gt = 0, finite = true, default = 30,
+  doc = "seconds one call may take, its retries included" })
+declare("connect_timeout", { "number", gt = 0, finite = true, default = 10,
+  doc = "seconds to connect" })
+declare("max_body", { "number", ge = 1, le = 2 ^ 40, whole = true, default = 8 * 1024 * 1024,
+  doc = "bytes; a larger answer is abandoned as soon as it crosses the limit" })
+declare("ca_file", { "string", nonul = true,
+  doc = "PEM bundle to verify the server with (default: the system's store)" })
+declare("user_agent", { "string", nocontrol = true,
+  doc = "appended to kadoa-lua/<version>" })
+declare("allow_insecure", { "boolean", default = false,
+  doc = "allow plain http:// to a host that is not loopback" })
+declare("retries", { "number", ge = 0, le = 100, whole = true, default = 2,
+  doc = "extra attempts on failures that may pass; 0 turns them off" })
+declare("retry_base", { "number", gt = 0, finite = true, default = 0.25,
+  doc = "seconds: the first backoff window" })
+declare("retry_cap", { "number", gt = 0, finite = true, default = 8,
+  doc = "seconds: the largest backoff window" })
+declare("max_retry_wait", { "number", ge = 0, finite = true, default = 30,
+  doc = "seconds: the longest single wait before a retry, Retry-After included" })
+declare("clock", { "function",
+  doc = "() -> seconds on a monotonic clock (default: the C core's)" })
+declare("sleep", { "function",
+  doc = "(seconds) -> false to stop waiting (default: the C core's nanosleep; OpenResty: ngx.sleep)" })
+declare("random", { "function",
+  doc = "() -> a number in [0, 1) for jitter (default: the client's own generator, seeded from the OS)" })
+declare("raw", { "boolean", default = false,
+  doc = "the answer's body as the API sent it, not decoded" })
+
+-- status_many and other many-at-once runs --------------------------------------
+declare("concurrency", { "number", ge = 1, whole = true, finite = true, default = 16,
+  doc = "at most this many requests in flight" })
+declare("on_result", { "function", doc = "(key, res, err) as each outcome lands" })
+
+-- wait ------------------------------------------------------------------------------
+declare("wait_timeout", { "number", ge = 0, default = 3600, key = "timeout",
+  doc = "seconds to wait for the crawl; 0 polls once" })
+declare("interval", { "number", gt = 0, finite = true, default = 2,
+  doc = "seconds: the first and shortest pause between polls" })
+declare("factor", { "number", ge = 1, finite = true, default = 1.5,
+  doc = "the pause grows by this while nothing changes" })
+declare("max_interval", { "number", gt = 0, finite = true, default = 30,
+  doc = "seconds: the longest pause between polls" })
+declare("jitter", { "number", ge = 0, lt = 1, default = 0.1,
+  doc = "fraction of each pause that is random, so watchers do not poll in lockstep" })
+declare("max_failures", { "number", ge = 1, whole = true, default = 5,
+  doc = "transient failures in a row that end the wait" })
+declare("done", { "function", doc = "(res) -> true when the crawl is over (default: payload.finished)" })
+declare("on_update", { "function", doc = "(res, info) after every successful poll" })
+declare("on_error", { "function", doc = "(err, info) after every failed poll that is retried" })
+
+-- hosts -----------------------------------------------------------------------------
+declare("poll_interval", { "number", ge = 1, le = 1000, default = 10,
+  doc = "Neovim: ms, the longest gap between two looks at the sockets" })
+declare("notify", { "boolean", default = true, doc = "Neovim: watches report with vim.notify" })
+declare("pool_size", { "number", ge = 1, whole = true, finite = true, default = 30,
+  doc = "OpenResty: idle keepalive connections kept per worker and server" })
+declare("keepalive_timeout", { "number", gt = 0, finite = true, default = 60,
+  doc = "OpenResty: seconds an idle connection is kept" })
+
+-- Groups: which options a function takes (option name -> declaration).
+-- Names in `inherit` get no default: unset, they fall back to the client's
+-- setting (a call's timeout is the client's timeout unless given).
+local INHERIT = {}
+local function group(names, inherit)
+  local g = {}
+  for _, n in ipairs(names) do
+    local d = assert(D[n], n)
+    g[d.key or n] = d
+  end
+  INHERIT[g] = inherit or {}
+  return g
+end
+
+local CALL = { "timeout", "retries", "raw" }
+local CLIENT = { "api_key", "base_url", "timeout", "connect_timeout", "max_body", "ca_file",
+  "user_agent", "allow_insecure", "retries", "retry_base", "retry_cap", "max_retry_wait",
+  "clock", "sleep", "random" }
+
+local function plus(a, b)
+  local t = {}
+  for _, n in ipairs(a) do t[#t + 1] = n end
+  for _, n in ipairs(b) do t[#t + 1] = n end
+  return t
+end
+
+M.groups = {
+  client = group(CLIENT),
+  call = group(CALL, { timeout = true, retries = true }),
+  many = group(plus(CALL, { "concurrency", "on_result" }), { timeout = true, retries = true }),
+  wait = group({ "wait_timeout", "interval", "factor", "max_interval", "jitter", "max_failures",
+    "random", "sleep", "clock", "done", "on_update", "on_error" }),
+  nvim = group({ "poll_interval", "notify" }),
+  resty = group(plus(CLIENT, { "pool_size", "keepalive_timeout" })),
+}
+M.groups.resty.ca_file = nil   -- nginx's lua_ssl_trusted_certificate decides trust
+
+local function num(n)
+  if n == math.floor(n) and n > -2 ^ 53 and n < 2 ^ 53 then return string.format("%d", n) end
+  return string.format("%.14g", n)
+end
+
+-- What is wrong with value v for declaration d, or nil.
+local function problem(d, v)
+  local want = d[1]
+  if type(v) ~= want then return ("must be a %s, got %s"):format(want, type(v)) end
+  if want == "number" then
+    if v ~= v then return "must be a number, got NaN" end
+    if d.finite and (v == huge or v == -huge) then return "must be finite, got " .. num(v) end
+    if d.gt and v <= d.gt then return ("must be greater than %s, got %s"):format(num(d.gt), num(v)) end
+    if d.ge and v < d.ge then return ("must be at least %s, got %s"):format(num(d.ge), num(v)) end
+    if d.lt and v >= d.lt then return ("must be less than %s, got %s"):format(num(d.lt), num(v)) end
+    if d.le and v > d.le then return ("must be at most %s, got %s"):format(num(d.le), num(v)) end
+    if d.whole and v ~= huge and v ~= math.floor(v) then
+      return "must be a whole number, got " .. num(v)
+    end
+  elseif want == "string" then
+    if d.nonul and v:find("\0", 1, true) then return "must not contain NUL bytes" end
+    if d.nocontrol and v:find("%c") then return "must not contain control characters" end
+  end
+end
+
+-- The Damerau-Levenshtein distance between two short strings.
+local function distance(a, b)
+  local d = {}
+  for i = 0, #a do d[i] = { [0] = i } end
+  for j = 0, #b do d[0][j] = j end
+  for i = 1, #a do
+    for j = 1, #b do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
+    end
+  end
+  return d[#a][#b]
+end
+
+-- closest(name, known) -> the known name a typo most likely meant, or nil:
+-- the same name in another case first, then the nearest within two edits
+-- (or a third of its length, for long names).
+function M.closest(name, known)
+  if type(name) ~= "string" then return nil end
+  local lower = name:lower()
+  local best, best_d
+  for k in pairs(known) do
+    if type(k) == "string" then
+      if k:lower() == lower then return k end
+      local dist = distance(lower, k:lower())
+      if dist <= math.max(2, math.floor(#k / 3)) and (not best_d or dist < best_d or
+          (dist == best_d and k < best)) then
+        best, best_d = k, dist
+      end
+    end
+  end
+  return best
+end
+
+local function usage(fname, fmt, ...)
+  return nil, errors.new("usage", (fname and (fname .. ": ") or "") .. fmt:format(...))
+end
+
+-- check(group, opts, fname [, extra]) -> options with defaults | nil, err
+-- extra: further names this one function takes (name -> declaration, or
+-- name -> type string for plain values such as a call's page number).
+function M.check(gname, opts, fname, extra)
+  local g = M.groups[gname] or error("no option group " .. tostring(gname))
+  if opts ~= nil and type(opts) ~= "table" then
+    return usage(fname, "options must be a table, got %s", type(opts))
+  end
+  local out = {}
+  for k, v in pairs(opts or {}) do
+    local d = g[k] or (extra and extra[k])
+    if not d then
+      if type(k) ~= "string" then return usage(fname, "unknown option of type %s", type(k)) end
+      local known = {}
+      for n in pairs(g) do known[n] = true end
+      for n in pairs(extra or {}) do known[n] = true end
+      local near = M.closest(k, known)
+      return usage(fname, "unknown option '%s'%s", k, near and (" (did you mean '" .. near .. "'?)") or "")
+    end
+    if type(d) == "string" then d = { d } end
+    local msg = problem(d, v)
+    if msg then return usage(fname, "option '%s' %s", k, msg) end
+    out[k] = v
+  end
+  local inherit = INHERIT[g]
+  for k, d in pairs(g) do
+    if out[k] == nil and d.default ~= nil and not inherit[k] then out[k] = d.default end
+  end
+  return out
+end
+
+-- defaults(group) -> a fresh table of the group's defaults
+function M.defaults(gname)
+  local t = {}
+  for k, d in pairs(M.groups[gname]) do t[k] = d.default end
+  return t
+end
+
+-- merge(base, over): a deep copy of base with over's values on top (tables
+-- merged key by key): how Neovim's setup layers calls on each other.
+function M.merge(base, over)
+  local t = {}
+  for k, v in pairs(base or {}) do t[k] = v end
+  for k, v in pairs(over or {}) do
+    if type(v) == "table" and type(t[k]) == "table" and getmetatable(v) == nil then
+      t[k] = M.merge(t[k], v)
+    else
+      t[k] = v
+    end
+  end
+  return t
+end
+
+return M

@@ -1,0 +1,178 @@
+/*
+ * route.c: the URL of one API call.
+ *
+ * A route is an API path template made once per call of the API
+ * (core.route("GET", "/v4/crawl/{session id}/pages/{page id}")): literal
+ * pieces around named segments. A call gives the segments' values, each
+ * percent-encoded here as exactly one path segment, and an optional query
+ * (name, value, ...), encoded here too. So no caller ever builds a URL by
+ * hand, and an id can never add a segment, a query or a dot segment.
+ *
+ * The same code serves libcurl (transfer.c) and the OpenResty transport
+ * (client:path), so both send byte for byte the same request line.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kadoa.h"
+
+kd_route *kd_check_route(lua_State *L, int i) {
+  return (kd_route *)luaL_checkudata(L, i, KD_ROUTE_MT);
+}
+
+/* core.route(method, template) -> route */
+static int l_route(lua_State *L) {
+  static const char *const methods[] = {"GET", "POST", "DELETE", NULL};
+  int method = luaL_checkoption(L, 1, NULL, methods);
+  size_t n, i;
+  const char *t = luaL_checklstring(L, 2, &n);
+  kd_route *r;
+  char *o;
+  int k = 0;
+  if (n == 0 || t[0] != '/') return luaL_argerror(L, 2, "a path starting with '/'");
+  r = (kd_route *)lua_newuserdata(L, sizeof *r + n + 1);
+  memset(r, 0, sizeof *r);
+  r->method = method;
+  o = r->text;
+  r->lit[0] = o;
+  for (i = 0; i < n; i++) {
+    if (t[i] == '{') {
+      const char *end = memchr(t + i, '}', n - i);
+      if (!end || end == t + i + 1) return luaL_argerror(L, 2, "a '{' without its name and '}'");
+      if (k == KD_MAX_SEGS) return luaL_argerror(L, 2, "too many segments");
+      r->litlen[k] = (size_t)(o - r->lit[k]);
+      *o++ = '\0';
+      r->name[k] = o;
+      memcpy(o, t + i + 1, (size_t)(end - t - i - 1));
+      o += end - t - i - 1;
+      *o++ = '\0';
+      k++;
+      r->lit[k] = o;
+      i = (size_t)(end - t);
+    } else {
+      *o++ = t[i];
+    }
+  }
+  r->litlen[k] = (size_t)(o - r->lit[k]);
+  *o = '\0';
+  r->nsegs = k;
+  luaL_getmetatable(L, KD_ROUTE_MT);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+static int l_route_tostring(lua_State *L) {
+  static const char *const methods[] = {"GET", "POST", "DELETE"};
+  kd_route *r = kd_check_route(L, 1);
+  luaL_Buffer b;
+  int k;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, methods[r->method]);
+  luaL_addchar(&b, ' ');
+  for (k = 0; k <= r->nsegs; k++) {
+    luaL_addlstring(&b, r->lit[k], r->litlen[k]);
+    if (k < r->nsegs) {
+      luaL_addchar(&b, '{');
+      luaL_addstring(&b, r->name[k]);
+      luaL_addchar(&b, '}');
+    }
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+long kd_ms(double s) {
+  if (s < 0.001) return 1;
+  if (s > 86400.0 * 365) return 86400L * 365 * 1000;
+  return (long)(s * 1000 + 0.5);
+}
+
+const char *kd_read_call(lua_State *L, int i, kd_call *call) {
+  int k;
+  memset(call, 0, sizeof *call);
+  call->route = kd_check_route(L, i);
+  if (!lua_isnoneornil(L, i + 1)) call->timeout_ms = kd_ms(luaL_checknumber(L, i + 1));
+  if (!lua_isnoneornil(L, i + 2)) {
+    int x = i + 2;
+    luaL_checktype(L, x, LUA_TTABLE);
+    lua_getfield(L, x, "raw");
+    call->raw = lua_toboolean(L, -1);
+    lua_getfield(L, x, "body");
+    if (!lua_isnil(L, -1)) call->body = luaL_checklstring(L, -1, &call->body_len);
+    lua_pop(L, 2);   /* the table keeps the body string alive */
+    lua_getfield(L, x, "query");   /* stays on the stack, above the segments */
+    if (!lua_isnil(L, -1)) {
+      luaL_checktype(L, -1, LUA_TTABLE);
+      call->query = lua_gettop(L);
+    } else {
+      lua_pop(L, 1);
+    }
+  }
+  call->seg = i + 3;
+  for (k = 0; k < call->route->nsegs; k++) {
+    size_t len;
+    luaL_checklstring(L, call->seg + k, &len);
+    if (len == 0) {
+      lua_pushfstring(L, "%s is empty", call->route->name[k]);
+      return lua_tostring(L, -1);
+    }
+    if (len > KD_MAX_ID) {
+      lua_pushfstring(L, "%s is longer than " KD_STR(KD_MAX_ID) " bytes", call->route->name[k]);
+      return lua_tostring(L, -1);
+    }
+  }
+  return NULL;
+}
+
+static int add_escaped(kd_buf *u, const char *s, size_t n) {
+  if (3 * n > u->cap - u->len) {
+    char *d;
+    size_t cap = u->len + 3 * n + 64;
+    if (!(d = realloc(u->data, cap))) return -1;
+    u->data = d;
+    u->cap = cap;
+  }
+  u->len += kd_escape(u->data + u->len, s, n);
+  return 0;
+}
+
+int kd_build_url(lua_State *L, kd_buf *u, const char *base, size_t blen, const kd_call *call) {
+  const kd_route *r = call->route;
+  int k;
+  u->len = 0;
+  if (kd_buf_add(u, base, blen) != 0) return -1;
+  for (k = 0; k <= r->nsegs; k++) {
+    if (kd_buf_add(u, r->lit[k], r->litlen[k]) != 0) return -1;
+    if (k < r->nsegs) {
+      size_t len;
+      const char *s = lua_tolstring(L, call->seg + k, &len);
+      if (add_escaped(u, s, len) != 0) return -1;
+    }
+  }
+  if (call->query) {
+    int n = (int)kd_rawlen(L, call->query), j;
+    for (j = 1; j + 1 <= n; j += 2) {
+      size_t len;
+      const char *s;
+      if (kd_buf_add(u, j == 1 ? "?" : "&", 1) != 0) return -1;
+      lua_rawgeti(L, call->query, j);
+      s = lua_tolstring(L, -1, &len);
+      if (s && add_escaped(u, s, len) != 0) return (lua_pop(L, 1), -1);
+      lua_pop(L, 1);
+      if (kd_buf_add(u, "=", 1) != 0) return -1;
+      lua_rawgeti(L, call->query, j + 1);
+      s = lua_tolstring(L, -1, &len);
+      if (s && add_escaped(u, s, len) != 0) return (lua_pop(L, 1), -1);
+      lua_pop(L, 1);
+    }
+  }
+  return kd_buf_add(u, "", 1);   /* the NUL libcurl wants, not counted below */
+}
+
+void kd_open_route(lua_State *L) {
+  static const luaL_Reg none[] = {{NULL, NULL}};
+  const luaL_Reg *methods[] = {none, NULL};
+  kd_new_class(L, KD_ROUTE_MT, NULL, NULL, l_route_tostring, methods);
+  lua_pushcfunction(L, l_route);
+  lua_setfield(L, -2, "route");
+}
