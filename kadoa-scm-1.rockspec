@@ -39,6 +39,7 @@ build = {
     ["kadoa.request"] = "lua/kadoa/request.lua",
     ["kadoa.resty"] = "lua/kadoa/resty.lua",
     ["kadoa.retry"] = "lua/kadoa/retry.lua",
+    ["kadoa.text"] = "lua/kadoa/text.lua",
     ["kadoa.wait"] = "lua/kadoa/wait.lua",
     ["kadoa.core"] = {
       sources = { "src/core.c", "src/transfer.c", "src/multi.c", "src/decode.c", "src/escape.c" },
