@@ -23,9 +23,12 @@
 --                      order): res is the result table or nil, err the error
 --                      value or nil. An error it raises cancels every request
 --                      still in flight and is re-raised from status_many.
+--         raw          true: each success is the response body exactly as
+--                      the API sent it (a string, as client:status_json
+--                      gives), not the decoded table
 --
 -- Returns a table keyed by id. Each value is exactly what client:status(id)
--- would have given: the decoded result table on success, else the error
+-- (client:status_json(id) with raw) would have given: the decoded result table on success, else the error
 -- value it returns second (a kadoa.errors.Error: `kadoa.errors.is(v)`,
 -- `v.kind`, `v.message`, `tostring(v)`). Results come from the JSON decoder
 -- and never carry a metatable, so errors.is can never mistake one for an
@@ -63,6 +66,10 @@ local function check_options(opts)
     elseif k == "timeout" then
       if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
         return usage("option 'timeout' must be a positive number of seconds, got %s", tostring(v))
+      end
+    elseif k == "raw" then
+      if type(v) ~= "boolean" then
+        return usage("option 'raw' must be a boolean, got %s", type(v))
       end
     elseif k == "on_result" then
       if type(v) ~= "function" then
@@ -144,7 +151,7 @@ local function run(st)
       end
       job.err = nil
     end
-    local req, r = core:start(job.id, false, budget)
+    local req, r = core:start(job.id, st.raw, budget)
     if req then
       inflight[req] = job
       ninflight = ninflight + 1
@@ -242,6 +249,7 @@ function M.status_many(client, ids, opts)
     ids = distinct(ids),
     results = {},
     on_result = o.on_result,
+    raw = o.raw == true,
     concurrency = o.concurrency or M.defaults.concurrency,
     timeout = o.timeout or client.timeout,
     inflight = {},   -- request -> job
