@@ -18,6 +18,7 @@ local kadoa = require("kadoa")
 local core = require("kadoa.core")
 local format = require("kadoa.format")
 local args = require("kadoa.cli.args")
+local display = require("kadoa.cli.display")
 local environment = require("kadoa.cli.env")
 local exit = require("kadoa.cli.exit")
 local help = require("kadoa.cli.help")
@@ -73,7 +74,7 @@ local function run(argv, env, out)
   if command == "wait" then
     wopts, msg = args.wait_options(opts)
     if not wopts then return out:usage_error(msg, command) end
-    wopts.live = require("kadoa.cli.display").live(opts, env)
+    wopts.live = display.live(opts, env)
   end
 
   local api_key
