@@ -88,6 +88,30 @@ describe("status_many", function()
       assert.is_false(errors.is(res.plain))
     end)
 
+    it("with raw, gives each success as the body status_json gives", function()
+      local ids = { "nulls", "invalid-utf8", "status-404", "invalid-json" }
+      local res = assert(client:status_many(ids, { raw = true }))
+      for _, id in ipairs(ids) do
+        local one, err = client:status_json(id)
+        local v = res[id]
+        if one then
+          assert.are.equal("string", type(v), id)
+          assert.are.equal(one, v)
+        else
+          assert.is_true(errors.is(v), id)
+          assert.are.equal(err.kind, v.kind)
+          assert.are.equal(err.status, v.status)
+        end
+      end
+      assert.is_true(errors.is(res["status-404"]))
+      -- raw takes the body as it is: not JSON is not a decode error here
+      assert.are.equal("string", type(res["invalid-json"]))
+      local _, e = client:status_many({ "x" }, { raw = "yes" })
+      assert.are.equal("usage", e.kind)
+      assert.matches("option 'raw' must be a boolean", e.message)
+      assert.is_true(idle(client))
+    end)
+
     it("fetches duplicate ids once", function()
       -- flaky-2 answers 503 twice, then 200: fetched once, the next
       -- status still sees the second 503

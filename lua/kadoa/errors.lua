@@ -38,21 +38,9 @@ function Error:__tostring()
   return s
 end
 
--- Make one line of at most `max` bytes out of untrusted text: control
--- characters become spaces, runs of blanks fold to one, and a cut never
--- splits a UTF-8 sequence.
-local function one_line(s, max)
-  s = s:gsub("[%c]", " "):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
-  if #s > max then
-    local cut = max
-    -- step back over UTF-8 continuation bytes so the cut lands on a boundary
-    while cut > 0 and s:byte(cut + 1) and s:byte(cut + 1) >= 0x80 and s:byte(cut + 1) < 0xC0 do
-      cut = cut - 1
-    end
-    s = s:sub(1, cut) .. "..."
-  end
-  return s
-end
+-- One line of at most `max` bytes out of untrusted text: kadoa.text's
+-- rule, kept here under its old name for the modules that call it so.
+local one_line = require("kadoa.text").one_line
 M.one_line = one_line
 
 -- Remove a secret from text that came from elsewhere (a server may echo

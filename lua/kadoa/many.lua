@@ -20,7 +20,9 @@
 --         timeout      seconds each id may take, its retries included
 --                      (default: the client's timeout, as for status)
 --         retries      as for status (default: the client's)
---         raw          values are the bodies as the API sent them
+--         raw          true: each success is the response body exactly as
+--                      the API sent it (a string, as client:status_json
+--                      gives), not the decoded table
 --         on_result    function(id, res, err), called once per distinct id
 --                      as its outcome lands (completion order, not ids
 --                      order): res is the result table or nil, err the error

@@ -1,0 +1,74 @@
+-- kadoa.cli.commands.status: `kadoa status [--json | --long] ID [ID...]`.
+-- Every id is fetched at once (client:status_many, one request each on
+-- the client's connections), then printed in the order given: a line (or
+-- a block with --long, or the API's own JSON with --json) per id, and a
+-- message on stderr for each id that could not be fetched.
+
+local core = require("kadoa.core")
+local kadoa = require("kadoa")
+local errors = require("kadoa.errors")
+local format = require("kadoa.format")
+local exit = require("kadoa.cli.exit")
+local shown = require("kadoa.cli.output").shown
+
+local M = {}
+
+local function has_error(e)
+  return e ~= nil and e ~= kadoa.null and e ~= false
+end
+
+-- A body passed on as it came must still be a status: a JSON object.
+-- Returns the decoded table, or nil and a decode error.
+local function check_body(body)
+  local t = core.decode(body)
+  if type(t) ~= "table" or t[1] ~= nil then
+    return nil, errors.new("decode", "the answer is not a JSON object")
+  end
+  return t
+end
+
+-- run(output, client, ids, opts) -> exit code. opts: the parsed options.
+function M.run(output, client, ids, opts)
+  local code = exit.ok
+  -- the worst outcome decides: API error, usage error, failed crawl
+  local function worse(c)
+    if c > code then code = c end
+  end
+  local function problem(id, err)
+    output:say(shown(id) .. ": " .. format.format_error(err))
+    worse(err and err.kind == "usage" and exit.usage or exit.api)
+  end
+
+  local results, err = client:status_many(ids, { raw = opts.json == true })
+  if not results then
+    output:say(format.format_error(err))
+    return exit.usage
+  end
+
+  for n, id in ipairs(ids) do
+    local v = results[id]
+    if errors.is(v) then
+      problem(id, v)
+    elseif opts.json then
+      local t, bad = check_body(v)
+      if t then
+        -- a raw line break in JSON is only whitespace: keep one object a line
+        output:out((v:gsub("[\r\n]+", " "):gsub("%s+$", "")))
+        if has_error(t.error) then worse(exit.failed) end
+      else
+        problem(id, bad)
+      end
+    else
+      if opts.long then
+        if n > 1 then output:out("") end
+        output:out(format.format(v, { id = id, style = "long" }))
+      else
+        output:out(format.format(v, { id = id }))
+      end
+      if has_error(v.error) then worse(exit.failed) end
+    end
+  end
+  return code
+end
+
+return M

@@ -1,0 +1,114 @@
+-- kadoa.cli.commands.wait: `kadoa wait [OPTIONS] ID`: kadoa.wait's polling
+-- with a display (kadoa.cli.display), an exit code for each way it ends,
+-- and Ctrl-C answered within a tenth of a second, even mid-request.
+
+local core = require("kadoa.core")
+local format = require("kadoa.format")
+local waiter = require("kadoa.wait")
+local args = require("kadoa.cli.args")
+local display = require("kadoa.cli.display")
+local exit = require("kadoa.cli.exit")
+local shown = require("kadoa.cli.output").shown
+
+local M = {}
+
+-- One status request that never blocks for long: started with
+-- client:start and driven by req:await in steps of 0.1 s, so Ctrl-C
+-- (turned into an error by the interpreter at the next Lua instruction)
+-- lands within a tenth of a second even while a server takes its time.
+-- tick() runs between steps. An interruption cancels the request.
+local function fetch(client, id, opts, tick)
+  local req, err = client:start(id, opts)
+  if not req then return nil, err end
+  local ok, res
+  ok, res, err = pcall(function()
+    local r, e
+    repeat
+      r, e = req:await(0.1)
+      if r == nil and e == nil then tick() end
+    until r ~= nil or e ~= nil or req:done()
+    if r == nil and e == nil then return req:poll() end
+    return r, e
+  end)
+  if not ok then
+    req:cancel()
+    error(res, 0)
+  end
+  return res, err
+end
+
+-- What kadoa.wait polls: one request at a time, without retries of its
+-- own (wait retries, and counts), none outliving the wait by much.
+local function poller(client, show, deadline)
+  local function tick() show:tick() end
+  return {
+    status = function(_, id)
+      local budget = math.max(1, math.min(client.timeout, deadline - core.monotime()))
+      return fetch(client, id, { timeout = budget, retries = 0 }, tick)
+    end,
+  }
+end
+
+local function interrupted(e)
+  return type(e) == "string" and e:find("interrupted!", 1, true) ~= nil
+end
+M.interrupted = interrupted
+
+-- run(output, env, client, id, o) -> exit code. o: args.wait_options's
+-- timing plus o.live (display.live).
+function M.run(output, env, client, id, o)
+  local show = display.new(id, o.live, output, env)
+  if not o.live then
+    output:say(("waiting for %s (polling every %s, timeout %s)"):format(shown(id),
+      args.setting(o.interval), args.setting(o.timeout)))
+  end
+  local deadline = core.monotime() + o.timeout
+
+  -- sleep to a point on the clock (a window resize may end a nanosleep
+  -- early), turning the spinner meanwhile
+  local function sleep(seconds)
+    local target = core.monotime() + seconds
+    while true do
+      local left = target - core.monotime()
+      if left <= 0 then return end
+      core.sleep(show.live and math.min(left, 0.1) or left)
+      show:tick()
+    end
+  end
+
+  local ok, res, err = pcall(waiter.wait, poller(client, show, deadline), id, {
+    interval = o.interval,
+    max_interval = o.max_interval,
+    timeout = o.timeout,
+    sleep = sleep,
+    clock = core.monotime,
+    on_update = function(r, info) show:update(r, info) end,
+    on_error = function(e, info) show:problem(e, info) end,
+  })
+
+  if not ok then
+    if interrupted(res) then
+      show:finish("stopped", true)
+      output:say("interrupted after " .. args.elapsed(core.monotime() - show.start))
+      return exit.interrupted
+    end
+    error(res, 0)
+  end
+  if res then
+    show:finish("finished")
+    return exit.ok
+  end
+  if err.kind == "crawl_failed" then
+    show:finish("failed")
+    return exit.failed
+  end
+  show:finish("stopped")
+  if err.kind == "timeout" and err.gave_up == "deadline" then
+    output:say("timed out: " .. format.text(err.message, 200))
+    return exit.timeout
+  end
+  output:say(format.format_error(err))
+  return err.kind == "usage" and exit.usage or exit.api
+end
+
+return M

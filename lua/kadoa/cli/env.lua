@@ -1,0 +1,53 @@
+-- kadoa.cli.env: the outside world the command talks to, in one table so
+-- that specs can run the command in-process with a world of their own.
+--
+--   env.stdout, env.stderr   streams: :write(s) (and :flush() when present)
+--   env.getenv(name)         the environment (os.getenv)
+--   env.is_terminal()        is stdout a terminal?
+--   env.width()              the terminal's columns
+--   env.read_key_file(path)  the start of a key file -> text | nil, message
+--                            ("-" reads stdin; at most 65537 bytes)
+--
+-- new(env) fills in whatever a given env leaves out with the real thing.
+
+local M = {}
+
+-- Is stdout a terminal? Plain Lua cannot ask; the shell's test can, once.
+function M.is_terminal()
+  local r = os.execute("test -t 1")
+  return r == true or r == 0
+end
+
+function M.width()
+  local p = io.popen("stty size </dev/tty 2>/dev/null")
+  local line = p and p:read("*l")
+  if p then p:close() end
+  local cols = tonumber((line or ""):match("^%d+ (%d+)"))
+  if cols and cols >= 20 then return cols end
+  return 80
+end
+
+-- A key is short; /dev/zero is not: one byte past the limit is read, so
+-- the caller can tell a key file that is too large.
+function M.read_key_file(path)
+  local f, msg
+  if path == "-" then f = io.stdin else f, msg = io.open(path, "rb") end
+  if not f then return nil, msg or path end
+  local text = f:read(65537) or ""
+  if f ~= io.stdin then f:close() end
+  return text
+end
+
+function M.new(env)
+  env = env or {}
+  return {
+    stdout = env.stdout or io.stdout,
+    stderr = env.stderr or io.stderr,
+    getenv = env.getenv or os.getenv,
+    is_terminal = env.is_terminal or M.is_terminal,
+    width = env.width or M.width,
+    read_key_file = env.read_key_file or M.read_key_file,
+  }
+end
+
+return M

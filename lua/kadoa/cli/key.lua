@@ -1,0 +1,32 @@
+-- kadoa.cli.key: where the command's API key comes from: --api-key-file
+-- (a file, or stdin for "-"), else KADOA_API_KEY. Messages name the file,
+-- never a byte of what it holds.
+
+local format = require("kadoa.format")
+local shown = require("kadoa.cli.output").shown
+
+local M = {}
+
+-- read(path, env) -> key | nil, message. env: kadoa.cli.env's table.
+function M.read(path, env)
+  if path then
+    local text, msg = env.read_key_file(path)
+    if not text then
+      return nil, "cannot read the API key file: " .. format.text(msg or path, 200)
+    end
+    if #text > 65536 then return nil, "the API key file " .. shown(path) .. " is too large" end
+    local key = text:match("^%s*(.-)%s*$")
+    if key == "" then return nil, "the API key file " .. shown(path) .. " is empty" end
+    if key:find("%c") then
+      return nil, "the API key file " .. shown(path) .. " must hold the key on one line"
+    end
+    return key
+  end
+  local key = env.getenv("KADOA_API_KEY")
+  if not key or key == "" then
+    return nil, "no API key: set KADOA_API_KEY or use --api-key-file PATH"
+  end
+  return key
+end
+
+return M

@@ -1,0 +1,49 @@
+-- kadoa.cli.output: everything the command writes goes through here.
+-- Once the API key is known it is blanked in every write, so the key can
+-- reach neither a terminal nor a log, whatever a server echoes back.
+
+local errors = require("kadoa.errors")
+local format = require("kadoa.format")
+local exit = require("kadoa.cli.exit")
+
+local M = {}
+
+local Output = {}
+Output.__index = Output
+
+-- new(env): an output on env.stdout and env.stderr (see kadoa.cli.env).
+function M.new(env)
+  return setmetatable({ stdout = env.stdout, stderr = env.stderr }, Output)
+end
+
+-- hide(secret): blank `secret` in everything written from now on.
+function Output:hide(secret)
+  self._secret = secret
+end
+
+-- write(stream, s): s as it is, flushed at once (the live line and the
+-- messages must show before a slow request, not after it).
+function Output:write(stream, s)
+  if self._secret then s = errors.redact(s, self._secret) end
+  stream:write(s)
+  if stream.flush then stream:flush() end
+end
+
+-- out(line): a line of results on stdout.
+function Output:out(s) self:write(self.stdout, s .. "\n") end
+
+-- say(message): a message on stderr, named as kadoa's.
+function Output:say(s) self:write(self.stderr, "kadoa: " .. s .. "\n") end
+
+-- usage_error(message [, command]) -> the usage exit code, after the
+-- message and a pointer to the right help.
+function Output:usage_error(msg, command)
+  self:say(msg)
+  self:write(self.stderr, ("Try 'kadoa %s--help'.\n"):format(command and (command .. " ") or ""))
+  return exit.usage
+end
+
+-- shown(s): text typed by the user, made safe to echo.
+function M.shown(s) return format.text(s, 80) end
+
+return M

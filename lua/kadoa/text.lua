@@ -1,0 +1,196 @@
+-- kadoa.text: untrusted text made fit for a terminal or a log line.
+--
+-- The one home of the text rules every front end shares (kadoa.errors,
+-- kadoa.format, the kadoa command), so there is one copy of each:
+--
+--   clean(s [, max])   escape what could drive a terminal, cap at `max`
+--                      characters with an ellipsis -> text, width, cut
+--   cut(s, max)        the first `max` characters of s, never half of one
+--   one_line(s, max)   one line of at most `max` bytes: controls become
+--                      spaces, blanks fold, "..." marks a cut
+--   width(s)           characters in s (each UTF-8 sequence counts one)
+--   short_id(s)        a session id short enough for one line
+--
+-- Plain string functions only, no dependencies: loaded by kadoa.errors,
+-- which everything else loads.
+
+local M = {}
+
+local ELLIPSIS = "\226\128\166" -- U+2026
+M.ELLIPSIS = ELLIPSIS
+
+local ID_MAX = 20      -- characters of a session id before it is shortened (a UUID has 36)
+local ID_KEEP = 4      -- characters kept at each end of a shortened id
+
+-- Byte length of the valid UTF-8 sequence that starts at byte i of s, or
+-- nil when none does (a stray continuation byte, an overlong form, a
+-- surrogate, a truncated sequence).
+local function seq_len(s, i)
+  local b = s:byte(i)
+  if b < 0x80 then return 1 end
+  local n
+  local lo, hi = 0x80, 0xBF
+  if b >= 0xC2 and b <= 0xDF then
+    n = 2
+  elseif b >= 0xE0 and b <= 0xEF then
+    n = 3
+    if b == 0xE0 then lo = 0xA0 elseif b == 0xED then hi = 0x9F end
+  elseif b >= 0xF0 and b <= 0xF4 then
+    n = 4
+    if b == 0xF0 then lo = 0x90 elseif b == 0xF4 then hi = 0x8F end
+  else
+    return nil
+  end
+  local c = s:byte(i + 1)
+  if not c or c < lo or c > hi then return nil end
+  for k = i + 2, i + n - 1 do
+    c = s:byte(k)
+    if not c or c < 0x80 or c > 0xBF then return nil end
+  end
+  return n
+end
+
+-- Code points that are valid UTF-8 yet control the terminal or the text
+-- direction: C1 controls, line/paragraph separators, bidi embeddings,
+-- overrides and isolates.
+local function is_control_cp(cp)
+  return (cp >= 0x80 and cp <= 0x9F) or cp == 0x2028 or cp == 0x2029
+    or (cp >= 0x202A and cp <= 0x202E) or (cp >= 0x2066 and cp <= 0x2069)
+end
+
+local named = { [9] = "\\t", [10] = "\\n", [13] = "\\r" }
+
+-- One character of s at byte i: returns the byte where it ends, the text
+-- to show for it and that text's width in characters. Controls come out
+-- as Lua-style escapes (\27, \n, \u{9B}); a byte that is not UTF-8 as \xFF.
+local function piece(s, i)
+  local b = s:byte(i)
+  local n = seq_len(s, i)
+  if not n then
+    return i, string.format("\\x%02X", b), 4
+  end
+  if n == 1 then
+    if b < 32 or b == 127 then
+      local e = named[b]
+      if not e then
+        local nxt = s:byte(i + 1)
+        if nxt and nxt >= 48 and nxt <= 57 then
+          e = string.format("\\%03d", b) -- \0275 reads unambiguously
+        else
+          e = "\\" .. string.format("%d", b)
+        end
+      end
+      return i, e, #e
+    end
+    return i, s:sub(i, i), 1
+  end
+  local j = i + n - 1
+  if n <= 3 then
+    local b2, b3 = s:byte(i + 1, i + 2)
+    local cp
+    if n == 2 then
+      cp = (b - 0xC0) * 64 + (b2 - 0x80)
+    else
+      cp = (b - 0xE0) * 4096 + (b2 - 0x80) * 64 + (b3 - 0x80)
+    end
+    if is_control_cp(cp) then
+      local e = string.format("\\u{%X}", cp)
+      return j, e, #e
+    end
+  end
+  return j, s:sub(i, j), 1
+end
+
+-- clean(s [, max]) -> text, width, cut: s made safe to print, at most
+-- `max` characters of it followed by an ellipsis when it was longer.
+function M.clean(s, max)
+  local out, width, i, len = {}, 0, 1, #s
+  while i <= len do
+    local j, p, w = piece(s, i)
+    if max and width + w > max then
+      out[#out + 1] = ELLIPSIS
+      return table.concat(out), width + 1, true
+    end
+    out[#out + 1] = p
+    width = width + w
+    i = j + 1
+  end
+  return table.concat(out), width, false
+end
+local clean = M.clean
+
+-- width(s): characters in s, each UTF-8 sequence one and each byte that
+-- is not UTF-8 one too (as clean text shows on a terminal).
+function M.width(s)
+  local w, i = 0, 1
+  while i <= #s do
+    w = w + 1
+    i = i + (seq_len(s, i) or 1)
+  end
+  return w
+end
+
+-- cut(s, max): the first `max` characters of s, counted as width counts
+-- them, so a cut never leaves half a sequence for the terminal to guess at.
+function M.cut(s, max)
+  local n, i = 0, 1
+  while i <= #s do
+    n = n + 1
+    if n > max then return s:sub(1, i - 1) end
+    i = i + (seq_len(s, i) or 1)
+  end
+  return s
+end
+
+-- one_line(s, max): one line of at most `max` bytes out of untrusted text
+-- (for error messages, which are measured in bytes): control characters
+-- become spaces, runs of blanks fold to one, and a cut, marked "...",
+-- never splits a UTF-8 sequence.
+function M.one_line(s, max)
+  s = s:gsub("[%c]", " "):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
+  if #s > max then
+    local cut = max
+    -- step back over UTF-8 continuation bytes so the cut lands on a boundary
+    while cut > 0 and s:byte(cut + 1) and s:byte(cut + 1) >= 0x80 and s:byte(cut + 1) < 0xC0 do
+      cut = cut - 1
+    end
+    s = s:sub(1, cut) .. "..."
+  end
+  return s
+end
+
+-- Start byte of the last character of s[1..e] (an invalid byte counts as a
+-- character of its own, as in the forward scan).
+local function last_char_start(s, e)
+  for k = 0, 3 do
+    local st = e - k
+    if st < 1 then break end
+    local b = s:byte(st)
+    if b < 0x80 or b >= 0xC0 then
+      if seq_len(s, st) == k + 1 then return st end
+      break
+    end
+  end
+  return e
+end
+
+-- short_id(s): a session id for one line, cleaned. Ids longer than ID_MAX
+-- characters keep their first and last ID_KEEP characters around an
+-- ellipsis: a UUID becomes 3f2a…e91c, a name like demo-finishing stays.
+function M.short_id(s)
+  local count, i, len = 0, 1, #s
+  while i <= len and count <= ID_MAX do
+    count = count + 1
+    i = i + (seq_len(s, i) or 1)
+  end
+  if count <= ID_MAX then return (clean(s)) end
+  i = 1
+  for _ = 1, ID_KEEP do i = i + (seq_len(s, i) or 1) end
+  local head = s:sub(1, i - 1)
+  local e = len
+  for _ = 1, ID_KEEP do e = last_char_start(s, e) - 1 end
+  local tail = s:sub(e + 1)
+  return clean(head) .. ELLIPSIS .. clean(tail)
+end
+
+return M

@@ -1,0 +1,363 @@
+-- kadoa.cli in-process: main(argv, env) with a world of the spec's own
+-- (streams that record, an environment table, a terminal or none, a key
+-- file reader), and the parts main is made of. The real command, as a
+-- subprocess and on a terminal, is spec/cli_spec.lua's.
+
+local cli = require("kadoa.cli")
+local args = require("kadoa.cli.args")
+local help = require("kadoa.cli.help")
+local exit = require("kadoa.cli.exit")
+local kadoa = require("kadoa")
+local fixture = require("spec.helpers.fixture")
+
+local KEY = "sk-cli-unit-Hq4mT8-do-not-print"
+
+local function contains(s, text) return s:find(text, 1, true) ~= nil end
+
+local function lines(s)
+  local t = {}
+  for line in s:gmatch("([^\n]*)\n") do t[#t + 1] = line end
+  return t
+end
+
+-- A stream that keeps what is written to it.
+local function recorder()
+  local r = { text = "" }
+  function r.write(self, s) self.text = self.text .. s end
+  return r
+end
+
+-- run(argv [, vars [, world]]) -> { out, err, code }: main in-process with
+-- vars as the whole environment and world's fields (is_terminal, width,
+-- read_key_file, stdout, stderr) over the defaults; the key is never
+-- in any output, checked each time.
+local function run(argv, vars, world)
+  local stdout, stderr = recorder(), recorder()
+  local env = {
+    stdout = stdout, stderr = stderr,
+    getenv = function(name) return vars and vars[name] or nil end,
+    is_terminal = function() return false end,
+    width = function() return 80 end,
+    read_key_file = function(path) error("no key file expected: " .. path) end,
+  }
+  for k, v in pairs(world or {}) do env[k] = v end
+  local code = cli.main(argv, env)
+  local r = { out = env.stdout.text or "", err = env.stderr.text or "", code = code }
+  assert(not contains(r.out, KEY) and not contains(r.err, KEY), "the API key was printed")
+  return r
+end
+
+describe("kadoa.cli", function()
+  describe("args.parse", function()
+    it("reads a command, its ids and options anywhere on the line", function()
+      local cmd = assert(args.parse({ "--base-url", "http://x", "status", "a", "--json", "b" }))
+      assert.are.equal("status", cmd.command)
+      assert.are.same({ "a", "b" }, cmd.ids)
+      assert.are.same({ ["base-url"] = "http://x", json = true }, cmd.options)
+      cmd = assert(args.parse({ "wait", "--interval=2s", "x", "-h" }))
+      assert.are.same({ interval = "2s", help = true }, cmd.options)
+    end)
+
+    it("takes everything after -- as ids, and - as an id", function()
+      local cmd = assert(args.parse({ "status", "--", "-odd", "--json" }))
+      assert.are.same({ "-odd", "--json" }, cmd.ids)
+      assert.are.same({}, cmd.options)
+      assert.are.same({ "-" }, assert(args.parse({ "status", "-" })).ids)
+    end)
+
+    it("refuses unknown commands and options, naming no value", function()
+      local cmd, msg = args.parse({ "frob" })
+      assert.is_nil(cmd)
+      assert.are.equal("unknown command 'frob'", msg)
+      local _, msg2, command = args.parse({ "status", "--token=hush", "x" })
+      assert.are.equal("unknown option '--token'", msg2)
+      assert.are.equal("status", command)
+      assert.are.equal("unknown option '-x'", select(2, args.parse({ "-x" })))
+      -- what a user typed is escaped before it is echoed
+      assert.are.equal("unknown command 'a\\27[2J'", select(2, args.parse({ "a\27[2J" })))
+    end)
+
+    it("refuses --api-key, with or without a value, saying why", function()
+      for _, argv in ipairs({ { "--api-key", KEY }, { "--api-key=" .. KEY } }) do
+        local cmd, msg = args.parse(argv)
+        assert.is_nil(cmd)
+        assert.matches("^there is no %-%-api%-key option", msg)
+        assert.is_false(contains(msg, KEY))
+      end
+    end)
+
+    it("checks option values are present or absent as they should be", function()
+      assert.are.equal("option --timeout needs a value", select(2, args.parse({ "wait", "x", "--timeout" })))
+      assert.are.equal("option --json takes no value", select(2, args.parse({ "status", "--json=1" })))
+    end)
+  end)
+
+  describe("args.check and args.early", function()
+    it("catches options of the other command, and missing or empty ids", function()
+      local function check(argv) return select(2, args.check(assert(args.parse(argv)))) end
+      assert.are.equal("option --interval is for 'kadoa wait', not 'status'",
+        check({ "status", "--interval", "1", "x" }))
+      assert.are.equal("option --long is for 'kadoa status', not 'wait'", check({ "wait", "--long", "x" }))
+      assert.are.equal("status: give a session id", check({ "status" }))
+      assert.are.equal("wait: one session id at a time", check({ "wait", "a", "b" }))
+      assert.are.equal("status: a session id is empty", check({ "status", "a", "" }))
+      assert.is_true(args.check(assert(args.parse({ "help" }))))
+    end)
+
+    it("lets --help and --version win, up to --", function()
+      assert.are.equal("wait", args.early({ "wait", "--bogus", "-h" }, help))
+      assert.are.equal("main", args.early({ "frob", "--help" }, help))
+      local topic, version = args.early({ "status", "--version" }, help)
+      assert.is_nil(topic)
+      assert.is_true(version)
+      topic, version = args.early({ "status", "--", "--help" }, help)
+      assert.is_nil(topic)
+      assert.is_falsy(version)
+    end)
+  end)
+
+  describe("durations", function()
+    it("reads seconds and ms, s, m, h", function()
+      assert.are.equal(2, args.duration("2"))
+      assert.are.equal(0.5, args.duration("500ms"))
+      assert.are.equal(1.5, args.duration("1.5s"))
+      assert.are.equal(300, args.duration("5m"))
+      assert.are.equal(3600, args.duration("1h"))
+      assert.are.equal(0.5, args.duration(".5"))
+      for _, bad in ipairs({ "", ".", "soon", "5d", "-1", "1e3", "2 s", "1.2.3" }) do
+        assert.is_nil(args.duration(bad), bad)
+      end
+    end)
+
+    it("writes elapsed time and settings back", function()
+      assert.are.equal("7.3s", args.elapsed(7.3))
+      assert.are.equal("2m05s", args.elapsed(125))
+      assert.are.equal("1h02m", args.elapsed(3720))
+      assert.are.equal("500ms", args.setting(0.5))
+      assert.are.equal("2s", args.setting(2))
+      assert.are.equal("1.5s", args.setting(1.5))
+      assert.are.equal("5m", args.setting(300))
+      assert.are.equal("1h", args.setting(3600))
+    end)
+
+    it("gives wait its timing, checked", function()
+      local d = require("kadoa.wait").defaults
+      assert.are.same({ interval = d.interval, max_interval = d.max_interval, timeout = d.timeout },
+        args.wait_options({}))
+      assert.are.same({ interval = 0.2, max_interval = math.max(d.max_interval, 0.2), timeout = 5 },
+        args.wait_options({ interval = "200ms", timeout = "5s" }))
+      -- a short --max-interval alone pulls the interval down with it
+      assert.are.same({ interval = 1, max_interval = 1, timeout = d.timeout },
+        args.wait_options({ ["max-interval"] = "1" }))
+      assert.are.equal(0, args.wait_options({ timeout = "0" }).timeout)
+      assert.matches("wants a positive duration", select(2, args.wait_options({ interval = "0" })))
+      assert.matches("must not be shorter",
+        select(2, args.wait_options({ interval = "5", ["max-interval"] = "1" })))
+    end)
+  end)
+
+  describe("help", function()
+    it("has a text for each command and exits 0 on every way of asking", function()
+      for _, name in ipairs({ "status", "wait" }) do
+        for _, argv in ipairs({ { "help", name }, { name, "--help" }, { name, "x", "-h" } }) do
+          local r = run(argv)
+          assert.are.equal(exit.ok, r.code)
+          assert.are.equal(help[name], r.out)
+          assert.are.equal("", r.err)
+        end
+        assert.matches("^Usage: kadoa " .. name .. " ", help[name])
+        assert.matches("\n  130 ", help[name])
+      end
+      for _, argv in ipairs({ { "help" }, { "--help" }, { "-h" }, { "help", "--help" } }) do
+        assert.are.equal(help.main, run(argv).out)
+      end
+    end)
+
+    it("lists every exit code in the main help", function()
+      for _, code in pairs(exit) do
+        assert.matches("\n  " .. code .. " ", help.main)
+      end
+    end)
+
+    it("with no command goes to stderr, exit 2; an unknown topic is a usage error", function()
+      local r = run({})
+      assert.are.equal(exit.usage, r.code)
+      assert.are.equal(help.main, r.err)
+      assert.are.equal("", r.out)
+      r = run({ "help", "frob" })
+      assert.are.equal(exit.usage, r.code)
+      assert.are.equal("kadoa: help: no such command 'frob'\nTry 'kadoa --help'.\n", r.err)
+      assert.are.equal(exit.usage, run({ "help", "main" }).code)
+    end)
+
+    it("--version names the version", function()
+      local r = run({ "--version" })
+      assert.are.equal(0, r.code)
+      assert.are.equal(cli.version_text() .. "\n", r.out)
+      assert.is_true(contains(r.out, kadoa.version))
+    end)
+  end)
+
+  describe("usage errors", function()
+    it("exit 2 with the message and where to look", function()
+      local r = run({ "status", "--frob", "x" }, { KADOA_API_KEY = KEY })
+      assert.are.equal(exit.usage, r.code)
+      assert.are.equal("kadoa: unknown option '--frob'\nTry 'kadoa status --help'.\n", r.err)
+      assert.are.equal(exit.usage, run({ "wait", "--interval", "x", "id" }, { KADOA_API_KEY = KEY }).code)
+      r = run({ "status", "x" }, { KADOA_API_KEY = KEY, KADOA_BASE_URL = "ftp://example.com" })
+      assert.are.equal(exit.usage, r.code)
+      assert.matches("base_url must use https", r.err)
+    end)
+
+    it("without a key: exit 2, saying where a key comes from", function()
+      local r = run({ "status", "x" }, {})
+      assert.are.equal(exit.usage, r.code)
+      assert.matches("^kadoa: no API key: set KADOA_API_KEY or use %-%-api%-key%-file PATH\n", r.err)
+      assert.are.equal(exit.usage, run({ "status", "x" }, { KADOA_API_KEY = "" }).code)
+    end)
+
+    it("checks what the key file reader gives, never echoing it", function()
+      local function with_file(content, msg)
+        return run({ "--api-key-file", "k.txt", "status", "x" }, {}, {
+          read_key_file = function(path)
+            assert.are.equal("k.txt", path)
+            return content, msg
+          end,
+        })
+      end
+      local r = with_file(nil, "k.txt: No such file or directory")
+      assert.are.equal(exit.usage, r.code)
+      assert.matches("cannot read the API key file: k.txt: No such file", r.err)
+      assert.matches("is empty", with_file(" \n").err)
+      r = with_file(KEY .. "\nmore\n")
+      assert.matches("must hold the key on one line", r.err)
+      assert.matches("is too large", with_file(string.rep("k", 65537)).err)
+    end)
+  end)
+
+  describe("against the mock server", function()
+    local fx = fixture.mock_client(KEY)
+    local srv
+    setup(function() srv = fx.start() end)
+    teardown(fx.stop)
+    local count = 0
+    local function tag()
+      count = count + 1
+      return "unit-" .. tostring(os.time()) .. "-" .. count
+    end
+
+    local function vars(extra)
+      local v = { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url }
+      for k, x in pairs(extra or {}) do v[k] = x end
+      return v
+    end
+
+    it("status: one line per id in the order given, fetched at once; exit 0", function()
+      local ids = { "status", "sess-c", "sess-a", "sess-b", "sess-a" }
+      local r = run(ids, vars())
+      assert.are.equal(exit.ok, r.code)
+      assert.are.same({
+        "sess-c  finished  14 pages (0 active, 0 waiting)",
+        "sess-a  finished  14 pages (0 active, 0 waiting)",
+        "sess-b  finished  14 pages (0 active, 0 waiting)",
+        "sess-a  finished  14 pages (0 active, 0 waiting)",
+      }, lines(r.out))
+      assert.are.equal("", r.err)
+    end)
+
+    it("status: exit 1 for a failed crawl, 3 when one cannot be fetched", function()
+      assert.are.equal(exit.failed, run({ "status", "sess-a", "failed" }, vars()).code)
+      local r = run({ "status", "status-404", "sess-a", "failed" }, vars())
+      assert.are.equal(exit.api, r.code)
+      assert.are.equal(2, #lines(r.out))
+      assert.matches("^kadoa: status%-404: not found", r.err)
+    end)
+
+    it("status --json: the API's bodies as they came, in order, one a line", function()
+      local ids = { "types", "sess-j", "invalid-utf8", "nulls" }
+      local want = {}
+      for i, id in ipairs(ids) do want[i] = assert(fx.client:status_json(id)) .. "\n" end
+      local r = run({ "status", "--json", ids[1], ids[2], ids[3], ids[4] }, vars())
+      assert.are.equal(exit.ok, r.code)
+      assert.are.equal(table.concat(want), r.out)
+      r = run({ "status", "--json", "html-200", "failed" }, vars())
+      assert.are.equal(exit.api, r.code)
+      assert.are.equal(assert(fx.client:status_json("failed")) .. "\n", r.out)
+      assert.matches("html%-200: decode: the answer is not a JSON object", r.err)
+    end)
+
+    it("the key, even echoed by the server, is never printed", function()
+      local r = run({ "status", "leak-key" }, vars())
+      assert.are.equal(exit.api, r.code)
+      assert.matches("%[redacted%]", r.err)
+      r = run({ "--api-key-file", "-", "status", "echo-keyfile" }, { KADOA_BASE_URL = srv.url }, {
+        read_key_file = function(path)
+          assert.are.equal("-", path)
+          return KEY .. "\n"
+        end,
+      })
+      assert.are.equal(exit.ok, r.code)
+      assert.are.equal("echo-keyfile  finished  1 page\n", r.out)
+    end)
+
+    it("wait: plain lines, exit 0 when finished, 1 when failed, 3 when missing", function()
+      local r = run({ "wait", "demo-finishing-1-" .. tag(), "--interval", "0.1" }, vars())
+      assert.are.equal(exit.ok, r.code)
+      assert.is_nil(r.out:find("[\r\27]"))
+      assert.matches("  finished  47 pages", r.out)
+      assert.matches("^kadoa: waiting for demo%-finishing%-1%-", r.err)
+      r = run({ "wait", "demo-failing-1-" .. tag(), "--interval", "0.1" }, vars())
+      assert.are.equal(exit.failed, r.code)
+      r = run({ "wait", "status-404", "--interval", "0.1" }, vars())
+      assert.are.equal(exit.api, r.code)
+      assert.matches("kadoa: not found: ", r.err)
+    end)
+
+    it("wait: exit 4 when --timeout runs out", function()
+      local r = run({ "wait", "demo-finishing-60-" .. tag(), "--interval", "0.1", "--timeout", "0.3" },
+        vars())
+      assert.are.equal(exit.timeout, r.code)
+      assert.matches("kadoa: timed out: ", r.err)
+    end)
+
+    it("wait on a terminal: a live line within the width, ending in a mark", function()
+      local r = run({ "wait", "demo-finishing-1-" .. tag(), "--interval", "0.1" },
+        vars({ LANG = "C.UTF-8" }),
+        { is_terminal = function() return true end, width = function() return 30 end })
+      assert.are.equal(exit.ok, r.code)
+      assert.are.equal("", r.err)
+      assert.is_truthy(r.out:find("\r\27[36m", 1, true))
+      local last = r.out:match("\r([^\r]*)$")
+      assert.matches("^\27%[32m\226\156\147\27%[0m demo\226\128\166", last)
+      assert.matches("\27%[K\n$", last)
+      -- each line drawn: a mark or spinner, a space, at most width - 3 characters
+      local frames = 0
+      for drawn in r.out:gmatch("\r\27%[%d+m[^\27]+\27%[0m ([^\r]-)\27%[K") do
+        frames = frames + 1
+        assert.is_true(require("kadoa.text").width(drawn) <= 27, drawn)
+      end
+      assert.is_true(frames >= 2)
+      -- NO_COLOR, TERM=dumb and --plain each turn the live line off
+      local plain = { { {}, { NO_COLOR = "1" } }, { {}, { TERM = "dumb" } }, { { "--plain" }, {} } }
+      for _, case in ipairs(plain) do
+        local argv = { "wait", "sess-live", "--interval", "0.1" }
+        for _, a in ipairs(case[1]) do argv[#argv + 1] = a end
+        r = run(argv, vars(case[2]), { is_terminal = function() return true end })
+        assert.are.equal(exit.ok, r.code)
+        assert.is_nil(r.out:find("[\r\27]"))
+      end
+    end)
+
+    it("an interruption is exit 130; any other error is an internal one, exit 3", function()
+      local function failing(msg)
+        return { write = function() error(msg, 0) end }
+      end
+      local r = run({ "status", "sess-a" }, vars(), { stdout = failing("interrupted!") })
+      assert.are.equal(exit.interrupted, r.code)
+      assert.are.equal("kadoa: interrupted\n", r.err)
+      r = run({ "status", "sess-a" }, vars(), { stdout = failing("disk full " .. KEY) })
+      assert.are.equal(exit.api, r.code)
+      assert.matches("^kadoa: internal error: disk full %[redacted%]", r.err)
+    end)
+  end)
+end)
