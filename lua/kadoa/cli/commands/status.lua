@@ -4,7 +4,6 @@
 -- a block with --long, or the API's own JSON with --json) per id, and a
 -- message on stderr for each id that could not be fetched.
 
-local core = require("kadoa.core")
 local kadoa = require("kadoa")
 local errors = require("kadoa.errors")
 local format = require("kadoa.format")
@@ -19,8 +18,8 @@ end
 
 -- A body passed on as it came must still be a status: a JSON object.
 -- Returns the decoded table, or nil and a decode error.
-local function check_body(body)
-  local t = core.decode(body)
+local function check_body(client, body)
+  local t = client.transport:decode(body)
   if type(t) ~= "table" or t[1] ~= nil then
     return nil, errors.new("decode", "the answer is not a JSON object")
   end
@@ -50,7 +49,7 @@ function M.run(output, client, ids, opts)
     if errors.is(v) then
       problem(id, v)
     elseif opts.json then
-      local t, bad = check_body(v)
+      local t, bad = check_body(client, v)
       if t then
         -- a raw line break in JSON is only whitespace: keep one object a line
         output:out((v:gsub("[\r\n]+", " "):gsub("%s+$", "")))

@@ -37,16 +37,14 @@ local function fetch(client, id, opts, tick)
   return res, err
 end
 
--- What kadoa.wait polls: one request at a time, without retries of its
--- own (wait retries, and counts), none outliving the wait by much.
-local function poller(client, show, deadline)
+-- What kadoa.wait polls: the client, except that each status call is
+-- driven in steps (above). kadoa.wait gives every poll its options (its
+-- share of the time, no retries of its own): they pass through as they are.
+local function poller(client, show)
   local function tick() show:tick() end
-  return {
-    status = function(_, id)
-      local budget = math.max(1, math.min(client.timeout, deadline - core.monotime()))
-      return fetch(client, id, { timeout = budget, retries = 0 }, tick)
-    end,
-  }
+  return setmetatable({
+    status = function(_, id, opts) return fetch(client, id, opts, tick) end,
+  }, { __index = client })
 end
 
 local function interrupted(e)
@@ -62,7 +60,6 @@ function M.run(output, env, client, id, o)
     output:say(("waiting for %s (polling every %s, timeout %s)"):format(shown(id),
       args.setting(o.interval), args.setting(o.timeout)))
   end
-  local deadline = core.monotime() + o.timeout
 
   -- sleep to a point on the clock (a window resize may end a nanosleep
   -- early), turning the spinner meanwhile
@@ -76,7 +73,7 @@ function M.run(output, env, client, id, o)
     end
   end
 
-  local ok, res, err = pcall(waiter.wait, poller(client, show, deadline), id, {
+  local ok, res, err = pcall(waiter.wait, poller(client, show), id, {
     interval = o.interval,
     max_interval = o.max_interval,
     timeout = o.timeout,
