@@ -215,7 +215,7 @@ end
 local function check_object(s, v, keys, n)
   local k = kind(v)
   if k ~= "object" and k ~= "empty table" then
-    fail(path_of(keys, n) .. " must be an object (a table of named fields), got " .. k)
+    fail(path_of(keys, n) .. " must be an object, got " .. k)
   end
   local props = s.properties or {}
   local ap = s.additionalProperties

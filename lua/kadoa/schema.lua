@@ -95,7 +95,8 @@ return {
             type = "string",
             enum = { "auto", "browser" },
             default = "auto",
-            description = "Worker selection mode. 'auto' (default) picks cheapest compatible worker, 'browser' forces browser.",
+            description = "Worker selection mode. 'auto' (default) picks cheapest compatible "
+              .. "worker, 'browser' forces browser.",
           },
           proxy = {
             type = "string",
@@ -105,7 +106,9 @@ return {
           worker = {
             type = "string",
             enum = { "auto", "curl-cffi", "patchright", "camoufox", "cloakbrowser", "brightdata" },
-            description = "Explicit Scrape V2 worker override. BrightData is blocked in crawler runtime. camoufox is retired and remapped to patchright (accepted for backwards compatibility with stored configs).",
+            description = "Explicit Scrape V2 worker override. BrightData is blocked in crawler "
+              .. "runtime. camoufox is retired and remapped to patchright (accepted for "
+              .. "backwards compatibility with stored configs).",
           },
         },
         description = "Crawl method configuration",
@@ -298,7 +301,8 @@ return {
           type = "string",
           minLength = 1,
         },
-        description = "Regex patterns to include specific full URLs. Accepts array or JSON-stringified array of regex source strings.",
+        description = "Regex patterns to include specific full URLs. Accepts array or "
+          .. "JSON-stringified array of regex source strings.",
       },
       pathsFilterOut = {
         type = "array",
@@ -306,7 +310,8 @@ return {
           type = "string",
           minLength = 1,
         },
-        description = "Regex patterns to exclude specific full URLs. Accepts array or JSON-stringified array of regex source strings.",
+        description = "Regex patterns to exclude specific full URLs. Accepts array or "
+          .. "JSON-stringified array of regex source strings.",
       },
       processDuringCrawl = {
         type = "boolean",
@@ -485,7 +490,8 @@ return {
             type = "string",
             enum = { "auto", "browser" },
             default = "auto",
-            description = "Worker selection mode. 'auto' (default) picks cheapest compatible worker, 'browser' forces browser.",
+            description = "Worker selection mode. 'auto' (default) picks cheapest compatible "
+              .. "worker, 'browser' forces browser.",
           },
           proxy = {
             type = "string",
@@ -495,7 +501,9 @@ return {
           worker = {
             type = "string",
             enum = { "auto", "curl-cffi", "patchright", "camoufox", "cloakbrowser", "brightdata" },
-            description = "Explicit Scrape V2 worker override. BrightData is blocked in crawler runtime. camoufox is retired and remapped to patchright (accepted for backwards compatibility with stored configs).",
+            description = "Explicit Scrape V2 worker override. BrightData is blocked in crawler "
+              .. "runtime. camoufox is retired and remapped to patchright (accepted for "
+              .. "backwards compatibility with stored configs).",
           },
         },
         description = "Crawl method configuration",
@@ -688,7 +696,8 @@ return {
           type = "string",
           minLength = 1,
         },
-        description = "Regex patterns to include specific full URLs. Accepts array or JSON-stringified array of regex source strings.",
+        description = "Regex patterns to include specific full URLs. Accepts array or "
+          .. "JSON-stringified array of regex source strings.",
       },
       pathsFilterOut = {
         type = "array",
@@ -696,7 +705,8 @@ return {
           type = "string",
           minLength = 1,
         },
-        description = "Regex patterns to exclude specific full URLs. Accepts array or JSON-stringified array of regex source strings.",
+        description = "Regex patterns to exclude specific full URLs. Accepts array or "
+          .. "JSON-stringified array of regex source strings.",
       },
       processDuringCrawl = {
         type = "boolean",
@@ -750,7 +760,8 @@ return {
         description = "Internal: Owning workflow (scraperId) for BrightData cost attribution",
       },
     },
-    description = "Schema for starting a crawling session with support for both single URL and multiple URLs",
+    description = "Schema for starting a crawling session with support for both single URL and "
+      .. "multiple URLs",
   },
   -- POST /v4/crawl/start
   StartSessionWithConfigRequest = {

@@ -177,6 +177,8 @@ local function key(k)
   return "[" .. str(k) .. "]"
 end
 
+local wrapped
+
 local order = {
   "type", "nullable", "enum", "default", "minimum", "maximum", "minLength", "format",
   "required", "additionalProperties", "items", "one_of", "properties", "description",
@@ -189,6 +191,27 @@ local function list(t, where)
   local parts = {}
   for i, v in ipairs(t) do parts[i] = scalar(v, where) end
   return "{ " .. table.concat(parts, ", ") .. " }"
+end
+
+-- A long string (a description) as "..." .. "..." over several lines, cut
+-- after spaces, so no line passes 100 columns (.luacheckrc allows 110).
+local WIDTH = 100
+wrapped = function(v, used, ind)
+  local q = str(v)
+  if used + #q + 1 <= WIDTH then return q end
+  local pieces, piece = {}, ""
+  for word in v:gmatch("%S+%s*") do
+    local room = (#pieces == 0 and WIDTH - used or WIDTH - #ind - 3) - 3
+    if piece ~= "" and #str(piece .. word) > room then
+      pieces[#pieces + 1] = piece
+      piece = ""
+    end
+    piece = piece .. word
+  end
+  if v:match("^%s") then pieces[1] = v:match("^%s*") .. (pieces[1] or "") end
+  pieces[#pieces + 1] = piece
+  for i, pc in ipairs(pieces) do pieces[i] = str(pc) end
+  return table.concat(pieces, "\n" .. ind .. ".. ")
 end
 
 local emit
@@ -220,6 +243,8 @@ local function emit_field(name, v, ind, where)
       w(",\n")
     end
     w(ind .. "},\n")
+  elseif type(v) == "string" then
+    w(ind .. name .. " = " .. wrapped(v, #ind + #name + 3, ind .. "  ") .. ",\n")
   else
     w(ind .. name .. " = " .. scalar(v, where .. "." .. name) .. ",\n")
   end
