@@ -316,8 +316,12 @@ describe("body messages", function()
     assert.equal("crawl: body.startUrls must be an array without holes, but has nothing at [2]",
       msg({ startUrls = { "a", nil, "c" } }))
     assert.equal("crawl: body.startUrls must be an array, got object", msg({ startUrls = { a = "x" } }))
-    assert.equal('crawl: body.startUrls must be an array, but has the key "a"',
+    assert.equal("crawl: body.startUrls must be an array, got table with mixed keys",
       msg({ startUrls = { "x", a = "x" } }))
+    assert.equal("crawl: body.startUrls must be an array, but has the key 0",
+      msg({ startUrls = { [0] = "a", "b" } }))
+    assert.equal("crawl: body.startUrls must be an array, but has the key 1.5",
+      msg({ startUrls = { [1.5] = "a" } }))
     assert.equal("crawl: body.crawlMethod must be an object, got array",
       msg({ url = "u", crawlMethod = json.array() }))
   end)
@@ -446,6 +450,67 @@ describe("body.check", function()
 end)
 
 describe("lua/kadoa/schema.lua", function()
+  -- Read the contract here too, in whatever Lua runs the specs, and compare
+  -- rule by rule: this checks the generator itself, not only its output.
+  it("holds every rule and description of the contract's request schemas", function()
+    local doc = cjson.decode((assert(sub.read("spec/contract/crawler.openapi.json"))))
+    local function deref(node)
+      while node["$ref"] do
+        local target = doc
+        for part in node["$ref"]:sub(3):gmatch("[^/]+") do target = target[part] end
+        node = target
+      end
+      return node
+    end
+    local function sorted(list)
+      if list == nil then return nil end
+      local copy = {}
+      for i, v in ipairs(list) do copy[i] = v end
+      table.sort(copy)
+      return copy
+    end
+    local compare
+    function compare(c, s, where)
+      c = deref(c)
+      assert(type(s) == "table", where .. " is missing from schema.lua")
+      if c.oneOf then
+        assert.equal("one_of", s.type, where)
+        assert.equal(#c.oneOf, #s.one_of, where)
+        for i, alt in ipairs(c.oneOf) do compare(alt, s.one_of[i], where .. ".oneOf") end
+      else
+        assert.equal(c.type or "any", s.type, where)
+      end
+      assert.equal(c.nullable == true, s.nullable == true, where .. " nullable")
+      for _, k in ipairs({ "description", "default", "minimum", "maximum", "minLength", "format" }) do
+        assert.equal(c[k], s[k], where .. " " .. k)
+      end
+      assert.same(c.enum, s.enum, where .. " enum")
+      assert.same(sorted(c.required), s.required, where .. " required")
+      local cap = c.additionalProperties
+      if type(cap) == "table" then
+        compare(cap, s.additionalProperties, where .. ".*")
+      else
+        assert.equal(cap, s.additionalProperties, where .. " additionalProperties")
+      end
+      if c.items then compare(c.items, s.items, where .. "[]") end
+      assert.same(sorted_keys(c.properties), sorted_keys(s.properties), where .. " properties")
+      for k, sub_c in pairs(c.properties or {}) do compare(sub_c, s.properties[k], where .. "." .. k) end
+    end
+    local seen = {}
+    for _, item in pairs(doc.paths) do
+      for _, op in pairs(item) do
+        local rb = type(op) == "table" and op.requestBody
+        if type(rb) == "table" then
+          local ref = rb.content["application/json"].schema["$ref"]
+          local name = ref:match("([^/]+)$")
+          seen[#seen + 1] = name
+          compare(deref({ ["$ref"] = ref }), schemas[name], name)
+        end
+      end
+    end
+    assert.same(request_schemas, sorted(seen))
+  end)
+
   it("is exactly what gen_schema.lua makes of the contract", function()
     local out = sub.sh("lua5.4 spec/contract/gen_schema.lua spec/contract/crawler.openapi.json 2>&1")
     local committed = sub.read("lua/kadoa/schema.lua")

@@ -89,16 +89,20 @@ local function show(v)
   return tostring(v)
 end
 
--- What a value is, in JSON words, for "got ...".
+-- What a value is, in JSON words, for "got ...". A table is an array when
+-- marked or when all its keys are numbers, an object when all are strings.
 local function kind(v)
   if json.is_null(v) then return "null" end
   local t = type(v)
   if t ~= "table" then return t end
   if json.is_array(v) then return "array" end
-  local k = next(v)
-  if k == nil then return "empty table" end
-  if type(k) == "number" then return "array" end
-  return "object"
+  if next(v) == nil then return "empty table" end
+  local nums, strs = false, false
+  for k in pairs(v) do
+    if type(k) == "string" then strs = true else nums = true end
+  end
+  if nums and strs then return "table with mixed keys" end
+  return strs and "object" or "array"
 end
 
 -- Damerau-Levenshtein distance (optimal string alignment): a swap of two
@@ -190,13 +194,18 @@ local function check_array(s, v, keys, n)
   if k ~= "array" and k ~= "empty table" then
     fail(path_of(keys, n) .. " must be an array, got " .. k)
   end
-  local count, max = 0, 0
+  local count, max, bad = 0, 0, nil
   for key in pairs(v) do
-    if type(key) ~= "number" or key < 1 or key ~= floor(key) then
-      fail(format("%s must be an array, but has the key %s", path_of(keys, n), show(key)))
+    -- kind() said every key is a number; items are at 1, 2, 3...
+    if key < 1 or key ~= floor(key) then
+      if bad == nil or key < bad then bad = key end -- the smallest, for the same message every time
+    else
+      count = count + 1
+      if key > max then max = key end
     end
-    count = count + 1
-    if key > max then max = key end
+  end
+  if bad ~= nil then
+    fail(format("%s must be an array, but has the key %s", path_of(keys, n), show(bad)))
   end
   if max ~= count then
     local hole = 1
@@ -214,17 +223,18 @@ end
 
 local function check_object(s, v, keys, n)
   local k = kind(v)
-  if k ~= "object" and k ~= "empty table" then
+  if k ~= "object" and k ~= "empty table" and k ~= "table with mixed keys" then
     fail(path_of(keys, n) .. " must be an object, got " .. k)
   end
   local props = s.properties or {}
   local ap = s.additionalProperties
-  local names = {}
+  local names, bad = {}, {}
   for key in pairs(v) do
-    if type(key) ~= "string" then
-      fail(format("%s has the key %s: field names must be strings", path_of(keys, n), show(key)))
-    end
-    names[#names + 1] = key
+    if type(key) == "string" then names[#names + 1] = key else bad[#bad + 1] = show(key) end
+  end
+  if bad[1] then
+    sort(bad) -- the same message every time, whatever pairs() order is
+    fail(format("%s has the key %s: field names must be strings", path_of(keys, n), bad[1]))
   end
   sort(names)
   local out = {}

@@ -29,7 +29,7 @@
 
 local M = {}
 
-local type, pairs, next, tostring = type, pairs, next, tostring
+local type, pairs, tostring = type, pairs, tostring
 local getmetatable, setmetatable = getmetatable, setmetatable
 local format, byte, concat, sort = string.format, string.byte, table.concat, table.sort
 local floor, huge = math.floor, math.huge
@@ -155,21 +155,6 @@ local function number_text(x)
   return (format("%.17g", x):gsub(",", "."))
 end
 M.number_text = number_text
-
--- What kind of JSON value a Lua value would be, for messages.
-function M.kind(v)
-  local t = type(v)
-  if v == nil or M.is_null(v) then return "null" end
-  if t == "table" then
-    if M.is_array(v) then return "array" end
-    if next(v) == nil then return "object" end
-    local k = next(v)
-    if type(k) == "number" then return "array" end
-    return "object"
-  end
-  if t == "userdata" and cjson_empty_array ~= nil and v == cjson_empty_array then return "array" end
-  return t
-end
 
 local function key_text(k)
   if type(k) == "number" then
