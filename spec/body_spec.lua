@@ -310,6 +310,10 @@ describe("body messages", function()
     assert.equal("crawl: body must be a table of fields, got null", msg(json.null))
     assert.equal("crawl: body must be an object, got array", msg({ "u" }))
     assert.equal("crawl: body has the key true: field names must be strings", msg({ url = "u", [true] = 1 }))
+    assert.equal("crawl: body.crawlMethod has the key true: field names must be strings",
+      msg({ url = "u", crawlMethod = { [true] = 1 } }))
+    assert.equal("crawl: body.startUrls must be an array, got table with mixed keys",
+      msg({ startUrls = { [true] = "a" } }))
   end)
 
   it("refuse arrays with holes or named keys, and objects given as arrays", function()

@@ -90,18 +90,20 @@ local function show(v)
 end
 
 -- What a value is, in JSON words, for "got ...". A table is an array when
--- marked or when all its keys are numbers, an object when all are strings.
+-- marked or when all its keys are numbers, an object when all are strings;
+-- anything else is "table with mixed keys".
 local function kind(v)
   if json.is_null(v) then return "null" end
   local t = type(v)
   if t ~= "table" then return t end
   if json.is_array(v) then return "array" end
   if next(v) == nil then return "empty table" end
-  local nums, strs = false, false
+  local nums, strs, others = false, false, false
   for k in pairs(v) do
-    if type(k) == "string" then strs = true else nums = true end
+    local tk = type(k)
+    if tk == "string" then strs = true elseif tk == "number" then nums = true else others = true end
   end
-  if nums and strs then return "table with mixed keys" end
+  if others or (nums and strs) then return "table with mixed keys" end
   return strs and "object" or "array"
 end
 
@@ -130,6 +132,7 @@ M.distance = distance
 -- equal but for case first, else the nearest within 2 edits (or a third of
 -- the name's length, for long names). Ties go to the first name in order.
 local function closest(name, known)
+  if #name > 100 then return nil end -- no field is that long; spare the O(n*m) distance
   local lname = name:lower()
   local names = {}
   for k in pairs(known) do names[#names + 1] = k end
@@ -281,7 +284,8 @@ local function matches(s, v)
   if s.type == "boolean" then return t == "boolean" end
   local k = kind(v)
   if s.type == "array" then return k == "array" or k == "empty table" end
-  if s.type == "object" then return k == "object" or k == "empty table" end
+  -- mixed keys pass here so that check_object can name the bad key
+  if s.type == "object" then return k == "object" or k == "empty table" or k == "table with mixed keys" end
   return false
 end
 
