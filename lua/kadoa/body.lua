@@ -190,8 +190,8 @@ local function check_enum(s, v, keys, n)
   fail(format("%s must be one of %s, got %s", path_of(keys, n), concat(shown, ", "), show(v)))
 end
 
--- Keys of a table at an array or object position, sorted out: a table is
--- either a sequence 1..n or has string keys only.
+-- An array: a sequence 1..n (or an empty table), copied item by item into
+-- a table marked with json.array, so that an empty one is sent as [].
 local function check_array(s, v, keys, n)
   local k = kind(v)
   if k ~= "array" and k ~= "empty table" then
@@ -364,6 +364,8 @@ local function merge_extra(s, out, extra)
     if props[key] ~= nil then
       fail(format("%s is a known field: set %s instead", as_extra, as_body))
     end
+    -- only reachable if a top-level schema ever becomes open
+    -- (additionalProperties), since unknown body fields are refused now
     if out[key] ~= nil then
       fail(format("%s is also in the body", as_extra))
     end
