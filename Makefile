@@ -71,4 +71,4 @@ clean:
 	rm -rf build kadoa src/*.o
 
 # Each area keeps its own targets (see doc/HACKING.md).
--include bench/bench.mk spec/fuzz/fuzz.mk spec/hosts/hosts.mk
+-include bench/bench.mk spec/fuzz/fuzz.mk spec/hosts/hosts.mk spec/contract/contract.mk

@@ -1,0 +1,405 @@
+-- Request bodies checked against Kadoa's contract before anything is sent.
+--
+-- A mistyped field name or a wrong type would otherwise cost a round trip
+-- and come back as a terse 400, or worse, be ignored by the server and run
+-- a crawl with defaults (a crawl costs money and cannot be taken back). So
+-- every body is checked here, against lua/kadoa/schema.lua (generated from
+-- spec/contract/crawler.openapi.json), and encoded by kadoa.json.
+--
+--   local body = require("kadoa.body")
+--   body.check(schema_name, value, fname [, extra]) -> json_text | nil, err
+--
+-- schema_name  a request schema of the contract: StartCrawlerSessionRequest,
+--              StartSessionWithConfigRequest, PauseCrawlerSessionRequest,
+--              ResumeCrawlerSessionRequest, CreateCrawlerConfigRequest,
+--              DeleteCrawlerConfigRequest (any other name is a bug: raised)
+-- value        the body as a Lua table (field name -> value)
+-- fname        the API function's name, which starts every message
+-- err          kadoa.errors value of kind "usage"; err.message reads
+--                crawl: body.startUrls[2] must be a string, got number
+--                crawl: body.maxPages must be at least 1, got 0
+--                crawl: body.crawlMethod.mode must be one of "auto", "browser", got "fast"
+--                crawl: unknown field body.maxpages (did you mean maxPages?)
+--                crawl: missing required field body.configId
+--
+-- The rules, per the schema of each field:
+--   string / number / integer / boolean  that Lua type exactly: no 0/1 or
+--     "true" for booleans, no "5" for numbers; numbers finite, integers whole
+--   enum, minimum, maximum, minLength (in UTF-8 characters)  as the contract says
+--   nullable  json.null (or cjson.null) is accepted and sent as null;
+--     otherwise null is refused like any other wrong type
+--   array  a Lua sequence, checked item by item and always sent as an array,
+--     so an empty table at an array position is sent as [] (never {})
+--   object  a table with string keys. Known fields are checked by their
+--     schema; unknown ones are refused where the contract gives no
+--     additionalProperties (or false), with the closest known name as a
+--     hint; where it gives true or a schema they are accepted (and checked
+--     against that schema)
+--   any (the contract gives no type)  anything kadoa.json can encode
+--   required fields must be present.
+-- Defaults are not filled in: the server applies its own.
+--
+-- url or startUrls: StartCrawlerSessionRequest lists no required fields at
+-- all in the contract, yet a crawl needs somewhere to start. So a start body
+-- must have `url` or a non-empty `startUrls` (or both); otherwise:
+--   crawl: body needs url or startUrls (at least one URL to start from)
+-- CreateCrawlerConfigRequest is left as the contract says (nothing required).
+--
+-- extra: the one way to send fields this version does not know yet (the
+-- client exposes it as the call option `extra`). A table of raw fields merged
+-- into the top level of the body, sent as they are without any check beyond
+-- being encodable JSON. A key of extra that is a field the schema knows is a
+-- usage error (set it in the body, where it is checked):
+--   crawl: extra.maxPages is a known field: set body.maxPages instead
+
+local json = require("kadoa.json")
+local errors = require("kadoa.errors")
+local schemas = require("kadoa.schema")
+
+local M = {}
+
+local type, pairs, next, tostring = type, pairs, next, tostring
+local floor, huge, min = math.floor, math.huge, math.min
+local format, concat, sort = string.format, table.concat, table.sort
+
+-- Why a check stops: thrown inside, caught once in M.check, so the walk
+-- below needs no error plumbing at every level.
+local Fail = {}
+
+local function fail(message)
+  error(setmetatable({ message = message }, Fail), 0)
+end
+
+local function path_of(keys, n)
+  return json.path_text("body", keys, n)
+end
+
+-- A value as a message shows it: strings quoted, numbers as JSON writes them.
+local function show(v)
+  if type(v) == "string" then
+    if #v > 60 then v = v:sub(1, 57) .. "..." end
+    return (format("%q", v):gsub("\\\n", "\\n"))
+  end
+  if type(v) == "number" then
+    if v ~= v then return "NaN" end
+    if v == huge then return "inf" end
+    if v == -huge then return "-inf" end
+    return (json.number_text(v))
+  end
+  return tostring(v)
+end
+
+-- What a value is, in JSON words, for "got ...". A table is an array when
+-- marked or when all its keys are numbers, an object when all are strings;
+-- anything else is "table with mixed keys".
+local function kind(v)
+  if json.is_null(v) then return "null" end
+  local t = type(v)
+  if t ~= "table" then return t end
+  if json.is_array(v) then return "array" end
+  if next(v) == nil then return "empty table" end
+  local nums, strs, others = false, false, false
+  for k in pairs(v) do
+    local tk = type(k)
+    if tk == "string" then strs = true elseif tk == "number" then nums = true else others = true end
+  end
+  if others or (nums and strs) then return "table with mixed keys" end
+  return strs and "object" or "array"
+end
+
+-- Damerau-Levenshtein distance (optimal string alignment): a swap of two
+-- neighbouring letters counts as one edit, the commonest typo.
+local function distance(a, b)
+  local la, lb = #a, #b
+  local d = {}
+  for i = 0, la do d[i] = { [0] = i } end
+  for j = 0, lb do d[0][j] = j end
+  for i = 1, la do
+    for j = 1, lb do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      local v = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        v = min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
+    end
+  end
+  return d[la][lb]
+end
+M.distance = distance
+
+-- The known field an unknown name was most likely meant to be, or nil:
+-- equal but for case first, else the nearest within 2 edits (or a third of
+-- the name's length, for long names). Ties go to the first name in order.
+local function closest(name, known)
+  if #name > 100 then return nil end -- no field is that long; spare the O(n*m) distance
+  local lname = name:lower()
+  local names = {}
+  for k in pairs(known) do names[#names + 1] = k end
+  sort(names)
+  for _, k in ipairs(names) do
+    if k:lower() == lname then return k end
+  end
+  local best, best_d
+  for _, k in ipairs(names) do
+    local d = distance(lname, k:lower())
+    local limit = 2
+    if floor(#k / 3) > limit then limit = floor(#k / 3) end
+    if d <= limit and d < #name and (not best_d or d < best_d) then best, best_d = k, d end
+  end
+  return best
+end
+M.closest = closest
+
+-- The checks proper. Each returns the value to encode: arrays get the
+-- json.array mark, objects are copied so the caller's tables stay untouched.
+local check
+
+local function check_string(s, v, keys, n)
+  if s.minLength then
+    -- characters, not bytes: count the bytes that start a UTF-8 sequence
+    local _, chars = v:gsub("[^\128-\191]", "")
+    if chars < s.minLength then
+      local unit = s.minLength == 1 and "character" or "characters"
+      fail(format("%s must be at least %d %s long, got %s", path_of(keys, n), s.minLength, unit, show(v)))
+    end
+  end
+end
+
+local function check_number(s, v, keys, n)
+  if v ~= v or v == huge or v == -huge then
+    fail(path_of(keys, n) .. " must be a finite number, got " .. show(v))
+  end
+  if s.type == "integer" and v ~= floor(v) then
+    fail(path_of(keys, n) .. " must be a whole number, got " .. show(v))
+  end
+  if s.minimum and v < s.minimum then
+    fail(format("%s must be at least %s, got %s", path_of(keys, n), show(s.minimum), show(v)))
+  end
+  if s.maximum and v > s.maximum then
+    fail(format("%s must be at most %s, got %s", path_of(keys, n), show(s.maximum), show(v)))
+  end
+end
+
+local function check_enum(s, v, keys, n)
+  for _, e in ipairs(s.enum) do
+    if e == v then return end
+  end
+  local shown = {}
+  for i, e in ipairs(s.enum) do shown[i] = show(e) end
+  fail(format("%s must be one of %s, got %s", path_of(keys, n), concat(shown, ", "), show(v)))
+end
+
+-- An array: a sequence 1..n (or an empty table), copied item by item into
+-- a table marked with json.array, so that an empty one is sent as [].
+local function check_array(s, v, keys, n)
+  local k = kind(v)
+  if k ~= "array" and k ~= "empty table" then
+    fail(path_of(keys, n) .. " must be an array, got " .. k)
+  end
+  local count, max, bad = 0, 0, nil
+  for key in pairs(v) do
+    -- kind() said every key is a number; items are at 1, 2, 3...
+    if key < 1 or key ~= floor(key) then
+      if bad == nil or key < bad then bad = key end -- the smallest, for the same message every time
+    else
+      count = count + 1
+      if key > max then max = key end
+    end
+  end
+  if bad ~= nil then
+    fail(format("%s must be an array, but has the key %s", path_of(keys, n), show(bad)))
+  end
+  if max ~= count then
+    local hole = 1
+    while v[hole] ~= nil do hole = hole + 1 end
+    fail(format("%s must be an array without holes, but has nothing at [%d]", path_of(keys, n), hole))
+  end
+  local out = json.array({})
+  for i = 1, count do
+    keys[n + 1] = i
+    out[i] = check(s.items, v[i], keys, n + 1)
+  end
+  keys[n + 1] = nil
+  return out
+end
+
+local function check_object(s, v, keys, n)
+  local k = kind(v)
+  if k ~= "object" and k ~= "empty table" and k ~= "table with mixed keys" then
+    fail(path_of(keys, n) .. " must be an object, got " .. k)
+  end
+  local props = s.properties or {}
+  local ap = s.additionalProperties
+  local names, bad = {}, {}
+  for key in pairs(v) do
+    if type(key) == "string" then names[#names + 1] = key else bad[#bad + 1] = show(key) end
+  end
+  if bad[1] then
+    sort(bad) -- the same message every time, whatever pairs() order is
+    fail(format("%s has the key %s: field names must be strings", path_of(keys, n), bad[1]))
+  end
+  sort(names)
+  local out = {}
+  for _, key in ipairs(names) do
+    keys[n + 1] = key
+    local fs = props[key]
+    if fs == nil then
+      if ap == nil or ap == false then
+        local msg = "unknown field " .. path_of(keys, n + 1)
+        local hint = closest(key, props)
+        if hint then
+          msg = msg .. " (did you mean " .. hint .. "?)"
+        elseif n == 0 then
+          msg = msg .. " (a field this version does not know goes in the extra option)"
+        end
+        fail(msg)
+      elseif ap ~= true then
+        fs = ap
+      end
+    end
+    if fs then
+      out[key] = check(fs, v[key], keys, n + 1)
+    else
+      out[key] = v[key] -- additionalProperties: true, sent as it is
+    end
+  end
+  keys[n + 1] = nil
+  for _, req in ipairs(s.required or {}) do
+    if v[req] == nil then
+      keys[n + 1] = req
+      fail("missing required field " .. path_of(keys, n + 1))
+    end
+  end
+  keys[n + 1] = nil
+  return out
+end
+
+local function matches(s, v)
+  local t = type(v)
+  if json.is_null(v) then return s.nullable == true end
+  if s.type == "any" then return true end
+  if s.type == "string" then return t == "string" end
+  if s.type == "number" or s.type == "integer" then return t == "number" end
+  if s.type == "boolean" then return t == "boolean" end
+  local k = kind(v)
+  if s.type == "array" then return k == "array" or k == "empty table" end
+  -- mixed keys pass here so that check_object can name the bad key
+  if s.type == "object" then return k == "object" or k == "empty table" or k == "table with mixed keys" end
+  return false
+end
+
+local function type_name(s)
+  if s.type == "integer" then return "a whole number" end
+  if s.type == "one_of" then
+    local names = {}
+    for i, alt in ipairs(s.one_of) do names[i] = type_name(alt) end
+    return concat(names, " or ")
+  end
+  if s.type == "array" or s.type == "object" or s.type == "any" then return "an " .. s.type end
+  return "a " .. s.type
+end
+
+function check(s, v, keys, n)
+  if json.is_null(v) then
+    if s.nullable then return v end
+    fail(path_of(keys, n) .. " must be " .. type_name(s) .. ", got null")
+  end
+  local t = s.type
+  if t == "any" then
+    return v -- kadoa.json checks that it can be encoded, with its path
+  elseif t == "one_of" then
+    -- oneOf: exactly one alternative fits (those in the contract are types
+    -- that exclude each other, so this is "one of these types")
+    local hit, hits = nil, 0
+    for _, alt in ipairs(s.one_of) do
+      if matches(alt, v) then hit, hits = alt, hits + 1 end
+    end
+    if hits ~= 1 then
+      fail(path_of(keys, n) .. " must be " .. type_name(s) .. ", got " .. kind(v))
+    end
+    return check(hit, v, keys, n)
+  end
+  if not matches(s, v) then
+    fail(path_of(keys, n) .. " must be " .. type_name(s) .. ", got " .. kind(v))
+  end
+  if t == "string" then
+    check_string(s, v, keys, n)
+  elseif t == "number" or t == "integer" then
+    check_number(s, v, keys, n)
+  elseif t == "array" then
+    return check_array(s, v, keys, n)
+  elseif t == "object" then
+    return check_object(s, v, keys, n)
+  end
+  if s.enum then check_enum(s, v, keys, n) end
+  return v
+end
+
+-- Rules the contract does not state (see the header).
+local extra_rules = {
+  StartCrawlerSessionRequest = function(v)
+    local urls = v.startUrls
+    if v.url == nil and (urls == nil or json.is_null(urls) or urls[1] == nil) then
+      fail("body needs url or startUrls (at least one URL to start from)")
+    end
+  end,
+}
+
+local function merge_extra(s, out, extra)
+  if type(extra) ~= "table" or json.is_null(extra) or json.is_array(extra) then
+    fail("extra must be a table of fields, got " .. kind(extra))
+  end
+  local names = {}
+  for key in pairs(extra) do
+    if type(key) ~= "string" then
+      fail("extra has the key " .. show(key) .. ": field names must be strings")
+    end
+    names[#names + 1] = key
+  end
+  sort(names)
+  local props = s.properties or {}
+  for _, key in ipairs(names) do
+    local as_extra, as_body = json.path_text("extra", { key }, 1), json.path_text("body", { key }, 1)
+    if props[key] ~= nil then
+      fail(format("%s is a known field: set %s instead", as_extra, as_body))
+    end
+    -- only reachable if a top-level schema ever becomes open
+    -- (additionalProperties), since unknown body fields are refused now
+    if out[key] ~= nil then
+      fail(format("%s is also in the body", as_extra))
+    end
+  end
+  -- unchecked, but it must still be JSON: encode it alone so a problem is
+  -- named as extra.<field>, not as a body field the caller never wrote
+  local _, err = json.encode(extra, "extra")
+  if err then fail(err) end
+  for _, key in ipairs(names) do out[key] = extra[key] end
+end
+
+function M.check(schema_name, value, fname, extra)
+  local s = schemas[schema_name]
+  if type(s) ~= "table" then
+    error("kadoa.body: no request schema named " .. tostring(schema_name), 2)
+  end
+  fname = fname or "kadoa"
+  local ok, res = pcall(function()
+    if type(value) ~= "table" or json.is_null(value) then
+      fail("body must be a table of fields, got " .. kind(value))
+    end
+    local out = check_object(s, value, {}, 0)
+    if extra_rules[schema_name] then extra_rules[schema_name](value) end
+    if extra ~= nil then merge_extra(s, out, extra) end
+    local text, err = json.encode(out, "body")
+    if not text then fail(err) end
+    return text
+  end)
+  if ok then return res end
+  if getmetatable(res) ~= Fail then error(res, 0) end -- a bug here, not a usage error
+  return nil, errors.new("usage", fname .. ": " .. res.message)
+end
+
+-- The schemas, for documentation and for callers that want to look.
+M.schemas = schemas
+
+return M
