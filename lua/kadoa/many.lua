@@ -82,6 +82,8 @@ function M.run(client, jobs, o)
     if on_result then on_result(key, res, err) end
   end
 
+  -- each request says when it settles (on_done): nothing is scanned
+  local landed = {}
   local function body()
     while true do
       -- fill the free slots
@@ -92,23 +94,21 @@ function M.run(client, jobs, o)
         if req then
           pending[req] = job.key
           npending = npending + 1
+          req.on_done = function() landed[#landed + 1] = req end
         else
           deliver(job.key, nil, err)
         end
       end
       if npending == 0 and nextjob > #jobs then return end
-      driver:step()
-      local landed = {}
-      for req, key in pairs(pending) do
-        if req:done() then landed[#landed + 1] = req end
-      end
-      for _, req in ipairs(landed) do
+      if #landed == 0 then driver:step() end
+      if #landed == 0 then driver:wait(MAX_WAIT_MS) end
+      while #landed > 0 do
+        local req = table.remove(landed, 1)
         local key = pending[req]
         pending[req] = nil
         npending = npending - 1
         deliver(key, req:poll())
       end
-      if #landed == 0 then driver:wait(MAX_WAIT_MS) end
     end
   end
 
