@@ -81,8 +81,12 @@ valgrind: deps
 	  --suppressions=spec/valgrind.supp --quiet \
 	  lua5.4 $$(command -v busted) --cpath="build/lua5.4/?.so" spec
 
+# luacheck, then the private-fields rule (spec/lint/private_fields.lua, a
+# plain Lua 5.4 script): no module reads or writes another's _-prefixed
+# fields, which luacheck cannot see. It lists file:line and fails.
 lint:
 	luacheck --no-color lua spec examples $(wildcard bin/* plugin)
+	lua5.4 spec/lint/private_fields.lua
 
 clean:
 	rm -rf build kadoa src/*.o
