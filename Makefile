@@ -22,7 +22,7 @@ DEPS     = .ci/deps
 
 LUA_PATH_DEV = lua/?.lua;lua/?/init.lua;;
 
-.PHONY: all build test demo valgrind lint clean rock deps
+.PHONY: all build test demo valgrind lint clean rock rock-core deps
 
 all: build
 
@@ -35,6 +35,23 @@ build/%/kadoa/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) -fPIC -shared -fvisibility=hidden $$(pkg-config --cflags $*) \
 	  -o $@ $(SRC) $$(pkg-config --libs libcurl) -lpthread
+
+# The rock's build step (kadoa-scm-1.rockspec, build type "make"): the
+# same C standard, warnings and visibility as `make build`, so a rock is
+# the library the suite tested. LuaRocks passes CC, CFLAGS (its -O2 -fPIC),
+# LIBFLAG (-shared), LUA_INCDIR, and CURL_INCDIR/CURL_LIBDIR (/usr/include
+# and the multiarch lib dir by default on Debian; the compiler finds the
+# multiarch curl/curl.h by itself; elsewhere pass CURL_INCDIR=... to
+# luarocks). The rockspec installs the result; there is no install step.
+ROCK_SO = build/rock/kadoa/core.so
+rock-core:
+	@mkdir -p $(dir $(ROCK_SO))
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -I$(LUA_INCDIR) -I$(CURL_INCDIR) \
+	  $(LIBFLAG) -o $(ROCK_SO) $(SRC) -L$(CURL_LIBDIR) -lcurl -lpthread
+
+# luarocks make into a throw-away tree and load the installed rock (.ci/rock).
+rock:
+	@.ci/rock
 
 # One busted run per Lua, then (with LuaJIT) the suites inside a real
 # Neovim and a real nginx. The last line sums up every run for CI:
@@ -64,8 +81,12 @@ valgrind: deps
 	  --suppressions=spec/valgrind.supp --quiet \
 	  lua5.4 $$(command -v busted) --cpath="build/lua5.4/?.so" spec
 
+# luacheck, then the private-fields rule (spec/lint/private_fields.lua, a
+# plain Lua 5.4 script): no module reads or writes another's _-prefixed
+# fields, which luacheck cannot see. It lists file:line and fails.
 lint:
 	luacheck --no-color lua spec examples $(wildcard bin/* plugin)
+	lua5.4 spec/lint/private_fields.lua
 
 clean:
 	rm -rf build kadoa src/*.o

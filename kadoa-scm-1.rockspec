@@ -1,3 +1,6 @@
+-- The LuaRocks build of kadoa: the Lua modules, the C core (built by the
+-- Makefile's rock-core target, with the suite's flags) and the kadoa command.
+
 package = "kadoa"
 version = "scm-1"
 
@@ -16,49 +19,74 @@ Works on Lua 5.1 to 5.4 and LuaJIT, in scripts, Neovim and OpenResty.
   license = "MIT",
 }
 
+-- Lua 5.1 (and LuaJIT), 5.3 and 5.4: what the suite runs on. 5.2 is not
+-- built or tested, so it is excluded ("~= 5.2": LuaRocks 3.8 has no "or"
+-- between ranges; it provides Lua as "5.2-1", which "~= 5.2" refuses).
 dependencies = {
-  "lua >= 5.1, < 5.5",
+  "lua >= 5.1, < 5.5, ~= 5.2",
   "lua-cjson >= 2.1",
 }
 
--- Only the library is declared: on Debian the header sits in the
--- multiarch include folder, which the compiler searches by itself.
+-- Only the library is declared, not the header: on Debian curl/curl.h
+-- sits in the multiarch include folder (/usr/include/x86_64-linux-gnu),
+-- where LuaRocks does not look but the compiler does. CURL_INCDIR is then
+-- /usr/include, harmless; with libcurl elsewhere pass CURL_DIR=... or
+-- CURL_INCDIR=... and CURL_LIBDIR=... to luarocks.
 external_dependencies = {
   CURL = { library = "curl" },
 }
 
+-- Type "make", not "builtin": builtin takes its compiler flags only from
+-- LuaRocks' own CFLAGS, so the rock could not be built with the
+-- Makefile's -std=c99, warnings and -fvisibility=hidden (only
+-- luaopen_kadoa_core is exported). `make rock-core` (Makefile) compiles
+-- with exactly those; the install table below places every file.
 build = {
-  type = "builtin",
-  modules = {
-    ["kadoa"] = "lua/kadoa/init.lua",
-    ["kadoa.cli"] = "lua/kadoa/cli/init.lua",
-    ["kadoa.cli.args"] = "lua/kadoa/cli/args.lua",
-    ["kadoa.cli.commands.status"] = "lua/kadoa/cli/commands/status.lua",
-    ["kadoa.cli.commands.wait"] = "lua/kadoa/cli/commands/wait.lua",
-    ["kadoa.cli.display"] = "lua/kadoa/cli/display.lua",
-    ["kadoa.cli.env"] = "lua/kadoa/cli/env.lua",
-    ["kadoa.cli.exit"] = "lua/kadoa/cli/exit.lua",
-    ["kadoa.cli.help"] = "lua/kadoa/cli/help.lua",
-    ["kadoa.cli.key"] = "lua/kadoa/cli/key.lua",
-    ["kadoa.cli.output"] = "lua/kadoa/cli/output.lua",
-    ["kadoa.errors"] = "lua/kadoa/errors.lua",
-    ["kadoa.format"] = "lua/kadoa/format.lua",
-    ["kadoa.health"] = "lua/kadoa/health.lua",
-    ["kadoa.many"] = "lua/kadoa/many.lua",
-    ["kadoa.nvim"] = "lua/kadoa/nvim.lua",
-    ["kadoa.request"] = "lua/kadoa/request.lua",
-    ["kadoa.resty"] = "lua/kadoa/resty.lua",
-    ["kadoa.retry"] = "lua/kadoa/retry.lua",
-    ["kadoa.text"] = "lua/kadoa/text.lua",
-    ["kadoa.wait"] = "lua/kadoa/wait.lua",
-    ["kadoa.core"] = {
-      sources = { "src/core.c", "src/transfer.c", "src/multi.c", "src/decode.c", "src/escape.c" },
-      defines = { "_POSIX_C_SOURCE=200809L" },
-      libraries = { "curl", "pthread" },
-      libdirs = { "$(CURL_LIBDIR)" },
-    },
+  type = "make",
+  build_target = "rock-core",
+  build_variables = {
+    CC = "$(CC)",
+    CFLAGS = "$(CFLAGS)",
+    LIBFLAG = "$(LIBFLAG)",
+    LUA_INCDIR = "$(LUA_INCDIR)",
+    CURL_INCDIR = "$(CURL_INCDIR)",
+    CURL_LIBDIR = "$(CURL_LIBDIR)",
   },
+  install_pass = false,
   install = {
+    lua = {
+      ["kadoa.api"] = "lua/kadoa/api.lua",
+      ["kadoa.body"] = "lua/kadoa/body.lua",
+      ["kadoa.cli.args"] = "lua/kadoa/cli/args.lua",
+      ["kadoa.cli.commands.status"] = "lua/kadoa/cli/commands/status.lua",
+      ["kadoa.cli.commands.wait"] = "lua/kadoa/cli/commands/wait.lua",
+      ["kadoa.cli.display"] = "lua/kadoa/cli/display.lua",
+      ["kadoa.cli.env"] = "lua/kadoa/cli/env.lua",
+      ["kadoa.cli.exit"] = "lua/kadoa/cli/exit.lua",
+      ["kadoa.cli.help"] = "lua/kadoa/cli/help.lua",
+      ["kadoa.cli.init"] = "lua/kadoa/cli/init.lua",
+      ["kadoa.cli.key"] = "lua/kadoa/cli/key.lua",
+      ["kadoa.cli.output"] = "lua/kadoa/cli/output.lua",
+      ["kadoa.client"] = "lua/kadoa/client.lua",
+      ["kadoa.codec"] = "lua/kadoa/codec.lua",
+      ["kadoa.engine"] = "lua/kadoa/engine.lua",
+      ["kadoa.errors"] = "lua/kadoa/errors.lua",
+      ["kadoa.format"] = "lua/kadoa/format.lua",
+      ["kadoa.health"] = "lua/kadoa/health.lua",
+      ["kadoa.init"] = "lua/kadoa/init.lua",
+      ["kadoa.json"] = "lua/kadoa/json.lua",
+      ["kadoa.many"] = "lua/kadoa/many.lua",
+      ["kadoa.nvim"] = "lua/kadoa/nvim.lua",
+      ["kadoa.options"] = "lua/kadoa/options.lua",
+      ["kadoa.request"] = "lua/kadoa/request.lua",
+      ["kadoa.resty"] = "lua/kadoa/resty.lua",
+      ["kadoa.schema"] = "lua/kadoa/schema.lua",
+      ["kadoa.text"] = "lua/kadoa/text.lua",
+      ["kadoa.wait"] = "lua/kadoa/wait.lua",
+    },
+    lib = {
+      ["kadoa.core"] = "build/rock/kadoa/core.so",
+    },
     bin = { ["kadoa"] = "bin/kadoa" },
   },
 }

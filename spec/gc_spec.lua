@@ -156,8 +156,11 @@ describe("aggressive GC", function()
     end)
   end)
 
-  it("generational mode on 5.4", function()
-    if not _VERSION:find("5.4", 1, true) then return end
+  -- Only 5.4 has a generational collector. Elsewhere the test is not
+  -- defined but listed as pending: an early return would count as a pass.
+  local gen_it = _VERSION == "Lua 5.4" and it
+    or function(name) pending(name .. " (needs Lua 5.4; this is " .. _VERSION .. ")") end
+  gen_it("generational mode on 5.4", function()
     local old = collectgarbage("generational")
     local ok, err = pcall(function()
       for i = 1, 20 do

@@ -1,7 +1,6 @@
 -- kadoa.many: status_many against the real mock server, on whichever Lua
 -- busted runs. Behaviour only; how fast it is lives in `make bench`.
 
-local kadoa = require("kadoa")
 local errors = require("kadoa.errors")
 local fixture = require("spec.helpers.fixture")
 local sub = require("spec.helpers.subprocess")
@@ -12,9 +11,9 @@ local KEY = "sk-many-7d2e91"
 local RUN = tostring(os.time()) .. "-" .. tostring(math.random(1e6))
 
 -- Most tests want each failure as it first comes; the retry tests below
--- turn retries on. (Until the client has retry options, there are none.)
-local HAS_RETRIES = kadoa.defaults.retries ~= nil
-local NO_RETRY = HAS_RETRIES and { retries = 0 } or {}
+-- turn retries on. The client has retry options: no probe for them, so
+-- losing them fails these tests instead of turning them pending.
+local NO_RETRY = { retries = 0 }
 
 local function count(t)
   local n = 0
@@ -33,6 +32,16 @@ describe("status_many", function()
   local function idle(c)
     return c:driver():step() == 0
   end
+
+  -- the probe above must be able to say no, or every assert on it passes
+  it("(control) idle sees a request still running", function()
+    local c = new_client()
+    local req = assert(c:start("slow-300"))
+    assert.is_false(idle(c))
+    req:cancel()
+    assert.is_true(idle(c))
+    c:close()
+  end)
 
   describe("results", function()
     it("keys every id to its result table or its error value", function()
@@ -254,7 +263,6 @@ describe("status_many", function()
 
   describe("retries", function()
     local function retrying(extra)
-      if not HAS_RETRIES then return nil end
       local opts = { retries = 2, retry_base = 0.01, retry_cap = 0.05 }
       for k, v in pairs(extra or {}) do opts[k] = v end
       return new_client(opts)
@@ -262,7 +270,6 @@ describe("status_many", function()
 
     it("retries a transient failure as status does", function()
       local c = retrying()
-      if not c then return pending("the client has no retry options yet") end
       local ok1, ok2, gone = "flaky-1-a" .. RUN, "flaky-2-b" .. RUN, "flaky-5-c" .. RUN
       local calls = 0
       local res = assert(c:status_many({ ok1, ok2, gone, "status-404", "z" }, {
@@ -280,7 +287,6 @@ describe("status_many", function()
 
     it("does not retry when retries is 0", function()
       local c = retrying({ retries = 0 })
-      if not c then return pending("the client has no retry options yet") end
       local flaky = "flaky-1-d" .. RUN
       local res = assert(c:status_many({ flaky }))
       assert.are.equal("server", res[flaky].kind)
@@ -292,7 +298,6 @@ describe("status_many", function()
       -- 429 with Retry-After: 1 every time. Budget 1.5 s: one retry fits
       -- (at 1 s), the next would end past the budget, so two attempts.
       local c = retrying({ timeout = 1.5 })
-      if not c then return pending("the client has no retry options yet") end
       local order = {}
       local res = assert(c:status_many({ "retry-after-1", "next" }, {
         concurrency = 1,
@@ -308,7 +313,6 @@ describe("status_many", function()
 
     it("does not retry when the server asks for a longer wait than max_retry_wait", function()
       local c = retrying({ max_retry_wait = 0.5 })
-      if not c then return pending("the client has no retry options yet") end
       local res = assert(c:status_many({ "retry-after-1" }))
       assert.are.equal(1, res["retry-after-1"].attempts)
       c:close()

@@ -69,7 +69,12 @@ local function clean(s, max, secret)
 end
 
 -- new(kind, message [, fields]): fields are copied onto the error.
+-- kind must be one of M.kinds: callers switch on it, so a kind outside
+-- the list is a bug here, raised where it is made rather than found later.
 function M.new(kind, message, fields)
+  if not M.kinds[kind] then
+    error("kadoa: internal error: unknown error kind " .. tostring(kind), 2)
+  end
   local e = {}
   if fields then for k, v in pairs(fields) do e[k] = v end end
   e.kind = kind

@@ -4,6 +4,7 @@
 --   local srv = mock.start({ key = "test-key" })  -- every option is optional
 --   srv.port, srv.url, srv.key, srv.pid           -- url = "http://127.0.0.1:PORT"
 --   srv:stop()                                    -- idempotent
+--   srv:log_tail()                                -- the end of its stderr
 --   mock.closed_port()                            -- a loopback port nobody listens on
 --
 -- mock.start options: key (default "test-key"), port (default 0: any free
@@ -61,6 +62,10 @@ function M.start(opts)
     .. " --key=" .. shell_quote(key)
     .. " --die-with-parent"
     .. (opts.verbose and " --verbose" or "")
+  -- what the server says on stderr is kept (unless verbose, when it goes
+  -- to the terminal), so a server that never comes up can say why
+  local errlog = not opts.verbose and os.tmpname() or nil
+  if errlog then cmd = cmd .. " 2>" .. shell_quote(errlog) end
   local f, err = io.popen(cmd, "r")
   if not f then
     error("mock.start: cannot run " .. cmd .. ": " .. tostring(err), 2)
@@ -69,9 +74,16 @@ function M.start(opts)
   local p, pid = (line or ""):match("^(%d+) (%d+)$")
   if not p then
     f:close()
+    local said = ""
+    if errlog then
+      local ef = io.open(errlog, "r")
+      if ef then said = ef:read("*a"):sub(-2000) ef:close() end
+      os.remove(errlog)
+    end
     error("mock.start: the mock server did not start (expected \"PORT PID\", got "
       .. (line and ("%q"):format(line) or "nothing")
-      .. "; is python3 installed? command: " .. cmd .. ")", 2)
+      .. "; is python3 installed? command: " .. cmd .. ")"
+      .. (said ~= "" and ("\nits stderr ends:\n" .. said) or ""), 2)
   end
 
   return setmetatable({
@@ -80,6 +92,7 @@ function M.start(opts)
     url = "http://127.0.0.1:" .. p,
     key = key,
     _pipe = f,
+    _errlog = errlog,
   }, Server)
 end
 
@@ -96,6 +109,16 @@ function Server:stop()
     .. " { [ -z \"$s\" ] || [ \"$s\" = Z ]; } && break; sleep 0.05; i=$((i+1)); done;"
     .. " [ $i -lt 40 ] || kill -KILL " .. pid .. " 2>/dev/null")
   f:close()
+  if self._errlog then os.remove(self._errlog) self._errlog = nil end
+end
+
+-- The tail of what the server wrote to stderr (empty when verbose).
+function Server:log_tail()
+  local ef = self._errlog and io.open(self._errlog, "r")
+  if not ef then return "" end
+  local s = ef:read("*a")
+  ef:close()
+  return s:sub(-2000)
 end
 
 -- A loopback port with nothing listening on it: bound to port 0 by a short

@@ -19,51 +19,10 @@ local KEY = "sk-nginx-test-3a9f"
 local ROOT = os.getenv("PWD")
 
 local sub = require("spec.helpers.subprocess")
-local q, sh, exists, write = sub.quote, sub.sh, sub.exists, sub.write
+local q, sh, write = sub.quote, sub.sh, sub.write
 
-local NGINX = os.getenv("KADOA_NGINX") or (exists("/usr/sbin/nginx") and "/usr/sbin/nginx") or "nginx"
-local MODULES = os.getenv("KADOA_NGINX_MODULES") or "/usr/lib/nginx/modules"
-
----------------------------------------------------------------------------
--- nginx, started and stopped by pid
-
-local function start_nginx(dir, conf, env)
-  write(dir .. "/nginx.conf", conf)
-  local envs = {}
-  for k, v in pairs(env or {}) do envs[#envs + 1] = k .. "=" .. q(v) end
-  local me = sh("echo $PPID"):match("%d+")
-  -- nginx in the foreground (a master and one worker), and a watcher that
-  -- stops it should this Lua process die first
-  local cmd = ("env %s %s -p %s -c %s -e %s -g 'daemon off;' >%s 2>&1 & n=$!; echo $n;"
-    .. " ( while kill -0 %s 2>/dev/null && kill -0 $n 2>/dev/null; do sleep 0.5; done;"
-    .. " kill $n 2>/dev/null ) >/dev/null 2>&1 &"):format(
-    table.concat(envs, " "), q(NGINX), q(dir), q(dir .. "/nginx.conf"), q(dir .. "/error.log"),
-    q(dir .. "/out.log"), me)
-  local pid = tonumber(sh(cmd):match("%d+"))
-  assert(pid, "could not start nginx")
-  for _ = 1, 250 do
-    if exists(dir .. "/nginx.pid") then break end
-    local state = sh("awk '{print $3}' /proc/" .. pid .. "/stat 2>/dev/null")
-    if state == "" or state:match("Z") then break end
-    socket.sleep(0.02)
-  end
-  if not exists(dir .. "/nginx.pid") then
-    os.execute("kill " .. pid .. " 2>/dev/null")
-    error("nginx did not start:\n" .. sh("cat " .. q(dir .. "/error.log") .. " " .. q(dir .. "/out.log")))
-  end
-  -- the worker may still be starting: wait until it answers
-  return { pid = pid, dir = dir }
-end
-
-local function stop_nginx(n)
-  if not n or not n.pid then return end
-  local pid = string.format("%d", n.pid)
-  n.pid = nil
-  os.execute("kill -TERM " .. pid .. " 2>/dev/null; i=0; while [ $i -lt 150 ]; do"
-    .. " s=$(awk '{print $3}' /proc/" .. pid .. "/stat 2>/dev/null);"
-    .. " { [ -z \"$s\" ] || [ \"$s\" = Z ]; } && break; sleep 0.02; i=$((i+1)); done;"
-    .. " [ $i -lt 150 ] || kill -KILL " .. pid .. " 2>/dev/null")
-end
+local nginx = require("spec.helpers.nginx")
+local MODULES = nginx.modules
 
 ---------------------------------------------------------------------------
 -- HTTP from outside: HTTP/1.0, so nginx answers plainly and closes
@@ -210,40 +169,19 @@ end
 return M
 ]=]
 
-local AS_ROOT = sh("id -u"):match("^0%s") ~= nil
-
-local function config(dir, ports)
-  return table.concat({
-    "load_module " .. MODULES .. "/ndk_http_module.so;",
-    "load_module " .. MODULES .. "/ngx_http_lua_module.so;",
-    -- as root, the worker would be nobody, who may not read this tree
-    AS_ROOT and "user root;" or "",
-    "worker_processes 1;",
-    "pid " .. dir .. "/nginx.pid;",
-    "error_log " .. dir .. "/error.log warn;",
-    "env KADOA_API_KEY;",
-    "env KADOA_BASE_URL;",
-    "events { worker_connections 1024; }",
-    "http {",
-    "  access_log off;",
-    "  client_body_temp_path " .. dir .. "/tmp-body;",
-    "  proxy_temp_path " .. dir .. "/tmp-proxy;",
-    "  fastcgi_temp_path " .. dir .. "/tmp-fastcgi;",
-    "  uwsgi_temp_path " .. dir .. "/tmp-uwsgi;",
-    "  scgi_temp_path " .. dir .. "/tmp-scgi;",
-    ('  lua_package_path "%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua;;";'):format(ROOT, ROOT, dir),
-    ('  lua_package_cpath "%s/build/luajit/?.so;;";'):format(ROOT),
+-- The server blocks; nginx.start writes the rest (modules, env, paths).
+local function servers(dir, ports)
+  local out = {
     "  lua_ssl_trusted_certificate " .. dir .. "/ca.pem;",
     "  lua_ssl_verify_depth 2;",
     "  server {",
-    "    listen 127.0.0.1:" .. ports.http .. ";",
+    "    listen 127.0.0.1:%PORT%;",
     LOCATIONS,
     "  }",
-    -- TLS in front of the mock server, with three certificates
-    (function()
-      local out = {}
-      for _, cert in ipairs({ "good", "wrong", "self" }) do
-        out[#out + 1] = ([[
+  }
+  -- TLS in front of the mock server, with three certificates
+  for _, cert in ipairs({ "good", "wrong", "self" }) do
+    out[#out + 1] = ([[
   server {
     listen 127.0.0.1:%d ssl;
     ssl_certificate %s/%s.pem;
@@ -254,11 +192,8 @@ local function config(dir, ports)
       proxy_set_header Connection "";
     }
   }]]):format(ports[cert], dir, cert, dir, cert, ports.mock)
-      end
-      return table.concat(out, "\n")
-    end)(),
-    "}",
-  }, "\n")
+  end
+  return table.concat(out, "\n")
 end
 
 ---------------------------------------------------------------------------
@@ -279,22 +214,27 @@ describe("kadoa.resty in nginx", function()
     write(dir .. "/kadoa_test.lua", TEST_MODULE)
     ports = { mock = srv.port }
     for _, k in ipairs({ "http", "good", "wrong", "self" }) do ports[k] = mock.closed_port() end
-    ngx_srv = start_nginx(dir, config(dir, ports), { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url })
-    for _ = 1, 100 do
-      local ok, status = pcall(get, ports.http, "/ping")
-      if ok and status == 200 then break end
-      socket.sleep(0.02)
-    end
+    ngx_srv = nginx.start(dir, servers(dir, ports), {
+      port = ports.http, lua = true, master = true,
+      -- as root, the worker would be nobody, who may not read this tree
+      user = nginx.as_root and "root" or nil,
+      env = { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url },
+      lua_package_path = ("%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua;;"):format(ROOT, ROOT, dir),
+      lua_package_cpath = ("%s/build/luajit/?.so;;"):format(ROOT),
+    })
+    -- the worker may still be starting: wait until it answers
+    ngx_srv:wait_http("/ping", 200)
     core_client = assert(kadoa.client({ api_key = KEY, base_url = srv.url, retries = 0,
                                         max_body = 200000 }))
   end)
 
   teardown(function()
     if core_client then core_client:close() end
-    stop_nginx(ngx_srv)
+    if ngx_srv then ngx_srv:stop() end
     if srv then srv:stop() end
     -- nginx's own complaints, if any, help more than a 500 page
-    local log = dir and sh("grep -v ' \\[notice\\] ' " .. q(dir .. "/error.log") .. " 2>/dev/null") or ""
+    local log = ngx_srv
+      and sh("grep -v ' \\[notice\\] ' " .. q(ngx_srv.dir .. "/error.log") .. " 2>/dev/null") or ""
     if log ~= "" and os.getenv("KADOA_NGINX_LOG") then io.stderr:write("\nnginx error.log:\n", log) end
     if dir and dir:match("^/tmp/") then os.execute("rm -rf " .. q(dir)) end
     if next(measured) then
@@ -534,38 +474,37 @@ describe("kadoa.resty in nginx", function()
   it("examples/nginx.conf serves a crawl's status as JSON", function()
     local edir = dir .. "/example"
     os.execute("mkdir -p " .. q(edir))
-    local port = mock.closed_port()
     local f = assert(io.open(ROOT .. "/examples/nginx.conf"))
     local conf = f:read("*a")
     f:close()
-    conf = conf:gsub("127%.0%.0%.1:8080", "127.0.0.1:" .. port)
+    conf = conf:gsub("127%.0%.0%.1:8080", "127.0.0.1:%%PORT%%")
       :gsub("/tmp/kadoa%-nginx", edir .. "/nginx")
       :gsub("%$prefix", ROOT)
       :gsub("/usr/lib/nginx/modules", MODULES)
       -- a test never sends DNS queries off this machine, even by mistake
       :gsub("\n%s*resolver [^;]*;", "\n  resolver 127.0.0.1:1 valid=1s;")
     assert.matches("resolver 127.0.0.1:1", conf, 1, true)
-    local n = start_nginx(edir, conf, { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url })
+    -- started as the README says, with no `user` line: as root its worker
+    -- runs as nobody, who may not read this tree (a private checkout)
+    local n = nginx.start(edir, nil, { conf = conf, pid = edir .. "/nginx.pid", master = true,
+                                       env = { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url } })
     local ok, err = pcall(function()
-      local r, code
-      for _ = 1, 100 do
-        local fine
-        fine, r, code = pcall(get_json, port, "/crawl/sess-dash/status")
-        if fine then break end
-        socket.sleep(0.02)
-      end
+      -- raises with nginx's log when it answers anything else (a 500 says
+      -- why only there), or nothing at all
+      n:wait_http("/crawl/sess-dash/status", 200)
+      local r, code = get_json(n.port, "/crawl/sess-dash/status")
       assert.are.equal(200, code)
       assert.are.same({ session = "sess-dash", finished = true, pages = 14, active_jobs = 0,
                         waiting_jobs = 0 }, r)
-      r, code = get_json(port, "/crawl/status-404/status")
+      r, code = get_json(n.port, "/crawl/status-404/status")
       assert.are.equal(404, code)
       assert.are.equal("not_found", r.error)
-      r, code = get_json(port, "/crawl/demo-finishing-1-ex" .. os.time() .. "/wait?timeout=10")
+      r, code = get_json(n.port, "/crawl/demo-finishing-1-ex" .. os.time() .. "/wait?timeout=10")
       assert.are.equal(200, code)
       assert.is_true(r.finished)
       assert.are.equal(47, r.pages)
     end)
-    stop_nginx(n)
+    n:stop()
     assert(ok, err)
   end)
 end)
