@@ -299,7 +299,10 @@ describe("kadoa core", function()
 
     it("never appears in the client's printed form", function()
       assert.is_nil(tostring(client):find(KEY, 1, true))
-      assert.is_nil(tostring(client._core):find(KEY, 1, true))
+      assert.is_nil(tostring(client.transport):find(KEY, 1, true))
+      for k, v in pairs(client.settings) do
+        assert.is_false(tostring(k):find(KEY, 1, true) ~= nil or tostring(v):find(KEY, 1, true) ~= nil)
+      end
     end)
 
     it("must not contain line breaks", function()

@@ -31,15 +31,18 @@ describe("errors.kinds", function()
       { kind = "timeout", message = "t" }, { kind = "network", message = "n" },
       { kind = "tls", message = "t" }, { kind = "decode", message = "d" },
       { kind = "too_large", message = "b" }, { kind = "usage", message = "u" },
+      { kind = "memory", message = "m" },
     }) do
       local e = errors.from_report(r, "k")
       assert.is_true(errors.is(e))
       assert.is_true(errors.kinds[e.kind] == true, r.kind)
     end
     -- and a real one, from a client that cannot connect (a closed loopback port)
+    local json = require("kadoa.codec").get()
     local c = core.new({ api_key = "k", base_url = "http://127.0.0.1:9", timeout = 2,
-                         connect_timeout = 2, max_body = 1000, user_agent = "t" })
-    local res, r = c:fetch("x")
+                         connect_timeout = 2, max_body = 1000, user_agent = "t",
+                         decode = json.decode, null = json.null })
+    local res, r = c:fetch(require("kadoa.api").calls.status.route, nil, nil, "x")
     c:close()
     assert.is_nil(res)
     assert.is_true(errors.kinds[errors.from_report(r, "k").kind] == true, r.kind)

@@ -3,7 +3,6 @@
 
 local kadoa = require("kadoa")
 local core = require("kadoa.core")
-local request = require("kadoa.request")
 local mock = require("spec.helpers.mock")
 local fixture = require("spec.helpers.fixture")
 

@@ -44,11 +44,10 @@ describe("TLS", function()
   end)
 
   local function client(cert, opts)
-    local o = { api_key = KEY, base_url = "https://127.0.0.1:" .. servers[cert].port, timeout = 5 }
+    local o = { api_key = KEY, base_url = "https://127.0.0.1:" .. servers[cert].port, timeout = 5,
+                sleep = function() error("a TLS failure must not be retried") end }
     for k, v in pairs(opts or {}) do o[k] = v end
-    local c = assert(kadoa.client(o))
-    c._sleep = function() error("a TLS failure must not be retried") end
-    return c
+    return assert(kadoa.client(o))
   end
 
   local function refused(c, what)
@@ -105,8 +104,8 @@ describe("TLS", function()
 
   it("https to a plain HTTP server is a TLS failure, not a request in clear", function()
     local srv = mock.start({ key = KEY })
-    local c = assert(kadoa.client({ api_key = KEY, base_url = "https://127.0.0.1:" .. srv.port }))
-    c._sleep = function() error("must not retry") end
+    local c = assert(kadoa.client({ api_key = KEY, base_url = "https://127.0.0.1:" .. srv.port,
+                                    sleep = function() error("must not retry") end }))
     local _, err = c:status("echo")
     srv:stop()
     assert.are.equal("tls", err.kind, tostring(err))

@@ -60,12 +60,7 @@ local function blocking_call(c, i)
     check(id, c:status(id))
   end
   if i % 100 == 50 then   -- the non-blocking path: start, drive, take
-    local req = assert(c._core:start(id))
-    while not req:done() do
-      c._core:perform()
-      if not req:done() then c._core:wait(50) end
-    end
-    req:poll()
+    check(id, assert(c:start(id)):await(10))
   end
 end
 
