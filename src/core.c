@@ -506,6 +506,7 @@ static const luaL_Reg client_methods[] = {
 
 static const luaL_Reg module_funcs[] = {
   {"new", l_new},
+  {"route", kd_route_new},
   {"head", l_head},
   {"sleep", l_sleep},
   {"monotime", l_monotime},
@@ -524,10 +525,14 @@ int luaopen_kadoa_core(lua_State *L) {
     kd_new_class(L, KD_CLIENT_MT, l_close, l_close, l_tostring, methods);
   }
   kd_open_multi(L);
+  {
+    static const luaL_Reg none[] = {{NULL, NULL}};
+    const luaL_Reg *methods[] = {none, NULL};
+    kd_new_class(L, KD_ROUTE_MT, NULL, NULL, kd_route_tostring, methods);
+  }
 
   lua_newtable(L);
   kd_setfuncs(L, module_funcs, 0);
-  kd_open_route(L);
   lua_pushliteral(L, KADOA_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushinteger(L, KD_MAX_ID);

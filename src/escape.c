@@ -6,7 +6,9 @@
  *  - kd_header_value / kd_retry_after / kd_copy_value: read what a server
  *    put in its response headers, never trusting lengths or contents.
  *  - kd_scrub: zero a secret so that the compiler cannot drop the write.
+ *  - kd_buf_add / kd_buf_free: a growing byte buffer.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kadoa.h"
@@ -88,4 +90,28 @@ void kd_copy_value(char *dst, size_t cap, const char *v, size_t n) {
 void kd_scrub(void *p, size_t n) {
   volatile unsigned char *v = (volatile unsigned char *)p;
   while (n--) *v++ = 0;
+}
+
+int kd_buf_add(kd_buf *b, const char *p, size_t n) {
+  if (n > b->cap - b->len) {
+    size_t cap = b->cap ? b->cap : 4096;
+    char *d;
+    while (cap - b->len < n) {
+      if (cap > ((size_t)-1) / 2) return -1;
+      cap *= 2;
+    }
+    d = realloc(b->data, cap);
+    if (!d) return -1;
+    b->data = d;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+void kd_buf_free(kd_buf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
 }

@@ -94,6 +94,7 @@ typedef struct kd_buf {
   size_t len, cap;
 } kd_buf;
 
+/* escape.c: append n bytes (0, or -1 when out of memory); free. */
 int kd_buf_add(kd_buf *b, const char *p, size_t n);
 void kd_buf_free(kd_buf *b);
 
@@ -117,7 +118,8 @@ typedef struct kd_route {
 #define KD_ROUTE_MT "kadoa.route"
 
 kd_route *kd_check_route(lua_State *L, int i);
-void kd_open_route(lua_State *L);
+int kd_route_new(lua_State *L);        /* core.route(method, template) */
+int kd_route_tostring(lua_State *L);
 
 /* What a call adds to its route: the values of the route's segments
  * (stack indices), an optional query (a Lua array name, value, ...), an

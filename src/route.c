@@ -21,7 +21,7 @@ kd_route *kd_check_route(lua_State *L, int i) {
 }
 
 /* core.route(method, template) -> route */
-static int l_route(lua_State *L) {
+int kd_route_new(lua_State *L) {
   static const char *const methods[] = {"GET", "POST", "DELETE", NULL};
   int method = luaL_checkoption(L, 1, NULL, methods);
   size_t n, i;
@@ -61,7 +61,7 @@ static int l_route(lua_State *L) {
   return 1;
 }
 
-static int l_route_tostring(lua_State *L) {
+int kd_route_tostring(lua_State *L) {
   static const char *const methods[] = {"GET", "POST", "DELETE"};
   kd_route *r = kd_check_route(L, 1);
   luaL_Buffer b;
@@ -167,12 +167,4 @@ int kd_build_url(lua_State *L, kd_buf *u, const char *base, size_t blen, const k
     }
   }
   return kd_buf_add(u, "", 1);   /* the NUL libcurl wants, not counted below */
-}
-
-void kd_open_route(lua_State *L) {
-  static const luaL_Reg none[] = {{NULL, NULL}};
-  const luaL_Reg *methods[] = {none, NULL};
-  kd_new_class(L, KD_ROUTE_MT, NULL, NULL, l_route_tostring, methods);
-  lua_pushcfunction(L, l_route);
-  lua_setfield(L, -2, "route");
 }

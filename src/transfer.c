@@ -29,30 +29,6 @@
  * response does not pin its memory for the life of the client. */
 #define KD_KEEP_BUFFER (256 * 1024)
 
-int kd_buf_add(kd_buf *b, const char *p, size_t n) {
-  if (n > b->cap - b->len) {
-    size_t cap = b->cap ? b->cap : 4096;
-    char *d;
-    while (cap - b->len < n) {
-      if (cap > ((size_t)-1) / 2) return -1;
-      cap *= 2;
-    }
-    d = realloc(b->data, cap);
-    if (!d) return -1;
-    b->data = d;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, p, n);
-  b->len += n;
-  return 0;
-}
-
-void kd_buf_free(kd_buf *b) {
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
-}
-
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
   kd_xfer *x = ud;
   size_t n = size * nmemb;

@@ -73,11 +73,15 @@ static void same(lua_State *L, int a, int b, int depth) {
   }
 }
 
-/* kd_decode under pcall: [decoder, text] -> ok, value-or-message */
+/* kd_decode under pcall: [decoder, text] -> ok, value-or-message (cjson's
+ * null, a NULL lightuserdata, is handed over as the core gets it) */
 static int run_decode(lua_State *L) {
   size_t n;
   const char *s = lua_tolstring(L, 2, &n);
-  int ok = kd_decode(L, 1, s, n);
+  int ok;
+  lua_pushlightuserdata(L, NULL);
+  ok = kd_decode(L, 1, 3, s, n) == 1;
+  lua_remove(L, 3);
   lua_pushboolean(L, ok);
   lua_insert(L, -2);
   return 2;

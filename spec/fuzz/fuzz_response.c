@@ -50,8 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SECRET "sk-fuzz-SECRET-4242"
 
+static char fz_key[] = SECRET;
+static kd_config fz_cfg = { fz_key, sizeof fz_key - 1, NULL, NULL, 0, NULL, NULL, 0, 0, 0, {0, 0},
+                            {NULL, 0, 0} };
+
 static const char *core_kinds[] = {
-  "response", "timeout", "network", "tls", "decode", "too_large", "usage", NULL
+  "response", "timeout", "network", "tls", "decode", "too_large", "usage", "memory", NULL
 };
 
 static int known(const char *k, const char **list) {
@@ -77,14 +81,20 @@ static void printable_field(lua_State *L, int t, const char *name) {
 /* [decoder, xfer*, rc, raw] -> the results of kd_xfer_push_result */
 static int run_push(lua_State *L) {
   kd_xfer *x = (kd_xfer *)lua_touserdata(L, 2);
+  lua_pushlightuserdata(L, NULL);   /* 5: cjson's null */
   CURLcode rc = (CURLcode)lua_tointeger(L, 3);
   int raw = lua_toboolean(L, 4);
-  return kd_xfer_push_result(L, x, rc, raw, 1);
+  return kd_xfer_push_result(L, x, rc, raw, 1, 5);
 }
 
 /* errors.from_* over the report, then checks on the error value. */
 static const char *TO_ERROR =
   "local r, secret = ...\n"
+  "local function clean(v, d)\n"
+  "  if type(v) == 'string' then assert(not v:find(secret, 1, true), 'the key in the report') end\n"
+  "  if type(v) == 'table' and d < 50 then for k, x in pairs(v) do clean(k, d + 1); clean(x, d + 1) end end\n"
+  "end\n"
+  "clean(r, 0)\n"
   "local errors = require('kadoa.errors')\n"
   "local e = r.kind == 'response' and errors.from_response(r, secret)\n"
   "  or errors.from_transfer(r, secret)\n"
@@ -139,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   chunk = data[4];
   memset(&x, 0, sizeof x);
   x.retry_after = -1;
+  x.cfg = &fz_cfg;   /* the client's key, so the core redacts as in use */
   x.max_body = data[5] ? (size_t)data[5] * 8 : 1024 * 1024;
 
   /* split the rest into a header block and a body, each in its own heap
