@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Mock Kadoa crawl-status server for the kadoa test suite and `make demo`.
+"""Mock Kadoa crawler API server for the kadoa test suite and `make demo`.
 
 Python 3 standard library only.  Listens on 127.0.0.1 only.
 
@@ -13,6 +13,14 @@ Usage:
                         when nobody reads our stdout pipe any more
                         (spec/helpers/mock.lua passes it, so a crashed test run
                         leaves no server behind)
+    --break-contract    (for the mock's own spec) drop the first required key
+                        of every contract answer, so the self-check below
+                        turns each into a 500
+
+It answers every call of spec/contract/crawler.openapi.json (see CONTRACT
+ROUTES), keeps the crawls, sessions and configs it is asked to make in memory
+for its lifetime, and has a table of deliberately broken answers (BEHAVIOURS)
+that tests pick by session id.
 
 Once listening it prints exactly one line to stdout, "PORT PID", and flushes.
 Nothing else ever goes to stdout; stderr stays silent unless --verbose.
@@ -22,12 +30,19 @@ HTTP/1.1 with keep-alive; one thread per connection, so connections that hang
 or trickle never block the others.
 
 ROUTING
-  The only route is   GET /v4/crawl/<segment>/status   with no query string
-  (not even a bare "?").  <segment> must be non-empty, contain no "/", and not
-  be "." or ".." (dot segments that a real proxy would resolve).  It is
-  percent-decoded at the byte level to give the session id; an id that is not
-  valid UTF-8 is sent back byte for byte, so any byte string round-trips.
-  Anything else, any method other than GET included:
+  Routes are tried in this order; the first match answers.
+  1. GET /v4/crawl/<segment>/status   with no query string (not even a bare
+     "?").  <segment> must be non-empty, contain no "/", and not be "." or
+     ".." (dot segments that a real proxy would resolve).  It is
+     percent-decoded at the byte level to give the session id; an id that is
+     not valid UTF-8 is sent back byte for byte, so any byte string
+     round-trips.  The id of a crawl started here answers live (CONTRACT
+     ROUTES); any other id answers from BEHAVIOURS BY SESSION ID below.
+  2. GET /mock/starts  (no key needed): see INTROSPECTION.
+  3. The other contract routes, matched on the path without its query
+     string (ROUTES in the code; path segments are percent-decoded; "." and
+     ".." segments never match).
+  Anything else, a wrong method included (POST .../status, GET /v4/crawl/):
       404 {"error":true,"message":"no such route: <raw path as received>"}
   Route before auth: an unknown route is 404 whatever the key.
 
@@ -42,7 +57,9 @@ ON EVERY RESPONSE
   Content-Type: application/json on JSON bodies.  Content-Length is always
                 set except on a 204 and where a behaviour says "chunked".
   A request that is not valid HTTP gets http.server's own 400 HTML page.
-  A request body (any method) is read and ignored.
+  A request body (any method) is read (up to 1 MiB with a Content-Length;
+  a chunked or larger body is not read and the connection closes after the
+  answer); only the contract routes that take a body look at it.
 
 BEHAVIOURS BY SESSION ID  (<n>, <code>, <ms>, <bytes>, <depth> are decimal
 digits; <code> is 200-599; <seconds> may have a fraction, e.g. 1.5; <tag> is
@@ -136,6 +153,14 @@ anything)
                       if the client gives up first)
   trickle             200 headers with Content-Length: 100000, then one body byte
                       every 100 ms until the client disconnects
+  close-after         the default 200, keep-alive style (no "Connection:
+                      close"), then the server closes the connection (FIN)
+                      right after: a client that pools it finds it dead
+  close-after-next    the default 200, keep-alive style; the NEXT request on
+                      that connection is read and served (a start is recorded
+                      and a crawl started) but its answer is never sent: the
+                      connection closes (FIN) instead.  For proving a client
+                      does not resend a POST whose answer was lost.
 
   -- scripted crawls (for `wait` and `make demo`).  State is per exact id and
   -- starts at that id's first (authorised) request; add a -<tag> to get a
@@ -153,6 +178,170 @@ anything)
                       blocked the crawler"
   demo-slow, demo-slow-<ms>[-<tag>]                    (3000 ms by default)
                       the default 200, each answer delayed by that long
+
+CONTRACT ROUTES  (spec/contract/crawler.openapi.json; all need the key: 401
+as above otherwise; every error is {"error":true,"message":...,"details":...})
+  A body is required JSON: not JSON, not an object, a missing required field
+  or a wrong type per the contract's request schema gives 400, details
+  {"problem":"body.<field>: ..."}.  Unknown fields are ignored.  Query
+  numbers must be whole numbers ("2" and "2.0" are fine): 400 otherwise.
+  POST /v4/crawl/ (also /v4/crawl)   body StartCrawlerSessionRequest; "url" or
+                      "startUrls" (non-empty) is required, "maxPages" caps the
+                      page count.  200 {"message":"Crawl started",
+                      "sessionId":<uuid4>,"error":null}.  Also stores a config
+                      (the body's contract fields) that the crawl points to.
+  POST /v4/crawl/start  {"configId"}: 200 {"message":"Crawl started",
+                      "sessionId":<uuid4>,"error":null,"configId":<id>};
+                      404 unknown (or deleted) config
+  POST /v4/crawl/pause, POST /v4/crawl/resume   {"sessionId"}:
+                      200 {"message":"Crawl paused"|"Crawl resumed",
+                      "sessionId":<id>,"error":null}, idempotent (pausing a
+                      paused or finished crawl is a 200 too); 404 unknown id
+  GET /v4/crawl/<id>/status   (no query string) 200 {"payload":{"crawledPages",
+                      "activeJobs","waitingJobs","finished"},"sessionId",
+                      "error":null or the failure string}
+  GET /v4/crawl/<id>/pages?currentPage=&pageSize=   currentPage from 1
+                      (default 1; below 1 is a 400), pageSize from 1 (default
+                      100, no maximum).  200 {"payload":[{"id","url","status"}],
+                      "pagination":{"page","pageSize","totalItems",
+                      "totalPages","hasMore"},"sessionId","error"}.  The list
+                      holds the pages known so far, in discovery order; past
+                      the last page: an empty payload, hasMore false.
+  GET /v4/crawl/<id>/pages/<pageId>?format=html|md|markdown   (default html)
+                      200 {"payload":<the page as HTML or Markdown, a string>,
+                      "pageId","pageFormat":<format as asked, or "html">,
+                      "sessionId","error":null}.  Other format: 400.  A page
+                      id the crawl does not have (yet): 404 "no such page";
+                      a known page not DONE yet: 404 "page not crawled yet",
+                      details {"status":"CRAWLING"|"PENDING"}.
+  GET /v4/crawl/<id>/list?includeAll=true|false   (default false; other: 400)
+                      200 {"totalPages":<len(data)>,"data":[{"url","status",
+                      "created_at","html_filename","screenshot_filename":null,
+                      "processed_html_filename":null,"json_filename":null,
+                      "match_score":null,"matched_fields":null,
+                      "total_fields":null,"is_match":false}]}: the DONE pages,
+                      or with includeAll every known page (html_filename null
+                      until DONE).  html_filename is "<sessionId>/<pageId>.html".
+  GET /v4/crawl/bucket/data/<b64>   <b64> is the html_filename in base64,
+                      standard or URL-safe, padding optional (a "/" in it must
+                      be sent as %2F).  200 text/html; charset=utf-8, the same
+                      HTML the page route gives; 404 (JSON) for anything else.
+  GET /v4/crawl/sessions?page=&pageSize=&userId=   page from 1 (default 1),
+                      pageSize 1-100 (default 25): 400 outside.  200 {"data":
+                      [{"sessionId","configId","domain","startUrls","userId":
+                      "mock-user","createdAt","crawledPages","activeJobs",
+                      "waitingJobs","finished"}],"pagination":{"page",
+                      "pageSize","totalItems","totalPages","hasMore"}}, newest
+                      start first, live stats.  Every crawl belongs to user
+                      "mock-user": another userId lists nothing.
+  POST /v4/crawl/config   body CreateCrawlerConfigRequest, "url" or "startUrls"
+                      required (400 otherwise): 200 the stored config: the
+                      body's contract fields plus "configId" (uuid4), "userId":
+                      "mock-user", "createdAt" (ISO 8601 UTC)
+  GET /v4/crawl/config/<configId>   200 that config; 404 unknown or deleted
+  DELETE /v4/crawl/config   {"configId"}: 200 {"configId","deleted":true};
+                      404 unknown or already deleted
+  Ambiguity: /v4/crawl/config/status, /v4/crawl/sessions/status and the like
+  are status calls (route 1 wins), and .../config/pages is never a config.
+
+CRAWLS  (started by POST /v4/crawl/ or /v4/crawl/start)
+  A crawl of N pages over T seconds of crawl time (defaults: N 47, T 10 s:
+  the README demo `kadoa crawl https://example.com --wait`).  Page i (from 0)
+  is DONE once crawl time reaches T*(i+1)/N; the 3 pages after the DONE ones
+  are CRAWLING, the 10 after those PENDING, later ones not known yet.  So:
+  crawledPages = number of DONE pages = floor(N*t/T), activeJobs = pages
+  CRAWLING, waitingJobs = pages PENDING, finished = all N DONE.  At the
+  start pages 0-12 are known (0-2 CRAWLING); T 0 means all DONE at once.
+  Crawl time stops while paused (pause/resume), so nothing moves.
+  Page i's URL: startUrls[i] (url counts as startUrls[0]) while there are
+  any, then <scheme>://<host of the first URL>/<docs|blog|products|about|help,
+  by i mod 5>/page-<i>.  Page id: "p" + i as 4 or more digits (p0000, p0001,
+  ... p1000).  Page content is made on demand from (crawl, i), never stored:
+  HTML <title>Page <i> of <host></title>, an <h1>, the source URL, links to
+  pages i+1 and i+7 (mod N), then paragraphs up to about B bytes (default
+  1500); Markdown has the same parts ("# Page <i> of <host>", "Source: <url>",
+  "- [Page j](<url>)", the paragraphs).
+
+URL LABELS  (the host labels of the first start URL tune its crawl; labels
+may be combined in any order: https://pages-250.seconds-0.5.example.com/)
+  pages-<N>           N pages (at least 1); "maxPages" in the body caps it
+  seconds-<S>         whole crawl takes S seconds of crawl time (fraction ok;
+                      0 = everything DONE at the start).  "seconds-0.5" and
+                      "fresh404-1.5" work: a label of digits after one ending
+                      in -<digits> is taken as its fraction.
+  bytes-<B>           each page's content about B bytes (up to MiBs is fine)
+  latency-<MS>        each page-content answer (pages/<pageId>, bucket file)
+                      is sent MS ms late
+  fresh404-<S>        status, pages, pages/<pageId> and list answer 404
+                      {"error":true,"message":"Session not found",...} for the
+                      first S wall-clock seconds after the start
+  failing             the crawl dies when floor(0.6*N) pages are DONE (at 0.6
+                      T): from then on error "Crawl failed: target site blocked
+                      the crawler" on status and pages, finished false, active
+                      and waiting 0, only the DONE pages listed
+  oldpages            pages pagination in the OLD shape {"currentPage",
+                      "pageSize","totalRecords","totalPages"} (off contract)
+  zeropage            pages numbered from 0: currentPage defaults to 0 and 0
+                      is the first page; pagination.page says the same
+  ready               DONE pages are listed with status "READY" (off contract)
+  endless             pages pagination never ends: hasMore always true,
+                      totalPages = page + 1, and any page past the last real
+                      one repeats the last real page's items
+  hostile             page URLs (after the start URLs) cycle through names
+                      that are dangerous as file names: ../ and ..%2f and
+                      %2e%2e escapes, //etc/shadow, C:/Windows/win.ini, %00,
+                      CON, aux.txt, nul, COM1.txt, LPT9, "con.", a 324-char
+                      path, percent-encoded and raw unicode (café/日本語, an
+                      emoji), trailing "." and "%20", /Case/Page vs
+                      /case/page, /q?x=1 vs /q?x=2, backslashes, /.hidden,
+                      /a/./b/../c, %2F%2F; past the list they repeat with
+                      ?r=<round> (or &r=) appended
+  fault-<behaviour>   as the FIRST label: see FAULT INJECTION
+  Unknown labels are ignored (example.com is the default site).
+
+FAULT INJECTION ON THE CONTRACT ROUTES
+  Every route has a key that is looked up in BEHAVIOURS BY SESSION ID:
+      status, pages, pages/<pageId>, list      the session id in the path
+      pause, resume                            the body's "sessionId"
+      POST /v4/crawl/start, DELETE config      the body's "configId"
+      GET config/<configId>                    the configId in the path
+      bucket/data/<b64>                        the segment itself, else the
+                                               name it base64-decodes to
+      sessions                                 the "userId" query parameter
+      POST /v4/crawl/                          <b> of a first host label
+                                               fault-<b> of the start URL
+  (status: only for ids that are not started crawls, as always; POST
+  /v4/crawl/config has no key).  When the key matches a behaviour, that
+  behaviour answers instead (auth first, unless it is leak-key), exactly as
+  on the status route, except that wherever it says "the default 200" it
+  sends the route's own 200 answer: so flaky-2-<tag>, slow-<ms>, gzip,
+  truncated, chunked-cut, close-after... carry a real route answer.  For
+  that answer a fault session id stands for a finished 14-page crawl of
+  https://example.com/ (T 0), a fault configId for a config of that URL.
+  Starts really start: https://fault-hang.example/ records the start and
+  starts its crawl (listed by /v4/crawl/sessions, counted by /mock/starts)
+  before hanging; the same for /v4/crawl/start with a fault configId.  A
+  request the route would reject (400, 404) gets that answer, not the fault.
+  Fault answers are not self-checked (they are broken on purpose).
+
+INTROSPECTION
+  GET /mock/starts    (no key) 200 {"count":<n>,"urls":[...]}: every POST
+                      received on /v4/crawl/, /v4/crawl or /v4/crawl/start,
+                      in order, whatever it was answered (401, 400, a fault,
+                      a lost answer included); urls holds what each asked to
+                      crawl: url, else startUrls[0], else (/start) its
+                      config's, else null.
+
+SELF-CHECK
+  Every JSON answer of a contract route (not the fault behaviours, not the
+  legacy status table, not the off-contract labels oldpages and ready) is
+  checked, before it is sent, against the contract's response schema for
+  that route and status code: type, nullable, required, properties (no
+  undeclared property unless the schema allows them), additionalProperties,
+  items, enum, allOf, oneOf, minimum, maximum, minLength, $ref.  A violation,
+  or a status code the contract does not list for that route, is answered
+  500 {"error":true,"message":"mock contract violation: <where>: <what>"}
+  instead, so a drifting mock fails any test that touches it.
 """
 
 import argparse
@@ -809,11 +998,19 @@ def first_url(urls):
 
 
 def host_labels(url):
+    """The host's labels, a fraction kept whole: "seconds-0.5.x" gives
+    ["seconds-0.5", "x"]."""
     try:
         host = urllib.parse.urlsplit(url).hostname or ""
     except ValueError:
         host = ""
-    return host.split(".")
+    labels = []
+    for label in host.split("."):
+        if labels and label.isdigit() and re.search("-[0-9]+$", labels[-1]):
+            labels[-1] += "." + label
+        else:
+            labels.append(label)
+    return labels
 
 
 def fault_label(url):
@@ -840,7 +1037,6 @@ class Crawl:
         self.t0 = time.monotonic()
         self.n, self.seconds, self.size, self.latency, self.fresh404 = 47, 10.0, 1500, 0.0, 0.0
         self.flags = set()
-        # "fault-1.5" would split in two labels: fault labels hold no dots we need
         for label in host_labels(first_url(urls)):
             for pattern, attr, parse in LABELS:
                 m = pattern.fullmatch(label)
