@@ -626,8 +626,8 @@ print(repr(s.recv(10)))
     end)
 
     it("has a validator that catches each kind of drift", function()
-      local out = sh("cd " .. quote(mock.server_path:gsub("/[^/]*$", "")) .. " && " .. mock.python
-        .. " -c " .. quote([[
+      local dir = mock.server_path:gsub("/[^/]*$", "")
+      local out = sh("cd " .. quote(dir) .. " && " .. mock.python .. " -B -c " .. quote([[
 import server as m
 P = "/v4/crawl/{sessionId}/pages"
 good = {"payload": [{"id": "a", "url": "u", "status": "DONE"}], "sessionId": "s", "error": None,
