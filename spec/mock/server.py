@@ -1248,6 +1248,16 @@ def record_start(url):
         STARTS.append(url)
 
 
+def store_config(body):
+    """Keep a config: the body's contract fields, a new configId, user, time."""
+    known = component("CreateCrawlerConfigRequest")["properties"]
+    config = {k: v for k, v in body.items() if k in known}
+    config.update(configId=str(uuid.uuid4()), userId=USER, createdAt=iso(time.time()))
+    with STATE_LOCK:
+        CONFIGS[config["configId"]] = config
+    return config
+
+
 def start_url_of(op, req):
     """For /mock/starts: the URL a start asked for (for /start, its config's), or None."""
     body = req.json() or {}
@@ -1262,7 +1272,8 @@ def start_url_of(op, req):
 
 
 def start_urls(body):
-    return [body["url"]] if body.get("url") else list(body.get("startUrls") or [])
+    """url (when given) first, then startUrls."""
+    return ([body["url"]] if body.get("url") else []) + list(body.get("startUrls") or [])
 
 
 def r_start(h, req, virtual):
@@ -1272,10 +1283,7 @@ def r_start(h, req, virtual):
     urls = start_urls(body)
     if not urls:
         return err(400, "invalid request body: url or startUrls is required")
-    config = {k: v for k, v in body.items() if k in component("CreateCrawlerConfigRequest")["properties"]}
-    config.update(configId=str(uuid.uuid4()), userId=USER, createdAt=iso(time.time()))
-    with STATE_LOCK:
-        CONFIGS[config["configId"]] = config
+    config = store_config(body)
     return start_answer(new_crawl(urls, config["configId"], body.get("maxPages")), False)
 
 
@@ -1460,11 +1468,7 @@ def r_config_create(h, req, virtual):
         return bad
     if not start_urls(body):
         return err(400, "invalid request body: url or startUrls is required")
-    config = {k: v for k, v in body.items() if k in component("CreateCrawlerConfigRequest")["properties"]}
-    config.update(configId=str(uuid.uuid4()), userId=USER, createdAt=iso(time.time()))
-    with STATE_LOCK:
-        CONFIGS[config["configId"]] = config
-    return Answer(200, config)
+    return Answer(200, store_config(body))
 
 
 def r_config_get(h, req, virtual):
