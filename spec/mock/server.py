@@ -1131,7 +1131,7 @@ class Crawl:
         links = [(j, self.url(j)) for j in ((i + 1) % self.n, (i + 7) % self.n)]
         para = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(40)) + "."
         if fmt == "html":
-            head = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s</title></head>\n"
+            head = ('<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>%s</title></head>\n'
                     "<body>\n<h1>%s</h1>\n<p>Source: <a href=\"%s\">%s</a></p>\n<ul>\n%s</ul>\n"
                     % (title, title, html.escape(self.url(i)), html.escape(self.url(i)),
                        "".join('<li><a href="%s">Page %d</a></li>\n' % (html.escape(u), j)
