@@ -8,7 +8,8 @@
 --   mock.closed_port()                            -- a loopback port nobody listens on
 --
 -- mock.start options: key (default "test-key"), port (default 0: any free
--- port), verbose (server logs to stderr).  The interpreter is
+-- port), verbose (server logs to stderr), args (a list of extra server flags,
+-- each "--name" or "--name=value", e.g. { "--break-contract" }).  The interpreter is
 -- $KADOA_MOCK_PYTHON, else /usr/bin/python3, else python3 from PATH.
 --
 -- The server is started with --die-with-parent, so it goes away with the
@@ -57,11 +58,20 @@ function M.start(opts)
     error("mock.start: bad port " .. tostring(opts.port), 2)
   end
 
+  local extra = ""
+  for _, a in ipairs(opts.args or {}) do
+    if type(a) ~= "string" or not a:match("^%-%-") then
+      error("mock.start: args must be strings starting with \"--\"", 2)
+    end
+    extra = extra .. " " .. shell_quote(a)
+  end
+
   local cmd = "exec " .. shell_quote(M.python) .. " " .. shell_quote(M.server_path)
     .. " --port " .. string.format("%d", port)
     .. " --key=" .. shell_quote(key)
     .. " --die-with-parent"
     .. (opts.verbose and " --verbose" or "")
+    .. extra
   -- what the server says on stderr is kept (unless verbose, when it goes
   -- to the terminal), so a server that never comes up can say why
   local errlog = not opts.verbose and os.tmpname() or nil

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Mock Kadoa crawl-status server for the kadoa test suite and `make demo`.
+"""Mock Kadoa crawler API server for the kadoa test suite and `make demo`.
 
 Python 3 standard library only.  Listens on 127.0.0.1 only.
 
@@ -13,6 +13,14 @@ Usage:
                         when nobody reads our stdout pipe any more
                         (spec/helpers/mock.lua passes it, so a crashed test run
                         leaves no server behind)
+    --break-contract    (for the mock's own spec) drop the first required key
+                        of every contract answer, so the self-check below
+                        turns each into a 500
+
+It answers every call of spec/contract/crawler.openapi.json (see CONTRACT
+ROUTES), keeps the crawls, sessions and configs it is asked to make in memory
+for its lifetime, and has a table of deliberately broken answers (BEHAVIOURS)
+that tests pick by session id.
 
 Once listening it prints exactly one line to stdout, "PORT PID", and flushes.
 Nothing else ever goes to stdout; stderr stays silent unless --verbose.
@@ -22,12 +30,19 @@ HTTP/1.1 with keep-alive; one thread per connection, so connections that hang
 or trickle never block the others.
 
 ROUTING
-  The only route is   GET /v4/crawl/<segment>/status   with no query string
-  (not even a bare "?").  <segment> must be non-empty, contain no "/", and not
-  be "." or ".." (dot segments that a real proxy would resolve).  It is
-  percent-decoded at the byte level to give the session id; an id that is not
-  valid UTF-8 is sent back byte for byte, so any byte string round-trips.
-  Anything else, any method other than GET included:
+  Routes are tried in this order; the first match answers.
+  1. GET /v4/crawl/<segment>/status   with no query string (not even a bare
+     "?").  <segment> must be non-empty, contain no "/", and not be "." or
+     ".." (dot segments that a real proxy would resolve).  It is
+     percent-decoded at the byte level to give the session id; an id that is
+     not valid UTF-8 is sent back byte for byte, so any byte string
+     round-trips.  The id of a crawl started here answers live (CONTRACT
+     ROUTES); any other id answers from BEHAVIOURS BY SESSION ID below.
+  2. GET /mock/starts  (no key needed): see INTROSPECTION.
+  3. The other contract routes, matched on the path without its query
+     string (ROUTES in the code; path segments are percent-decoded; "." and
+     ".." segments never match).
+  Anything else, a wrong method included (POST .../status, GET /v4/crawl/):
       404 {"error":true,"message":"no such route: <raw path as received>"}
   Route before auth: an unknown route is 404 whatever the key.
 
@@ -42,7 +57,9 @@ ON EVERY RESPONSE
   Content-Type: application/json on JSON bodies.  Content-Length is always
                 set except on a 204 and where a behaviour says "chunked".
   A request that is not valid HTTP gets http.server's own 400 HTML page.
-  A request body (any method) is read and ignored.
+  A request body (any method) is read (up to 1 MiB with a Content-Length;
+  a chunked or larger body is not read and the connection closes after the
+  answer); only the contract routes that take a body look at it.
 
 BEHAVIOURS BY SESSION ID  (<n>, <code>, <ms>, <bytes>, <depth> are decimal
 digits; <code> is 200-599; <seconds> may have a fraction, e.g. 1.5; <tag> is
@@ -136,6 +153,14 @@ anything)
                       if the client gives up first)
   trickle             200 headers with Content-Length: 100000, then one body byte
                       every 100 ms until the client disconnects
+  close-after         the default 200, keep-alive style (no "Connection:
+                      close"), then the server closes the connection (FIN)
+                      right after: a client that pools it finds it dead
+  close-after-next    the default 200, keep-alive style; the NEXT request on
+                      that connection is read and served (a start is recorded
+                      and a crawl started) but its answer is never sent: the
+                      connection closes (FIN) instead.  For proving a client
+                      does not resend a POST whose answer was lost.
 
   -- scripted crawls (for `wait` and `make demo`).  State is per exact id and
   -- starts at that id's first (authorised) request; add a -<tag> to get a
@@ -153,11 +178,177 @@ anything)
                       blocked the crawler"
   demo-slow, demo-slow-<ms>[-<tag>]                    (3000 ms by default)
                       the default 200, each answer delayed by that long
+
+CONTRACT ROUTES  (spec/contract/crawler.openapi.json; all need the key: 401
+as above otherwise; every error is {"error":true,"message":...,"details":...})
+  A body is required JSON: not JSON, not an object, a missing required field
+  or a wrong type per the contract's request schema gives 400, details
+  {"problem":"body.<field>: ..."}.  Unknown fields are ignored.  Query
+  numbers must be whole numbers ("2" and "2.0" are fine): 400 otherwise.
+  POST /v4/crawl/ (also /v4/crawl)   body StartCrawlerSessionRequest; "url" or
+                      "startUrls" (non-empty) is required, "maxPages" caps the
+                      page count.  200 {"message":"Crawl started",
+                      "sessionId":<uuid4>,"error":null}.  Also stores a config
+                      (the body's contract fields) that the crawl points to.
+  POST /v4/crawl/start  {"configId"}: 200 {"message":"Crawl started",
+                      "sessionId":<uuid4>,"error":null,"configId":<id>};
+                      404 unknown (or deleted) config
+  POST /v4/crawl/pause, POST /v4/crawl/resume   {"sessionId"}:
+                      200 {"message":"Crawl paused"|"Crawl resumed",
+                      "sessionId":<id>,"error":null}, idempotent (pausing a
+                      paused or finished crawl is a 200 too); 404 unknown id
+  GET /v4/crawl/<id>/status   (no query string) 200 {"payload":{"crawledPages",
+                      "activeJobs","waitingJobs","finished"},"sessionId",
+                      "error":null or the failure string}
+  GET /v4/crawl/<id>/pages?currentPage=&pageSize=   currentPage from 1
+                      (default 1; below 1 is a 400), pageSize from 1 (default
+                      100, no maximum).  200 {"payload":[{"id","url","status"}],
+                      "pagination":{"page","pageSize","totalItems",
+                      "totalPages","hasMore"},"sessionId","error"}.  The list
+                      holds the pages known so far, in discovery order; past
+                      the last page: an empty payload, hasMore false.
+  GET /v4/crawl/<id>/pages/<pageId>?format=html|md|markdown   (default html)
+                      200 {"payload":<the page as HTML or Markdown, a string>,
+                      "pageId","pageFormat":<format as asked, or "html">,
+                      "sessionId","error":null}.  Other format: 400.  A page
+                      id the crawl does not have (yet): 404 "no such page";
+                      a known page not DONE yet: 404 "page not crawled yet",
+                      details {"status":"CRAWLING"|"PENDING"}.
+  GET /v4/crawl/<id>/list?includeAll=true|false   (default false; other: 400)
+                      200 {"totalPages":<len(data)>,"data":[{"url","status",
+                      "created_at","html_filename","screenshot_filename":null,
+                      "processed_html_filename":null,"json_filename":null,
+                      "match_score":null,"matched_fields":null,
+                      "total_fields":null,"is_match":false}]}: the DONE pages,
+                      or with includeAll every known page (html_filename null
+                      until DONE).  html_filename is "<sessionId>/<pageId>.html".
+  GET /v4/crawl/bucket/data/<b64>   <b64> is the html_filename in base64,
+                      standard or URL-safe, padding optional (a "/" in it must
+                      be sent as %2F).  200 text/html; charset=utf-8, the same
+                      HTML the page route gives; 404 (JSON) for anything else.
+  GET /v4/crawl/sessions?page=&pageSize=&userId=   page from 1 (default 1),
+                      pageSize 1-100 (default 25): 400 outside.  200 {"data":
+                      [{"sessionId","configId","domain","startUrls","userId":
+                      "mock-user","createdAt","crawledPages","activeJobs",
+                      "waitingJobs","finished"}],"pagination":{"page",
+                      "pageSize","totalItems","totalPages","hasMore"}}, newest
+                      start first, live stats.  Every crawl belongs to user
+                      "mock-user": another userId lists nothing.
+  POST /v4/crawl/config   body CreateCrawlerConfigRequest, "url" or "startUrls"
+                      required (400 otherwise): 200 the stored config: the
+                      body's contract fields plus "configId" (uuid4), "userId":
+                      "mock-user", "createdAt" (ISO 8601 UTC)
+  GET /v4/crawl/config/<configId>   200 that config; 404 unknown or deleted
+  DELETE /v4/crawl/config   {"configId"}: 200 {"configId","deleted":true};
+                      404 unknown or already deleted
+  Ambiguity: /v4/crawl/config/status, /v4/crawl/sessions/status and the like
+  are status calls (route 1 wins), and .../config/pages is never a config.
+
+CRAWLS  (started by POST /v4/crawl/ or /v4/crawl/start)
+  A crawl of N pages over T seconds of crawl time (defaults: N 47, T 10 s:
+  the README demo `kadoa crawl https://example.com --wait`).  Page i (from 0)
+  is DONE once crawl time reaches T*(i+1)/N; the 3 pages after the DONE ones
+  are CRAWLING, the 10 after those PENDING, later ones not known yet.  So:
+  crawledPages = number of DONE pages = floor(N*t/T), activeJobs = pages
+  CRAWLING, waitingJobs = pages PENDING, finished = all N DONE.  At the
+  start pages 0-12 are known (0-2 CRAWLING); T 0 means all DONE at once.
+  Crawl time stops while paused (pause/resume), so nothing moves.
+  Page i's URL: startUrls[i] (url counts as startUrls[0]) while there are
+  any, then <scheme>://<host of the first URL>/<docs|blog|products|about|help,
+  by i mod 5>/page-<i>.  Page id: "p" + i as 4 or more digits (p0000, p0001,
+  ... p1000).  Page content is made on demand from (crawl, i), never stored:
+  HTML <title>Page <i> of <host></title>, an <h1>, the source URL, links to
+  pages i+1 and i+7 (mod N), then paragraphs up to about B bytes (default
+  1500); Markdown has the same parts ("# Page <i> of <host>", "Source: <url>",
+  "- [Page j](<url>)", the paragraphs).
+
+URL LABELS  (the host labels of the first start URL tune its crawl; labels
+may be combined in any order: https://pages-250.seconds-0.5.example.com/)
+  pages-<N>           N pages (at least 1); "maxPages" in the body caps it
+  seconds-<S>         whole crawl takes S seconds of crawl time (fraction ok;
+                      0 = everything DONE at the start).  "seconds-0.5" and
+                      "fresh404-1.5" work: a label of digits after one ending
+                      in -<digits> is taken as its fraction.
+  bytes-<B>           each page's content about B bytes (up to MiBs is fine)
+  latency-<MS>        each page-content answer (pages/<pageId>, bucket file)
+                      is sent MS ms late
+  fresh404-<S>        status, pages, pages/<pageId> and list answer 404
+                      {"error":true,"message":"Session not found",...} for the
+                      first S wall-clock seconds after the start
+  failing             the crawl dies when floor(0.6*N) pages are DONE (at 0.6
+                      T): from then on error "Crawl failed: target site blocked
+                      the crawler" on status and pages, finished false, active
+                      and waiting 0, only the DONE pages listed
+  oldpages            pages pagination in the OLD shape {"currentPage",
+                      "pageSize","totalRecords","totalPages"} (off contract)
+  zeropage            pages numbered from 0: currentPage defaults to 0 and 0
+                      is the first page; pagination.page says the same
+  ready               DONE pages are listed with status "READY" (off contract)
+  endless             pages pagination never ends: hasMore always true,
+                      totalPages = page + 1, and any page past the last real
+                      one repeats the last real page's items
+  hostile             page URLs (after the start URLs) cycle through names
+                      that are dangerous as file names: ../ and ..%2f and
+                      %2e%2e escapes, //etc/shadow, C:/Windows/win.ini, %00,
+                      CON, aux.txt, nul, COM1.txt, LPT9, "con.", a 324-char
+                      path, percent-encoded and raw unicode (café/日本語, an
+                      emoji), trailing "." and "%20", /Case/Page vs
+                      /case/page, /q?x=1 vs /q?x=2, backslashes, /.hidden,
+                      /a/./b/../c, %2F%2F; past the list they repeat with
+                      ?r=<round> (or &r=) appended
+  fault-<behaviour>   as the FIRST label: see FAULT INJECTION
+  Unknown labels are ignored (example.com is the default site).
+
+FAULT INJECTION ON THE CONTRACT ROUTES
+  Every route has a key that is looked up in BEHAVIOURS BY SESSION ID:
+      status, pages, pages/<pageId>, list      the session id in the path
+      pause, resume                            the body's "sessionId"
+      POST /v4/crawl/start, DELETE config      the body's "configId"
+      GET config/<configId>                    the configId in the path
+      bucket/data/<b64>                        the segment itself, else the
+                                               name it base64-decodes to
+      sessions                                 the "userId" query parameter
+      POST /v4/crawl/                          <b> of a first host label
+                                               fault-<b> of the start URL
+  (status: only for ids that are not started crawls, as always; POST
+  /v4/crawl/config has no key).  When the key matches a behaviour, that
+  behaviour answers instead (auth first, unless it is leak-key), exactly as
+  on the status route, except that wherever it says "the default 200" it
+  sends the route's own 200 answer: so flaky-2-<tag>, slow-<ms>, gzip,
+  truncated, chunked-cut, close-after... carry a real route answer.  For
+  that answer a fault session id stands for a finished 14-page crawl of
+  https://example.com/ (T 0), a fault configId for a config of that URL.
+  Starts really start: https://fault-hang.example/ records the start and
+  starts its crawl (listed by /v4/crawl/sessions, counted by /mock/starts)
+  before hanging; the same for /v4/crawl/start with a fault configId.  A
+  request the route would reject (400, 404) gets that answer, not the fault.
+  Fault answers are not self-checked (they are broken on purpose).
+
+INTROSPECTION
+  GET /mock/starts    (no key) 200 {"count":<n>,"urls":[...]}: every POST
+                      received on /v4/crawl/, /v4/crawl or /v4/crawl/start,
+                      in order, whatever it was answered (401, 400, a fault,
+                      a lost answer included); urls holds what each asked to
+                      crawl: url, else startUrls[0], else (/start) its
+                      config's, else null.
+
+SELF-CHECK
+  Every JSON answer of a contract route (not the fault behaviours, not the
+  legacy status table, not the off-contract labels oldpages and ready) is
+  checked, before it is sent, against the contract's response schema for
+  that route and status code: type, nullable, required, properties (no
+  undeclared property unless the schema allows them), additionalProperties,
+  items, enum, allOf, oneOf, minimum, maximum, minLength, $ref.  A violation,
+  or a status code the contract does not list for that route, is answered
+  500 {"error":true,"message":"mock contract violation: <where>: <what>"}
+  instead, so a drifting mock fails any test that touches it.
 """
 
 import argparse
+import base64
 import email.utils
 import gzip
+import html
 import json
 import math
 import os
@@ -172,6 +363,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -340,7 +532,7 @@ def first_seen(sid):
 # Each takes (handler, session id, regex match) and answers the request.
 
 def b_default(h, sid, m):
-    h.reply(200, default_body(sid))
+    h.reply(200, h.normal_body(sid), h.ctype)
 
 
 def b_echo(h, sid, m):
@@ -475,15 +667,15 @@ def b_huge_chunked(h, sid, m):
 
 
 def b_big_header(h, sid, m):
-    h.reply(200, default_body(sid), headers=[("X-Big", "x" * int(m.group(1)))])
+    h.reply(200, h.normal_body(sid), h.ctype, headers=[("X-Big", "x" * int(m.group(1)))])
 
 
 def b_gzip(h, sid, m):
     if "gzip" in h.headers.get("Accept-Encoding", "").lower():
-        h.reply(200, gzip.compress(default_body(sid), mtime=0),
+        h.reply(200, gzip.compress(h.normal_body(sid), mtime=0), h.ctype,
                 headers=[("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")])
     else:
-        h.reply(200, default_body(sid), headers=[("Vary", "Accept-Encoding")])
+        h.reply(200, h.normal_body(sid), h.ctype, headers=[("Vary", "Accept-Encoding")])
 
 
 def b_gzip_corrupt(h, sid, m):
@@ -492,8 +684,8 @@ def b_gzip_corrupt(h, sid, m):
 
 
 def b_truncated(h, sid, m):
-    h.head(200, 1000)
-    h.send(default_body(sid)[:50])
+    h.head(200, 1000, h.ctype)
+    h.send(h.normal_body(sid)[:50])
     h.close_connection = True
 
 
@@ -502,15 +694,15 @@ def b_reset(h, sid, m):
 
 
 def b_reset_mid_body(h, sid, m):
-    h.head(200, 1000)
-    h.send((default_body(sid) + b" " * 100)[:100])
+    h.head(200, 1000, h.ctype)
+    h.send((h.normal_body(sid) + b" " * 100)[:100])
     time.sleep(0.05)
     h.reset()
 
 
 def b_chunked_cut(h, sid, m):
-    body = default_body(sid)
-    h.head(200, None, chunked=True)
+    body = h.normal_body(sid)
+    h.head(200, None, h.ctype, chunked=True)
     h.send(b"%x\r\n%s\r\n" % (len(body), body))
     h.close_connection = True
 
@@ -525,6 +717,16 @@ def b_hang(h, sid, m):
                     return          # the client closed its end
             except OSError:
                 return              # reset by the client
+
+
+def b_close_after(h, sid, m):
+    b_default(h, sid, m)
+    h.close_connection = True          # after the answer, with no "Connection: close"
+
+
+def b_close_after_next(h, sid, m):
+    b_default(h, sid, m)
+    h.swallow_next = True
 
 
 def b_slow(h, sid, m):
@@ -615,12 +817,727 @@ BEHAVIOURS = [
     ("hang", b_hang),
     ("slow-([0-9]+)", b_slow),
     ("trickle", b_trickle),
+    ("close-after", b_close_after),
+    ("close-after-next", b_close_after_next),
     ("demo-finishing(?:-" + SECONDS + "(?:-.*)?)?", b_demo_finishing),
     ("demo-failing(?:-" + SECONDS + "(?:-.*)?)?", b_demo_failing),
     ("demo-slow(?:-([0-9]+)(?:-.*)?)?", b_demo_slow),
 ]
 BEHAVIOURS = [(re.compile(p, re.DOTALL), f) for p, f in BEHAVIOURS]
 NO_AUTH = {"leak-key"}
+
+
+def behaviour(key):
+    """(behaviour, match) for the first table entry matching key, else (None, None)."""
+    for pattern, fn in BEHAVIOURS:
+        match = pattern.fullmatch(key)
+        if match:
+            return fn, match
+    return None, None
+
+
+# ---------------------------------------------------------------- the contract
+# A JSON-schema subset, enough for crawler.openapi.json: $ref, type, nullable,
+# required, properties, additionalProperties, items, enum, allOf, oneOf,
+# minimum, maximum, minLength.  "format" is not checked.
+
+CONTRACT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "..", "contract", "crawler.openapi.json")
+CONTRACT = None     # loaded by main(), or on first use
+
+
+def contract():
+    global CONTRACT
+    if CONTRACT is None:
+        with open(CONTRACT_PATH, encoding="utf-8") as f:
+            CONTRACT = json.load(f)
+    return CONTRACT
+
+
+def resolve(schema):
+    while "$ref" in schema:
+        node = contract()
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def component(name):
+    return contract()["components"]["schemas"][name]
+
+
+TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+}
+
+
+def check(schema, v, where="$", strict=True):
+    """The first way v breaks schema, as "where: what", or None.  strict:
+    an object may hold no property its schema does not declare (unless the
+    schema has additionalProperties); the mock's answers are checked strictly,
+    request bodies are not (but additionalProperties false still holds)."""
+    schema = resolve(schema)
+    if v is None:
+        if schema.get("nullable") or "type" not in schema:
+            return None
+        return "%s: null where %s is wanted" % (where, schema["type"])
+    for sub in schema.get("allOf", []):
+        err = check(sub, v, where, strict)
+        if err:
+            return err
+    if "oneOf" in schema:
+        errs = [check(sub, v, where, strict) for sub in schema["oneOf"]]
+        if all(errs):
+            return errs[0]
+    t = schema.get("type")
+    if t and not TYPES[t](v):
+        return "%s: %s where %s is wanted" % (where, type(v).__name__, t)
+    if "enum" in schema and v not in schema["enum"]:
+        return "%s: %r is not one of %s" % (where, v, schema["enum"])
+    if TYPES["number"](v):
+        if "minimum" in schema and v < schema["minimum"]:
+            return "%s: %r is below %r" % (where, v, schema["minimum"])
+        if "maximum" in schema and v > schema["maximum"]:
+            return "%s: %r is above %r" % (where, v, schema["maximum"])
+    if isinstance(v, str) and len(v) < schema.get("minLength", 0):
+        return "%s: shorter than %d" % (where, schema["minLength"])
+    if isinstance(v, dict):
+        for key in schema.get("required", []):
+            if key not in v:
+                return "%s: required %s is missing" % (where, key)
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, value in v.items():
+            if key in props:
+                err = check(props[key], value, where + "." + key, strict)
+            elif isinstance(extra, dict):
+                err = check(extra, value, where + "." + key, strict)
+            elif extra is False or (strict and extra is None and "properties" in schema):
+                err = "%s: %s is not in the contract" % (where, key)
+            else:
+                err = None
+            if err:
+                return err
+    if isinstance(v, list) and "items" in schema:
+        for i, item in enumerate(v):
+            err = check(schema["items"], item, "%s[%d]" % (where, i), strict)
+            if err:
+                return err
+    return None
+
+
+def response_schema(op, code):
+    """The contract's schema for answering op = (method, path) with code."""
+    method, path = op
+    responses = contract()["paths"][path][method.lower()]["responses"]
+    r = responses.get(str(code))
+    if r is None:
+        return None
+    return r.get("content", {}).get("application/json", {}).get("schema", {})
+
+
+def check_response(op, code, obj):
+    schema = response_schema(op, code)
+    if schema is None:
+        return "%s %s does not answer %d" % (op[0], op[1], code)
+    return check(schema, obj)
+
+
+def break_contract(op, code, obj):
+    """--break-contract: drop the first required key, so the self-check fires."""
+    schema = resolve(response_schema(op, code) or {})
+    for key in schema.get("required", []):
+        if isinstance(obj, dict) and key in obj:
+            obj = dict(obj)
+            del obj[key]
+            return obj
+    return [obj]
+
+
+# ---------------------------------------------------------------- crawls
+# A started crawl is a Crawl in SESSIONS, keyed by its uuid4.  Nothing is
+# stored per page: every page's URL, status and content is computed from
+# (crawl, page index) when asked for.
+
+USER = "mock-user"
+SESSIONS = {}          # sessionId -> Crawl, oldest first
+VIRTUAL = {}           # fault ids used as session ids -> Crawl (not listed)
+CONFIGS = {}           # configId -> stored config dict
+STARTS = []            # every POST start received: its url or None
+
+LOOKAHEAD = 13         # pages discovered ahead of the last DONE one
+WORKERS = 3            # pages CRAWLING at once
+FAIL_AT = 0.6          # a failing crawl dies this far in
+FAIL_MESSAGE = "Crawl failed: target site blocked the crawler"
+
+HOSTILE = [
+    "/../../../etc/passwd", "/..%2f..%2f..%2fescape.html", "/%2e%2e/%2e%2e/dotdot",
+    "//etc/shadow", "/C:/Windows/win.ini", "/a%00b.html", "/CON", "/aux.txt", "/nul",
+    "/" + "long-" * 64 + "end", "/caf%C3%A9/%E6%97%A5%E6%9C%AC.html", "/café/日本語",
+    "/trailing-dot.", "/trailing-space%20", "/Case/Page", "/case/page",
+    "/q?x=1", "/q?x=2", "/back\\slash\\..\\..\\up", "/dir/", "/.hidden", "/a/./b/../c",
+    "/emoji-\U0001F600", "/COM1.txt", "/LPT9", "/con.", "/%2F%2Froot",
+]
+SECTIONS = ["docs", "blog", "products", "about", "help"]
+WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod "
+         "tempor incididunt ut labore et dolore magna aliqua").split()
+
+
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
+
+
+def first_url(urls):
+    return urls[0] if urls else "https://example.com/"
+
+
+def host_labels(url):
+    """The host's labels, a fraction kept whole: "seconds-0.5.x" gives
+    ["seconds-0.5", "x"]."""
+    try:
+        host = urllib.parse.urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    labels = []
+    for label in host.split("."):
+        if labels and label.isdigit() and re.search("-[0-9]+$", labels[-1]):
+            labels[-1] += "." + label
+        else:
+            labels.append(label)
+    return labels
+
+
+def fault_label(url):
+    """The behaviour a start URL asks for with a first host label fault-<b>."""
+    first = host_labels(url)[0]
+    return first[len("fault-"):] if first.startswith("fault-") else None
+
+
+LABELS = [   # (host label, Crawl attribute, parser)
+    ("pages-([0-9]+)", "n", int),
+    ("seconds-([0-9]+(?:\\.[0-9]+)?)", "seconds", float),
+    ("bytes-([0-9]+)", "size", int),
+    ("latency-([0-9]+)", "latency", lambda s: int(s) / 1000.0),
+    ("fresh404-([0-9]+(?:\\.[0-9]+)?)", "fresh404", float),
+    ("(failing|oldpages|zeropage|ready|endless|hostile)", None, None),
+]
+LABELS = [(re.compile(p), a, f) for p, a, f in LABELS]
+
+
+class Crawl:
+    def __init__(self, sid, urls, config_id, max_pages=None):
+        self.sid, self.urls, self.config_id = sid, list(urls), config_id
+        self.created = time.time()
+        self.t0 = time.monotonic()
+        self.n, self.seconds, self.size, self.latency, self.fresh404 = 47, 10.0, 1500, 0.0, 0.0
+        self.flags = set()
+        for label in host_labels(first_url(urls)):
+            for pattern, attr, parse in LABELS:
+                m = pattern.fullmatch(label)
+                if m and attr:
+                    setattr(self, attr, parse(m.group(1)))
+                elif m:
+                    self.flags.add(m.group(1))
+        if max_pages:
+            self.n = min(self.n, int(max_pages))
+        self.n = max(1, self.n)
+        split = urllib.parse.urlsplit(first_url(urls))
+        self.origin = "%s://%s" % (split.scheme or "https", split.netloc or "example.com")
+        self.domain = split.hostname or ""
+        self.banked, self.running_since = 0.0, self.t0
+
+    # -- the clock: crawl time stands still while paused
+    def elapsed(self):
+        with STATE_LOCK:
+            run = time.monotonic() - self.running_since if self.running_since is not None else 0
+            return self.banked + run
+
+    def pause(self):
+        with STATE_LOCK:
+            if self.running_since is not None:
+                self.banked += time.monotonic() - self.running_since
+                self.running_since = None
+
+    def resume(self):
+        with STATE_LOCK:
+            if self.running_since is None:
+                self.running_since = time.monotonic()
+
+    def paused(self):
+        return self.running_since is None
+
+    def too_fresh(self):
+        return time.monotonic() - self.t0 < self.fresh404
+
+    def progress(self):
+        """(done, visible, error): pages 0..done-1 are DONE, pages up to
+        visible-1 are known (the next WORKERS CRAWLING, the rest PENDING)."""
+        if self.seconds <= 0:
+            done = self.n
+        else:
+            done = min(self.n, int(self.elapsed() * self.n / self.seconds + 1e-9))
+        if "failing" in self.flags:
+            dead = max(1, int(self.n * FAIL_AT))
+            if done >= dead:
+                return dead, dead, FAIL_MESSAGE
+        return done, min(self.n, done + LOOKAHEAD), None
+
+    def stats(self):
+        done, visible, error = self.progress()
+        active = min(WORKERS, visible - done)
+        return {"crawledPages": done, "activeJobs": active,
+                "waitingJobs": visible - done - active,
+                "finished": done >= self.n and error is None}, error
+
+    def status_of(self, i, done):
+        if i < done:
+            return "READY" if "ready" in self.flags else "DONE"
+        return "CRAWLING" if i < done + WORKERS else "PENDING"
+
+    # -- pages, all derived from the index
+    def page_id(self, i):
+        return "p%04d" % i
+
+    def page_index(self, page_id):
+        m = re.fullmatch("p([0-9]{4,})", page_id)
+        return int(m.group(1)) if m and int(m.group(1)) < self.n else None
+
+    def url(self, i):
+        if i < len(self.urls):
+            return self.urls[i]
+        if "hostile" in self.flags:
+            path = HOSTILE[(i - 1) % len(HOSTILE)]
+            rnd = (i - 1) // len(HOSTILE)
+            if rnd:
+                path += ("&" if "?" in path else "?") + "r=%d" % rnd
+            return self.origin + path
+        return "%s/%s/page-%d" % (self.origin, SECTIONS[i % len(SECTIONS)], i)
+
+    def filename(self, i):
+        return "%s/%s.html" % (self.sid, self.page_id(i))
+
+    def done_at(self, i):
+        return self.created + (self.seconds * (i + 1) / self.n if self.seconds > 0 else 0)
+
+    def content(self, i, fmt):
+        """Page i as HTML or Markdown, about self.size bytes, made on demand."""
+        title = "Page %d of %s" % (i, self.domain)
+        links = [(j, self.url(j)) for j in ((i + 1) % self.n, (i + 7) % self.n)]
+        para = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(40)) + "."
+        if fmt == "html":
+            head = ('<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>%s</title></head>\n'
+                    "<body>\n<h1>%s</h1>\n<p>Source: <a href=\"%s\">%s</a></p>\n<ul>\n%s</ul>\n"
+                    % (title, title, html.escape(self.url(i)), html.escape(self.url(i)),
+                       "".join('<li><a href="%s">Page %d</a></li>\n' % (html.escape(u), j)
+                               for j, u in links)))
+            tail, block = "</body></html>\n", "<p>%s</p>\n" % para
+        else:
+            head = "# %s\n\nSource: <%s>\n\n%s\n" % (
+                title, self.url(i), "".join("- [Page %d](<%s>)\n" % (j, u) for j, u in links))
+            tail, block = "", "\n%s\n" % para
+        room = self.size - len(head.encode()) - len(tail)
+        return head + block * max(1, room // len(block)) + tail
+
+
+def new_crawl(urls, config_id, max_pages):
+    sid = str(uuid.uuid4())
+    crawl = Crawl(sid, urls, config_id, max_pages)
+    with STATE_LOCK:
+        SESSIONS[sid] = crawl
+    return crawl
+
+
+def find_crawl(sid, virtual):
+    """The started crawl sid, or (virtual: a fault id standing in for one) a
+    finished 14-page crawl of https://example.com/ made up for it."""
+    with STATE_LOCK:
+        crawl = SESSIONS.get(sid)
+        if crawl is None and virtual:
+            crawl = VIRTUAL.get(sid)
+            if crawl is None:
+                crawl = VIRTUAL[sid] = Crawl(sid, ["https://pages-14.seconds-0.example.com/"], sid)
+                crawl.urls = ["https://example.com/"]
+                crawl.origin, crawl.domain = "https://example.com", "example.com"
+        return crawl
+
+
+def virtual_config(cid):
+    return {"url": "https://example.com/", "configId": cid, "userId": USER,
+            "createdAt": iso(time.time())}
+
+
+# ---------------------------------------------------------------- contract routes
+# Each takes (handler, request) and returns an Answer; it never talks to the
+# socket.  Handler.contract() does auth, faults, the self-check and sending.
+
+class Answer:
+    def __init__(self, code, obj=None, raw=None, ctype=JSON, exempt=False, delay=0.0):
+        self.code, self.obj, self.raw, self.ctype = code, obj, raw, ctype
+        self.exempt, self.delay = exempt, delay
+
+    def body(self):
+        return self.raw if self.raw is not None else jdump(self.obj)
+
+
+def err(code, message, details=None):
+    return Answer(code, {"error": True, "message": message, "details": details})
+
+
+class Request:
+    def __init__(self, ids, query, body):
+        self.ids, self.query, self.raw_body = ids, query, body
+
+    def json(self):
+        """The body as a JSON object, or None."""
+        try:
+            obj = json.loads(self.raw_body.decode("utf-8"))
+        except (AttributeError, ValueError):
+            return None
+        return obj if isinstance(obj, dict) else None
+
+    def body(self, schema_name):
+        """(body, None) or (None, a 400 Answer)."""
+        if self.raw_body is None:
+            return None, err(400, "request body missing or too large")
+        obj = self.json()
+        if obj is None:
+            return None, err(400, "request body is not a JSON object")
+        problem = check(component(schema_name), obj, "body", strict=False)
+        if problem:
+            return None, err(400, "invalid request body: " + problem, {"problem": problem})
+        return obj, None
+
+    def number(self, name, default, low, high=None):
+        """A whole number from the query, or raises ValueError with the reason."""
+        text = self.query.get(name)
+        if text is None or text == "":
+            return default
+        try:
+            v = float(text)
+        except ValueError:
+            raise ValueError("%s must be a number, not %r" % (name, text))
+        if v != v or v % 1 or v < low or (high is not None and v > high):
+            raise ValueError("%s must be a whole number from %d%s" % (
+                name, low, "" if high is None else " to %d" % high))
+        return int(v)
+
+
+def paginate(items, page, size, first):
+    """Slice a list for page number `page` (numbered from `first`)."""
+    total = len(items)
+    pages = (total + size - 1) // size
+    start = (page - first) * size
+    return items[start:start + size], total, pages, page - first + 1 < pages
+
+
+def start_answer(crawl, with_config):
+    a = {"message": "Crawl started", "sessionId": crawl.sid, "error": None}
+    if with_config:
+        a["configId"] = crawl.config_id
+    return Answer(200, a)
+
+
+def record_start(url):
+    with STATE_LOCK:
+        STARTS.append(url)
+
+
+def store_config(body):
+    """Keep a config: the body's contract fields, a new configId, user, time."""
+    known = component("CreateCrawlerConfigRequest")["properties"]
+    config = {k: v for k, v in body.items() if k in known}
+    config.update(configId=str(uuid.uuid4()), userId=USER, createdAt=iso(time.time()))
+    with STATE_LOCK:
+        CONFIGS[config["configId"]] = config
+    return config
+
+
+def start_url_of(op, req):
+    """For /mock/starts: the URL a start asked for (for /start, its config's), or None."""
+    body = req.json() or {}
+    if op[1] == "/v4/crawl/start":
+        cid = body.get("configId")
+        with STATE_LOCK:
+            body = CONFIGS.get(cid, {}) if isinstance(cid, str) else {}
+    url = body.get("url")
+    if not url and isinstance(body.get("startUrls"), list) and body["startUrls"]:
+        url = body["startUrls"][0]
+    return url if isinstance(url, str) else None
+
+
+def start_urls(body):
+    """url (when given) first, then startUrls."""
+    return ([body["url"]] if body.get("url") else []) + list(body.get("startUrls") or [])
+
+
+def r_start(h, req, virtual):
+    body, bad = req.body("StartCrawlerSessionRequest")
+    if bad:
+        return bad
+    urls = start_urls(body)
+    if not urls:
+        return err(400, "invalid request body: url or startUrls is required")
+    config = store_config(body)
+    return start_answer(new_crawl(urls, config["configId"], body.get("maxPages")), False)
+
+
+def r_start_config(h, req, virtual):
+    body, bad = req.body("StartSessionWithConfigRequest")
+    if bad:
+        return bad
+    with STATE_LOCK:
+        config = CONFIGS.get(body["configId"])
+    if config is None and virtual:
+        config = virtual_config(body["configId"])
+    if config is None:
+        return err(404, "no such config: " + body["configId"])
+    crawl = new_crawl(start_urls(config), config["configId"], config.get("maxPages"))
+    return start_answer(crawl, True)
+
+
+def pause_or_resume(req, virtual, what):
+    body, bad = req.body("PauseCrawlerSessionRequest" if what == "pause"
+                         else "ResumeCrawlerSessionRequest")
+    if bad:
+        return bad
+    crawl = find_crawl(body["sessionId"], virtual)
+    if crawl is None:
+        return err(404, "no such session: " + body["sessionId"])
+    if what == "pause":
+        crawl.pause()
+    else:
+        crawl.resume()
+    return Answer(200, {"message": "Crawl paused" if what == "pause" else "Crawl resumed",
+                        "sessionId": crawl.sid, "error": None})
+
+
+def r_pause(h, req, virtual):
+    return pause_or_resume(req, virtual, "pause")
+
+
+def r_resume(h, req, virtual):
+    return pause_or_resume(req, virtual, "resume")
+
+
+def session_for(req, virtual):
+    """(crawl, None) or (None, a 404 Answer) for the session id in the path."""
+    crawl = find_crawl(req.ids[0], virtual)
+    if crawl is None:
+        return None, err(404, "no such session: " + req.ids[0])
+    if crawl.too_fresh():
+        return None, err(404, "Session not found", {"sessionId": crawl.sid})
+    return crawl, None
+
+
+def r_status(h, req, virtual):
+    crawl, missing = session_for(req, virtual)
+    if missing:
+        return missing
+    payload, error = crawl.stats()
+    return Answer(200, {"payload": payload, "sessionId": crawl.sid, "error": error})
+
+
+def r_pages(h, req, virtual):
+    crawl, missing = session_for(req, virtual)
+    if missing:
+        return missing
+    first = 0 if "zeropage" in crawl.flags else 1
+    try:
+        page = req.number("currentPage", first, first)
+        size = req.number("pageSize", 100, 1)
+    except ValueError as e:
+        return err(400, str(e))
+    done, visible, error = crawl.progress()
+    if "endless" in crawl.flags:
+        last = max(first, first + (visible + size - 1) // size - 1)
+        page_items = range(min(page, last) * size - first * size, visible)
+        items = [{"id": crawl.page_id(i), "url": crawl.url(i), "status": crawl.status_of(i, done)}
+                 for i in list(page_items)[:size]]
+        total, pages, more = visible, page - first + 2, True
+    else:
+        wanted, total, pages, more = paginate(range(visible), page, size, first)
+        items = [{"id": crawl.page_id(i), "url": crawl.url(i), "status": crawl.status_of(i, done)}
+                 for i in wanted]
+    if "oldpages" in crawl.flags:
+        pagination = {"currentPage": page, "pageSize": size, "totalRecords": total,
+                      "totalPages": pages}
+    else:
+        pagination = {"page": page, "pageSize": size, "totalItems": total,
+                      "totalPages": pages, "hasMore": more}
+    return Answer(200, {"payload": items, "pagination": pagination, "sessionId": crawl.sid,
+                        "error": error},
+                  exempt=bool(crawl.flags & {"oldpages", "ready"}))
+
+
+FORMATS = {"html": "html", "md": "md", "markdown": "md"}
+
+
+def r_page(h, req, virtual):
+    crawl, missing = session_for(req, virtual)
+    if missing:
+        return missing
+    fmt = req.query.get("format") or "html"
+    if fmt not in FORMATS:
+        return err(400, "unknown format %r: html, md or markdown" % fmt)
+    i = crawl.page_index(req.ids[1])
+    done, visible, error = crawl.progress()
+    if i is None or i >= visible:
+        return err(404, "no such page: " + req.ids[1])
+    if i >= done:
+        return err(404, "page not crawled yet: " + req.ids[1], {"status": crawl.status_of(i, done)})
+    return Answer(200, {"payload": crawl.content(i, FORMATS[fmt]), "pageId": req.ids[1],
+                        "pageFormat": fmt, "sessionId": crawl.sid, "error": None},
+                  delay=crawl.latency)
+
+
+def r_list(h, req, virtual):
+    crawl, missing = session_for(req, virtual)
+    if missing:
+        return missing
+    every = req.query.get("includeAll", "false")
+    if every not in ("true", "false", ""):
+        return err(400, "includeAll must be true or false, not %r" % every)
+    done, visible, error = crawl.progress()
+    data = []
+    for i in range(visible if every == "true" else done):
+        ok = i < done
+        data.append({"url": crawl.url(i), "status": crawl.status_of(i, done),
+                     "created_at": iso(crawl.done_at(i) if ok else crawl.created),
+                     "html_filename": crawl.filename(i) if ok else None,
+                     "screenshot_filename": None, "processed_html_filename": None,
+                     "json_filename": None, "match_score": None, "matched_fields": None,
+                     "total_fields": None, "is_match": False})
+    return Answer(200, {"totalPages": len(data), "data": data})
+
+
+def decode_filename(text):
+    """A bucket file name from standard or URL-safe base64, padding optional."""
+    try:
+        t = text.replace("-", "+").replace("_", "/")
+        return base64.b64decode(t + "=" * (-len(t) % 4), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def r_bucket(h, req, virtual):
+    if virtual:
+        crawl = find_crawl(req.ids[0], True)
+        return Answer(200, raw=s2b(crawl.content(0, "html")), ctype="text/html; charset=utf-8")
+    name = decode_filename(req.ids[0])
+    m = re.fullmatch(r"(.+)/(p[0-9]+)\.html", name or "")
+    crawl = m and find_crawl(m.group(1), False)
+    i = crawl and crawl.page_index(m.group(2))
+    if i is None or i >= crawl.progress()[0]:
+        return err(404, "no such file: %s" % (name if name is not None else req.ids[0]))
+    return Answer(200, raw=s2b(crawl.content(i, "html")), ctype="text/html; charset=utf-8",
+                  delay=crawl.latency)
+
+
+def r_sessions(h, req, virtual):
+    try:
+        page = req.number("page", 1, 1)
+        size = req.number("pageSize", 25, 1, 100)
+    except ValueError as e:
+        return err(400, str(e))
+    user = req.query.get("userId")
+    with STATE_LOCK:
+        crawls = list(SESSIONS.values())[::-1]          # newest first
+    if user is not None:
+        crawls = [c for c in crawls if user == USER]
+    wanted, total, pages, more = paginate(crawls, page, size, 1)
+    data = []
+    for c in wanted:
+        item = {"sessionId": c.sid, "configId": c.config_id, "domain": c.domain,
+                "startUrls": c.urls, "userId": USER, "createdAt": iso(c.created)}
+        item.update(c.stats()[0])
+        data.append(item)
+    return Answer(200, {"data": data, "pagination": {"page": page, "pageSize": size,
+                                                     "totalItems": total, "totalPages": pages,
+                                                     "hasMore": more}})
+
+
+def r_config_create(h, req, virtual):
+    body, bad = req.body("CreateCrawlerConfigRequest")
+    if bad:
+        return bad
+    if not start_urls(body):
+        return err(400, "invalid request body: url or startUrls is required")
+    return Answer(200, store_config(body))
+
+
+def r_config_get(h, req, virtual):
+    with STATE_LOCK:
+        config = CONFIGS.get(req.ids[0])
+    if config is None and virtual:
+        config = virtual_config(req.ids[0])
+    return Answer(200, config) if config else err(404, "no such config: " + req.ids[0])
+
+
+def r_config_delete(h, req, virtual):
+    body, bad = req.body("DeleteCrawlerConfigRequest")
+    if bad:
+        return bad
+    with STATE_LOCK:
+        gone = CONFIGS.pop(body["configId"], None)
+    if gone is None and not virtual:
+        return err(404, "no such config: " + body["configId"])
+    return Answer(200, {"configId": body["configId"], "deleted": True})
+
+
+# Which id a route's faults are keyed on (see FAULT INJECTION in the docstring).
+def key_path(req):
+    return req.ids[0]
+
+
+def key_body(name):
+    return lambda req: (req.json() or {}).get(name) if isinstance(
+        (req.json() or {}).get(name), str) else None
+
+
+def key_start_url(req):
+    body = req.json() or {}
+    urls = start_urls(body) if isinstance(body.get("url", ""), str) else []
+    return fault_label(urls[0]) if urls and isinstance(urls[0], str) else None
+
+
+def key_bucket(req):
+    """The raw segment when it names a behaviour itself, else the decoded name."""
+    return req.ids[0] if behaviour(req.ids[0])[0] else decode_filename(req.ids[0])
+
+
+def key_user(req):
+    return req.query.get("userId")
+
+
+# The routes besides the legacy status route (Handler.status_route): method,
+# path pattern (matched without the query string; groups are percent-decoded
+# into request.ids), handler, the contract path it answers for, and what its
+# faults are keyed on.  The first match wins.
+ROUTES = [
+    ("POST", "/v4/crawl/?", r_start, "/v4/crawl/", key_start_url),
+    ("POST", "/v4/crawl/start", r_start_config, "/v4/crawl/start", key_body("configId")),
+    ("POST", "/v4/crawl/pause", r_pause, "/v4/crawl/pause", key_body("sessionId")),
+    ("POST", "/v4/crawl/resume", r_resume, "/v4/crawl/resume", key_body("sessionId")),
+    ("GET", "/v4/crawl/sessions", r_sessions, "/v4/crawl/sessions", key_user),
+    ("POST", "/v4/crawl/config", r_config_create, "/v4/crawl/config", None),
+    ("DELETE", "/v4/crawl/config", r_config_delete, "/v4/crawl/config", key_body("configId")),
+    ("GET", "/v4/crawl/config/([^/]+)", r_config_get, "/v4/crawl/config/{configId}", key_path),
+    ("GET", "/v4/crawl/bucket/data/([^/]+)", r_bucket, "/v4/crawl/bucket/data/{filenameb64}",
+     key_bucket),
+    ("GET", "/v4/crawl/([^/]+)/pages", r_pages, "/v4/crawl/{sessionId}/pages", key_path),
+    ("GET", "/v4/crawl/([^/]+)/pages/([^/]+)", r_page, "/v4/crawl/{sessionId}/pages/{pageId}",
+     key_path),
+    ("GET", "/v4/crawl/([^/]+)/list", r_list, "/v4/crawl/{sessionId}/list", key_path),
+]
+ROUTES = [(m, re.compile(p.encode()), f, (m, op), k) for m, p, f, op, k in ROUTES]
+STATUS_OP = ("GET", "/v4/crawl/{sessionId}/status")
+START_OPS = {("POST", "/v4/crawl/"), ("POST", "/v4/crawl/start")}
 
 
 # ---------------------------------------------------------------- the server
@@ -650,11 +1567,15 @@ class Handler(BaseHTTPRequestHandler):
             Handler._serial += 1
             self.conn_serial = Handler._serial
         self.req_index = 0
+        self.swallow_next = False       # close-after-next: drop the next answer
+        self.swallow = False
 
     # ---- plumbing the behaviours use
 
     def head(self, code, length, ctype=JSON, headers=(), chunked=False):
         """Status line and headers; length None means no Content-Length."""
+        if self.swallow:
+            return
         self.send_response(code)
         if self.rid is not None:
             self.send_header("x-request-id", self.rid)
@@ -669,7 +1590,12 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def send(self, data):
-        self.wfile.write(data)
+        if not self.swallow:
+            self.wfile.write(data)
+
+    def normal_body(self, sid):
+        """What behaviours send as "the default 200": the route's own answer."""
+        return self.normal if self.normal is not None else default_body(sid)
 
     def reply(self, code, body, ctype=JSON, headers=()):
         """A whole response; a JSON content type is dropped for empty bodies,
@@ -742,41 +1668,93 @@ class Handler(BaseHTTPRequestHandler):
         # From the request line itself: self.path has had "//" folded to "/".
         self.raw_target = self.raw_requestline.split()[1]
         self.rid = self.headers.get("x-request-id")
-        self.drain_request_body()
+        self.body = self.read_request_body()
+        self.normal, self.ctype = None, JSON
+        if self.swallow_next:
+            # close-after-next: this request is served (a start is recorded)
+            # but its answer is dropped and the connection closed (FIN).
+            self.swallow, self.close_connection = True, True
 
         m = ROUTE.fullmatch(self.raw_target)
-        if self.command != "GET" or not m or m.group(1) in (b".", b".."):
-            msg = "no such route: " + b2s(self.raw_target)
-            return self.reply(404, jdump({"error": True, "message": msg}))
+        if self.command == "GET" and m and m.group(1) not in (b".", b".."):
+            return self.status_route(b2s(urllib.parse.unquote_to_bytes(m.group(1))))
 
-        sid = b2s(urllib.parse.unquote_to_bytes(m.group(1)))
-        for pattern, fn in BEHAVIOURS:
-            match = pattern.fullmatch(sid)
-            if match:
-                break
-        else:
-            fn, match = b_default, None
+        path, _, query = self.raw_target.partition(b"?")
+        if self.command == "GET" and path == b"/mock/starts":
+            with STATE_LOCK:
+                return self.reply(200, jdump({"count": len(STARTS), "urls": list(STARTS)}))
+        for method, pattern, fn, op, key in ROUTES:
+            m = pattern.fullmatch(path)
+            if m and method == self.command and not {b".", b".."} & set(m.groups()):
+                ids = [b2s(urllib.parse.unquote_to_bytes(g)) for g in m.groups()]
+                q = dict(urllib.parse.parse_qsl(b2s(query), keep_blank_values=True))
+                return self.contract(op, Request(ids, q, self.body), fn, key)
 
+        msg = "no such route: " + b2s(self.raw_target)
+        return self.reply(404, jdump({"error": True, "message": msg}))
+
+    def status_route(self, sid):
+        """GET /v4/crawl/<id>/status: a started crawl answers live, any other id
+        goes through the behaviour table exactly as it always has."""
+        if find_crawl(sid, False):
+            return self.contract(STATUS_OP, Request([sid], {}, self.body), r_status, None)
+        fn, match = behaviour(sid)
+        if fn is None:
+            fn = b_default
         if sid not in NO_AUTH and not self.authorised():
             return self.reply(401, api_error(401, "Unauthorized: invalid or missing API key"))
         fn(self, sid, match)
+
+    def contract(self, op, req, fn, key):
+        """Answer a contract route: auth, then either the route's answer
+        (self-checked against the contract) or, when the route's key names a
+        behaviour, that behaviour with the route's answer as its "default 200"."""
+        if op in START_OPS:
+            record_start(start_url_of(op, req))
+        key = key(req) if key else None
+        bfn, match = behaviour(key) if isinstance(key, str) else (None, None)
+        if not (bfn and key in NO_AUTH) and not self.authorised():
+            return self.answer(op, err(401, "Unauthorized: invalid or missing API key"))
+        a = fn(self, req, bfn is not None)
+        if bfn is None or a.code != 200:
+            return self.answer(op, a)
+        self.normal, self.ctype = a.body(), a.ctype
+        bfn(self, key, match)
+
+    def answer(self, op, a):
+        if a.delay and not self.pause(a.delay):
+            return
+        if a.raw is not None:
+            return self.reply(a.code, a.raw, a.ctype)
+        obj = a.obj
+        if self.server.break_contract:
+            obj = break_contract(op, a.code, obj)
+        problem = None if a.exempt else check_response(op, a.code, obj)
+        if problem:
+            log("contract violation: %s", problem)
+            obj = {"error": True, "message": "mock contract violation: " + problem}
+            return self.reply(500, jdump(obj))
+        self.reply(a.code, jdump(obj))
 
     def authorised(self):
         keys = self.headers.get_all("x-api-key") or []
         return len(keys) == 1 and keys[0].encode("latin-1", "replace") == self.server.key
 
-    def drain_request_body(self):
+    def read_request_body(self):
+        """The body (at most 1 MiB) as bytes, or None when it was not read."""
         if self.headers.get("Transfer-Encoding"):
             self.close_connection = True       # not worth decoding: just hang up after
-            return
+            return None
         try:
             n = int(self.headers.get("Content-Length", "0"))
         except ValueError:
             n = -1
         if 0 < n <= 1 << 20:
-            self.rfile.read(n)
-        elif n != 0:
+            return self.rfile.read(n)
+        if n != 0:
             self.close_connection = True
+            return None
+        return b""
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = dispatch
 
@@ -825,6 +1803,7 @@ def main():
     ap.add_argument("--key", default="test-key")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--die-with-parent", action="store_true")
+    ap.add_argument("--break-contract", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     VERBOSE = args.verbose
 
@@ -833,6 +1812,8 @@ def main():
 
     server = Server(("127.0.0.1", args.port), Handler)
     server.key = os.fsencode(args.key)
+    server.break_contract = args.break_contract
+    contract()
     if args.die_with_parent:
         threading.Thread(target=watch_parent, daemon=True).start()
 
