@@ -214,6 +214,19 @@ static int l_new(lua_State *L) {
   return 1;
 }
 
+int kd_prepare_failed(lua_State *L, int e, const char *file) {
+  if (e < 0) return luaL_error(L, "kadoa: out of memory preparing a request");
+  lua_pushnil(L);
+  lua_createtable(L, 0, 3);
+  lua_pushliteral(L, "io");
+  lua_setfield(L, -2, "kind");
+  lua_pushfstring(L, "cannot write %s: %s", file ? file : "the file", strerror(e));
+  lua_setfield(L, -2, "message");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "sent");
+  return 2;
+}
+
 int kd_usage_failure(lua_State *L, const char *msg) {
   lua_pushnil(L);
   lua_createtable(L, 0, 3);
@@ -242,8 +255,8 @@ static int l_fetch(lua_State *L) {
     kd_xfer_free(&c->main);
     return luaL_error(L, "kadoa: out of memory preparing a request");
   }
-  if (kd_xfer_prepare(L, &c->main, &c->cfg, &call) != 0)
-    return luaL_error(L, "kadoa: out of memory preparing a request");
+  if ((rc = (CURLcode)kd_xfer_prepare(L, &c->main, &c->cfg, &call)) != 0)
+    return kd_prepare_failed(L, (int)rc, call.file);
   rc = curl_easy_perform(c->main.easy);
   dec = kd_push_codec(L, 1);
   return kd_xfer_push_result(L, &c->main, rc, call.raw, dec, dec + 1);

@@ -98,6 +98,31 @@ typedef struct kd_buf {
 int kd_buf_add(kd_buf *b, const char *p, size_t n);
 void kd_buf_free(kd_buf *b);
 
+/* ---- sink.c: a body streamed to a file ------------------------------- */
+
+typedef struct kd_sink {
+  int active, fd, err, too_large;
+  int extract;                /* 1: only the string field `field` goes to the file */
+  char field[32];
+  size_t field_len;
+  size_t written;             /* bytes in the file */
+  /* the scanner of the answer's top level */
+  int depth, in_str, esc, in_field, done, key_state, key_match;
+  char key[32];
+  size_t klen;
+  int nhex;
+  unsigned long cp, high;
+  size_t olen;
+  char out[16384];
+} kd_sink;
+
+/* Open `path` (never through a symbolic link) for a whole body, or for the
+ * string field `field` of a JSON answer. Returns 0, or -1 (k->err). */
+int kd_sink_open(kd_sink *k, const char *path, const char *field);
+/* Stream n bytes; what is not extracted goes to `rest` (max bytes in all). */
+int kd_sink_feed(kd_sink *k, kd_buf *rest, size_t max, const char *p, size_t n);
+int kd_sink_close(kd_sink *k);
+
 /* ---- route.c: an API path template ------------------------------------ */
 
 enum { KD_GET, KD_POST, KD_DELETE };
@@ -132,6 +157,8 @@ typedef struct kd_call {
   size_t body_len;
   int raw;
   long timeout_ms;  /* 0: the client's */
+  const char *file; /* stream a 2xx body to this file, */
+  const char *field;/* or only this string field of its JSON */
 } kd_call;
 
 /* Read `route, timeout, extra, seg...` from the stack at index i into
@@ -160,6 +187,9 @@ typedef struct kd_xfer {
   size_t max_body;
   int too_large;
   int oom;
+  kd_sink *sink;              /* when the body goes to a file; NULL otherwise */
+  int sink_checked;           /* the status was looked at (only a 2xx goes there) */
+  int unlimited;              /* MAXFILESIZE is off for this request */
   double retry_after;         /* seconds, -1 when the server sent none */
   char request_id[128];       /* the server's x-request-id / x-amzn-requestid */
   char content_type[128];
@@ -188,8 +218,8 @@ typedef struct kd_config {
 int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share);
 void kd_xfer_free(kd_xfer *x);
 
-/* Point `x` at `call` with a fresh request id. Returns 0, or -1 when out
- * of memory. */
+/* Point `x` at `call` with a fresh request id. Returns 0, -1 when out of
+ * memory, or an errno when its file cannot be opened. */
 int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *call);
 
 /* Push what the finished exchange means for Lua: the decoded table (or the
@@ -242,6 +272,9 @@ typedef struct kd_client {
 
 kd_client *kd_check_client(lua_State *L, int i);
 int kd_usage_failure(lua_State *L, const char *msg);
+/* What a failed kd_xfer_prepare means: out of memory (raises) or a file
+ * that cannot be written (nil, an "io" report). */
+int kd_prepare_failed(lua_State *L, int e, const char *file);
 
 /* Push the client's decoder and null (from its user value) and return the
  * index of the decoder; the null is just above it. */

@@ -205,9 +205,13 @@ static int l_start(lua_State *L) {
   kd_setuservalue(L, -2);
 
   if (!(x = take_xfer(c))) return luaL_error(L, "kadoa: out of memory");
-  if (kd_xfer_prepare(L, x, &c->cfg, &call) != 0) {
-    give_back(c, x);
-    return luaL_error(L, "kadoa: out of memory");
+  {
+    int e = kd_xfer_prepare(L, x, &c->cfg, &call);
+    if (e != 0) {
+      give_back(c, x);
+      lua_pop(L, 1);   /* the request, never started */
+      return kd_prepare_failed(L, e, call.file);
+    }
   }
   curl_easy_setopt(x->easy, CURLOPT_PRIVATE, r);
   r->x = x;

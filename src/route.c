@@ -99,7 +99,11 @@ const char *kd_read_call(lua_State *L, int i, kd_call *call) {
     call->raw = lua_toboolean(L, -1);
     lua_getfield(L, x, "body");
     if (!lua_isnil(L, -1)) call->body = luaL_checklstring(L, -1, &call->body_len);
-    lua_pop(L, 2);   /* the table keeps the body string alive */
+    lua_getfield(L, x, "file");
+    if (!lua_isnil(L, -1)) call->file = luaL_checkstring(L, -1);
+    lua_getfield(L, x, "field");
+    if (!lua_isnil(L, -1)) call->field = luaL_checkstring(L, -1);
+    lua_pop(L, 4);   /* the table keeps the strings alive */
     lua_getfield(L, x, "query");   /* stays on the stack, above the segments */
     if (!lua_isnil(L, -1)) {
       luaL_checktype(L, -1, LUA_TTABLE);

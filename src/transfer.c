@@ -29,9 +29,30 @@
  * response does not pin its memory for the life of the client. */
 #define KD_KEEP_BUFFER (256 * 1024)
 
+static void drop_sink(kd_xfer *x) {
+  if (!x->sink) return;
+  kd_sink_close(x->sink);
+  free(x->sink);
+  x->sink = NULL;
+}
+
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud) {
   kd_xfer *x = ud;
   size_t n = size * nmemb;
+  if (x->sink && !x->sink_checked) {
+    /* only a success goes to the file; an error's body is for the message */
+    long status = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    x->sink_checked = 1;
+    if (status < 200 || status > 299) drop_sink(x);
+  }
+  if (x->sink) {
+    if (kd_sink_feed(x->sink, &x->body, x->max_body, p, n) != 0) {
+      x->too_large = x->sink->too_large;
+      return 0;
+    }
+    return n;
+  }
   if (n > x->max_body - x->body.len) {
     x->too_large = 1;   /* abandon now: returning short aborts the transfer */
     return 0;
@@ -201,6 +222,8 @@ void kd_request_id(char *out, uint64_t rng[2]) {
 }
 
 void kd_xfer_reset(kd_xfer *x) {
+  drop_sink(x);
+  x->sink_checked = 0;
   x->too_large = x->oom = 0;
   x->retry_after = -1;
   x->request_id[0] = x->content_type[0] = x->errbuf[0] = '\0';
@@ -232,6 +255,20 @@ static void set_method(kd_xfer *x, const kd_call *call) {
 
 int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *call) {
   kd_xfer_reset(x);
+  if (call->file) {
+    if (!(x->sink = malloc(sizeof *x->sink))) return -1;
+    if (kd_sink_open(x->sink, call->file, call->field) != 0) {
+      int e = x->sink->err;
+      free(x->sink);
+      x->sink = NULL;
+      return e > 0 ? e : -1;
+    }
+  }
+  /* a file may be larger than what we would hold in memory */
+  if ((call->file != NULL) != x->unlimited) {
+    x->unlimited = call->file != NULL;
+    curl_easy_setopt(x->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(x->unlimited ? 0 : cfg->max_body));
+  }
   if (kd_build_url(L, &cfg->url, cfg->base, cfg->base_len, call) != 0) return -1;
   if (curl_easy_setopt(x->easy, CURLOPT_URL, cfg->url.data) != CURLE_OK) return -1;
   curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? call->timeout_ms : cfg->timeout_ms);
@@ -420,6 +457,38 @@ int kd_push_outcome(lua_State *L, const kd_outcome *o, int raw, int dec, int nul
   return 1;
 }
 
+/* A 2xx answer whose body went to a file: { bytes = n } for a whole file;
+ * for one field, the rest of the answer decoded, with { bytes = n } as the
+ * field's value. */
+static int push_sunk(lua_State *L, kd_xfer *x, kd_outcome *o, int dec, int null) {
+  kd_sink *k = x->sink;
+  int n, extract = k->extract, done = k->done;
+  size_t written;
+  char field[sizeof k->field];
+  memcpy(field, k->field, sizeof field);
+  if (kd_sink_close(k) != 0) {
+    lua_pushfstring(L, "cannot write the file: %s", strerror(k->err));
+    drop_sink(x);
+    return push_failure(L, o, "io", 1);
+  }
+  written = k->written;
+  drop_sink(x);
+  if (!extract) {
+    lua_createtable(L, 0, 1);
+    lua_pushinteger(L, (lua_Integer)written);
+    lua_setfield(L, -2, "bytes");
+    return 1;
+  }
+  n = kd_push_outcome(L, o, 0, dec, null);
+  if (n == 1 && done) {
+    lua_createtable(L, 0, 1);
+    lua_pushinteger(L, (lua_Integer)written);
+    lua_setfield(L, -2, "bytes");
+    lua_setfield(L, -2, field);
+  }
+  return n;
+}
+
 int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec, int null) {
   kd_outcome o;
   o.status = 0;
@@ -440,6 +509,10 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec,
       char n[32];
       snprintf(n, sizeof n, "%lu", (unsigned long)x->max_body);
       lua_pushfstring(L, "response body larger than max_body (%s bytes)", n);
+    } else if (x->sink && x->sink->err) {
+      lua_pushfstring(L, "cannot write the file: %s", strerror(x->sink->err));
+      drop_sink(x);
+      return push_failure(L, &o, "io", 1);
     } else if (x->oom) {
       lua_pushliteral(L, "out of memory while reading the response");
     } else if (rc == CURLE_OUT_OF_MEMORY && !x->errbuf[0]) {
@@ -447,7 +520,10 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec,
     } else {
       lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
     }
+    drop_sink(x);
     return push_failure(L, &o, curl_kind(rc, x), request_sent(x, rc));
   }
+  if (x->sink && o.status >= 200 && o.status <= 299) return push_sunk(L, x, &o, dec, null);
+  drop_sink(x);
   return kd_push_outcome(L, &o, raw, dec, null);
 }

@@ -113,9 +113,24 @@ end
 -- No options means the plain call: nothing to check, nothing allocated.
 local run, prepare, args = engine.run, api.prepare, api.args
 
+-- args(d, ...) -> a, b, opts: a call's positional arguments and its options
+local function split(d, ...)
+  local n = select("#", ...)
+  local a, b = ...
+  local opts = n > d.nargs and select(d.nargs + 1, ...) or nil
+  return a, b, opts
+end
+
+-- The segments of the path: a body call has none (its arguments went
+-- into the body).
+local function segs(d, a, b)
+  if d.body then return nil, nil end
+  return a, b
+end
+
 local function blocking(d)
   local name = d.name
-  if d.nsegs == 1 then
+  if d.nsegs == 1 and not d.body and not d.raw then   -- the status call's shape: no varargs
     return function(self, a, opts)
       if type(a) ~= "string" then args(d, name, a) end
       if opts == nil then return run(self, d, nil, nil, nil, a) end
@@ -125,15 +140,15 @@ local function blocking(d)
     end
   end
   return function(self, ...)
-    local n = select("#", ...)
-    local opts = n > d.nsegs and select(n, ...) or nil
-    local a, b = ...
+    local a, b, opts = split(d, ...)
     args(d, name, a, b)
-    local budget, retries, extra, err = prepare(d, opts, name)
+    local budget, retries, extra, err = prepare(d, opts, name, a, b)
     if err then return nil, err end
-    return run(self, d, budget, retries, extra, a, b)
+    local sa, sb = segs(d, a, b)
+    return run(self, d, budget, retries, extra, sa, sb)
   end
 end
+M.method = blocking
 
 for name, d in pairs(api.calls) do Client[name] = blocking(d) end
 
@@ -157,13 +172,12 @@ function Client:send(name, ...)
   if not d then
     error(("bad argument #1 to 'send' (no API call named '%s')"):format(tostring(name)), 2)
   end
-  local n = select("#", ...)
-  local opts = n > d.nsegs and select(n, ...) or nil
-  local a, b = ...
+  local a, b, opts = split(d, ...)
   args(d, name, a, b)
-  local budget, retries, extra, err = prepare(d, opts, name)
+  local budget, retries, extra, err = prepare(d, opts, name, a, b)
   if err then return nil, err end
-  return self:driver():start(d, budget, retries, extra, a, b)
+  local sa, sb = segs(d, a, b)
+  return self:driver():start(d, budget, retries, extra, sa, sb)
 end
 
 -- client:start(id [, opts]) -> request: the status call, non-blocking

@@ -15,7 +15,7 @@ M.kinds = {
   usage = true, auth = true, not_found = true, bad_request = true,
   rate_limited = true, server = true, http = true, timeout = true,
   network = true, tls = true, decode = true, too_large = true,
-  memory = true, crawl_failed = true,
+  memory = true, io = true, crawl_failed = true,
 }
 
 -- Which failures are worth trying again is kadoa.engine's call (retryable).

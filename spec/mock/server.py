@@ -221,7 +221,8 @@ as above otherwise; every error is {"error":true,"message":...,"details":...})
                       "match_score":null,"matched_fields":null,
                       "total_fields":null,"is_match":false}]}: the DONE pages,
                       or with includeAll every known page (html_filename null
-                      until DONE).  html_filename is "<sessionId>/<pageId>.html".
+                      until DONE).  html_filename is "<sessionId>/<pageId>.html" in
+                      base64, as the contract describes it.
   GET /v4/crawl/bucket/data/<b64>   <b64> is the html_filename in base64,
                       standard or URL-safe, padding optional (a "/" in it must
                       be sent as %2F).  200 text/html; charset=utf-8, the same
@@ -1409,11 +1410,16 @@ def r_list(h, req, virtual):
         ok = i < done
         data.append({"url": crawl.url(i), "status": crawl.status_of(i, done),
                      "created_at": iso(crawl.done_at(i) if ok else crawl.created),
-                     "html_filename": crawl.filename(i) if ok else None,
+                     "html_filename": b64name(crawl.filename(i)) if ok else None,
                      "screenshot_filename": None, "processed_html_filename": None,
                      "json_filename": None, "match_score": None, "matched_fields": None,
                      "total_fields": None, "is_match": False})
     return Answer(200, {"totalPages": len(data), "data": data})
+
+
+def b64name(name):
+    """What the contract's *_filename fields hold: the file name in base64."""
+    return base64.b64encode(name.encode("utf-8")).decode("ascii")
 
 
 def decode_filename(text):
