@@ -348,7 +348,8 @@ end)
 
 test(":checkhealth kadoa says when the base URL is not reachable or no key is set", function()
   local saved = kn.config.client
-  kn.setup({ client = { base_url = "http://127.0.0.1:" .. mock.closed_port() } })
+  -- setup merges deeply, so the key set at the top stays unless cleared
+  kn.setup({ client = { base_url = "http://127.0.0.1:" .. mock.closed_port(), api_key = "" } })
   local env_key = os.getenv("KADOA_API_KEY")
   vim.env.KADOA_API_KEY = nil
   vim.cmd("checkhealth kadoa")
