@@ -17,9 +17,10 @@ local function reporter()
            error = h.report_error, info = h.report_info }
 end
 
+-- reachable(client, seconds) -> res | nil, err
 -- Wait for a non-blocking request (the public client:send) while keeping
 -- the editor responsive: vim.wait runs the loop between polls.
-local function reachable(client, timeout)
+function M.reachable(client, timeout)
   local req, err = client:send("status", "kadoa-health-check", { timeout = timeout, retries = 0 })
   if not req then return nil, err end
   local res, rerr
@@ -83,7 +84,7 @@ function M.check()
   r.info("base URL: " .. client.base_url)
 
   r.start("kadoa: network")
-  local res, err = reachable(client, 5)
+  local res, err = M.reachable(client, 5)
   client:close()
   if res or (err and err.status) then
     local how = res and "answered" or ("answered HTTP " .. tostring(err.status))
