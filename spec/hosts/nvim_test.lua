@@ -375,7 +375,10 @@ test("status: call options are honoured (retries = 0 fails at once, default retr
   local t0 = uv.hrtime()
   kn.status("slow-2000", function(res, err) got.slow = { res, err, (uv.hrtime() - t0) / 1e9 } end,
     { timeout = 0.3, retries = 0 })
-  wait_for(5000, function() return got.once and got.retried and got.slow end)
+  kn.status("sess-raw", function(res, err) got.raw = { res, err } end, { raw = true })
+  wait_for(5000, function() return got.once and got.retried and got.slow and got.raw end)
+  eq("string", type(got.raw[1]), "raw = true: the body as sent")
+  check(got.raw[1]:find('"sess-raw"', 1, true), "raw body: " .. tostring(got.raw[1]))
   local err = got.once[2]
   eq(nil, got.once[1], "retries = 0: no result")
   eq("server", err.kind, "retries = 0: kind")
