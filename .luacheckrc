@@ -2,7 +2,7 @@
 std = "max"
 max_line_length = 110
 files["spec/"] = { std = "max+busted" }
-files["lua/kadoa/nvim.lua"] = { globals = { "vim" } }
+files["lua/kadoa/nvim/"] = { globals = { "vim" } }
 files["lua/kadoa/health.lua"] = { globals = { "vim" } }
 files["plugin/"] = { globals = { "vim" } }
 files["lua/kadoa/resty.lua"] = { globals = { "ngx" } }

@@ -17,10 +17,11 @@ local function reporter()
            error = h.report_error, info = h.report_info }
 end
 
--- Wait for a non-blocking request while keeping the editor responsive.
-local function reachable(client, timeout)
-  local req, err = require("kadoa.request").start(client, "kadoa-health-check",
-    { timeout = timeout, retries = 0 })
+-- reachable(client, seconds) -> res | nil, err
+-- Wait for a non-blocking request (the public client:send) while keeping
+-- the editor responsive: vim.wait runs the loop between polls.
+function M.reachable(client, timeout)
+  local req, err = client:send("status", "kadoa-health-check", { timeout = timeout, retries = 0 })
   if not req then return nil, err end
   local res, rerr
   vim.wait(timeout * 1000 + 500, function()
@@ -29,7 +30,7 @@ local function reachable(client, timeout)
   end, 10)
   if not req:done() then
     req:cancel()
-    return nil, { kind = "timeout", message = "no answer in " .. timeout .. " s" }
+    return nil, require("kadoa.errors").new("timeout", "no answer in " .. timeout .. " s")
   end
   return res, rerr
 end
@@ -83,7 +84,7 @@ function M.check()
   r.info("base URL: " .. client.base_url)
 
   r.start("kadoa: network")
-  local res, err = reachable(client, 5)
+  local res, err = M.reachable(client, 5)
   client:close()
   if res or (err and err.status) then
     local how = res and "answered" or ("answered HTTP " .. tostring(err.status))

@@ -113,6 +113,8 @@ end
 
 local tag = tostring(uv.hrtime())
 
+local function kadoa_errors() return require("kadoa.errors") end
+
 ---------------------------------------------------------------------------
 
 test("the core is found in build/luajit without any path set up", function()
@@ -313,7 +315,9 @@ test(":KadoaStop stops watches, in flight or asleep, and clears the statusline",
   vim.cmd("KadoaStop")
   eq("", kn.statusline(), "statusline after stop")
   -- one asleep between polls, one with its first request in flight
-  kn.setup({ wait = { interval = 5, jitter = 0 } })
+  -- max_interval too: setup merges deeply, and the earlier test's 0.3 s
+  -- cap would keep this watch from ever sleeping long
+  kn.setup({ wait = { interval = 5, max_interval = 30, jitter = 0 } })
   local asleep = "demo-finishing-30-" .. tag
   vim.cmd("KadoaWatch " .. asleep)
   vim.cmd("KadoaWatch slow-1500")
@@ -333,6 +337,183 @@ test(":KadoaStop stops watches, in flight or asleep, and clears the statusline",
   eq("stopped", w2.state, "still stopped")
 end)
 
+test("setup merges deeply and raises the library's message for bad options", function()
+  local saved_timeout = kn.config.client.timeout
+  kn.setup({ client = { timeout = 5 } })
+  kn.setup({ wait = { interval = 3 } })
+  eq(5, kn.config.client.timeout, "client.timeout kept")
+  eq(KEY, kn.config.client.api_key, "client.api_key kept")
+  eq(srv.url, kn.config.client.base_url, "client.base_url kept")
+  eq(3, kn.config.wait.interval, "wait.interval")
+  eq(5, kn.client().timeout, "the new client has the timeout")
+  kn.setup({ notify = false })
+  eq(5, kn.config.client.timeout, "a setup without client keeps it")
+  eq(false, kn.config.notify, "notify")
+  kn.setup({ notify = true, client = { timeout = saved_timeout or 30 } })
+  local bad = {
+    { { client = { timeot = 5 } }, "unknown option 'timeot' (did you mean 'timeout'?)" },
+    { { wait = { interval = -1 } }, "option 'interval' must be greater than 0" },
+    { { poll_interval = 0 }, "option 'poll_interval' must be at least 1" },
+    { { notfy = true }, "unknown option 'notfy' (did you mean 'notify'?)" },
+    { { client = 5 }, "option 'client' must be a table" },
+    { 42, "options must be a table" },
+  }
+  for _, b in ipairs(bad) do
+    local ok, msg = pcall(kn.setup, b[1])
+    eq(false, ok, "raised for " .. b[2])
+    check(tostring(msg):find(b[2], 1, true), "message: " .. tostring(msg))
+    check(tostring(msg):find("kadoa.nvim.setup", 1, true), "message names setup: " .. tostring(msg))
+  end
+  eq(3, kn.config.wait.interval, "a bad setup changes nothing")
+  eq(30, kn.config.client.timeout, "nor does a bad client option")
+end)
+
+test("status: call options are honoured (retries = 0 fails at once, default retries pass)", function()
+  local got = {}
+  kn.status("flaky-1-a" .. tag, function(res, err) got.once = { res, err } end, { retries = 0 })
+  kn.status("flaky-1-b" .. tag, function(res, err) got.retried = { res, err } end)
+  local t0 = uv.hrtime()
+  kn.status("slow-2000", function(res, err) got.slow = { res, err, (uv.hrtime() - t0) / 1e9 } end,
+    { timeout = 0.3, retries = 0 })
+  kn.status("sess-raw", function(res, err) got.raw = { res, err } end, { raw = true })
+  wait_for(5000, function() return got.once and got.retried and got.slow and got.raw end)
+  eq("string", type(got.raw[1]), "raw = true: the body as sent")
+  check(got.raw[1]:find('"sess-raw"', 1, true), "raw body: " .. tostring(got.raw[1]))
+  local err = got.once[2]
+  eq(nil, got.once[1], "retries = 0: no result")
+  eq("server", err.kind, "retries = 0: kind")
+  eq(503, err.status, "retries = 0: status")
+  eq(1, err.attempts, "retries = 0: attempts")
+  check(kadoa_errors().is(err), "retries = 0: a kadoa error")
+  eq("flaky-1-b" .. tag, got.retried[1] and got.retried[1].sessionId, "default retries: answer")
+  eq("timeout", got.slow[2] and got.slow[2].kind, "timeout = 0.3: kind")
+  check(got.slow[3] < 1.0, ("timeout = 0.3 took %.2f s"):format(got.slow[3]))
+end)
+
+test("status: a bad call option is a usage error through the callback", function()
+  local errors = kadoa_errors()
+  for _, o in ipairs({ { retires = 1 }, { timeout = -1 }, { api_key = "x" }, 5 }) do
+    local got, fast
+    local req, rerr = kn.status("sess-bad-opts", function(res, err)
+      got, fast = { res, err }, vim.in_fast_event()
+    end, o)
+    eq(nil, req, "no request")
+    wait_for(1000, function() return got ~= nil end)
+    check(got, "no callback")
+    eq(nil, got[1], "res")
+    eq("usage", got[2].kind, "kind")
+    check(errors.is(got[2]), "errors.is: " .. tostring(got[2]))
+    eq(rerr, got[2], "the same error returned and called back")
+    eq(false, fast, "fast event")
+  end
+end)
+
+test("status: ten at once settle from one timer, one step per tick", function()
+  local driver = require("kadoa.nvim.driver")
+  local client = kn.client()
+  local d = client:driver()
+  local steps = 0
+  local real = d.step
+  d.step = function(self) steps = steps + 1 return real(self) end
+  local before = driver.stats(client).ticks
+  local done = 0
+  local running_seen = 0
+  for i = 0, 9 do
+    kn.status("slow-" .. (300 + i), function(res, err)
+      if res and not err then done = done + 1 end
+    end)
+  end
+  local st = driver.stats(client)
+  eq(10, st.pending, "pending after the calls")
+  eq(true, st.running, "the timer runs")
+  wait_for(3000, function()
+    if driver.stats(client).running then running_seen = running_seen + 1 end
+    return done == 10
+  end)
+  wait_for(30, function() return false end)
+  d.step = nil   -- back to the method
+  local after = driver.stats(client)
+  local ticks = after.ticks - before
+  measured.steps = ("10 concurrent 0.3 s calls: %d ticks, %d steps"):format(ticks, steps)
+  eq(10, done, "answers")
+  eq(ticks, steps, "one step per tick")
+  check(ticks >= 10 and ticks < 200, "ticks: " .. ticks)
+  eq(0, after.pending, "pending at the end")
+  eq(false, after.running, "the timer stops when nothing is pending")
+end)
+
+test("watch: every poll is one request (retries = 0) and max_failures counts requests", function()
+  local client = kn.client()
+  local seen = {}
+  client.send = function(self, name, id, o)
+    seen[#seen + 1] = { name = name, id = id, opts = o }
+    return getmetatable(self).send(self, name, id, o)
+  end
+  local ok, res1, err1 = pcall(function()
+    local out
+    kn.watch("demo-finishing-0.4-w" .. tag, { interval = 0.1, jitter = 0, notify = false,
+      on_done = function(res, err) out = { res, err } end })
+    wait_for(5000, function() return out ~= nil end)
+    return out and out[1], out and out[2]
+  end)
+  client.send = nil
+  assert(ok, res1)
+  check(res1, "watch failed: " .. tostring(err1))
+  check(#seen >= 2, "polls: " .. #seen)
+  for i, s in ipairs(seen) do
+    eq("status", s.name, "call " .. i)
+    eq(0, type(s.opts) == "table" and s.opts.retries, "retries of poll " .. i)
+    check(type(s.opts.timeout) == "number" and s.opts.timeout > 0, "timeout of poll " .. i)
+  end
+
+  local out
+  kn.watch("flaky-1-w" .. tag, { max_failures = 1, notify = false,
+    on_done = function(res, err) out = { res, err } end })
+  wait_for(5000, function() return out ~= nil end)
+  check(out, "no on_done")
+  local err = out[2]
+  eq(nil, out[1], "res")
+  eq("server", err.kind, "kind")
+  eq(1, err.attempts, "attempts")
+  eq("failures", err.gave_up, "gave_up")
+  check(kadoa_errors().is(err), "errors.is")
+  kn.stop()
+end)
+
+test("watch: bad options are usage errors; a failing callback ends the watch with one", function()
+  local errors = kadoa_errors()
+  local w, err = kn.watch("sess-w-bad", { intervl = 1 })
+  eq(nil, w, "no watch")
+  eq("usage", err.kind, "kind")
+  check(errors.is(err), "errors.is")
+  check(err.message:find("did you mean 'interval'", 1, true), err.message)
+
+  local out
+  kn.watch("sess-w-boom", { notify = false, on_update = function() error("boom") end,
+    on_done = function(res, e) out = { res, e } end })
+  wait_for(3000, function() return out ~= nil end)
+  check(out, "no on_done")
+  eq("usage", out[2].kind, "kind")
+  check(errors.is(out[2]), "errors.is")
+  check(out[2].message:find("boom", 1, true), out[2].message)
+  kn.stop()
+end)
+
+test("health: the reachability timeout is a kadoa error", function()
+  local health = require("kadoa.health")
+  local kadoa = assert(kn.load())
+  local c = assert(kadoa.client({ api_key = KEY, base_url = srv.url }))
+  local real = vim.wait
+  vim.wait = function() return false end   -- as if nothing came in time
+  local ok, res, err = pcall(health.reachable, c, 1)
+  vim.wait = real
+  c:close()
+  assert(ok, res)
+  eq(nil, res, "res")
+  eq("timeout", err.kind, "kind")
+  check(kadoa_errors().is(err), "errors.is")
+end)
+
 test(":checkhealth kadoa reports the module, libcurl, the key (not its value) and the network", function()
   vim.cmd("checkhealth kadoa")
   local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n")
@@ -348,7 +529,8 @@ end)
 
 test(":checkhealth kadoa says when the base URL is not reachable or no key is set", function()
   local saved = kn.config.client
-  kn.setup({ client = { base_url = "http://127.0.0.1:" .. mock.closed_port() } })
+  -- setup merges deeply, so the key set at the top stays unless cleared
+  kn.setup({ client = { base_url = "http://127.0.0.1:" .. mock.closed_port(), api_key = "" } })
   local env_key = os.getenv("KADOA_API_KEY")
   vim.env.KADOA_API_KEY = nil
   vim.cmd("checkhealth kadoa")
@@ -365,7 +547,7 @@ end)
 srv:stop()
 watchdog:stop()
 say("")
-for _, k in ipairs({ "blocking", "ticks", "ten", "watch", "health" }) do
+for _, k in ipairs({ "blocking", "ticks", "ten", "steps", "watch", "health" }) do
   if measured[k] then say("measured: %s", measured[k]) end
 end
 say("%s: %d passed, %d failed%s", failures == 0 and "OK" or "FAILED", passed, failures,

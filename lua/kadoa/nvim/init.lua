@@ -1,0 +1,127 @@
+-- kadoa.nvim: the client inside Neovim, never blocking the editor.
+--
+--   local kn = require("kadoa.nvim")
+--   kn.setup({ client = { base_url = ... }, wait = { interval = 5 } })
+--   kn.status(id, function(res, err) ... end)   -- on the main loop
+--   kn.watch(id)                                -- :KadoaWatch
+--   kn.statusline()                             -- for 'statusline'
+--
+-- A thin layer: the work is the library's (kadoa.client, kadoa.wait,
+-- kadoa.options), each Neovim concern has its own module:
+--   kadoa.nvim.loader    finding the C core for this Neovim's LuaJIT
+--   kadoa.nvim.driver    one libuv timer per client drives its requests
+--   kadoa.nvim.watch     kadoa.wait in a coroutine, statusline, notifications
+--   kadoa.nvim.commands  what :KadoaStatus, :KadoaWatch and :KadoaStop do
+--
+-- Callbacks are always called on the main loop (vim.schedule), where
+-- every vim.api function may be used. Works with Neovim 0.7 (vim.loop,
+-- LuaJIT) and later (vim.uv).
+
+local options = require("kadoa.options")
+local errors = require("kadoa.errors")
+local loader = require("kadoa.nvim.loader")
+local driver = require("kadoa.nvim.driver")
+local watch = require("kadoa.nvim.watch")
+
+local M = {}
+
+M.config = {
+  client = {},          -- options for kadoa.client (api_key, base_url, timeout, ...)
+  wait = {},            -- options for kadoa.wait used by watch (interval, timeout, ...)
+  poll_interval = options.declarations.poll_interval.default,   -- ms
+  notify = options.declarations.notify.default,                 -- watches use vim.notify
+}
+
+M.root = loader.root
+M.load_info = loader.info   -- how the pieces were found, for :checkhealth
+M.load = loader.load
+M.watches = watch.list      -- in the order they were started
+M.statusline = watch.statusline
+M.stop = watch.stop
+
+---------------------------------------------------------------------------
+-- Setup and the client
+
+local client_obj
+
+-- Raise a bad option as setup always has: the library's own message,
+-- pointing at the caller.
+local function check(group, opts, fname, extra)
+  local _, err = options.check(group, opts, fname, extra)
+  if err then error(err.message, 3) end
+end
+
+-- setup([opts]): opts.client (kadoa.client options), opts.wait (watch's
+-- kadoa.wait options), opts.poll_interval (ms) and opts.notify, checked
+-- with kadoa.options and merged deeply into M.config: a later setup
+-- changes only what it names. A new client is made on next use when
+-- opts.client is given; requests already running keep theirs.
+function M.setup(opts)
+  check("nvim", opts, "kadoa.nvim.setup", { client = "table", wait = "table" })
+  opts = opts or {}
+  check("client", opts.client, "kadoa.nvim.setup (client)")
+  check("wait", opts.wait, "kadoa.nvim.setup (wait)")
+  -- in place: other modules and users may hold M.config
+  local merged = options.merge(M.config, opts)
+  for k, v in pairs(merged) do M.config[k] = v end
+  driver.poll_interval = M.config.poll_interval
+  if opts.client then client_obj = nil end
+end
+
+-- client() -> the client made from M.config.client (and the environment)
+-- | nil, err
+function M.client()
+  if client_obj and not client_obj:closed() then return client_obj end
+  local kadoa, err = loader.load()
+  if not kadoa then return nil, errors.new("usage", err) end
+  local c, cerr = kadoa.client(M.config.client)
+  if not c then return nil, cerr end
+  client_obj = c
+  return c
+end
+
+---------------------------------------------------------------------------
+-- Calls
+
+-- status(id, callback [, opts]) -> request | nil, err
+-- callback(res, err) is called exactly once, on the main loop: with the
+-- status table, or nil and an error of kadoa.errors (the same ones
+-- client:status gives, after the same retries; "request was cancelled"
+-- when req:cancel() stopped it; a usage error for bad options). opts are
+-- client:status's call options (timeout, retries, raw). Never blocks.
+function M.status(id, callback, opts)
+  if type(id) ~= "string" then
+    error(("bad argument #1 to 'status' (string expected, got %s)"):format(type(id)), 2)
+  end
+  if type(callback) ~= "function" then
+    error(("bad argument #2 to 'status' (function expected, got %s)"):format(type(callback)), 2)
+  end
+  local client, err = M.client()
+  if not client then
+    vim.schedule(function() callback(nil, err) end)
+    return nil, err
+  end
+  return driver.call(client, callback, "status", id, opts)
+end
+
+-- watch(id [, opts]) -> watch | nil, err
+-- Polls the crawl with kadoa.wait's schedule until it is over, without
+-- blocking. opts: any kadoa.wait option (over M.config.wait), plus
+-- on_update(res, info), on_error(err, info) and on_done(res, err), all
+-- called on the main loop, and notify (default M.config.notify).
+-- Watching an id again replaces its earlier watch.
+function M.watch(id, opts)
+  if type(id) ~= "string" then
+    error(("bad argument #1 to 'watch' (string expected, got %s)"):format(type(id)), 2)
+  end
+  local client, err = M.client()
+  if not client then return nil, err end
+  return watch.start(client, id, opts, M.config)
+end
+
+-- show_status(id [, long]): what :KadoaStatus does
+function M.show_status(id, long)
+  return require("kadoa.nvim.commands").show_status(id, long)
+end
+
+return M
