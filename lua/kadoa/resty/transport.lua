@@ -97,9 +97,9 @@ end
 
 -- One exchange's state: its deadline and start, what was written, the
 -- head once read.
-local function report(self, x, kind, message, sent)
+local function report(self, x, kind, message)
   local r = { kind = kind, message = self._core:redact(message), elapsed = now() - x.start,
-              sent = sent == nil and x.sent or sent }
+              sent = x.sent }
   local h = x.head
   if h then r.status, r.request_id, r.retry_after = h.status, h.request_id, h.retry_after end
   return nil, r
