@@ -265,6 +265,10 @@ local function config(dir, ports)
     ('  lua_package_cpath "%s/build/luajit/?.so;;";'):format(ROOT),
     "  lua_ssl_trusted_certificate " .. dir .. "/ca.pem;",
     "  lua_ssl_verify_depth 2;",
+    -- a host name is never looked up off this machine, even by mistake:
+    -- the resolver is a closed loopback port
+    "  resolver 127.0.0.1:" .. ports.dns .. " valid=1s;",
+    "  resolver_timeout 1s;",
     "  server {",
     "    listen 127.0.0.1:" .. ports.http .. ";",
     LOCATIONS,
@@ -308,7 +312,7 @@ describe("kadoa.resty in nginx", function()
     certs.make(dir)
     write(dir .. "/kadoa_test.lua", TEST_MODULE)
     ports = { mock = srv.port }
-    for _, k in ipairs({ "http", "good", "wrong", "self" }) do ports[k] = mock.closed_port() end
+    for _, k in ipairs({ "http", "good", "wrong", "self", "dns" }) do ports[k] = mock.closed_port() end
     ngx_srv = start_nginx(dir, config(dir, ports), { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url })
     for _ = 1, 100 do
       local ok, status = pcall(get, ports.http, "/ping")
@@ -434,6 +438,13 @@ describe("kadoa.resty in nginx", function()
     c:close()
     assert.is_false(cerr.sent)
     assert.are.equal(cerr.kind, n.err.kind)
+  end)
+
+  it("reports a host name it cannot resolve as not sent", function()
+    local r = status("x", { base = "http://localhost:" .. ports.mock, retries = 0, timeout = 3 })
+    assert.is_nil(r.res)
+    assert.is_false(r.err.sent)
+    assert.matches("resolve", r.err.message)
   end)
 
   it("sends a session id's path byte for byte as the libcurl client does", function()
