@@ -179,6 +179,23 @@ local LOCATIONS = [=[
       }
     }
 
+    # client:status_json's body as it is; which calls of kadoa.api the
+    # client lacks as methods
+    location = /json {
+      content_by_lua_block {
+        local c = assert(require("kadoa.resty").client())
+        local missing = {}
+        for name in pairs(require("kadoa.api").calls) do
+          if type(c[name]) ~= "function" then missing[#missing + 1] = name end
+        end
+        local body, err = c:status_json(ngx.var.arg_id, { timeout = 5 })
+        c:close()
+        ngx.header["x-missing"] = "[" .. table.concat(missing, ",") .. "]"
+        ngx.header["x-closed"] = tostring(c:closed())
+        ngx.print(body or tostring(err))
+      }
+    }
+
     # a GET that leaves its connection in the pool, a POST, a GET again:
     # against the spec's own little server, which counts what arrives
     location = /post-after-pool {
@@ -445,6 +462,16 @@ describe("kadoa.resty in nginx", function()
     assert.is_nil(r.res)
     assert.is_false(r.err.sent)
     assert.matches("resolve", r.err.message)
+  end)
+
+  it("has every call of kadoa.api as a method, and status_json gives the body as it came", function()
+    for _, id in ipairs({ "types", "nulls", "invalid-utf8" }) do
+      local code, body, _, head = get(ports.http, "/json?id=" .. urlencode(id))
+      assert.are.equal(200, code)
+      assert.are.equal(assert(core_client:status_json(id)), body)
+      assert.matches("\r\nx%-missing: %[%]\r\n", head .. "\r\n")
+      assert.matches("\r\nx%-closed: true\r\n", head .. "\r\n")
+    end
   end)
 
   it("sends a session id's path byte for byte as the libcurl client does", function()
