@@ -164,12 +164,15 @@ describe("the crawler API", function()
       _, err = client:pause("")
       assert.matches("sessionId is empty", err.message, 1, true)
       assert.are.equal(before, starts())
-      assert.has_error(function() client:crawl(42) end, "bad argument #1 to 'crawl' (table or string expected, got number)")
-      assert.has_error(function() client:page("s", 7) end, "bad argument #2 to 'page' (string expected, got number)")
+      assert.has_error(function() client:crawl(42) end,
+        "bad argument #1 to 'crawl' (table or string expected, got number)")
+      assert.has_error(function() client:page("s", 7) end,
+        "bad argument #2 to 'page' (string expected, got number)")
     end)
 
     it("fields this version does not know go in `extra`", function()
-      local res = assert(client:crawl("https://pages-1.seconds-0.example.com/", { extra = { futureFlag = true } }))
+      local res = assert(client:crawl("https://pages-1.seconds-0.example.com/",
+        { extra = { futureFlag = true } }))
       assert.is_string(res.sessionId)
       local _, err = client:crawl("https://x.example/", { extra = { maxPages = 1 } })
       assert.matches("known field", err.message, 1, true)
@@ -358,7 +361,9 @@ describe("the crawler API", function()
       assert.is_false(ok)
       local inode = {}
       for _, name in ipairs(ls(dir)) do
-        if name:match("%.md$") then inode[name] = sub.sh("stat -c %i.%Y " .. sub.quote(dir .. "/" .. name)) end
+        if name:match("%.md$") then
+          inode[name] = sub.sh("stat -c %i.%Y " .. sub.quote(dir .. "/" .. name))
+        end
       end
       local written = 0
       for _ in pairs(inode) do written = written + 1 end
