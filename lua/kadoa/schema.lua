@@ -7,364 +7,223 @@
 -- number, integer, boolean, array, object, one_of, or any when the contract gives none), then
 -- the contract's own rules. $refs are resolved. An object without additionalProperties is
 -- closed: kadoa.body refuses fields it does not list.
+local fields = {}
+-- the fields of PauseCrawlerSessionRequest and ResumeCrawlerSessionRequest
+fields.PauseCrawlerSessionRequest = {
+  sessionId = { type = "string", description = "Session ID" },
+}
+-- the fields of CreateCrawlerConfigRequest and StartCrawlerSessionRequest
+fields.CreateCrawlerConfigRequest = {
+  artifactOptions = {
+    type = "object",
+    additionalProperties = false,
+    properties = {
+      archivePdf = { type = "boolean", description = "Generate archival PDF for crawled pages" },
+      screenshot = { type = "boolean", description = "Capture standard screenshot" },
+      screenshotCache = { type = "boolean", description = "Re-use cached screenshot when available" },
+      screenshotFull = { type = "boolean", description = "Capture full-page screenshot" },
+      screenshotLink = { type = "string", description = "Stored screenshot link for follow-up processing" },
+      screenshotPublic = { type = "boolean", description = "Make captured screenshot publicly accessible" },
+    },
+    description = "Artifact capture options derived from legacy launch summary",
+  },
+  billingSource = { type = "string", description = "Internal: Billing source identifier" },
+  blueprint = {
+    type = "array",
+    items = {
+      type = "object",
+      additionalProperties = { type = "any", nullable = true },
+      properties = {
+        description = { type = "string" },
+        name = { type = "string" },
+        selector = { type = "string" },
+        type = { type = "string" },
+      },
+      description = "Blueprint field definition",
+    },
+    description = "Blueprint fields applied during crawling",
+  },
+  callbackUrl = {
+    type = "string",
+    nullable = true,
+    format = "uri",
+    description = "Webhook URL for completion notifications",
+  },
+  concurrency = { type = "number", minimum = 1, description = "Number of concurrent crawlers" },
+  crawlMethod = {
+    type = "object",
+    additionalProperties = { type = "any", nullable = true },
+    properties = {
+      mode = {
+        type = "string",
+        enum = { "auto", "browser" },
+        default = "auto",
+        description = "Worker selection mode. 'auto' (default) picks cheapest compatible "
+          .. "worker, 'browser' forces browser.",
+      },
+      proxy = {
+        type = "string",
+        enum = { "auto", "direct", "dc", "resi", "isp" },
+        description = "Explicit proxy routing override for Scrape V2",
+      },
+      worker = {
+        type = "string",
+        enum = { "auto", "curl-cffi", "patchright", "camoufox", "cloakbrowser", "brightdata" },
+        description = "Explicit Scrape V2 worker override. BrightData is blocked in crawler "
+          .. "runtime. camoufox is retired and remapped to patchright (accepted for backwards "
+          .. "compatibility with stored configs).",
+      },
+    },
+    description = "Crawl method configuration",
+  },
+  dataKey = { type = "string", description = "Internal: Data key for Parquet storage path" },
+  extractionOptions = {
+    type = "object",
+    additionalProperties = false,
+    properties = {
+      entity = {
+        type = "any",
+        nullable = true,
+        description = "Entity metadata used for extraction mappings",
+      },
+      extractions = {
+        type = "object",
+        additionalProperties = { type = "boolean" },
+        description = "Feature toggles for available extraction helpers",
+      },
+      mainContextSelector = {
+        type = "string",
+        description = "CSS selector anchoring focus-driven extractors",
+      },
+      schema = {
+        type = "any",
+        nullable = true,
+        description = "Schema definition for structured extractions",
+      },
+      xhrExtractorConfigs = {
+        type = "array",
+        items = { type = "any", nullable = true },
+        description = "XHR extractor configuration entries",
+      },
+    },
+    description = "Extraction-related options derived from legacy launch summary",
+  },
+  jobId = { type = "string", description = "Internal: Job ID for workflow tracking" },
+  loadImages = { type = "boolean", default = true, description = "Whether to load images during crawling" },
+  matchThreshold = {
+    type = "number",
+    minimum = 0,
+    maximum = 1,
+    description = "Match threshold override for blueprint filtering",
+  },
+  maxDepth = { type = "number", minimum = 1, description = "Maximum crawling depth" },
+  maxMatches = {
+    type = "number",
+    minimum = 1,
+    description = "Maximum number of matched pages to crawl before stopping",
+  },
+  maxPages = { type = "number", minimum = 1, description = "Maximum number of pages to crawl" },
+  navigationOptions = {
+    type = "object",
+    additionalProperties = false,
+    properties = {
+      acceptCookies = { type = "boolean", description = "Force cookie acceptance automation" },
+      browserActions = {
+        type = "array",
+        items = { type = "object", additionalProperties = { type = "any", nullable = true } },
+        description = "Ordered list of scripted browser actions executed after navigation",
+      },
+      cachedCookieAccept = {
+        type = "one_of",
+        one_of = {
+          { type = "boolean" },
+          { type = "string" },
+        },
+        description = "Reuse cached cookie acceptance flow",
+      },
+      disableNavigation = { type = "boolean", description = "Skip automated navigation heuristics" },
+      ignoreIframes = { type = "boolean", description = "Disable iframe traversal during navigation" },
+      limit = { type = "number", minimum = 0, description = "Maximum number of navigation steps" },
+      loadHtmlOnly = { type = "boolean", description = "Skip scripted interactions and only capture HTML" },
+      navigationExploration = {
+        type = "object",
+        additionalProperties = { type = "any", nullable = true },
+        description = "Navigation exploration tuning payload",
+      },
+      navigationStrategies = {
+        type = "array",
+        items = { type = "string" },
+        description = "Fallback navigation strategy order",
+      },
+      navigationStrategy = { type = "string", description = "Primary navigation strategy identifier" },
+      preBrowserActions = {
+        type = "array",
+        items = { type = "object", additionalProperties = { type = "any", nullable = true } },
+        description = "Browser actions performed before the main action chain",
+      },
+      scrollHtml = { type = "boolean", description = "Enable HTML capture while scrolling through the page" },
+      scrollHtmlTimeout = {
+        type = "number",
+        minimum = 0,
+        description = "Maximum scroll duration in milliseconds",
+      },
+      visualHtml = { type = "boolean", description = "Enable visual HTML capture for navigation heuristics" },
+    },
+    description = "Navigation-related options derived from legacy launch summary",
+  },
+  outputOptions = {
+    type = "object",
+    properties = {
+      includeHtml = { type = "boolean" },
+      includeJson = { type = "boolean" },
+      includeMarkdown = { type = "boolean" },
+      includeScreenshots = { type = "boolean" },
+    },
+    description = "Output options for raw mode",
+  },
+  pathsFilterIn = {
+    type = "array",
+    items = { type = "string", minLength = 1 },
+    description = "Regex patterns to include specific full URLs. Accepts array or "
+      .. "JSON-stringified array of regex source strings.",
+  },
+  pathsFilterOut = {
+    type = "array",
+    items = { type = "string", minLength = 1 },
+    description = "Regex patterns to exclude specific full URLs. Accepts array or "
+      .. "JSON-stringified array of regex source strings.",
+  },
+  processDuringCrawl = {
+    type = "boolean",
+    description = "Whether to run preprocessing and extraction during the crawl phase",
+  },
+  proxyCountry = { type = "string", nullable = true, description = "Country for proxy selection" },
+  proxyType = { type = "string", nullable = true, description = "Type of proxy to use" },
+  rawMode = { type = "boolean", description = "Whether this is a raw data mode crawl" },
+  safeMode = { type = "boolean", default = false, description = "Enable safe mode for crawling" },
+  startUrls = {
+    type = "array",
+    items = { type = "string", minLength = 1, format = "uri" },
+    description = "List of URLs for crawling",
+  },
+  strictDomain = { type = "boolean", default = true, description = "Whether to stay within the same domain" },
+  timeout = { type = "number", minimum = 1, description = "Timeout in milliseconds" },
+  url = {
+    type = "string",
+    format = "uri",
+    description = "Single URL to start crawling (for backward compatibility)",
+  },
+  workflowId = {
+    type = "string",
+    description = "Internal: Owning workflow (scraperId) for BrightData cost attribution",
+  },
+}
+
 return {
   -- POST /v4/crawl/config
   CreateCrawlerConfigRequest = {
     type = "object",
-    properties = {
-      artifactOptions = {
-        type = "object",
-        additionalProperties = false,
-        properties = {
-          archivePdf = {
-            type = "boolean",
-            description = "Generate archival PDF for crawled pages",
-          },
-          screenshot = {
-            type = "boolean",
-            description = "Capture standard screenshot",
-          },
-          screenshotCache = {
-            type = "boolean",
-            description = "Re-use cached screenshot when available",
-          },
-          screenshotFull = {
-            type = "boolean",
-            description = "Capture full-page screenshot",
-          },
-          screenshotLink = {
-            type = "string",
-            description = "Stored screenshot link for follow-up processing",
-          },
-          screenshotPublic = {
-            type = "boolean",
-            description = "Make captured screenshot publicly accessible",
-          },
-        },
-        description = "Artifact capture options derived from legacy launch summary",
-      },
-      billingSource = {
-        type = "string",
-        description = "Internal: Billing source identifier",
-      },
-      blueprint = {
-        type = "array",
-        items = {
-          type = "object",
-          additionalProperties = {
-            type = "any",
-            nullable = true,
-          },
-          properties = {
-            description = {
-              type = "string",
-            },
-            name = {
-              type = "string",
-            },
-            selector = {
-              type = "string",
-            },
-            type = {
-              type = "string",
-            },
-          },
-          description = "Blueprint field definition",
-        },
-        description = "Blueprint fields applied during crawling",
-      },
-      callbackUrl = {
-        type = "string",
-        nullable = true,
-        format = "uri",
-        description = "Webhook URL for completion notifications",
-      },
-      concurrency = {
-        type = "number",
-        minimum = 1,
-        description = "Number of concurrent crawlers",
-      },
-      crawlMethod = {
-        type = "object",
-        additionalProperties = {
-          type = "any",
-          nullable = true,
-        },
-        properties = {
-          mode = {
-            type = "string",
-            enum = { "auto", "browser" },
-            default = "auto",
-            description = "Worker selection mode. 'auto' (default) picks cheapest compatible "
-              .. "worker, 'browser' forces browser.",
-          },
-          proxy = {
-            type = "string",
-            enum = { "auto", "direct", "dc", "resi", "isp" },
-            description = "Explicit proxy routing override for Scrape V2",
-          },
-          worker = {
-            type = "string",
-            enum = { "auto", "curl-cffi", "patchright", "camoufox", "cloakbrowser", "brightdata" },
-            description = "Explicit Scrape V2 worker override. BrightData is blocked in crawler "
-              .. "runtime. camoufox is retired and remapped to patchright (accepted for "
-              .. "backwards compatibility with stored configs).",
-          },
-        },
-        description = "Crawl method configuration",
-      },
-      dataKey = {
-        type = "string",
-        description = "Internal: Data key for Parquet storage path",
-      },
-      extractionOptions = {
-        type = "object",
-        additionalProperties = false,
-        properties = {
-          entity = {
-            type = "any",
-            nullable = true,
-            description = "Entity metadata used for extraction mappings",
-          },
-          extractions = {
-            type = "object",
-            additionalProperties = {
-              type = "boolean",
-            },
-            description = "Feature toggles for available extraction helpers",
-          },
-          mainContextSelector = {
-            type = "string",
-            description = "CSS selector anchoring focus-driven extractors",
-          },
-          schema = {
-            type = "any",
-            nullable = true,
-            description = "Schema definition for structured extractions",
-          },
-          xhrExtractorConfigs = {
-            type = "array",
-            items = {
-              type = "any",
-              nullable = true,
-            },
-            description = "XHR extractor configuration entries",
-          },
-        },
-        description = "Extraction-related options derived from legacy launch summary",
-      },
-      jobId = {
-        type = "string",
-        description = "Internal: Job ID for workflow tracking",
-      },
-      loadImages = {
-        type = "boolean",
-        default = true,
-        description = "Whether to load images during crawling",
-      },
-      matchThreshold = {
-        type = "number",
-        minimum = 0,
-        maximum = 1,
-        description = "Match threshold override for blueprint filtering",
-      },
-      maxDepth = {
-        type = "number",
-        minimum = 1,
-        description = "Maximum crawling depth",
-      },
-      maxMatches = {
-        type = "number",
-        minimum = 1,
-        description = "Maximum number of matched pages to crawl before stopping",
-      },
-      maxPages = {
-        type = "number",
-        minimum = 1,
-        description = "Maximum number of pages to crawl",
-      },
-      navigationOptions = {
-        type = "object",
-        additionalProperties = false,
-        properties = {
-          acceptCookies = {
-            type = "boolean",
-            description = "Force cookie acceptance automation",
-          },
-          browserActions = {
-            type = "array",
-            items = {
-              type = "object",
-              additionalProperties = {
-                type = "any",
-                nullable = true,
-              },
-            },
-            description = "Ordered list of scripted browser actions executed after navigation",
-          },
-          cachedCookieAccept = {
-            type = "one_of",
-            one_of = {
-              {
-                type = "boolean",
-              },
-              {
-                type = "string",
-              },
-            },
-            description = "Reuse cached cookie acceptance flow",
-          },
-          disableNavigation = {
-            type = "boolean",
-            description = "Skip automated navigation heuristics",
-          },
-          ignoreIframes = {
-            type = "boolean",
-            description = "Disable iframe traversal during navigation",
-          },
-          limit = {
-            type = "number",
-            minimum = 0,
-            description = "Maximum number of navigation steps",
-          },
-          loadHtmlOnly = {
-            type = "boolean",
-            description = "Skip scripted interactions and only capture HTML",
-          },
-          navigationExploration = {
-            type = "object",
-            additionalProperties = {
-              type = "any",
-              nullable = true,
-            },
-            description = "Navigation exploration tuning payload",
-          },
-          navigationStrategies = {
-            type = "array",
-            items = {
-              type = "string",
-            },
-            description = "Fallback navigation strategy order",
-          },
-          navigationStrategy = {
-            type = "string",
-            description = "Primary navigation strategy identifier",
-          },
-          preBrowserActions = {
-            type = "array",
-            items = {
-              type = "object",
-              additionalProperties = {
-                type = "any",
-                nullable = true,
-              },
-            },
-            description = "Browser actions performed before the main action chain",
-          },
-          scrollHtml = {
-            type = "boolean",
-            description = "Enable HTML capture while scrolling through the page",
-          },
-          scrollHtmlTimeout = {
-            type = "number",
-            minimum = 0,
-            description = "Maximum scroll duration in milliseconds",
-          },
-          visualHtml = {
-            type = "boolean",
-            description = "Enable visual HTML capture for navigation heuristics",
-          },
-        },
-        description = "Navigation-related options derived from legacy launch summary",
-      },
-      outputOptions = {
-        type = "object",
-        properties = {
-          includeHtml = {
-            type = "boolean",
-          },
-          includeJson = {
-            type = "boolean",
-          },
-          includeMarkdown = {
-            type = "boolean",
-          },
-          includeScreenshots = {
-            type = "boolean",
-          },
-        },
-        description = "Output options for raw mode",
-      },
-      pathsFilterIn = {
-        type = "array",
-        items = {
-          type = "string",
-          minLength = 1,
-        },
-        description = "Regex patterns to include specific full URLs. Accepts array or "
-          .. "JSON-stringified array of regex source strings.",
-      },
-      pathsFilterOut = {
-        type = "array",
-        items = {
-          type = "string",
-          minLength = 1,
-        },
-        description = "Regex patterns to exclude specific full URLs. Accepts array or "
-          .. "JSON-stringified array of regex source strings.",
-      },
-      processDuringCrawl = {
-        type = "boolean",
-        description = "Whether to run preprocessing and extraction during the crawl phase",
-      },
-      proxyCountry = {
-        type = "string",
-        nullable = true,
-        description = "Country for proxy selection",
-      },
-      proxyType = {
-        type = "string",
-        nullable = true,
-        description = "Type of proxy to use",
-      },
-      rawMode = {
-        type = "boolean",
-        description = "Whether this is a raw data mode crawl",
-      },
-      safeMode = {
-        type = "boolean",
-        default = false,
-        description = "Enable safe mode for crawling",
-      },
-      startUrls = {
-        type = "array",
-        items = {
-          type = "string",
-          minLength = 1,
-          format = "uri",
-        },
-        description = "List of URLs for crawling",
-      },
-      strictDomain = {
-        type = "boolean",
-        default = true,
-        description = "Whether to stay within the same domain",
-      },
-      timeout = {
-        type = "number",
-        minimum = 1,
-        description = "Timeout in milliseconds",
-      },
-      url = {
-        type = "string",
-        format = "uri",
-        description = "Single URL to start crawling (for backward compatibility)",
-      },
-      workflowId = {
-        type = "string",
-        description = "Internal: Owning workflow (scraperId) for BrightData cost attribution",
-      },
-    },
+    properties = fields.CreateCrawlerConfigRequest,
     description = "Request body for creating a new crawling configuration",
   },
   -- DELETE /v4/crawl/config
@@ -372,10 +231,7 @@ return {
     type = "object",
     required = { "configId" },
     properties = {
-      configId = {
-        type = "string",
-        description = "Config ID",
-      },
+      configId = { type = "string", description = "Config ID" },
     },
     description = "Schema for deleting a crawling configuration",
   },
@@ -383,383 +239,20 @@ return {
   PauseCrawlerSessionRequest = {
     type = "object",
     required = { "sessionId" },
-    properties = {
-      sessionId = {
-        type = "string",
-        description = "Session ID",
-      },
-    },
+    properties = fields.PauseCrawlerSessionRequest,
     description = "Schema for pausing a crawling session",
   },
   -- POST /v4/crawl/resume
   ResumeCrawlerSessionRequest = {
     type = "object",
     required = { "sessionId" },
-    properties = {
-      sessionId = {
-        type = "string",
-        description = "Session ID",
-      },
-    },
+    properties = fields.PauseCrawlerSessionRequest,
     description = "Schema for resuming a crawling session",
   },
   -- POST /v4/crawl/
   StartCrawlerSessionRequest = {
     type = "object",
-    properties = {
-      artifactOptions = {
-        type = "object",
-        additionalProperties = false,
-        properties = {
-          archivePdf = {
-            type = "boolean",
-            description = "Generate archival PDF for crawled pages",
-          },
-          screenshot = {
-            type = "boolean",
-            description = "Capture standard screenshot",
-          },
-          screenshotCache = {
-            type = "boolean",
-            description = "Re-use cached screenshot when available",
-          },
-          screenshotFull = {
-            type = "boolean",
-            description = "Capture full-page screenshot",
-          },
-          screenshotLink = {
-            type = "string",
-            description = "Stored screenshot link for follow-up processing",
-          },
-          screenshotPublic = {
-            type = "boolean",
-            description = "Make captured screenshot publicly accessible",
-          },
-        },
-        description = "Artifact capture options derived from legacy launch summary",
-      },
-      billingSource = {
-        type = "string",
-        description = "Internal: Billing source identifier",
-      },
-      blueprint = {
-        type = "array",
-        items = {
-          type = "object",
-          additionalProperties = {
-            type = "any",
-            nullable = true,
-          },
-          properties = {
-            description = {
-              type = "string",
-            },
-            name = {
-              type = "string",
-            },
-            selector = {
-              type = "string",
-            },
-            type = {
-              type = "string",
-            },
-          },
-          description = "Blueprint field definition",
-        },
-        description = "Blueprint fields applied during crawling",
-      },
-      callbackUrl = {
-        type = "string",
-        nullable = true,
-        format = "uri",
-        description = "Webhook URL for completion notifications",
-      },
-      concurrency = {
-        type = "number",
-        minimum = 1,
-        description = "Number of concurrent crawlers",
-      },
-      crawlMethod = {
-        type = "object",
-        additionalProperties = {
-          type = "any",
-          nullable = true,
-        },
-        properties = {
-          mode = {
-            type = "string",
-            enum = { "auto", "browser" },
-            default = "auto",
-            description = "Worker selection mode. 'auto' (default) picks cheapest compatible "
-              .. "worker, 'browser' forces browser.",
-          },
-          proxy = {
-            type = "string",
-            enum = { "auto", "direct", "dc", "resi", "isp" },
-            description = "Explicit proxy routing override for Scrape V2",
-          },
-          worker = {
-            type = "string",
-            enum = { "auto", "curl-cffi", "patchright", "camoufox", "cloakbrowser", "brightdata" },
-            description = "Explicit Scrape V2 worker override. BrightData is blocked in crawler "
-              .. "runtime. camoufox is retired and remapped to patchright (accepted for "
-              .. "backwards compatibility with stored configs).",
-          },
-        },
-        description = "Crawl method configuration",
-      },
-      dataKey = {
-        type = "string",
-        description = "Internal: Data key for Parquet storage path",
-      },
-      extractionOptions = {
-        type = "object",
-        additionalProperties = false,
-        properties = {
-          entity = {
-            type = "any",
-            nullable = true,
-            description = "Entity metadata used for extraction mappings",
-          },
-          extractions = {
-            type = "object",
-            additionalProperties = {
-              type = "boolean",
-            },
-            description = "Feature toggles for available extraction helpers",
-          },
-          mainContextSelector = {
-            type = "string",
-            description = "CSS selector anchoring focus-driven extractors",
-          },
-          schema = {
-            type = "any",
-            nullable = true,
-            description = "Schema definition for structured extractions",
-          },
-          xhrExtractorConfigs = {
-            type = "array",
-            items = {
-              type = "any",
-              nullable = true,
-            },
-            description = "XHR extractor configuration entries",
-          },
-        },
-        description = "Extraction-related options derived from legacy launch summary",
-      },
-      jobId = {
-        type = "string",
-        description = "Internal: Job ID for workflow tracking",
-      },
-      loadImages = {
-        type = "boolean",
-        default = true,
-        description = "Whether to load images during crawling",
-      },
-      matchThreshold = {
-        type = "number",
-        minimum = 0,
-        maximum = 1,
-        description = "Match threshold override for blueprint filtering",
-      },
-      maxDepth = {
-        type = "number",
-        minimum = 1,
-        description = "Maximum crawling depth",
-      },
-      maxMatches = {
-        type = "number",
-        minimum = 1,
-        description = "Maximum number of matched pages to crawl before stopping",
-      },
-      maxPages = {
-        type = "number",
-        minimum = 1,
-        description = "Maximum number of pages to crawl",
-      },
-      navigationOptions = {
-        type = "object",
-        additionalProperties = false,
-        properties = {
-          acceptCookies = {
-            type = "boolean",
-            description = "Force cookie acceptance automation",
-          },
-          browserActions = {
-            type = "array",
-            items = {
-              type = "object",
-              additionalProperties = {
-                type = "any",
-                nullable = true,
-              },
-            },
-            description = "Ordered list of scripted browser actions executed after navigation",
-          },
-          cachedCookieAccept = {
-            type = "one_of",
-            one_of = {
-              {
-                type = "boolean",
-              },
-              {
-                type = "string",
-              },
-            },
-            description = "Reuse cached cookie acceptance flow",
-          },
-          disableNavigation = {
-            type = "boolean",
-            description = "Skip automated navigation heuristics",
-          },
-          ignoreIframes = {
-            type = "boolean",
-            description = "Disable iframe traversal during navigation",
-          },
-          limit = {
-            type = "number",
-            minimum = 0,
-            description = "Maximum number of navigation steps",
-          },
-          loadHtmlOnly = {
-            type = "boolean",
-            description = "Skip scripted interactions and only capture HTML",
-          },
-          navigationExploration = {
-            type = "object",
-            additionalProperties = {
-              type = "any",
-              nullable = true,
-            },
-            description = "Navigation exploration tuning payload",
-          },
-          navigationStrategies = {
-            type = "array",
-            items = {
-              type = "string",
-            },
-            description = "Fallback navigation strategy order",
-          },
-          navigationStrategy = {
-            type = "string",
-            description = "Primary navigation strategy identifier",
-          },
-          preBrowserActions = {
-            type = "array",
-            items = {
-              type = "object",
-              additionalProperties = {
-                type = "any",
-                nullable = true,
-              },
-            },
-            description = "Browser actions performed before the main action chain",
-          },
-          scrollHtml = {
-            type = "boolean",
-            description = "Enable HTML capture while scrolling through the page",
-          },
-          scrollHtmlTimeout = {
-            type = "number",
-            minimum = 0,
-            description = "Maximum scroll duration in milliseconds",
-          },
-          visualHtml = {
-            type = "boolean",
-            description = "Enable visual HTML capture for navigation heuristics",
-          },
-        },
-        description = "Navigation-related options derived from legacy launch summary",
-      },
-      outputOptions = {
-        type = "object",
-        properties = {
-          includeHtml = {
-            type = "boolean",
-          },
-          includeJson = {
-            type = "boolean",
-          },
-          includeMarkdown = {
-            type = "boolean",
-          },
-          includeScreenshots = {
-            type = "boolean",
-          },
-        },
-        description = "Output options for raw mode",
-      },
-      pathsFilterIn = {
-        type = "array",
-        items = {
-          type = "string",
-          minLength = 1,
-        },
-        description = "Regex patterns to include specific full URLs. Accepts array or "
-          .. "JSON-stringified array of regex source strings.",
-      },
-      pathsFilterOut = {
-        type = "array",
-        items = {
-          type = "string",
-          minLength = 1,
-        },
-        description = "Regex patterns to exclude specific full URLs. Accepts array or "
-          .. "JSON-stringified array of regex source strings.",
-      },
-      processDuringCrawl = {
-        type = "boolean",
-        description = "Whether to run preprocessing and extraction during the crawl phase",
-      },
-      proxyCountry = {
-        type = "string",
-        nullable = true,
-        description = "Country for proxy selection",
-      },
-      proxyType = {
-        type = "string",
-        nullable = true,
-        description = "Type of proxy to use",
-      },
-      rawMode = {
-        type = "boolean",
-        description = "Whether this is a raw data mode crawl",
-      },
-      safeMode = {
-        type = "boolean",
-        default = false,
-        description = "Enable safe mode for crawling",
-      },
-      startUrls = {
-        type = "array",
-        items = {
-          type = "string",
-          minLength = 1,
-          format = "uri",
-        },
-        description = "List of URLs for crawling",
-      },
-      strictDomain = {
-        type = "boolean",
-        default = true,
-        description = "Whether to stay within the same domain",
-      },
-      timeout = {
-        type = "number",
-        minimum = 1,
-        description = "Timeout in milliseconds",
-      },
-      url = {
-        type = "string",
-        format = "uri",
-        description = "Single URL to start crawling (for backward compatibility)",
-      },
-      workflowId = {
-        type = "string",
-        description = "Internal: Owning workflow (scraperId) for BrightData cost attribution",
-      },
-    },
+    properties = fields.CreateCrawlerConfigRequest,
     description = "Schema for starting a crawling session with support for both single URL and "
       .. "multiple URLs",
   },
@@ -768,10 +261,7 @@ return {
     type = "object",
     required = { "configId" },
     properties = {
-      configId = {
-        type = "string",
-        description = "Configuration ID to use for this session",
-      },
+      configId = { type = "string", description = "Configuration ID to use for this session" },
     },
     description = "Schema for starting a session with an existing configuration",
   },

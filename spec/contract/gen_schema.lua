@@ -215,6 +215,10 @@ wrapped = function(v, used, ind)
 end
 
 local emit
+-- A field's rules that several request schemas share word for word (the
+-- start of a crawl and a saved config take the same fields) are written
+-- once, as shared.<name>, and referred to.
+local shared_name, shared_fields
 local function emit_field(name, v, ind, where)
   if name == "enum" or name == "required" then
     w(ind .. name .. " = " .. list(v, where) .. ",\n")
@@ -222,7 +226,7 @@ local function emit_field(name, v, ind, where)
     w(ind .. name .. " = " .. tostring(v) .. ",\n")
   elseif name == "additionalProperties" or name == "items" then
     w(ind .. name .. " = ")
-    emit(v, ind, where .. "." .. name)
+    emit(v, ind, where .. "." .. name, #ind + #name + 3)
     w(",\n")
   elseif name == "one_of" then
     w(ind .. "one_of = {\n")
@@ -232,6 +236,8 @@ local function emit_field(name, v, ind, where)
       w(",\n")
     end
     w(ind .. "},\n")
+  elseif name == "properties" and shared_fields and shared_fields(v) then
+    w(ind .. "properties = " .. shared_fields(v) .. ",\n")
   elseif name == "properties" then
     local names = {}
     for k in pairs(v) do names[#names + 1] = k end
@@ -239,7 +245,8 @@ local function emit_field(name, v, ind, where)
     w(ind .. "properties = {\n")
     for _, k in ipairs(names) do
       w(ind .. "  " .. key(k) .. " = ")
-      emit(v[k], ind .. "  ", where .. "." .. k)
+      local s = shared_name and shared_name(v[k])
+      if s then w("shared." .. s) else emit(v[k], ind .. "  ", where .. "." .. k, #ind + #key(k) + 5) end
       w(",\n")
     end
     w(ind .. "},\n")
@@ -250,7 +257,34 @@ local function emit_field(name, v, ind, where)
   end
 end
 
-function emit(node, ind, where)
+-- A leaf (nothing but scalar rules) that fits on one line is written on
+-- one: { type = "string", description = "Config ID" }.
+local inline
+inline = function(node, col, where)
+  local parts = {}
+  for _, name in ipairs(order) do
+    local v = node[name]
+    if type(v) == "table" then
+      local text
+      if name == "enum" or name == "required" then
+        text = list(v, where)
+      elseif name == "items" or name == "additionalProperties" then
+        text = inline(v, 0, where)
+      end
+      if not text then return nil end
+      parts[#parts + 1] = name .. " = " .. text
+    elseif v ~= nil then
+      parts[#parts + 1] = name .. " = " .. scalar(v, where .. "." .. name)
+    end
+  end
+  local text = "{ " .. table.concat(parts, ", ") .. " }"
+  if col + #text + 1 <= 110 then return text end   -- .luacheckrc's width
+end
+
+-- emit(node, ind, where [, col]): col is the column the node starts at
+function emit(node, ind, where, col)
+  local one = inline(node, col or (#ind + 40), where)
+  if one then return w(one) end
   w("{\n")
   for _, name in ipairs(order) do
     if node[name] ~= nil then emit_field(name, node[name], ind .. "  ", where) end
@@ -267,10 +301,108 @@ w("-- The request-body schemas of Kadoa's crawler API, read by kadoa.body. Per n
 w("-- number, integer, boolean, array, object, one_of, or any when the contract gives none), then\n")
 w("-- the contract's own rules. $refs are resolved. An object without additionalProperties is\n")
 w("-- closed: kadoa.body refuses fields it does not list.\n")
-w("return {\n")
 local names = {}
 for k in pairs(schemas) do names[#names + 1] = k end
 table.sort(names)
+
+-- the text of a node on its own, to find the ones written twice
+local function render(node)
+  local saved = out
+  out = {}
+  emit(node, "", "shared")
+  local text = table.concat(out)
+  out = saved
+  return text
+end
+-- whole field lists first: the start of a crawl and a saved config take
+-- the very same fields
+local function render_props(props)
+  local saved = out
+  out = {}
+  emit_field("properties", props, "", "fields")
+  local text = table.concat(out)
+  out = saved
+  return text
+end
+local props_seen, props_name, field_lists = {}, {}, {}
+for _, name in ipairs(names) do
+  local props = schemas[name].properties
+  if props then
+    local text = render_props(props)
+    if props_seen[text] and not props_name[text] then
+      props_name[text] = props_seen[text]
+      field_lists[#field_lists + 1] = { props_seen[text], props }
+    end
+    props_seen[text] = props_seen[text] or name
+  end
+end
+local seen, texts, by_text = {}, {}, {}
+local counted = {}
+for _, name in ipairs(names) do
+  local props = schemas[name].properties or {}
+  local ptext = render_props(props)
+  if props_name[ptext] then
+    if counted[ptext] then props = {} end   -- a shared list counts once
+    counted[ptext] = true
+  end
+  local keys = {}
+  for k in pairs(props) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local text = render(props[k])
+    local _, lines = text:gsub("\n", "")
+    if lines >= 3 then
+      if seen[text] and not by_text[text] then
+        by_text[text] = k
+        texts[#texts + 1] = { k, props[k] }
+      end
+      seen[text] = true
+    end
+  end
+end
+if #texts > 0 then
+  table.sort(texts, function(a, b) return a[1] < b[1] end)
+  w("local shared = {}\n")
+  for _, t in ipairs(texts) do
+    w("shared." .. t[1] .. " = ")
+    emit(t[2], "", "shared." .. t[1])
+    w("\n")
+  end
+  w("\n")
+end
+shared_name = function(node) return by_text[render(node)] end
+if #field_lists > 0 then
+  w("local fields = {}\n")
+  for _, list_of in ipairs(field_lists) do
+    local text, users = render_props(list_of[2]), {}
+    for _, n in ipairs(names) do
+      local props = schemas[n].properties
+      if props and render_props(props) == text then users[#users + 1] = n end
+    end
+    w("-- the fields of " .. table.concat(users, " and ") .. "\n")
+    w("fields." .. list_of[1] .. " = {\n")
+    local keys = {}
+    for k in pairs(list_of[2]) do keys[#keys + 1] = k end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      w("  " .. key(k) .. " = ")
+      local s = shared_name(list_of[2][k])
+      if s then w("shared." .. s) else emit(list_of[2][k], "  ", "fields." .. k, #key(k) + 5) end
+      w(",\n")
+    end
+    w("}\n")
+  end
+  w("\n")
+end
+local share_of = {}
+for _, n in ipairs(names) do
+  local props = schemas[n].properties
+  local first = props and props_name[render_props(props)]
+  if first then share_of[props] = "fields." .. first end
+end
+shared_fields = function(props) return share_of[props] end
+
+w("return {\n")
 for _, name in ipairs(names) do
   table.sort(used_by[name])
   w("  -- " .. table.concat(used_by[name], ", ") .. "\n")
