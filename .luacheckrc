@@ -5,6 +5,6 @@ files["spec/"] = { std = "max+busted" }
 files["lua/kadoa/nvim/"] = { globals = { "vim" } }
 files["lua/kadoa/health.lua"] = { globals = { "vim" } }
 files["plugin/"] = { globals = { "vim" } }
-files["lua/kadoa/resty.lua"] = { globals = { "ngx" } }
+files["lua/kadoa/resty/"] = { globals = { "ngx" } }
 files["spec/hosts/nvim_test.lua"] = { globals = { "vim" } }
 files["spec/hosts/run_nvim.lua"] = { globals = { "vim" } }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "kadoa.h"
 
@@ -472,6 +473,19 @@ static int l_head(lua_State *L) {
   return 1;
 }
 
+/* core.mkdir(path) -> true | nil, message: one folder, mode 0755; one that
+ * is already there is fine. (Plain Lua cannot make a folder.) */
+static int l_mkdir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot make the folder %s: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int l_escape(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
@@ -524,6 +538,7 @@ static const luaL_Reg module_funcs[] = {
   {"sleep", l_sleep},
   {"monotime", l_monotime},
   {"escape", l_escape},
+  {"mkdir", l_mkdir},
   {"curl_info", l_curl_info},
   {NULL, NULL}
 };

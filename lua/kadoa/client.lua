@@ -150,6 +150,10 @@ local function blocking(d)
 end
 M.method = blocking
 
+-- method(d) -> the blocking method of declared call d, for any client the
+-- engine can drive (the OpenResty one too)
+M.method = blocking
+
 for name, d in pairs(api.calls) do Client[name] = blocking(d) end
 
 local STATUS, RAW = api.calls.status, { raw = true }

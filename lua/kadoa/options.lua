@@ -76,6 +76,8 @@ declare("jitter", { "number", ge = 0, lt = 1, default = 0.1,
   doc = "fraction of each pause that is random, so watchers do not poll in lockstep" })
 declare("max_failures", { "number", ge = 1, whole = true, default = 5,
   doc = "transient failures in a row that end the wait" })
+declare("grace", { "number", ge = 0, finite = true, default = 0,
+  doc = "seconds from the start during which a session that answers 404 (not there yet) is asked again" })
 declare("done", { "function", doc = "(res) -> true when the crawl is over (default: payload.finished)" })
 declare("on_update", { "function", doc = "(res, info) after every successful poll" })
 declare("on_error", { "function", doc = "(err, info) after every failed poll that is retried" })
@@ -120,7 +122,7 @@ M.groups = {
   call = group(CALL, { timeout = true, retries = true }),
   many = group(plus(CALL, { "concurrency", "on_result" }), { timeout = true, retries = true }),
   wait = group({ "wait_timeout", "interval", "factor", "max_interval", "jitter", "max_failures",
-    "random", "sleep", "clock", "done", "on_update", "on_error" }),
+    "grace", "random", "sleep", "clock", "done", "on_update", "on_error" }),
   nvim = group({ "poll_interval", "notify" }),
   resty = group(plus(CLIENT, { "pool_size", "keepalive_timeout" })),
 }

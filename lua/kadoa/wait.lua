@@ -179,9 +179,11 @@ function M.wait(client, id, opts)
         err = errors.new("usage", "wait: client:status failed without an error value: " ..
           errors.one_line(tostring(err), 200))
       end
-      -- the same judgement the status call's own retries make
-      if not engine.retryable(err) then return nil, err end
-      failures = failures + 1
+      -- the same judgement the status call's own retries make; a session
+      -- fresh from its start may not be there yet (404) for a while
+      local young = err.kind == "not_found" and elapsed < o.grace
+      if not young and not engine.retryable(err) then return nil, err end
+      if not young then failures = failures + 1 end
       last_failure = err
       interval = math.min(interval * factor, max_interval)
       local retry_after = err.retry_after

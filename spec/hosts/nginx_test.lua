@@ -124,6 +124,53 @@ local LOCATIONS = [=[
       }
     }
 
+    # any route through kadoa.resty's client and kadoa.engine: the method,
+    # body and unsafe flag from the query
+    location = /call {
+      content_by_lua_block {
+        local a = ngx.req.get_uri_args()
+        local t = require("kadoa_test")
+        local c = assert(require("kadoa.resty").client(t.options(a)))
+        local call = { route = require("kadoa.core").route(a.method, "/v4/crawl/{session id}/status"),
+                       unsafe = a.method == "POST" }
+        local res, err = require("kadoa.engine").run(c, call, nil, nil, a.body and { body = a.body }, a.id)
+        t.reply(res, err, {})
+      }
+    }
+
+    # client:status_json's body as it is; which calls of kadoa.api the
+    # client lacks as methods
+    location = /json {
+      content_by_lua_block {
+        local c = assert(require("kadoa.resty").client())
+        local missing = {}
+        for name in pairs(require("kadoa.api").calls) do
+          if type(c[name]) ~= "function" then missing[#missing + 1] = name end
+        end
+        local body, err = c:status_json(ngx.var.arg_id, { timeout = 5 })
+        c:close()
+        ngx.header["x-missing"] = "[" .. table.concat(missing, ",") .. "]"
+        ngx.header["x-closed"] = tostring(c:closed())
+        ngx.print(body or tostring(err))
+      }
+    }
+
+    # a GET that leaves its connection in the pool, a POST, a GET again:
+    # against the spec's own little server, which counts what arrives
+    location = /post-after-pool {
+      content_by_lua_block {
+        local t = require("kadoa_test")
+        local c = assert(require("kadoa.resty").client(t.options(ngx.req.get_uri_args())))
+        local warm, werr = c:status("warm")
+        local call = { route = require("kadoa.core").route("POST", "/v4/crawl/{session id}/status"),
+                       unsafe = true }
+        local res, err = require("kadoa.engine").run(c, call, nil, nil, { body = '{"n":1}' }, "post-1")
+        local again, aerr = c:status("again")
+        t.reply(res, err, { warm = warm and warm.sessionId or tostring(werr),
+                            again = again and again.sessionId or tostring(aerr) })
+      }
+    }
+
     location = /wait {
       content_by_lua_block {
         local kadoa = require("kadoa.resty")
@@ -159,7 +206,7 @@ function M.reply(res, err, extra)
   if err then
     out.err = { kind = err.kind, message = err.message, status = err.status,
                 request_id = err.request_id, retry_after = err.retry_after,
-                details = err.details, attempts = err.attempts,
+                details = err.details, attempts = err.attempts, sent = err.sent,
                 is_error = getmetatable(err) == require("kadoa.errors").Error,
                 text = tostring(err) }
   end
@@ -174,6 +221,10 @@ local function servers(dir, ports)
   local out = {
     "  lua_ssl_trusted_certificate " .. dir .. "/ca.pem;",
     "  lua_ssl_verify_depth 2;",
+    -- a host name is never looked up off this machine, even by mistake:
+    -- the resolver is a closed loopback port
+    "  resolver 127.0.0.1:" .. ports.dns .. " valid=1s;",
+    "  resolver_timeout 1s;",
     "  server {",
     "    listen 127.0.0.1:%PORT%;",
     LOCATIONS,
@@ -213,7 +264,7 @@ describe("kadoa.resty in nginx", function()
     certs.make(dir)
     write(dir .. "/kadoa_test.lua", TEST_MODULE)
     ports = { mock = srv.port }
-    for _, k in ipairs({ "http", "good", "wrong", "self" }) do ports[k] = mock.closed_port() end
+    for _, k in ipairs({ "http", "good", "wrong", "self", "dns" }) do ports[k] = mock.closed_port() end
     ngx_srv = nginx.start(dir, servers(dir, ports), {
       port = ports.http, lua = true, master = true,
       -- as root, the worker would be nobody, who may not read this tree
@@ -290,6 +341,7 @@ describe("kadoa.resty in nginx", function()
           assert.are.equal(werr.status, e.status)
           assert.are.equal(werr.retry_after, e.retry_after)
           assert.are.equal(fresh(werr.request_id), fresh(e.request_id))
+          assert.are.equal(werr.sent, e.sent, id)
           if same_message[id] then assert.are.equal(werr.message, e.message) end
           assert.is_nil(e.text:find(KEY, 1, true))
         end
@@ -331,8 +383,152 @@ describe("kadoa.resty in nginx", function()
     local t = status("hang", { timeout = 0.3, retries = 0 })
     assert.are.equal("timeout", t.err.kind)
     assert.is_true(t.ms < 600, t.ms .. " ms")
-    local n = status("x", { base = "http://127.0.0.1:" .. mock.closed_port(), retries = 0 })
+    -- the request had left: a POST must not be sent again after this
+    assert.is_true(t.err.sent)
+    local base = "http://127.0.0.1:" .. mock.closed_port()
+    local n = status("x", { base = base, retries = 0 })
     assert.are.equal("network", n.err.kind)
+    -- refused: nothing left, so even a POST may be tried again
+    assert.is_false(n.err.sent)
+    local c = assert(kadoa.client({ api_key = KEY, base_url = base, retries = 0 }))
+    local _, cerr = c:status("x")
+    c:close()
+    assert.is_false(cerr.sent)
+    assert.are.equal(cerr.kind, n.err.kind)
+  end)
+
+  it("reports a host name it cannot resolve as not sent", function()
+    local r = status("x", { base = "http://localhost:" .. ports.mock, retries = 0, timeout = 3 })
+    assert.is_nil(r.res)
+    assert.is_false(r.err.sent)
+    assert.matches("resolve", r.err.message)
+  end)
+
+  it("has every call of kadoa.api as a method, and status_json gives the body as it came", function()
+    for _, id in ipairs({ "types", "nulls", "invalid-utf8" }) do
+      local code, body, _, head = get(ports.http, "/json?id=" .. urlencode(id))
+      assert.are.equal(200, code)
+      assert.are.equal(assert(core_client:status_json(id)), body)
+      assert.matches("\r\nx%-missing: %[%]\r\n", head .. "\r\n")
+      assert.matches("\r\nx%-closed: true\r\n", head .. "\r\n")
+    end
+  end)
+
+  it("sends a session id's path byte for byte as the libcurl client does", function()
+    for _, id in ipairs({ "echo-a b/c?d#e", "echo-%2F..%2F", "echo-..", "echo-/",
+                          "echo-\195\169\226\130\172\240\159\152\128",
+                          "echo- ~!*'();:@&=+$,[]<>\"{}|\\^`", "echo-\t\r\n\1\127\255",
+                          "echo-" .. ("%"):rep(300) }) do
+      local want = assert(core_client:status(id)).payload.request
+      local got = status(id)
+      assert.is_nil(got.err and got.err.text)
+      assert.are.equal(want.path, got.res.payload.request.path, id)
+      assert.are.equal(want.query, got.res.payload.request.query, id)
+      assert.are.equal(id, got.res.sessionId)
+    end
+  end)
+
+  it("sends POST and DELETE and reads their answers as the libcurl client does", function()
+    -- the mock answers no POST or DELETE but with its 404: the same error
+    -- from both clients says the method, target and answer went the same way
+    for _, m in ipairs({ { "POST", '{"url":"https://example.com/\\u00e9"}' }, { "POST" }, { "DELETE" } }) do
+      local route = require("kadoa.core").route(m[1], "/v4/crawl/{session id}/status")
+      local _, want = core_client.transport:fetch(route, nil, m[2] and { body = m[2] }, "echo-" .. m[1])
+      want = require("kadoa.errors").from_report(want)
+      local got = get_json(ports.http, "/call?" .. query({ method = m[1], body = m[2], id = "echo-" .. m[1],
+                                                           retries = 0 }))
+      assert.is_nil(got.res)
+      for _, k in ipairs({ "kind", "status", "message", "sent" }) do
+        assert.are.equal(want[k], got.err[k], m[1] .. " " .. k)
+      end
+    end
+  end)
+
+  -- A tiny HTTP server in this process, on loopback: the first request on
+  -- a connection is a GET answered (keep-alive); anything more on that
+  -- connection is read, counted and met with a closed connection and not
+  -- one byte (a pooled connection gone dead, or so it looks); any other
+  -- request on a new connection gets half a status line, then the close.
+  -- Runs until nginx answers `c`, so every attempt made is seen.
+  local function counting_server(path)
+    local server = assert(socket.bind("127.0.0.1", 0))
+    local _, port = server:getsockname()
+    server:settimeout(0)
+    local c = send_get(ports.http, (path:gsub("PORT", port)))
+    local conns, seen = {}, {}
+    local serial = 0
+    local t_end = socket.gettime() + 20
+    while socket.gettime() < t_end do
+      local watch = { server, c }
+      for _, k in ipairs(conns) do watch[#watch + 1] = k.sock end
+      local ready = socket.select(watch, nil, 0.5)
+      if ready[c] then break end
+      if ready[server] then
+        local s = server:accept()
+        if s then
+          serial = serial + 1
+          s:settimeout(2)
+          conns[#conns + 1] = { sock = s, serial = serial, n = 0 }
+        end
+      end
+      for i = #conns, 1, -1 do
+        local k = conns[i]
+        if ready[k.sock] then
+          local line = k.sock:receive("*l")
+          local drop = not line
+          if line then
+            local method, target = line:match("^(%u+) (%S+)")
+            local len = 0
+            repeat
+              local h = k.sock:receive("*l")
+              local n = h and h:lower():match("^content%-length:%s*(%d+)")
+              if n then len = tonumber(n) end
+            until not h or h == ""
+            if len > 0 then k.sock:receive(len) end
+            k.n = k.n + 1
+            seen[#seen + 1] = { method = method, target = target, conn = k.serial, index = k.n }
+            if k.n == 1 and method == "GET" then
+              local body = ('{"sessionId":"%s","payload":{}}'):format(target:match("crawl/([^/]+)"))
+              k.sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                .. #body .. "\r\n\r\n" .. body)
+            else
+              if k.n == 1 then k.sock:send("HTTP/1.1 20") end
+              drop = true
+            end
+          end
+          if drop then
+            k.sock:close()
+            table.remove(conns, i)
+          end
+        end
+      end
+    end
+    local _, body = read_response(c)
+    for _, k in ipairs(conns) do k.sock:close() end
+    server:close()
+    return cjson.decode(body), seen
+  end
+
+  it("never sends a POST twice, even when a pooled connection is dead", function()
+    local r, seen = counting_server("/post-after-pool?" .. query({ base = "http://127.0.0.1:PORT",
+      retries = 3, retry_base = 0.01, retry_cap = 0.02, timeout = 5 }))
+    local posts = {}
+    for _, s in ipairs(seen) do if s.method == "POST" then posts[#posts + 1] = s end end
+    assert.are.equal("warm", r.warm)
+    assert.are.equal(1, #posts, cjson.encode(seen))
+    -- on a connection of its own, not the pooled one the warm-up left
+    assert.are.equal(1, posts[1].index)
+    assert.are_not.equal(seen[1].conn, posts[1].conn)
+    assert.is_nil(r.res)
+    assert.are.equal("network", r.err.kind)
+    assert.is_true(r.err.sent)
+    assert.are.equal(1, r.err.attempts)
+    -- a GET still rides the pool, and a dead pooled connection costs it
+    -- nothing: it is sent again on a new one
+    assert.are.equal("again", r.again, cjson.encode(seen))
+    local last, before = seen[#seen], seen[#seen - 1]
+    assert.are.same({ "GET", 1 }, { last.method, last.index })
+    assert.are.same({ "GET", 2, seen[1].conn }, { before.method, before.index, before.conn })
   end)
 
   describe("TLS", function()

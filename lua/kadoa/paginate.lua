@@ -1,0 +1,120 @@
+-- kadoa.paginate: every item of a paginated listing, one at a time.
+--
+--   for entry, err in client:each_page(id) do
+--     if not entry then print(tostring(err)) break end
+--     print(entry.status, entry.url)
+--   end
+--
+-- The official SDKs hand out one listing page per call and leave the loop
+-- to everyone. The listings do not even agree with themselves: the crawled
+-- pages come as { page, pageSize, totalItems, totalPages, hasMore } in the
+-- contract and as { currentPage, pageSize, totalRecords, totalPages } in
+-- older answers, numbered from 1 or (older prose) from 0. So the first
+-- request asks for the server's own first page, and the numbering is read
+-- from its answer.
+--
+-- The iterator ends when the server says there is no more, at the last
+-- page it announced, at an empty page, or at a page that brings nothing
+-- new: a server that says hasMore forever cannot make it loop forever.
+-- An error reaches the loop body once, as `false, err` (a nil first value
+-- would end the loop without a word), and then the iterator ends.
+
+local M = {}
+
+local function number(v)
+  if type(v) == "number" and v == v and v > -math.huge and v < math.huge then return v end
+end
+
+-- What a listing page says about where it stands: its number, the last
+-- page's number (nil: unknown) and whether more follow (nil: unknown).
+local function position(p, base)
+  if type(p) ~= "table" then return nil end
+  local page = number(p.page) or number(p.currentPage)
+  local total = number(p.totalPages)
+  local last = total and page and (base or page) + total - 1
+  local more = p.hasMore
+  if type(more) ~= "boolean" then more = nil end
+  return page, last, more
+end
+
+-- each(fetch, items_of, key_of, opts) -> iterator
+--   fetch(page_number_or_nil, opts) -> listing | nil, err
+--   items_of(listing) -> array of items; key_of(item) -> a key for "new"
+function M.each(fetch, items_of, key_of)
+  local queue, qi = {}, 1
+  local seen = {}
+  local next_page, base, finished = nil, nil, false
+
+  local function load()
+    local listing, err = fetch(next_page)
+    if not listing then
+      finished = true
+      return false, err
+    end
+    local items = items_of(listing)
+    if type(items) ~= "table" or #items == 0 then finished = true return true end
+    local fresh = 0
+    queue, qi = {}, 1
+    for _, item in ipairs(items) do
+      local k = key_of(item)
+      if k == nil or not seen[k] then
+        if k ~= nil then seen[k] = true end
+        fresh = fresh + 1
+        queue[#queue + 1] = item
+      end
+    end
+    local page, last, more = position(listing.pagination, base)
+    if page and not base then base = page end
+    local current = page or next_page or base or 1
+    if fresh == 0 or more == false or (more == nil and last and current >= last) then
+      finished = true
+    elseif more == nil and not last then
+      finished = true   -- nothing says there is more: this was all
+    end
+    next_page = current + 1
+    return true
+  end
+
+  return function()
+    while true do
+      if qi <= #queue then
+        local item = queue[qi]
+        qi = qi + 1
+        return item
+      end
+      if finished then return nil end
+      local ok, err = load()
+      if not ok then return false, err end
+    end
+  end
+end
+
+-- each_page(client, id [, opts]): every crawled page of a session.
+-- opts: page_size (default 100) and the call options (timeout, retries).
+function M.each_page(client, id, opts)
+  if type(id) ~= "string" then
+    error(("bad argument #1 to 'each_page' (string expected, got %s)"):format(type(id)), 3)
+  end
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.page_size = o.page_size or 100
+  return M.each(function(page)
+    o.page = page
+    return client:pages(id, o)
+  end, function(l) return l.payload end, function(item) return type(item) == "table" and item.id end)
+end
+
+-- each_session(client [, opts]): every crawl session of the account.
+-- opts: page_size (default 100, the API's largest), user_id and the call
+-- options.
+function M.each_session(client, opts)
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.page_size = o.page_size or 100
+  return M.each(function(page)
+    o.page = page
+    return client:sessions(o)
+  end, function(l) return l.data end, function(item) return type(item) == "table" and item.sessionId end)
+end
+
+return M

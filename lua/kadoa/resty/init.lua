@@ -1,0 +1,120 @@
+-- kadoa.resty: the client inside nginx (lua-nginx-module / OpenResty),
+-- never blocking the worker.
+--
+--   local kadoa = require("kadoa.resty")
+--   local res, err = kadoa.status(id)            -- client from the environment
+--   local res, err = kadoa.wait(id, { timeout = 600 })
+--   local c = kadoa.client({ api_key = key })    -- or a client of your own
+--   c:status(id); c:status_json(id); c:wait(id, opts)   -- every call of kadoa.api
+--
+-- Only the host is here: the exchange runs on cosockets
+-- (kadoa.resty.transport) and sleeps with ngx.sleep. The rest is the
+-- libcurl client's own code, so both give the same answers and errors:
+-- options and environment (kadoa.client.settings, group "resty"), the
+-- methods (kadoa.client.method over kadoa.api's declarations), retries and
+-- budgets (kadoa.engine), the request target and the reading of answers
+-- (the C core), default clients (kadoa.client.default).
+--
+-- Usable where cosockets are: rewrite, access and content phases, ngx.timer
+-- callbacks, ngx.thread. Trust comes from nginx, not from ca_file:
+--   lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;
+--   lua_ssl_verify_depth 3;
+-- and a host name needs nginx's `resolver` directive. The environment
+-- variables need `env KADOA_API_KEY;` (and KADOA_BASE_URL) in the main
+-- configuration, since nginx clears the environment of its workers.
+
+local client = require("kadoa.client")
+local codec = require("kadoa.codec")
+local errors = require("kadoa.errors")
+local api = require("kadoa.api")
+local transport = require("kadoa.resty.transport")
+
+local ngx = ngx
+
+local M = {}
+
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+local function usage(msg)
+  return nil, errors.new("usage", msg)
+end
+
+-- ngx.now() is cached per event loop turn; a retry budget needs the time
+-- as it is now
+local function clock()
+  ngx.update_time()
+  return ngx.now()
+end
+
+-- client(opts) -> client | nil, err. opts: kadoa.client's options
+-- (ca_file excepted: nginx's lua_ssl_trusted_certificate decides trust),
+-- plus pool_size and keepalive_timeout (seconds).
+function M.client(opts)
+  if type(opts) == "table" and opts.ca_file ~= nil then
+    -- said plainly, not as an unknown option: it is a known one elsewhere
+    return usage("option 'ca_file' is not used inside nginx: set lua_ssl_trusted_certificate")
+  end
+  local s, err = client.settings(opts, "resty")
+  if not s then return nil, err end
+  local json, cerr = codec.get()
+  if not json then return usage(cerr) end
+  local t = transport.new(s, json)
+  s.api_key = nil   -- the transport keeps it
+  -- the C core's clock and sleep would block the worker; ones given in
+  -- opts are the caller's choice (tests)
+  if not opts or opts.sleep == nil then s.sleep = ngx.sleep end
+  if not opts or opts.clock == nil then s.clock = clock end
+  if s.random == nil then s.random = function() return t:random() end end
+  return setmetatable({ transport = t, settings = s, base_url = s.base_url, timeout = s.timeout }, Client)
+end
+
+-- Every call of the API as a blocking method, made as kadoa.client makes
+-- its own; status_json and wait are that client's, being host-neutral.
+for name, d in pairs(api.calls) do Client[name] = client.method(d) end
+Client.status_json = client.Client.status_json
+Client.wait = client.Client.wait
+
+function Client:redact(s)
+  return self.transport:redact(s)
+end
+
+-- Pooled connections belong to nginx; closing retires the client.
+function Client:close() self.transport:close() end
+function Client:closed() return self.transport:closed() end
+
+function Client:__tostring()
+  return "kadoa.resty.client (" .. self.base_url .. ")" .. (self:closed() and " closed" or "")
+end
+
+---------------------------------------------------------------------------
+-- The per-worker default clients, one per set of options.
+
+local defaults = {}
+
+-- status(id [, opts]) -> table | nil, err; opts: client options.
+function M.status(id, opts)
+  if type(id) ~= "string" then api.args(api.calls.status, "status", id) end
+  local c, err = client.default(defaults, M.client, opts)
+  if not c then return nil, err end
+  return c:status(id)
+end
+
+-- wait(id [, opts]) -> res | nil, err; opts: kadoa.wait's options, plus
+-- opts.client (client options; default: from the environment).
+function M.wait(id, opts)
+  if type(id) ~= "string" then api.args(api.calls.status, "wait", id) end
+  if opts ~= nil and type(opts) ~= "table" then
+    return usage("wait: options must be a table, got " .. type(opts))
+  end
+  local wopts, copts = {}, nil
+  for k, v in pairs(opts or {}) do
+    if k == "client" then copts = v else wopts[k] = v end
+  end
+  local c, err = client.default(defaults, M.client, copts)
+  if not c then return nil, err end
+  return c:wait(id, wopts)
+end
+
+return M

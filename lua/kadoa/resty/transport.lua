@@ -1,0 +1,329 @@
+-- kadoa.resty.transport: the HTTP/1.1 exchange over nginx cosockets, with
+-- the same face as the C core's transport, so kadoa.engine drives both:
+--
+--   local t = transport.new(settings, json)
+--   t:fetch(route, timeout, extra, seg...) -> value | nil, report
+--
+-- Only the bytes on the wire are done here. Everything the API means is
+-- the C core's (kadoa.core), so the answers are the libcurl client's to
+-- the byte: the request target (core_transport:path), the reading of the
+-- head (core.head, libcurl's header rules) and of the answer
+-- (core_transport:finish: decoding, error bodies, redaction).
+--
+-- Failures below HTTP are reports shaped like the core's: { kind
+-- (network, timeout, tls, too_large, decode), message, status?,
+-- request_id?, retry_after?, elapsed, sent }. `sent` is false only when no
+-- byte of the request was written (connect, DNS, TLS handshake): the
+-- engine repeats an unsafe call (a POST) only then.
+--
+-- Connections: a GET may ride an idle pooled connection (the pool is
+-- named after scheme, host and port). A pooled connection the server has
+-- meanwhile closed fails before any byte of the answer; a GET is then sent
+-- again on another connection, which is harmless. A POST or DELETE never
+-- is: it always gets a connection of its own (as libcurl's
+-- CURLOPT_FRESH_CONNECT for POST), since a failure on a reused connection
+-- cannot tell "never arrived" from "arrived, then the server went away".
+
+local core = require("kadoa.core")
+
+local ngx = ngx
+local tcp = ngx.socket.tcp
+
+local M = {}
+
+local MAX_HEADERS = 100 * 1024   -- what libcurl allows for all response headers
+local BLOCK = 65536
+local STALE_TRIES = 3            -- a GET on connections found dead in the pool
+
+-- The method of a route: tostring(route) is "GET /v4/...". Routes are few
+-- and made once (kadoa.api); the weak table forgets ones made on the fly.
+local methods = setmetatable({}, { __mode = "k" })
+local function method_of(route)
+  local m = methods[route]
+  if not m then
+    m = tostring(route):match("^(%u+) ") or "GET"
+    methods[route] = m
+  end
+  return m
+end
+
+local function now()
+  ngx.update_time()
+  return ngx.now()
+end
+
+local T = {}
+T.__index = T
+M.Transport = T
+
+-- new(settings, json) -> transport. settings: kadoa.client.settings(opts,
+-- "resty") (the API key still in); json: kadoa.codec.get().
+function M.new(s, json)
+  local core_t = core.new({
+    api_key = s.api_key, base_url = s.base_url, user_agent = s.user_agent,
+    timeout = s.timeout, connect_timeout = s.connect_timeout, max_body = s.max_body,
+    decode = json.decode, null = json.null,
+  })
+  local scheme, authority, prefix = s.base_url:match("^(%a[%w+.-]*)://([^/]*)(.*)$")
+  scheme = scheme:lower()
+  local host, port = authority:match("^%[([^%]]*)%]:?(%d*)$")
+  if not host then host, port = authority:match("^([^:]*):?(%d*)$") end
+  port = tonumber(port) or (scheme == "https" and 443 or 80)
+  return setmetatable({
+    _core = core_t,
+    _prefix = prefix,   -- a base URL's own path, before every target
+    _tls = scheme == "https",
+    _host = host,
+    _port = port,
+    _pool = ("kadoa:%s:%s:%d"):format(scheme, host, port),
+    -- never given to setkeepalive, so always empty: a connection of its own
+    _fresh_pool = ("kadoa-fresh:%s:%s:%d"):format(scheme, host, port),
+    _pool_size = s.pool_size,
+    _keepalive_ms = math.floor(s.keepalive_timeout * 1000),
+    _timeout = s.timeout,
+    _connect_ms = math.floor(s.connect_timeout * 1000),
+    _max_body = s.max_body,
+    _head = table.concat({
+      "Host: " .. authority,
+      "User-Agent: " .. s.user_agent,
+      "Accept: application/json",
+      "x-api-key: " .. s.api_key,
+    }, "\r\n"),
+  }, T)
+end
+
+---------------------------------------------------------------------------
+-- Reports
+
+-- One exchange's state: its deadline and start, what was written, the
+-- head once read.
+local function report(self, x, kind, message)
+  local r = { kind = kind, message = self._core:redact(message), elapsed = now() - x.start,
+              sent = x.sent }
+  local h = x.head
+  if h then r.status, r.request_id, r.retry_after = h.status, h.request_id, h.retry_after end
+  return nil, r
+end
+
+-- the kind of a cosocket error
+local function io_kind(err)
+  if err == "timeout" then return "timeout" end
+  return "network"
+end
+
+local function left_ms(x)
+  return math.max(1, math.floor((x.deadline - now()) * 1000))
+end
+
+---------------------------------------------------------------------------
+-- Reading an answer
+
+-- The status line and headers of one answer (1xx ones skipped), as
+-- core.head reads them. Sets x.early when not one byte came.
+local function read_head(self, x, sock)
+  local got = 0
+  while true do
+    local read_block = sock:receiveuntil("\r\n\r\n")
+    local parts, size = {}, 0
+    while true do
+      sock:settimeout(left_ms(x))
+      local data, err, partial = read_block(8192)
+      if err then
+        x.early = got == 0 and (partial or "") == ""
+        return report(self, x, io_kind(err), "reading the response headers: " .. err)
+      end
+      if not data then break end
+      size, got = size + #data, got + #data
+      parts[#parts + 1] = data
+      if size > MAX_HEADERS then
+        -- what was read still tells the status and the request id
+        local seen = table.concat(parts)
+        x.head = core.head(seen:sub(1, (seen:find("\r\n[^\r\n]*$") or #seen + 1) - 1))
+        return report(self, x, "too_large", "response headers larger than " .. MAX_HEADERS .. " bytes")
+      end
+    end
+    local block = table.concat(parts)
+    local head = core.head(block)
+    if not head then
+      return report(self, x, "network", "not an HTTP response: "
+        .. (block:sub(1, 60):gsub("[^\32-\126]", "?")))
+    end
+    if head.status >= 200 or head.status < 100 then
+      x.head = head
+      return head
+    end
+  end
+end
+
+local function too_large(self, x)
+  return report(self, x, "too_large",
+    ("response body larger than max_body (%d bytes)"):format(self._max_body))
+end
+
+local function read_chunked(self, x, sock)
+  local parts, size, max = {}, 0, self._max_body
+  while true do
+    sock:settimeout(left_ms(x))
+    local line, err = sock:receive("*l")
+    if not line then return report(self, x, io_kind(err), "reading the response body: " .. err) end
+    local n = tonumber(line:match("^%s*(%x+)"), 16)
+    if not n then return report(self, x, "network", "bad chunk in the response body") end
+    if n == 0 then
+      repeat   -- trailers, up to the empty line
+        sock:settimeout(left_ms(x))
+        line, err = sock:receive("*l")
+        if not line then return report(self, x, io_kind(err), "reading the response body: " .. err) end
+      until line == ""
+      return table.concat(parts)
+    end
+    if n > max - size then return too_large(self, x) end
+    sock:settimeout(left_ms(x))
+    local data
+    data, err = sock:receive(n)
+    if not data then return report(self, x, io_kind(err), "reading the response body: " .. err) end
+    parts[#parts + 1] = data
+    size = size + n
+    sock:settimeout(left_ms(x))
+    line, err = sock:receive("*l")
+    if line ~= "" then
+      return report(self, x, err and io_kind(err) or "network", "bad chunk in the response body")
+    end
+  end
+end
+
+-- The body, by the head's framing; x.until_close when it ends with the
+-- connection.
+local function read_body(self, x, sock)
+  local h = x.head
+  if h.status == 204 or h.status == 304 then return "" end
+  if h.chunked then return read_chunked(self, x, sock) end
+  local n = h.content_length
+  if n then
+    if n < 0 then return report(self, x, "network", "bad Content-Length in the response") end
+    if n > self._max_body then return too_large(self, x) end
+    if n == 0 then return "" end
+    sock:settimeout(left_ms(x))
+    local data, err = sock:receive(n)
+    if not data then return report(self, x, io_kind(err), "reading the response body: " .. err) end
+    return data
+  end
+  x.until_close = true
+  local parts, size = {}, 0
+  while true do
+    sock:settimeout(left_ms(x))
+    local data, err = sock:receiveany(BLOCK)
+    if not data then
+      if err == "closed" then return table.concat(parts) end
+      return report(self, x, io_kind(err), "reading the response body: " .. err)
+    end
+    size = size + #data
+    if size > self._max_body then return too_large(self, x) end
+    parts[#parts + 1] = data
+  end
+end
+
+---------------------------------------------------------------------------
+-- One exchange on one connection: body | nil, report
+
+local function exchange(self, x, request)
+  x.sent, x.head, x.early, x.until_close = false, nil, nil, nil
+  local sock = tcp()
+  sock:settimeout(math.min(left_ms(x), self._connect_ms))
+  local ok, err = sock:connect(self._host, self._port, { pool = x.fresh and self._fresh_pool or self._pool })
+  if not ok then
+    return report(self, x, io_kind(err), ("connecting to %s port %d: %s"):format(self._host, self._port, err))
+  end
+  x.reused = sock:getreusedtimes() > 0
+  if self._tls and not x.reused then
+    sock:settimeout(math.min(left_ms(x), self._connect_ms))
+    local sess
+    sess, err = sock:sslhandshake(nil, self._host, true)
+    if not sess then
+      sock:close()
+      if err == "timeout" then return report(self, x, "timeout", "TLS handshake: timeout") end
+      err = tostring(err)
+      -- "20: unable to get local issuer certificate" & co. are about trust
+      local hint = err:match("^%d+:") and " (lua_ssl_trusted_certificate says what to trust)" or ""
+      return report(self, x, "tls", "TLS handshake with " .. self._host .. " failed: " .. err .. hint)
+    end
+  end
+  -- from here on the server may have the request, or part of it
+  x.sent = true
+  sock:settimeout(left_ms(x))
+  ok, err = sock:send(request)
+  if not ok then
+    sock:close()
+    x.early = err ~= "timeout"
+    return report(self, x, io_kind(err), "sending the request: " .. err)
+  end
+  local body, r
+  body, r = read_head(self, x, sock)
+  if body then body, r = read_body(self, x, sock) end
+  if not body then
+    sock:close()
+    return nil, r
+  end
+  -- a connection of its own (x.fresh) goes when its call is done
+  if x.fresh or x.until_close or x.head.close then
+    sock:close()
+  else
+    sock:setkeepalive(self._keepalive_ms, self._pool_size)
+  end
+  return body
+end
+
+-- transport:fetch(route, timeout, extra, seg...) -> value | nil, report:
+-- what the C core's fetch returns for the same call.
+function T:fetch(route, timeout, extra, ...)
+  if self._closed then
+    return nil, { kind = "usage", message = "client is closed", sent = false }
+  end
+  local target, bad = self._core:path(route, timeout, extra, ...)
+  if not target then return nil, bad end
+  local method = method_of(route)
+  local lines = { method .. " " .. self._prefix .. target .. " HTTP/1.1", self._head,
+                  "x-request-id: " .. self._core:request_id() }
+  local body = extra and extra.body
+  if method ~= "GET" then
+    if body then lines[#lines + 1] = "Content-Type: application/json" end
+    lines[#lines + 1] = "Content-Length: " .. (body and #body or 0)
+  else
+    body = nil
+  end
+  lines[#lines + 1] = "\r\n"
+  local request = table.concat(lines, "\r\n") .. (body or "")
+
+  local start = now()
+  local x = { start = start, deadline = start + (timeout or self._timeout),
+              fresh = method ~= "GET" }
+  local res, r
+  for _ = 1, x.fresh and 1 or STALE_TRIES do
+    res, r = exchange(self, x, request)
+    -- a pooled connection found closed before one byte of an answer: the
+    -- GET never got an answer on it, and asking again is harmless
+    if res or not (x.reused and x.early and r.kind == "network") then break end
+  end
+  if not res then return nil, r end
+  local h = x.head
+  local ce = h.content_encoding
+  if ce and ce:lower() ~= "identity" then
+    -- nothing was asked for in any encoding (no Accept-Encoding)
+    return report(self, x, "decode", "unsupported Content-Encoding: " .. ce)
+  end
+  return self._core:finish(h.status, res, h, extra and extra.raw or false, now() - start)
+end
+
+function T:random() return self._core:random() end
+function T:redact(s) return self._core:redact(s) end
+
+-- Pooled connections belong to nginx; closing retires the transport and
+-- forgets the key (the core transport scrubs its copy).
+function T:close()
+  self._closed = true
+  self._head = nil
+  self._core:close()
+end
+
+function T:closed() return self._closed == true end
+
+return M
