@@ -95,7 +95,7 @@ describe("kadoa.cli", function()
   describe("args.check and args.early", function()
     it("catches options of the other command, and missing or empty ids", function()
       local function check(argv) return select(2, args.check(assert(args.parse(argv)))) end
-      assert.are.equal("option --interval is for 'kadoa wait', not 'status'",
+      assert.are.equal("option --interval is for 'kadoa wait' and 'kadoa crawl', not 'status'",
         check({ "status", "--interval", "1", "x" }))
       assert.are.equal("option --long is for 'kadoa status', not 'wait'", check({ "wait", "--long", "x" }))
       assert.are.equal("status: give a session id", check({ "status" }))
