@@ -148,13 +148,54 @@ local function blocking(d)
     return run(self, d, budget, retries, extra, sa, sb)
   end
 end
-M.method = blocking
-
--- method(d) -> the blocking method of declared call d, for any client the
--- engine can drive (the OpenResty one too)
-M.method = blocking
-
 for name, d in pairs(api.calls) do Client[name] = blocking(d) end
+
+-- A start and its wait in one call: client:crawl(body, { wait = opts })
+-- starts the crawl, then waits for it with kadoa.wait's schedule (opts:
+-- wait's options, or true), polling a session fresh from its start again
+-- while it answers 404 (`grace`, 10 s unless given). It returns what wait
+-- returns: the final status (its sessionId is the crawl's) or nil and an
+-- error that names the session (err.session_id), so the caller can go on.
+local function and_wait(start, name)
+  return function(self, arg, opts)
+    if type(opts) ~= "table" or opts.wait == nil then return start(self, arg, opts) end
+    local w, o = opts.wait, {}
+    for k, v in pairs(opts) do if k ~= "wait" then o[k] = v end end
+    if w ~= true and type(w) ~= "table" then
+      return nil, errors.new("usage", name .. ": option 'wait' must be true or a table of wait's options, got "
+        .. type(w))
+    end
+    local started, err = start(self, arg, o)
+    if not started then return nil, err end
+    local id = started.sessionId
+    if type(id) ~= "string" or id == "" then
+      return nil, errors.new("decode", name .. ": the answer names no session (sessionId)")
+    end
+    local wo = {}
+    if w ~= true then for k, v in pairs(w) do wo[k] = v end end
+    if wo.grace == nil then wo.grace = 10 end
+    local res, werr = self:wait(id, wo)
+    if werr then werr.session_id = id end
+    return res, werr
+  end
+end
+Client.crawl = and_wait(Client.crawl, "crawl")
+Client.crawl_with_config = and_wait(Client.crawl_with_config, "crawl_with_config")
+
+-- client:each_page(id [, opts]), client:each_session([opts]): iterators
+-- over every item of those listings (kadoa.paginate).
+function Client:each_page(id, opts)
+  return require("kadoa.paginate").each_page(self, id, opts)
+end
+
+function Client:each_session(opts)
+  return require("kadoa.paginate").each_session(self, opts)
+end
+
+-- client:export(id, dir [, opts]): every crawled page into files (kadoa.export).
+function Client:export(id, dir, opts)
+  return require("kadoa.export").export(self, id, dir, opts)
+end
 
 local STATUS, RAW = api.calls.status, { raw = true }
 

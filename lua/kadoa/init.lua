@@ -56,7 +56,7 @@ for name in pairs(api.calls) do
   end
 end
 
-for _, name in ipairs({ "status_json", "wait", "status_many" }) do
+for _, name in ipairs({ "status_json", "wait", "status_many", "each_page", "each_session", "export" }) do
   M[name] = function(...)
     if name == "wait" and type((...)) ~= "string" then errors.check_id((...), "wait") end
     local c, err = M.default_client()

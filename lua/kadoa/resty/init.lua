@@ -11,7 +11,7 @@
 -- (kadoa.resty.transport) and sleeps with ngx.sleep. The rest is the
 -- libcurl client's own code, so both give the same answers and errors:
 -- options and environment (kadoa.client.settings, group "resty"), the
--- methods (kadoa.client.method over kadoa.api's declarations), retries and
+-- methods (kadoa.client.Client's, over kadoa.api's declarations), retries and
 -- budgets (kadoa.engine), the request target and the reading of answers
 -- (the C core), default clients (kadoa.client.default).
 --
@@ -70,11 +70,15 @@ function M.client(opts)
   return setmetatable({ transport = t, settings = s, base_url = s.base_url, timeout = s.timeout }, Client)
 end
 
--- Every call of the API as a blocking method, made as kadoa.client makes
--- its own; status_json and wait are that client's, being host-neutral.
-for name, d in pairs(api.calls) do Client[name] = client.method(d) end
-Client.status_json = client.Client.status_json
-Client.wait = client.Client.wait
+-- Every call of the API as a blocking method: the libcurl client's own,
+-- being host-neutral (they drive the engine over client.transport), and
+-- so are status_json, wait (with ngx.sleep from the settings), a crawl
+-- with its wait, and the iterators. export needs the multi interface and
+-- is the libcurl client's only.
+for name in pairs(api.calls) do Client[name] = client.Client[name] end
+for _, name in ipairs({ "status_json", "wait", "each_page", "each_session" }) do
+  Client[name] = client.Client[name]
+end
 
 function Client:redact(s)
   return self.transport:redact(s)
