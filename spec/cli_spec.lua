@@ -521,12 +521,11 @@ describe("the kadoa command", function()
 
     describe("sessions", function()
       it("lists every session, a table line each, or JSON lines", function()
-        local id = crawl("https://pages-4.seconds-0.sessions-list.example.com/")
+        local id = crawl("https://pages-4.seconds-0.sl.test/")
         local r = run({ "sessions" })
         assert.are.equal(0, r.code)
         local short = id:sub(1, 4) .. "…" .. id:sub(-4)
-        assert.matches("\n?" .. short .. "  pages%-4%.seconds%-0%.sessions%-list%.example%.com%s+"
-          .. "finished  4 pages\n", r.out)
+        assert.matches("\n?" .. short .. "  pages%-4%.seconds%-0%.sl%.test%s+finished  4 pages\n", r.out)
         r = run({ "sessions", "--json" })
         assert.are.equal(0, r.code)
         local found
@@ -589,6 +588,7 @@ describe("the kadoa command", function()
       end)
 
       it("on a terminal redraws a progress bar in place", function()
+        -- a window wide enough for the summary (it names a temporary dir)
         if not execute("command -v tmux >/dev/null 2>&1") then return pending("tmux is not installed") end
         local id = crawl("https://pages-40.seconds-0.latency-100.example.com/")
         local dir = tmpdir()
@@ -599,7 +599,7 @@ describe("the kadoa command", function()
         finally(function() os.execute(tmux .. "kill-server >/dev/null 2>&1") end)
         local script = command({ "export", id, dir, "--concurrency", "2" }, { LANG = "C.UTF-8" })
           .. "; echo KADOA_EXIT=$?; sleep 60"
-        assert.is_true(execute(tmux .. "new-session -d -x 100 -y 20 " .. sub.quote(script)))
+        assert.is_true(execute(tmux .. "new-session -d -x 200 -y 20 " .. sub.quote(script)))
         local screen, bar
         eventually(function()
           local p = io.popen(tmux .. "capture-pane -p 2>/dev/null")
@@ -675,7 +675,8 @@ describe("the kadoa command", function()
         { { "status", "-x", "x" }, "unknown option '-x'" },
         { { "status", "--interval", "2", "x" },
           "option --interval is for 'kadoa wait' and 'kadoa crawl', not 'status'" },
-        { { "wait", "--json", "x" }, "option --json is for 'kadoa status', not 'wait'" },
+        { { "wait", "--json", "x" },
+          "option --json is for 'kadoa status', 'kadoa pages' and 'kadoa sessions', not 'wait'" },
         { { "status" }, "status: give a session id" },
         { { "wait", "a", "b" }, "wait: one session id at a time" },
         { { "wait", "--interval", "0", "x" }, "option --interval wants a positive duration" },

@@ -312,10 +312,10 @@ describe("kadoa.cli", function()
     end)
 
     it("sessions: a table line per session, the id shortened, server text cleaned", function()
-      assert.are.equal("3f2a…e91c  example.com               finished  47 pages",
+      assert.are.equal("3f2a…e91c  example.com                    finished  47 pages",
         sessions.line({ sessionId = "3f2a0c4e-1111-2222-3333-44445555e91c", domain = "example.com",
           finished = true, crawledPages = 47 }))
-      assert.are.equal("short      ev\\27[2Jil.com            crawling  1 page",
+      assert.are.equal("short      ev\\27[2Jil.com                 crawling  1 page",
         sessions.line({ sessionId = "short", domain = "ev\27[2Jil.com", finished = false, crawledPages = 1 }))
     end)
 

@@ -31,7 +31,7 @@ function M.list(output, client, id, opts)
       if opts.json then
         output:out(output_module.json_line(json.encode(entry)))
       else
-        output:out(pad(format.text(entry.id, 40), 6) .. "  " .. pad(format.text(status, 20), 8)
+        output:out(pad(format.text(entry.id, 40), 5) .. "  " .. pad(format.text(status, 20), 8)
           .. "  " .. format.text(entry.url, 2000))
       end
     end

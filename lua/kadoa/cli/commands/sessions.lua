@@ -23,10 +23,10 @@ end
 -- (a shortened UUID is 9 characters), so lines stream out as they come.
 function M.line(s)
   local id = format.short_id(s.sessionId)
-  local domain = format.text(s.domain, 30)
+  local domain = format.text(s.domain, 28)   -- at most 29 with the ellipsis
   local pages = type(s.crawledPages) == "number"
     and (format.number(s.crawledPages) .. (s.crawledPages == 1 and " page" or " pages")) or "-"
-  return pad(id, 9) .. "  " .. pad(domain, 24) .. "  " .. pad(state(s), 8) .. "  " .. pages
+  return pad(id, 9) .. "  " .. pad(domain, 29) .. "  " .. pad(state(s), 8) .. "  " .. pages
 end
 
 -- run(output, client, opts) -> exit code
