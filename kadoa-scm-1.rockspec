@@ -88,6 +88,7 @@ build = {
       ["kadoa.api"] = "lua/kadoa/api.lua",
       ["kadoa.body"] = "lua/kadoa/body.lua",
       ["kadoa.cli.args"] = "lua/kadoa/cli/args.lua",
+      ["kadoa.cli.call"] = "lua/kadoa/cli/call.lua",
       ["kadoa.cli.commands.config"] = "lua/kadoa/cli/commands/config.lua",
       ["kadoa.cli.commands.control"] = "lua/kadoa/cli/commands/control.lua",
       ["kadoa.cli.commands.crawl"] = "lua/kadoa/cli/commands/crawl.lua",

@@ -419,6 +419,13 @@ describe("the kadoa command", function()
         assert.matches("^kadoa: waiting for " .. out[1]:gsub("%-", "%%-") .. " %(polling every 200ms", r.err)
       end)
 
+      it("--wait gives a fresh session time to appear (it answers 404 at first)", function()
+        local r = run({ "crawl", "https://fresh404-1.pages-6.seconds-0.example.com/", "--wait",
+          "--interval", "0.2" })
+        assert.are.equal(0, r.code, r.err)
+        assert.matches("  finished  6 pages %(0 active, 0 waiting%)", r.out)
+      end)
+
       it("--wait on a failing crawl: the id, the failure, exit 1", function()
         local r = run({ "crawl", "https://failing.pages-10.seconds-1.example.com/", "--wait",
           "--interval", "0.2" })

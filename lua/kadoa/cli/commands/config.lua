@@ -7,6 +7,7 @@ local json = require("kadoa.json")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local output_module = require("kadoa.cli.output")
+local call = require("kadoa.cli.call")
 local crawl = require("kadoa.cli.commands.crawl")
 
 local M = {}
@@ -16,7 +17,7 @@ function M.run(output, env, client, action, ids, opts)
   if action == "create" then
     local body, msg = crawl.body(env, client, ids, opts)
     if not body then return output:usage_error(msg, "config") end
-    local res, err = client:config_create(body)
+    local res, err = call(client, nil, "config_create", body)
     if not res then return output:fail(err) end
     if type(res.configId) ~= "string" then
       output:say("the answer has no config id")
@@ -27,12 +28,12 @@ function M.run(output, env, client, action, ids, opts)
   end
   local id = ids[1]
   if action == "get" then
-    local res, err = client:config(id)
+    local res, err = call(client, nil, "config", id)
     if not res then return output:fail(err, format.text(id, 200)) end
     output:out(output_module.json_line(json.encode(res)))
     return exit.ok
   end
-  local res, err = client:config_delete(id)
+  local res, err = call(client, nil, "config_delete", id)
   if not res then return output:fail(err, format.text(id, 200)) end
   output:out("deleted config " .. format.text(id, 200))
   return exit.ok

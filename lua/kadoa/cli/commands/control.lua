@@ -5,6 +5,7 @@
 local kadoa = require("kadoa")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
+local call = require("kadoa.cli.call")
 
 local M = {}
 
@@ -12,7 +13,7 @@ local DONE = { pause = "paused", resume = "resumed" }
 
 -- run(output, client, verb, id) -> exit code. verb: "pause" or "resume".
 function M.run(output, client, verb, id)
-  local res, err = client[verb](client, id)
+  local res, err = call(client, nil, verb, id)
   if not res then return output:fail(err, format.text(id, 200)) end
   local e = res.error
   if e ~= nil and e ~= kadoa.null and e ~= false then

@@ -11,9 +11,12 @@ local kadoa = require("kadoa")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local shown = require("kadoa.cli.output").shown
+local call = require("kadoa.cli.call")
 local wait_command = require("kadoa.cli.commands.wait")
 
 local M = {}
+
+local GRACE = 10
 
 local function has_error(e)
   return e ~= nil and e ~= kadoa.null and e ~= false
@@ -52,7 +55,7 @@ end
 function M.run(output, env, client, urls, opts, wopts)
   local body, msg = M.body(env, client, urls, opts)
   if not body then return output:usage_error(msg, "crawl") end
-  local res, err = client:crawl(body)
+  local res, err = call(client, nil, "crawl", body)
   if not res then return output:fail(err) end
   local id = res.sessionId
   if has_error(res.error) or type(id) ~= "string" or id == "" then
@@ -64,6 +67,9 @@ function M.run(output, env, client, urls, opts, wopts)
   -- drive a terminal is cleaned, and then no id a script could use anyway)
   output:out(format.text(id, 1000))
   if not wopts then return exit.ok end
+  -- a session fresh from its start may not be found at once: as long as
+  -- the library's own crawl-and-wait allows (10 s), a 404 is not the end
+  wopts.grace = wopts.grace or GRACE
   return wait_command.run(output, env, client, id, wopts)
 end
 

@@ -11,6 +11,7 @@ local json = require("kadoa.json")
 local format = require("kadoa.format")
 local text = require("kadoa.text")
 local exit = require("kadoa.cli.exit")
+local call = require("kadoa.cli.call")
 local output_module = require("kadoa.cli.output")
 
 local M = {}
@@ -47,7 +48,7 @@ end
 
 -- show(output, env, client, id, page_id, opts) -> exit code
 function M.show(output, env, client, id, page_id, opts)
-  local res, err = client:page(id, page_id, opts.format and { format = opts.format } or nil)
+  local res, err = call(client, nil, "page", id, page_id, opts.format and { format = opts.format } or nil)
   if not res then return output:fail(err, format.text(id, 200) .. " " .. format.text(page_id, 200)) end
   local content = res.payload
   if type(content) ~= "string" then
