@@ -361,6 +361,72 @@ describe("kadoa.cli", function()
       assert.matches("\r\27%[Ksummary\n$", rec.text)
     end)
 
+    it("export: failed pages are exit 3, said on stderr; a library error exit 3 too", function()
+      local export = require("kadoa.cli.commands.export")
+      local rec, err = recorder(), recorder()
+      local out = output.new({ stdout = rec, stderr = err })
+      local env = { getenv = function() return nil end, width = function() return 80 end }
+      local fake = { export = function(_, id, dir, o)
+        assert.are.equal("s1", id)
+        assert.are.equal("markdown", o.format)
+        assert.are.equal(3, o.concurrency)
+        o.on_progress({ done = 1, total = 2, written = 1, skipped = 0, failed = 0, rate = 1 })
+        o.on_progress({ done = 2, total = 2, written = 1, skipped = 0, failed = 1, rate = 1 })
+        return { total = 2, written = 1, skipped = 0, failed = 1, index = dir .. "/index.jsonl" }
+      end }
+      assert.are.equal(exit.api, export.run(out, env, fake, "s1", "d", { concurrency = "3" }, false))
+      assert.are.equal("exported 2 pages to d: 1 written, 0 skipped, 1 failed; index d/index.jsonl",
+        lines(rec.text)[#lines(rec.text)])
+      assert.matches("^kadoa: 1 pages could not be exported; the index lists them", err.text)
+      fake.export = function() return nil, require("kadoa.errors").new("not_found", "no such session") end
+      assert.are.equal(exit.api, export.run(out, env, fake, "s\27[2J", "d", {}, false))
+      assert.matches("kadoa: s\\27%[2J: not found: no such session\n$", err.text)
+    end)
+
+    it("page and pages clean server text for a terminal; page keeps it as it came for a pipe", function()
+      local pages = require("kadoa.cli.commands.pages")
+      local evil = "# T\27]0;owned\7itle\n\tline \27[2J two\n"
+      local fake = {
+        send = function() error("not expected") end,
+        each_page = function()
+          local done = false
+          return function()
+            if done then return nil end
+            done = true
+            return { id = "p\27[1m1", url = "https://x/\27[2J", status = "DO\155NE" }
+          end
+        end,
+      }
+      local rec = recorder()
+      local out = output.new({ stdout = rec, stderr = recorder() })
+      assert.are.equal(exit.ok, pages.list(out, fake, "s", {}))
+      assert.is_nil(rec.text:find("[\27\155]"), rec.text)
+      assert.matches("^p\\27%[1m1  DO\\xFFNE", rec.text:gsub("\\x9B", "\\xFF"))
+      -- page: a fake request engine under kadoa.cli.call
+      fake.send = function(_, name, id, page_id)
+        assert.are.equal("page", name)
+        assert.are.equal("s", id)
+        assert.are.equal("p1", page_id)
+        return {
+          await = function() return { payload = evil } end,
+          done = function() return true end,
+          cancel = function() end,
+        }
+      end
+      for _, terminal in ipairs({ true, false }) do
+        rec = recorder()
+        out = output.new({ stdout = rec, stderr = recorder() })
+        local env = { is_terminal = function() return terminal end }
+        assert.are.equal(exit.ok, pages.show(out, env, fake, "s", "p1", {}))
+        if terminal then
+          assert.is_nil(rec.text:find("\27", 1, true))
+          assert.are.equal("# T\\27]0;owned\\7itle\n\tline \\27[2J two\n", rec.text)
+        else
+          assert.are.equal(evil, rec.text)
+        end
+      end
+    end)
+
     it("every verb has its help, and the main help lists them all", function()
       local verbs = { "crawl", "pause", "resume", "pages", "page", "sessions", "export", "config" }
       for _, name in ipairs(verbs) do
@@ -488,6 +554,52 @@ describe("kadoa.cli", function()
         assert.are.equal(exit.ok, r.code)
         assert.is_nil(r.out:find("[\r\27]"))
       end
+    end)
+
+    it("crawl, pause, resume, pages, page, config: in-process, one line or the id each", function()
+      local r = run({ "crawl", "https://pages-3.seconds-0.unit.example.com/" }, vars())
+      assert.are.equal(exit.ok, r.code, r.err)
+      local id = r.out:match("^(%x+%-%x+%-%x+%-%x+%-%x+)\n$")
+      assert.is_string(id)
+      assert.are.equal(id .. "  Crawl paused\n", run({ "pause", id }, vars()).out)
+      assert.are.equal(id .. "  Crawl resumed\n", run({ "resume", id }, vars()).out)
+      r = run({ "pages", id, "--status", "DONE" }, vars())
+      assert.are.same({
+        "p0000  DONE      https://pages-3.seconds-0.unit.example.com/",
+        "p0001  DONE      https://pages-3.seconds-0.unit.example.com/blog/page-1",
+        "p0002  DONE      https://pages-3.seconds-0.unit.example.com/products/page-2",
+      }, lines(r.out))
+      r = run({ "page", id, "p0000", "--format", "md" }, vars())
+      assert.matches("^# Page 0 of pages%-3%.seconds%-0%.unit%.example%.com\n", r.out)
+      r = run({ "config", "create", "https://unit.example.com/" }, vars())
+      assert.are.equal(exit.ok, r.code)
+      local cid = r.out:match("^(%S+)\n$")
+      r = run({ "config", "get", cid }, vars())
+      assert.matches('"url":"https://unit.example.com/"', r.out)
+      assert.are.equal(exit.api, run({ "config", "get", "status-404" }, vars()).code)
+    end)
+
+    it("export of a crawl still running: what is there, and a word about the rest; exit 0", function()
+      local r = run({ "crawl", "https://pages-40.seconds-30.example.com/" }, vars())
+      local id = r.out:match("^(%S+)\n$")
+      local dir = os.tmpname()
+      os.remove(dir)
+      finally(function() os.execute("rm -rf '" .. dir .. "'") end)
+      r = run({ "export", id, dir }, vars())
+      assert.are.equal(exit.ok, r.code, r.err)
+      assert.matches(" not crawled yet; index ", r.out)
+      assert.matches("kadoa: the crawl has not reached every page yet", r.err)
+    end)
+
+    it("sessions and pages --json: one object a line, as the API gave it", function()
+      run({ "crawl", "https://pages-2.seconds-0.json.example.com/" }, vars())
+      local r = run({ "sessions", "--json" }, vars())
+      assert.are.equal(exit.ok, r.code)
+      local first = fx.client.transport:decode(lines(r.out)[1])
+      assert.are.equal("pages-2.seconds-0.json.example.com", first.domain)
+      r = run({ "pages", "--json", first.sessionId }, vars())
+      assert.are.equal(2, #lines(r.out))
+      assert.are.equal("p0001", fx.client.transport:decode(lines(r.out)[2]).id)
     end)
 
     it("an interruption is exit 130; any other error is an internal one, exit 3", function()

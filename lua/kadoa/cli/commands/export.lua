@@ -16,11 +16,13 @@ local M = {}
 
 local function count(n) return format.number(type(n) == "number" and n or 0) end
 
--- summary(s, dir) -> the last line: what was written, skipped, failed.
+-- summary(s, dir) -> the last line: what was written, skipped, failed
+-- (and, of a crawl still running, how many pages it has not crawled yet).
 function M.summary(s, dir)
-  return ("exported %s pages to %s: %s written, %s skipped, %s failed; index %s"):format(
+  local pending = (s.pending or 0) > 0 and (", " .. count(s.pending) .. " not crawled yet") or ""
+  return ("exported %s pages to %s: %s written, %s skipped, %s failed%s; index %s"):format(
     count(s.total), format.text(dir, 300), count(s.written), count(s.skipped), count(s.failed),
-    format.text(s.index or (dir .. "/index.jsonl"), 300))
+    pending, format.text(s.index or (dir .. "/index.jsonl"), 300))
 end
 
 -- run(output, env, client, id, dir, opts, live) -> exit code
@@ -54,6 +56,11 @@ function M.run(output, env, client, id, dir, opts, live)
     output:say(count(res.failed) .. " pages could not be exported; the index lists them, "
       .. "and running the same command again retries them")
     return exit.api
+  end
+  if (res.pending or 0) > 0 then
+    -- not a failure: the crawl is still going; the index lists them
+    output:say("the crawl has not reached every page yet; run the same command again later "
+      .. "to fetch the rest")
   end
   return exit.ok
 end
