@@ -44,13 +44,13 @@ describe("kadoa.engine", function()
 
   describe("reports of the core", function()
     local fx = fixture.mock_client(KEY, { retries = 0 })
-    local srv, client
-    setup(function() srv, client = fx.start() end)
+    local client
+    setup(function() client = select(2, fx.start()) end)
     teardown(fx.stop)
 
     it("say whether the request was sent", function()
-      local _, refused = fx.new_client({ base_url = "http://127.0.0.1:" .. require("spec.helpers.mock").closed_port() })
-        :status("x")
+      local closed = "http://127.0.0.1:" .. require("spec.helpers.mock").closed_port()
+      local _, refused = fx.new_client({ base_url = closed }):status("x")
       assert.are.equal("network", refused.kind)
       assert.is_false(refused.sent)
       local _, timed = client:status("hang", { timeout = 0.2 })
@@ -67,13 +67,17 @@ describe("kadoa.engine", function()
       local b = assert(client:start("sess-b"))
       assert.truthy(a:await(5))          -- drives both; b lands on the way
       local deadline = core.monotime() + 5
-      while not b:done() and core.monotime() < deadline do client:driver():wait(10); client:driver():step() end
+      while not b:done() and core.monotime() < deadline do
+        client:driver():wait(10)
+        client:driver():step()
+      end
       assert.are.equal("sess-b", assert(b:poll()).sessionId)
       -- and on the core itself: every handle once, none lost
       local t = client.transport
       local route = api.calls.status.route
-      local hs, seen = {}, {}
+      local hs, seen = {}, {}   -- the requests are kept alive until they land
       for i = 1, 5 do hs[i] = assert(t:start(route, nil, nil, "q" .. i)) end
+      assert.are.equal(5, #hs)
       local count = 0
       deadline = core.monotime() + 5
       while count < 5 and core.monotime() < deadline do

@@ -52,7 +52,7 @@ M.calls = {
     doc = "everything stored for a session: { totalPages, data = { { url, status, html_filename ... } } }" },
   file = { "GET", "/v4/crawl/bucket/data/{file name}", raw = true,
     doc = "a stored file's bytes (name: a *_filename of session_files)" },
-  sessions = { "GET", "/v4/crawl/sessions", query = { page = PAGE,
+  sessions = { "GET", "/v4/crawl/sessions", query = { page = { "page", "number", ge = 1, whole = true },
       page_size = { "pageSize", "number", ge = 1, le = 100, whole = true },
       user_id = { "userId", "string", nocontrol = true } },
     doc = "one page of your crawl sessions: { data = { ... }, pagination }" },

@@ -162,8 +162,8 @@ local function and_wait(start, name)
     local w, o = opts.wait, {}
     for k, v in pairs(opts) do if k ~= "wait" then o[k] = v end end
     if w ~= true and type(w) ~= "table" then
-      return nil, errors.new("usage", name .. ": option 'wait' must be true or a table of wait's options, got "
-        .. type(w))
+      return nil, errors.new("usage", name
+        .. ": option 'wait' must be true or a table of wait's options, got " .. type(w))
     end
     local started, err = start(self, arg, o)
     if not started then return nil, err end

@@ -113,7 +113,9 @@ function M.export(client, id, dir, opts)
   if not o then return nil, err end
   if o.on_result or o.raw then return usage("options on_result and raw are not export's") end
   if id == "" then return usage("session id is empty") end
-  if dir == "" or dir:find("\0", 1, true) then return usage("the folder name is empty or holds a NUL byte") end
+  if dir == "" or dir:find("\0", 1, true) then
+    return usage("the folder name is empty or holds a NUL byte")
+  end
   local format = o.format or "markdown"
   local ext = EXT[format:lower()] or "txt"
   dir = dir:gsub("(.)/+$", "%1")
@@ -125,7 +127,8 @@ function M.export(client, id, dir, opts)
 
   -- every page of the listing, in its order
   local pages = {}
-  for entry, lerr in client:each_page(id, { page_size = o.page_size, timeout = o.timeout, retries = o.retries }) do
+  local listing = { page_size = o.page_size, timeout = o.timeout, retries = o.retries }
+  for entry, lerr in client:each_page(id, listing) do
     if not entry then return nil, lerr end
     if type(entry) == "table" and type(entry.id) == "string" then pages[#pages + 1] = entry end
   end
@@ -161,8 +164,8 @@ function M.export(client, id, dir, opts)
       entry.status, entry.bytes = "written", e.bytes
       summary.skipped = summary.skipped + 1
     elseif crawled(p.status) then
-      local _, _, extra = api.prepare(api.calls.page, { format = format, path = dir .. "/" .. name .. ".part" },
-        "export")
+      local _, _, extra = api.prepare(api.calls.page,
+        { format = format, path = dir .. "/" .. name .. ".part" }, "export")
       jobs[#jobs + 1] = { key = p.id, call = api.calls.page, extra = extra, a = id, b = p.id }
     else
       summary.pending = summary.pending + 1
