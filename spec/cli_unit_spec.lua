@@ -276,6 +276,8 @@ describe("kadoa.cli", function()
       assert.are.equal("crawl: an argument is empty", check({ "crawl", "" }))
       assert.are.equal("pages: a session id is empty", check({ "pages", "" }))
       assert.are.equal("config delete: one config id at a time", check({ "config", "delete", "a", "b" }))
+      assert.are.equal("--body - and --api-key-file - cannot both read standard input",
+        check({ "crawl", "--body", "-", "--api-key-file", "-" }))
     end)
 
     it("crawl's body: the file's fields, then URLs and flags over them", function()
@@ -440,6 +442,8 @@ describe("kadoa.cli", function()
       end
       assert.are.equal(help.config, run({ "config", "create", "-h" }).out)
       assert.are.equal(help.export, run({ "help", "export" }).out)
+      assert.are.equal(help.config, run({ "help", "config", "delete" }).out)
+      assert.are.equal(exit.usage, run({ "help", "config", "frob" }).code)
     end)
   end)
 

@@ -179,6 +179,9 @@ function M.check(cmd)
     end
   end
   if command == "help" then return true end
+  if opts.body == "-" and opts["api-key-file"] == "-" then
+    return nil, "--body - and --api-key-file - cannot both read standard input"
+  end
   if command == "crawl" and not opts.wait then
     for _, name in ipairs(WAIT_ONLY) do
       if opts[name] then return nil, ("option --%s needs --wait"):format(name) end

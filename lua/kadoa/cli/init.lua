@@ -70,6 +70,8 @@ local function run(argv, env, out)
 
   if command == "help" then
     local name = ids[1]
+    -- `kadoa help config create` is config's help, as `kadoa config create -h` is
+    if name == "config" and #ids == 2 and args.CONFIG_ACTIONS[ids[2]] then ids = { name } end
     if #ids > 1 or (name and not help[name]) or name == "main" then
       return out:usage_error("help: no such command '" .. shown(table.concat(ids, " ")) .. "'")
     end
