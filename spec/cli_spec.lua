@@ -576,6 +576,7 @@ describe("the kadoa command", function()
         assert.is_true(#out >= 2 and #out <= 12, r.out)
         assert.are.equal("exported 25 pages to " .. dir .. ": 25 written, 0 skipped, 0 failed; index "
           .. dir .. "/index.jsonl", out[#out])
+        assert.are.equal("kadoa: exporting " .. id .. " to " .. dir .. " (markdown, 4 at a time)\n", r.err)
         local written = files(dir)
         assert.are.equal(26, #written)
         local index = read(dir .. "/index.jsonl")

@@ -379,7 +379,8 @@ describe("kadoa.cli", function()
       assert.are.equal(exit.api, export.run(out, env, fake, "s1", "d", { concurrency = "3" }, false))
       assert.are.equal("exported 2 pages to d: 1 written, 0 skipped, 1 failed; index d/index.jsonl",
         lines(rec.text)[#lines(rec.text)])
-      assert.matches("^kadoa: 1 pages could not be exported; the index lists them", err.text)
+      assert.are.equal("kadoa: exporting s1 to d (markdown, 3 at a time)", lines(err.text)[1])
+      assert.matches("\nkadoa: 1 pages could not be exported; the index lists them", err.text)
       fake.export = function() return nil, require("kadoa.errors").new("not_found", "no such session") end
       assert.are.equal(exit.api, export.run(out, env, fake, "s\27[2J", "d", {}, false))
       assert.matches("kadoa: s\\27%[2J: not found: no such session\n$", err.text)

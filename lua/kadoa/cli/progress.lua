@@ -25,7 +25,7 @@ function M.new(live, output, env)
   return setmetatable({
     live = live, output = output, width = live and env.width() or 80,
     start = core.monotime(), drawn = -1, tenth = 0, plain_at = 0,
-    full = utf8 and "█" or "#", empty = utf8 and "░" or "-",
+    full = utf8 and "█" or "#", empty = utf8 and "░" or "-", dots = utf8 and "…" or "...",
   }, Progress)
 end
 
@@ -57,6 +57,18 @@ function Progress:bar(p, cells)
   if type(total) ~= "number" or total <= 0 then return string.rep(self.empty, cells) end
   local n = math.floor(cells * math.min(done, total) / total)
   return string.rep(self.full, n) .. string.rep(self.empty, cells - n)
+end
+
+-- begin(what): before the first page, which may take a while on a big
+-- crawl (the listing comes first): live, a line the bar then replaces;
+-- plain, a message on stderr, as wait's plain mode starts with one.
+function Progress:begin(what)
+  if self.live then
+    self.output:write(self.output.stdout, "\r" .. text.cut(what .. self.dots, self.width - 1) .. "\27[K")
+    self.open = true
+  else
+    self.output:say(what)
+  end
 end
 
 -- update(p): p is kadoa's export progress: { done, total, written,

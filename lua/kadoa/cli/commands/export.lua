@@ -37,6 +37,8 @@ function M.run(output, env, client, id, dir, opts, live)
       show:update(p)
     end,
   }
+  show:begin(("exporting %s to %s (%s, %s at a time)"):format(format.text(id, 200), format.text(dir, 300),
+    eopts.format, eopts.concurrency and format.number(eopts.concurrency) or "16"))
   local ok, res, err = pcall(client.export, client, id, dir, eopts)
   if not ok then
     if interrupted(res) then
