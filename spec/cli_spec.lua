@@ -555,12 +555,23 @@ describe("the kadoa command", function()
         assert.are.equal(0, r.code)
         local t = decode(r.out)
         assert.are.same({ "https://a.example.com/", "https://b.example.com/" }, t.startUrls)
+        -- a crawl from it: the id alone, its pages those URLs
+        r = run({ "crawl", "--config", cid })
+        assert.are.equal(0, r.code, r.err)
+        local id = r.out:match("^(%S+)\n$")
+        assert.matches(UUID, id)
+        eventually(function() return contains(run({ "pages", id }).out, "https://b.example.com/") end, 30,
+          "the config's second URL among the pages")
         r = run({ "config", "delete", cid })
         assert.are.equal(0, r.code)
         assert.are.equal("deleted config " .. cid .. "\n", r.out)
         r = run({ "config", "get", cid })
         assert.are.equal(3, r.code)
         assert.matches("not found", r.err)
+        r = run({ "crawl", "--config", cid })
+        assert.are.equal(3, r.code)
+        assert.are.equal("", r.out)
+        assert.matches("^kadoa: " .. cid:gsub("%-", "%%-") .. ": not found", r.err)
       end)
     end)
 
@@ -659,6 +670,7 @@ describe("the kadoa command", function()
         { { "sessions", "x" }, "sessions: takes no arguments" },
         { { "export", "x" }, "export: give a session id and a directory" },
         { { "export", "x", "d", "--concurrency", "none" }, "option --concurrency wants a whole number" },
+        { { "crawl", "--config", "c", "https://x.example/" }, "crawl: --config takes its settings" },
         { { "config" }, "config: give an action: create, get or delete" },
         { { "config", "frob" }, "config: unknown action 'frob'" },
         { { "config", "get" }, "config get: give a config id" },

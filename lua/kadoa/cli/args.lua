@@ -28,6 +28,7 @@ M.OPTIONS = {
   ["filter-in"] = { value = true, list = true, commands = { "crawl" } },
   ["filter-out"] = { value = true, list = true, commands = { "crawl" } },
   body = { value = true, commands = { "crawl", "config" } },
+  config = { value = true, commands = { "crawl" } },
   status = { value = true, commands = { "pages" } },
   format = { value = true, commands = { "page", "export" } },
   output = { value = true, commands = { "page" } },
@@ -207,6 +208,14 @@ function M.check(cmd)
   local arity = ARITY[key]
   if #ids < arity[1] then return nil, what .. ": " .. arity[3] end
   if #ids > arity[2] then return nil, what .. ": " .. arity[4] end
+  if command == "crawl" and opts.config then
+    if #ids > 0 or opts.body or opts["max-pages"] or opts["max-depth"] or opts["filter-in"]
+      or opts["filter-out"] then
+      return nil, "crawl: --config takes its settings from the config: no URL, --body or crawl options"
+    end
+    if opts.config == "" then return nil, "crawl: the config id is empty" end
+    return true
+  end
   if (command == "crawl" or key == "config create") and #ids == 0 and not opts.body then
     return nil, what .. ": give a URL (or several), or --body FILE.json"
   end

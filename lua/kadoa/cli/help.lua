@@ -116,6 +116,7 @@ Exit codes:
 M.crawl = [[
 Usage: kadoa crawl [OPTIONS] URL [URL...]
        kadoa crawl --body FILE.json [OPTIONS] [URL...]
+       kadoa crawl --config CONFIG_ID [--wait ...]
 
 Start a crawl and print its session id, and nothing else, on stdout:
   id=$(kadoa crawl https://example.com) && kadoa wait "$id"
@@ -132,6 +133,8 @@ Options:
   --filter-out RE      skip paths matching RE (pathsFilterOut; repeatable)
   --body FILE.json     a JSON object of the API's own fields ("-": stdin);
                        URLs and the options above override its fields
+  --config CONFIG_ID   start the crawl of a saved config (kadoa config create);
+                       no URL, --body or crawl options with it
   --wait               watch the crawl until it is over
   --interval T, --max-interval T, --timeout T, --plain
                        with --wait: as for `kadoa wait`
@@ -274,6 +277,7 @@ Crawl configs: saved crawl settings to start crawls from.
   create   store a config made of the URLs (one is "url", several
            "startUrls") and/or a --body file of the API's fields (URLs
            override its url and startUrls); prints only the new config id
+           (start its crawl with: kadoa crawl --config CONFIG_ID)
   get      print the config as one JSON object
   delete   delete the config and print one line saying so
 

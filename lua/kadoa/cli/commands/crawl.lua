@@ -1,4 +1,5 @@
--- kadoa.cli.commands.crawl: `kadoa crawl URL... [options] [--wait]`.
+-- kadoa.cli.commands.crawl: `kadoa crawl URL... [options] [--wait]`, or
+-- `kadoa crawl --config CONFIG_ID [--wait]` (a saved config's crawl).
 -- Starts a crawl and prints its session id, alone on stdout, so that
 -- `id=$(kadoa crawl URL)` works. With --wait the id comes first (a script
 -- can go on after a failure) and then kadoa wait's own watching, display
@@ -53,10 +54,15 @@ end
 -- run(output, env, client, urls, opts, wopts) -> exit code. wopts: wait's
 -- timing and display (args.wait_options, display.live) when --wait.
 function M.run(output, env, client, urls, opts, wopts)
-  local body, msg = M.body(env, client, urls, opts)
-  if not body then return output:usage_error(msg, "crawl") end
-  local res, err = call(client, nil, "crawl", body)
-  if not res then return output:fail(err) end
+  local res, err
+  if opts.config then
+    res, err = call(client, nil, "crawl_with_config", opts.config)
+  else
+    local body, msg = M.body(env, client, urls, opts)
+    if not body then return output:usage_error(msg, "crawl") end
+    res, err = call(client, nil, "crawl", body)
+  end
+  if not res then return output:fail(err, opts.config and format.text(opts.config, 200) or nil) end
   local id = res.sessionId
   if has_error(res.error) or type(id) ~= "string" or id == "" then
     output:say("the crawl did not start: " .. format.text(has_error(res.error) and res.error
