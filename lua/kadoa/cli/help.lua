@@ -226,7 +226,7 @@ one line each, session id (shortened), domain, state, pages:
   3f2a…e91c  example.com               finished  47 pages
 
 Options:
-  --json               one JSON object per session, as the API gives it
+  --json               one JSON object per session with the API's fields
                        (full ids, start URLs, creation time, ...)
   --api-key-file PATH  read the API key from PATH (see kadoa --help)
   --base-url URL       the API's address
