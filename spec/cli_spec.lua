@@ -435,6 +435,21 @@ describe("the kadoa command", function()
         assert.matches("  failed: Crawl failed: target site blocked the crawler  6 pages", out[#out])
       end)
 
+      it("Ctrl-C during a slow start stops at once: exit 130, no id", function()
+        local job = start({ "crawl", "https://fault-slow-30000.example.com/" })
+        eventually(function()
+          local mask = read("/proc/" .. job.pid .. "/status"):match("\nSigCgt:%s*(%x+)")
+          return mask and tonumber(mask:sub(-1), 16) % 4 >= 2
+        end, 30, "the interpreter to catch SIGINT")
+        core.sleep(0.3)   -- let the request start
+        local t0 = core.monotime()
+        local r = interrupt(job)
+        assert.is_true(core.monotime() - t0 < 10, "the interrupt waited for the answer")
+        assert.are.equal(130, r.code)
+        assert.are.equal("", r.out)
+        assert.are.equal("kadoa: interrupted\n", r.err)
+      end)
+
       it("a start the API refuses is exit 3 with a clean message, nothing on stdout", function()
         local r = run({ "crawl", "https://fault-status-500.example.com/" })
         assert.are.equal(3, r.code)
