@@ -715,6 +715,31 @@ describe("the kadoa command", function()
     end)
   end)
 
+  describe("crawl --wait on a terminal", function()
+    it("keeps the id on its own line above the live line, which ends as finished", function()
+      if not execute("command -v tmux >/dev/null 2>&1") then return pending("tmux is not installed") end
+      local sock = ("kadoa-cli-crawl-%s-%d-%s"):format(sub.interpreter, os.time(),
+        tostring({}):match("0x(%x+)") or "0")
+      local tmux = "tmux -L " .. sub.quote(sock) .. " -f /dev/null "
+      finally(function() os.execute(tmux .. "kill-server >/dev/null 2>&1") end)
+      local script = command({ "crawl", "https://pages-9.seconds-1.example.com/", "--wait",
+        "--interval", "0.2" }) .. "; echo KADOA_EXIT=$?; sleep 60"
+      assert.is_true(execute(tmux .. "new-session -d -x 100 -y 20 " .. sub.quote(script)))
+      local screen
+      eventually(function()
+        local p = io.popen(tmux .. "capture-pane -p 2>/dev/null")
+        screen = p:read("*a")
+        p:close()
+        return contains(screen, "KADOA_EXIT=")
+      end, 60, "the crawl in tmux to end")
+      no_key(screen)
+      local rows = lines(screen)
+      assert.matches("^%x+%-%x+%-%x+%-%x+%-%x+%s*$", rows[1])
+      assert.matches("^%S+ %x+…%x+  finished  9 pages %(0 active, 0 waiting%)  ", rows[2])
+      assert.are.equal("KADOA_EXIT=0", rows[3])
+    end)
+  end)
+
   describe("usage", function()
     it("exits 2 without a key, saying where a key comes from", function()
       local r = run({ "status", "sess-a" }, { KADOA_API_KEY = false })
