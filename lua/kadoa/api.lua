@@ -25,6 +25,7 @@
 
 local core = require("kadoa.core")
 local options = require("kadoa.options")
+local errors = require("kadoa.errors")
 
 local M = {}
 
@@ -88,9 +89,7 @@ for name, d in pairs(M.calls) do compile(name, d) end
 -- argument check for segments: a wrong type is a programming mistake and
 -- raises at the caller of the API method, like Lua's own functions
 local function check_arg(v, i, fname)
-  if type(v) ~= "string" then
-    error(("bad argument #%d to '%s' (string expected, got %s)"):format(i, fname, type(v)), 4)
-  end
+  errors.check_arg(v, "string", i, fname, 4)
 end
 
 -- The query array the core encodes: name, value, ... in a fixed order.
@@ -109,7 +108,7 @@ local function query_of(d, o)
 end
 
 local function usage(fname, msg)
-  return nil, nil, nil, require("kadoa.errors").new("usage", fname .. ": " .. msg)
+  return nil, nil, nil, errors.new("usage", fname .. ": " .. msg)
 end
 
 -- The JSON body of a body call, from its positional argument(s): a table

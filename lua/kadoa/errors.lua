@@ -176,13 +176,20 @@ function M.from_report(r, secret)
   return M.from_transfer(r, secret)
 end
 
--- check_id(id, fname): a session id that is not a string is a programming
--- mistake, raised like Lua's own argument errors at the API function's
--- caller (level 3: past this function and the API function).
-function M.check_id(id, fname)
-  if type(id) ~= "string" then
-    error(("bad argument #1 to '%s' (string expected, got %s)"):format(fname, type(id)), 3)
+-- check_arg(v, want, i, fname, level): an argument of the wrong type is a
+-- programming mistake, raised like Lua's own argument errors ("bad
+-- argument #1 to 'status' (string expected, got number)"). level is what
+-- the caller would pass to error() itself.
+function M.check_arg(v, want, i, fname, level)
+  if type(v) ~= want then
+    error(("bad argument #%d to '%s' (%s expected, got %s)"):format(i, fname, want, type(v)), level + 1)
   end
+end
+
+-- check_id(id, fname): a session id must be a string, raised at the API
+-- function's caller.
+function M.check_id(id, fname)
+  M.check_arg(id, "string", 1, fname, 3)
 end
 
 return M

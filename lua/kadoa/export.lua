@@ -102,12 +102,8 @@ end
 -- export(client, id, dir [, opts]) -> summary | nil, err
 -- summary: { total, written, skipped, failed, pending, index, dir }
 function M.export(client, id, dir, opts)
-  if type(id) ~= "string" then
-    error(("bad argument #1 to 'export' (string expected, got %s)"):format(type(id)), 3)
-  end
-  if type(dir) ~= "string" then
-    error(("bad argument #2 to 'export' (string expected, got %s)"):format(type(dir)), 3)
-  end
+  errors.check_arg(id, "string", 1, "export", 3)
+  errors.check_arg(dir, "string", 2, "export", 3)
   local o, err = options.check("many", opts, "export",
     { format = { "string", nocontrol = true }, on_progress = "function", page_size = "number" })
   if not o then return nil, err end

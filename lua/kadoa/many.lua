@@ -123,9 +123,7 @@ function M.run(client, jobs, o)
 end
 
 function M.status_many(client, ids, opts)
-  if type(ids) ~= "table" then
-    error(("bad argument #1 to 'status_many' (table expected, got %s)"):format(type(ids)), 2)
-  end
+  require("kadoa.errors").check_arg(ids, "table", 1, "status_many", 2)
   local o, err = options.check("many", opts, "status_many")
   if not o then return nil, err end
   local list = distinct(ids)

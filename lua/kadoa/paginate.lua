@@ -92,9 +92,7 @@ end
 -- each_page(client, id [, opts]): every crawled page of a session.
 -- opts: page_size (default 100) and the call options (timeout, retries).
 function M.each_page(client, id, opts)
-  if type(id) ~= "string" then
-    error(("bad argument #1 to 'each_page' (string expected, got %s)"):format(type(id)), 3)
-  end
+  require("kadoa.errors").check_arg(id, "string", 1, "each_page", 3)
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   o.page_size = o.page_size or 100

@@ -59,9 +59,7 @@ end
 -- wait(client, id [, opts]) -> res | nil, err
 -- client: anything with client:status(id) -> res | nil, err.
 function M.wait(client, id, opts)
-  if type(id) ~= "string" then
-    error(string.format("bad argument #1 to 'wait' (string expected, got %s)", type(id)), 2)
-  end
+  errors.check_arg(id, "string", 1, "wait", 2)
   if client == nil then error("bad argument to 'wait' (no client)", 2) end
   if id == "" then return nil, errors.new("usage", "wait: the session id is empty") end
   local o, bad = options.check("wait", opts, "wait")

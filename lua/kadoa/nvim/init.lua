@@ -90,12 +90,8 @@ end
 -- when req:cancel() stopped it; a usage error for bad options). opts are
 -- client:status's call options (timeout, retries, raw). Never blocks.
 function M.status(id, callback, opts)
-  if type(id) ~= "string" then
-    error(("bad argument #1 to 'status' (string expected, got %s)"):format(type(id)), 2)
-  end
-  if type(callback) ~= "function" then
-    error(("bad argument #2 to 'status' (function expected, got %s)"):format(type(callback)), 2)
-  end
+  errors.check_arg(id, "string", 1, "status", 2)
+  errors.check_arg(callback, "function", 2, "status", 2)
   local client, err = M.client()
   if not client then
     vim.schedule(function() callback(nil, err) end)
@@ -111,9 +107,7 @@ end
 -- called on the main loop, and notify (default M.config.notify).
 -- Watching an id again replaces its earlier watch.
 function M.watch(id, opts)
-  if type(id) ~= "string" then
-    error(("bad argument #1 to 'watch' (string expected, got %s)"):format(type(id)), 2)
-  end
+  errors.check_arg(id, "string", 1, "watch", 2)
   local client, err = M.client()
   if not client then return nil, err end
   return watch.start(client, id, opts, M.config)
