@@ -345,6 +345,401 @@ describe("the kadoa command", function()
     end)
   end)
 
+  describe("the crawler verbs", function()
+    local UUID = "^%x+%-%x+%-%x+%-%x+%-%x+$"
+
+    local function decode(s) return assert(client.transport:decode(s)) end
+
+    -- start a crawl through the command, as a script would: its stdout
+    -- is the id and a line break, nothing else
+    local function crawl(url, ...)
+      local r = run({ "crawl", url, ... })
+      assert.are.equal(0, r.code, r.err)
+      assert.are.equal("", r.err)
+      local id = r.out:match("^(%S+)\n$")
+      assert.matches(UUID, id)
+      return id
+    end
+
+    local function tmpdir()
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert.is_true(execute("mkdir -p " .. sub.quote(dir)))
+      return dir
+    end
+
+    local function files(dir)
+      local t = {}
+      local p = io.popen("cd " .. sub.quote(dir) .. " && find . -type f | sort")
+      for line in p:lines() do t[#t + 1] = line:sub(3) end
+      p:close()
+      return t
+    end
+
+    describe("crawl", function()
+      it("prints exactly the session id and a line break: id=$(kadoa crawl URL)", function()
+        local r = run({ "crawl", "https://pages-7.seconds-0.example.com/" })
+        assert.are.equal(0, r.code)
+        assert.are.equal("", r.err)
+        assert.matches("^%x+%-%x+%-%x+%-%x+%-%x+\n$", r.out)
+        -- and through a shell's command substitution, the id alone
+        local out = sub.sh("id=$(" .. command({ "crawl", "https://pages-7.seconds-0.example.com/" })
+          .. ") && printf '[%s]' \"$id\"")
+        assert.matches("^%[%x+%-%x+%-%x+%-%x+%-%x+%]$", out)
+        local res = assert(client:status((r.out:gsub("\n", ""))))
+        assert.are.equal(7, res.payload.crawledPages)
+      end)
+
+      it("sends flags as the API's fields, over a --body file's", function()
+        local body = os.tmpname()
+        finally(function() os.remove(body) end)
+        write(body, '{"url": "https://pages-50.seconds-0.example.com/", "maxPages": 9, "maxDepth": 2}')
+        local id = crawl("--body", body)
+        assert.are.equal(9, assert(client:status(id)).payload.crawledPages)
+        id = crawl("--body", body, "--max-pages", "4", "--filter-in", "/docs/", "--filter-in", "/blog/",
+          "--filter-out", "/about/")
+        assert.are.equal(4, assert(client:status(id)).payload.crawledPages)
+        -- several URLs become startUrls: the first pages are those URLs
+        id = crawl("https://pages-5.seconds-0.example.com/a", "https://pages-5.seconds-0.example.com/b")
+        local r = run({ "pages", id })
+        assert.are.equal(0, r.code)
+        local out = lines(r.out)
+        assert.matches("  https://pages%-5%.seconds%-0%.example%.com/a$", out[1])
+        assert.matches("  https://pages%-5%.seconds%-0%.example%.com/b$", out[2])
+      end)
+
+      it("--wait prints the id first, then watches to the end: exit 0", function()
+        local r = run({ "crawl", "https://pages-12.seconds-1.example.com/", "--wait", "--interval", "0.2" })
+        assert.are.equal(0, r.code, r.err)
+        local out = lines(r.out)
+        assert.matches(UUID, out[1])
+        assert.is_true(#out >= 3)
+        assert.is_nil(r.out:find("[\r\27]"))
+        assert.matches("^%x+…%x+  finished  12 pages %(0 active, 0 waiting%)  ", out[#out])
+        assert.matches("^kadoa: waiting for " .. out[1]:gsub("%-", "%%-") .. " %(polling every 200ms", r.err)
+      end)
+
+      it("--wait gives a fresh session time to appear (it answers 404 at first)", function()
+        local r = run({ "crawl", "https://fresh404-1.pages-6.seconds-0.example.com/", "--wait",
+          "--interval", "0.2" })
+        assert.are.equal(0, r.code, r.err)
+        assert.matches("  finished  6 pages %(0 active, 0 waiting%)", r.out)
+      end)
+
+      it("--wait on a failing crawl: the id, the failure, exit 1", function()
+        local r = run({ "crawl", "https://failing.pages-10.seconds-1.example.com/", "--wait",
+          "--interval", "0.2" })
+        assert.are.equal(1, r.code)
+        local out = lines(r.out)
+        assert.matches(UUID, out[1])
+        assert.matches("  failed: Crawl failed: target site blocked the crawler  6 pages", out[#out])
+      end)
+
+      it("Ctrl-C during a slow start stops at once: exit 130, no id", function()
+        local job = start({ "crawl", "https://fault-slow-30000.example.com/" })
+        eventually(function()
+          local mask = read("/proc/" .. job.pid .. "/status"):match("\nSigCgt:%s*(%x+)")
+          return mask and tonumber(mask:sub(-1), 16) % 4 >= 2
+        end, 30, "the interpreter to catch SIGINT")
+        core.sleep(0.3)   -- let the request start
+        local t0 = core.monotime()
+        local r = interrupt(job)
+        assert.is_true(core.monotime() - t0 < 10, "the interrupt waited for the answer")
+        assert.are.equal(130, r.code)
+        assert.are.equal("", r.out)
+        assert.are.equal("kadoa: interrupted\n", r.err)
+      end)
+
+      it("a start the API refuses is exit 3 with a clean message, nothing on stdout", function()
+        local r = run({ "crawl", "https://fault-status-500.example.com/" })
+        assert.are.equal(3, r.code)
+        assert.are.equal("", r.out)
+        assert.matches("^kadoa: server: mock 500", r.err)
+      end)
+    end)
+
+    describe("pause and resume", function()
+      it("say what happened in one line, and the status shows it", function()
+        local id = crawl("https://pages-200.seconds-20.example.com/")
+        local r = run({ "pause", id })
+        assert.are.equal(0, r.code)
+        assert.are.equal(id .. "  Crawl paused\n", r.out)
+        local before = assert(client:status(id)).payload.crawledPages
+        core.sleep(0.5)
+        assert.are.equal(before, assert(client:status(id)).payload.crawledPages)
+        r = run({ "resume", id })
+        assert.are.equal(0, r.code)
+        assert.are.equal(id .. "  Crawl resumed\n", r.out)
+        eventually(function() return assert(client:status(id)).payload.crawledPages > before end, 30,
+          "the resumed crawl to move")
+      end)
+
+      it("a missing crawl is exit 3", function()
+        local r = run({ "pause", "status-404" })
+        assert.are.equal(3, r.code)
+        assert.are.equal("", r.out)
+        assert.matches("^kadoa: status%-404: not found: mock 404", r.err)
+      end)
+    end)
+
+    describe("pages and page", function()
+      it("lists every page across listing pages; --status filters; --json lines parse", function()
+        local id = crawl("https://pages-130.seconds-60.example.com/")
+        -- a big finished crawl: 130 pages, two listing pages of 100
+        local done = crawl("https://pages-130.seconds-0.example.com/")
+        local r = run({ "pages", done })
+        assert.are.equal(0, r.code)
+        local out = lines(r.out)
+        assert.are.equal(130, #out)
+        assert.are.equal("p0000  DONE      https://pages-130.seconds-0.example.com/", out[1])
+        assert.are.equal("p0129  DONE      https://pages-130.seconds-0.example.com/help/page-129", out[130])
+        -- a running crawl: only some pages are DONE yet
+        r = run({ "pages", id, "--status", "pending" })
+        assert.are.equal(0, r.code)
+        out = lines(r.out)
+        assert.is_true(#out >= 1)
+        for _, line in ipairs(out) do assert.matches("^p%d+  PENDING   https://", line) end
+        r = run({ "pages", "--json", id })
+        assert.are.equal(0, r.code)
+        for _, line in ipairs(lines(r.out)) do
+          local t = decode(line)
+          assert.is_string(t.id)
+          assert.is_string(t.url)
+          assert.is_string(t.status)
+        end
+        -- statuses are open: READY too
+        local ready = crawl("https://ready.pages-3.seconds-0.example.com/")
+        r = run({ "pages", ready, "--status", "READY" })
+        assert.are.equal(3, #lines(r.out))
+      end)
+
+      it("page writes the content to stdout as it came, or to -o FILE", function()
+        local id = crawl("https://pages-3.seconds-0.example.com/")
+        local want = assert(client:page(id, "p0001", { format = "markdown" })).payload
+        local r = run({ "page", id, "p0001", "--format", "markdown" })
+        assert.are.equal(0, r.code)
+        assert.are.equal(want, r.out)
+        assert.matches("^# Page 1 of pages%-3", r.out)
+        local path = os.tmpname()
+        finally(function() os.remove(path) end)
+        r = run({ "page", id, "p0002", "-o", path })
+        assert.are.equal(0, r.code)
+        assert.are.equal("", r.out)
+        assert.are.equal(assert(client:page(id, "p0002")).payload, read(path))
+        assert.matches("<title>Page 2 of ", read(path))
+      end)
+
+      it("hostile page URLs: listed without a control byte, exported inside DIR only", function()
+        local id = crawl("https://hostile.pages-40.seconds-0.example.com/")
+        local r = run({ "pages", id })
+        assert.are.equal(0, r.code)
+        assert.are.equal(40, #lines(r.out))
+        assert.is_nil(r.out:find("[%z\1-\9\11-\31\127]"), "a control byte in the listing")
+        local dir = tmpdir()
+        finally(function() os.execute("rm -rf " .. sub.quote(dir)) end)
+        r = run({ "export", id, dir .. "/out" })
+        assert.are.equal(0, r.code, r.err)
+        assert.are.equal(41, #files(dir .. "/out"))
+        assert.are.equal(41, #files(dir))
+      end)
+
+      it("a page or a crawl that is not there is exit 3 with a clean message", function()
+        local r = run({ "pages", "status-404" })
+        assert.are.equal(3, r.code)
+        assert.are.equal("", r.out)
+        assert.matches("^kadoa: status%-404: not found: mock 404", r.err)
+        local id = crawl("https://pages-3.seconds-0.example.com/")
+        r = run({ "page", id, "p0099" })
+        assert.are.equal(3, r.code)
+        assert.matches("not found: no such page", r.err)
+      end)
+    end)
+
+    describe("sessions", function()
+      it("lists every session, a table line each, or JSON lines", function()
+        local id = crawl("https://pages-4.seconds-0.sl.test/")
+        local r = run({ "sessions" })
+        assert.are.equal(0, r.code)
+        local short = id:sub(1, 4) .. "…" .. id:sub(-4)
+        assert.matches("\n?" .. short .. "  pages%-4%.seconds%-0%.sl%.test%s+finished  4 pages\n", r.out)
+        r = run({ "sessions", "--json" })
+        assert.are.equal(0, r.code)
+        local found
+        for _, line in ipairs(lines(r.out)) do
+          local t = decode(line)
+          if t.sessionId == id then found = t end
+        end
+        assert.is_table(found)
+        assert.are.equal(4, found.crawledPages)
+      end)
+    end)
+
+    describe("config", function()
+      it("create prints the id; get the config as JSON; delete one line; then it is gone", function()
+        local r = run({ "config", "create", "https://a.example.com/", "https://b.example.com/" })
+        assert.are.equal(0, r.code, r.err)
+        local cid = r.out:match("^(%S+)\n$")
+        assert.matches(UUID, cid)
+        r = run({ "config", "get", cid })
+        assert.are.equal(0, r.code)
+        local t = decode(r.out)
+        assert.are.same({ "https://a.example.com/", "https://b.example.com/" }, t.startUrls)
+        -- a crawl from it: the id alone, its pages those URLs
+        r = run({ "crawl", "--config", cid })
+        assert.are.equal(0, r.code, r.err)
+        local id = r.out:match("^(%S+)\n$")
+        assert.matches(UUID, id)
+        eventually(function() return contains(run({ "pages", id }).out, "https://b.example.com/") end, 30,
+          "the config's second URL among the pages")
+        r = run({ "config", "delete", cid })
+        assert.are.equal(0, r.code)
+        assert.are.equal("deleted config " .. cid .. "\n", r.out)
+        r = run({ "config", "get", cid })
+        assert.are.equal(3, r.code)
+        assert.matches("not found", r.err)
+        r = run({ "crawl", "--config", cid })
+        assert.are.equal(3, r.code)
+        assert.are.equal("", r.out)
+        assert.matches("^kadoa: " .. cid:gsub("%-", "%%-") .. ": not found", r.err)
+      end)
+    end)
+
+    describe("export", function()
+      it("writes every page and an index; a second run skips them; piped: plain lines", function()
+        local id = crawl("https://pages-25.seconds-0.example.com/")
+        local dir = tmpdir()
+        finally(function() os.execute("rm -rf " .. sub.quote(dir)) end)
+        local r = run({ "export", id, dir, "--concurrency", "4" })
+        assert.are.equal(0, r.code, r.err)
+        assert.is_nil(r.out:find("[\r\27]"), "piped output has no terminal control")
+        local out = lines(r.out)
+        assert.is_true(#out >= 2 and #out <= 12, r.out)
+        assert.are.equal("exported 25 pages to " .. dir .. ": 25 written, 0 skipped, 0 failed; index "
+          .. dir .. "/index.jsonl", out[#out])
+        assert.are.equal("kadoa: exporting " .. id .. " to " .. dir .. " (markdown, 4 at a time)\n", r.err)
+        local written = files(dir)
+        assert.are.equal(26, #written)
+        local index = read(dir .. "/index.jsonl")
+        assert.are.equal(25, #lines(index))
+        for _, line in ipairs(lines(index)) do assert.is_table(decode(line)) end
+        r = run({ "export", id, dir })
+        assert.are.equal(0, r.code)
+        assert.matches("25 pages to .*: 0 written, 25 skipped, 0 failed", r.out)
+      end)
+
+      it("Ctrl-C: exit 130 saying how to resume; the same command again finishes the job", function()
+        local id = crawl("https://pages-60.seconds-0.latency-100.example.com/")
+        local dir = tmpdir()
+        finally(function() os.execute("rm -rf " .. sub.quote(dir)) end)
+        local job = start({ "export", id, dir, "--concurrency", "2" })
+        eventually(function() return contains(read(job.out), "\n") end, 30, "the first progress line")
+        local r = interrupt(job)
+        assert.are.equal(130, r.code, r.err)
+        assert.matches("kadoa: interrupted after [%d.]+s; run the same command again to resume\n$", r.err)
+        local before = #files(dir)
+        assert.is_true(before > 1 and before < 61, "some pages were written: " .. before)
+        r = run({ "export", id, dir, "--concurrency", "8" })
+        assert.are.equal(0, r.code, r.err)
+        local written, skipped = r.out:match(": (%d+) written, (%d+) skipped, 0 failed")
+        assert.are.equal(60, tonumber(written) + tonumber(skipped))
+        assert.is_true(tonumber(skipped) > 0)
+        assert.are.equal(61, #files(dir))
+      end)
+
+      it("exit 3 on a missing crawl, with a clean message", function()
+        local dir = tmpdir()
+        finally(function() os.execute("rm -rf " .. sub.quote(dir)) end)
+        local r = run({ "export", "status-404", dir })
+        assert.are.equal(3, r.code)
+        assert.matches("kadoa: status%-404: not found", r.err)
+      end)
+
+      it("on a terminal redraws a progress bar in place", function()
+        -- a window wide enough for the summary (it names a temporary dir)
+        if not execute("command -v tmux >/dev/null 2>&1") then return pending("tmux is not installed") end
+        local id = crawl("https://pages-40.seconds-0.latency-100.example.com/")
+        local dir = tmpdir()
+        finally(function() os.execute("rm -rf " .. sub.quote(dir)) end)
+        local sock = ("kadoa-cli-export-%s-%d-%s"):format(sub.interpreter, os.time(),
+          tostring({}):match("0x(%x+)") or "0")
+        local tmux = "tmux -L " .. sub.quote(sock) .. " -f /dev/null "
+        finally(function() os.execute(tmux .. "kill-server >/dev/null 2>&1") end)
+        local script = command({ "export", id, dir, "--concurrency", "2" }, { LANG = "C.UTF-8" })
+          .. "; echo KADOA_EXIT=$?; sleep 60"
+        assert.is_true(execute(tmux .. "new-session -d -x 200 -y 20 " .. sub.quote(script)))
+        local screen, bar
+        eventually(function()
+          local p = io.popen(tmux .. "capture-pane -p 2>/dev/null")
+          screen = p:read("*a")
+          p:close()
+          bar = bar or screen:match("(%[[█░]+%] %d+/40 pages[^\n]*)")
+          return contains(screen, "KADOA_EXIT=")
+        end, 60, "the export in tmux to end")
+        no_key(screen)
+        assert.is_string(bar, "no progress bar was seen")
+        assert.matches("pages/s", bar)
+        local rows = lines(screen)
+        -- the bar was drawn over in place: the summary is the first line
+        assert.matches("^exported 40 pages to ", rows[1])
+        assert.are.equal("KADOA_EXIT=0", rows[2])
+      end)
+    end)
+
+    it("each verb has its usage errors: exit 2, nothing on stdout", function()
+      local cases = {
+        { { "crawl" }, "crawl: give a URL (or several), or --body FILE.json" },
+        { { "crawl", "https://x.example/", "--max-pages", "0" }, "option --max-pages wants a whole number" },
+        { { "crawl", "https://x.example/", "--interval", "1" }, "option --interval needs --wait" },
+        { { "crawl", "--body", "/nonexistent/body.json" }, "cannot read --body" },
+        { { "pause" }, "pause: give a session id" },
+        { { "resume", "a", "b" }, "resume: one session id at a time" },
+        { { "pages", "x", "--format", "md" }, "option --format is for 'kadoa page' and 'kadoa export'" },
+        { { "page", "x" }, "page: give a session id and a page id" },
+        { { "page", "x", "p1", "--format", "pdf" }, "option --format wants markdown, md or html" },
+        { { "sessions", "x" }, "sessions: takes no arguments" },
+        { { "export", "x" }, "export: give a session id and a directory" },
+        { { "export", "x", "d", "--concurrency", "none" }, "option --concurrency wants a whole number" },
+        { { "crawl", "--config", "c", "https://x.example/" }, "crawl: --config takes its settings" },
+        { { "config" }, "config: give an action: create, get or delete" },
+        { { "config", "frob" }, "config: unknown action 'frob'" },
+        { { "config", "get" }, "config get: give a config id" },
+        { { "config", "create" }, "config create: give a URL (or several), or --body FILE.json" },
+        { { "config", "delete", "c", "--body", "b.json" }, "option --body is for 'kadoa config create'" },
+      }
+      for _, case in ipairs(cases) do
+        local r = run(case[1])
+        assert.are.equal(2, r.code, table.concat(case[1], " "))
+        assert.are.equal("", r.out)
+        assert.is_truthy(contains(r.err, "kadoa: " .. case[2]), r.err)
+      end
+    end)
+  end)
+
+  describe("crawl --wait on a terminal", function()
+    it("keeps the id on its own line above the live line, which ends as finished", function()
+      if not execute("command -v tmux >/dev/null 2>&1") then return pending("tmux is not installed") end
+      local sock = ("kadoa-cli-crawl-%s-%d-%s"):format(sub.interpreter, os.time(),
+        tostring({}):match("0x(%x+)") or "0")
+      local tmux = "tmux -L " .. sub.quote(sock) .. " -f /dev/null "
+      finally(function() os.execute(tmux .. "kill-server >/dev/null 2>&1") end)
+      local script = command({ "crawl", "https://pages-9.seconds-1.example.com/", "--wait",
+        "--interval", "0.2" }) .. "; echo KADOA_EXIT=$?; sleep 60"
+      assert.is_true(execute(tmux .. "new-session -d -x 100 -y 20 " .. sub.quote(script)))
+      local screen
+      eventually(function()
+        local p = io.popen(tmux .. "capture-pane -p 2>/dev/null")
+        screen = p:read("*a")
+        p:close()
+        return contains(screen, "KADOA_EXIT=")
+      end, 60, "the crawl in tmux to end")
+      no_key(screen)
+      local rows = lines(screen)
+      assert.matches("^%x+%-%x+%-%x+%-%x+%-%x+%s*$", rows[1])
+      assert.matches("^%S+ %x+…%x+  finished  9 pages %(0 active, 0 waiting%)  ", rows[2])
+      assert.are.equal("KADOA_EXIT=0", rows[3])
+    end)
+  end)
+
   describe("usage", function()
     it("exits 2 without a key, saying where a key comes from", function()
       local r = run({ "status", "sess-a" }, { KADOA_API_KEY = false })
@@ -371,8 +766,10 @@ describe("the kadoa command", function()
         { { "status", "--frob", "x" }, "unknown option '--frob'" },
         { { "status", "--token=secret-ish", "x" }, "unknown option '--token'" },
         { { "status", "-x", "x" }, "unknown option '-x'" },
-        { { "status", "--interval", "2", "x" }, "option --interval is for 'kadoa wait', not 'status'" },
-        { { "wait", "--json", "x" }, "option --json is for 'kadoa status', not 'wait'" },
+        { { "status", "--interval", "2", "x" },
+          "option --interval is for 'kadoa wait' and 'kadoa crawl', not 'status'" },
+        { { "wait", "--json", "x" },
+          "option --json is for 'kadoa status', 'kadoa pages' and 'kadoa sessions', not 'wait'" },
         { { "status" }, "status: give a session id" },
         { { "wait", "a", "b" }, "wait: one session id at a time" },
         { { "wait", "--interval", "0", "x" }, "option --interval wants a positive duration" },

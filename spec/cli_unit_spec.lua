@@ -95,7 +95,7 @@ describe("kadoa.cli", function()
   describe("args.check and args.early", function()
     it("catches options of the other command, and missing or empty ids", function()
       local function check(argv) return select(2, args.check(assert(args.parse(argv)))) end
-      assert.are.equal("option --interval is for 'kadoa wait', not 'status'",
+      assert.are.equal("option --interval is for 'kadoa wait' and 'kadoa crawl', not 'status'",
         check({ "status", "--interval", "1", "x" }))
       assert.are.equal("option --long is for 'kadoa status', not 'wait'", check({ "wait", "--long", "x" }))
       assert.are.equal("status: give a session id", check({ "status" }))
@@ -235,6 +235,219 @@ describe("kadoa.cli", function()
     end)
   end)
 
+  describe("the crawler verbs' parts", function()
+    local crawl = require("kadoa.cli.commands.crawl")
+    local progress = require("kadoa.cli.progress")
+    local output = require("kadoa.cli.output")
+    local sessions = require("kadoa.cli.commands.sessions")
+
+    it("args: repeated options make lists, -o is --output, config takes an action", function()
+      local cmd = assert(args.parse({ "crawl", "https://a/", "--filter-in", "x", "--filter-in=y",
+        "--filter-out", "z", "--max-pages", "3" }))
+      assert.are.same({ "x", "y" }, cmd.options["filter-in"])
+      assert.are.same({ "z" }, cmd.options["filter-out"])
+      assert.are.equal("3", cmd.options["max-pages"])
+      assert.are.same({ "https://a/" }, cmd.ids)
+      cmd = assert(args.parse({ "page", "s", "p1", "-o", "f.md" }))
+      assert.are.equal("f.md", cmd.options.output)
+      cmd = assert(args.parse({ "config", "get", "c1" }))
+      assert.are.equal("get", cmd.action)
+      assert.are.same({ "c1" }, cmd.ids)
+      assert.are.equal("config: unknown action 'frob' (create, get or delete)",
+        select(2, args.parse({ "config", "frob" })))
+    end)
+
+    it("args.check: each verb's words and options", function()
+      local function check(argv) return select(2, args.check(assert(args.parse(argv)))) end
+      assert.is_nil(check({ "crawl", "https://a/", "https://b/", "--max-depth", "0" }))
+      assert.is_nil(check({ "crawl", "--body", "b.json", "--wait", "--timeout", "5" }))
+      assert.is_nil(check({ "config", "create", "--body", "b.json" }))
+      assert.is_nil(check({ "sessions", "--json" }))
+      assert.is_nil(check({ "pages", "s", "--status", "READY", "--json" }))
+      assert.is_nil(check({ "export", "s", "d", "--concurrency", "2", "--format", "html", "--plain" }))
+      assert.are.equal("option --timeout needs --wait", check({ "crawl", "u", "--timeout", "1" }))
+      assert.are.equal("option --max-pages wants a whole number of at least 1, not '1.5'",
+        check({ "crawl", "u", "--max-pages", "1.5" }))
+      assert.are.equal("option --wait is for 'kadoa crawl', not 'wait'", check({ "wait", "x", "--wait" }))
+      assert.are.equal("option --json is for 'kadoa status', 'kadoa pages' and 'kadoa sessions', not 'page'",
+        check({ "page", "s", "p", "--json" }))
+      assert.are.equal("page: give a session id and a page id, no more", check({ "page", "a", "b", "c" }))
+      assert.are.equal("export: give a session id and a directory", check({ "export", "s" }))
+      assert.are.equal("crawl: an argument is empty", check({ "crawl", "" }))
+      assert.are.equal("pages: a session id is empty", check({ "pages", "" }))
+      assert.are.equal("config delete: one config id at a time", check({ "config", "delete", "a", "b" }))
+      assert.are.equal("--body - and --api-key-file - cannot both read standard input",
+        check({ "crawl", "--body", "-", "--api-key-file", "-" }))
+    end)
+
+    it("crawl's body: the file's fields, then URLs and flags over them", function()
+      local client = assert(kadoa.client({ api_key = KEY, base_url = "http://127.0.0.1:9" }))
+      finally(function() client:close() end)
+      local env = { read_file = function(path)
+        assert.are.equal("b.json", path)
+        return '{"url":"https://old/","startUrls":["https://x/"],"maxPages":9,"extraField":true}'
+      end }
+      local body = assert(crawl.body(env, client, { "https://a/", "https://b/" },
+        { body = "b.json", ["max-pages"] = "3", ["filter-in"] = { "/docs" } }))
+      assert.are.same({ startUrls = { "https://a/", "https://b/" }, maxPages = 3, extraField = true,
+        pathsFilterIn = { "/docs" } }, body)
+      body = assert(crawl.body(env, client, {}, { body = "b.json", ["max-depth"] = "0" }))
+      assert.are.equal("https://old/", body.url)
+      assert.are.equal(0, body.maxDepth)
+      assert.are.same({ url = "https://a/" }, crawl.body(env, client, { "https://a/" }, {}))
+      env.read_file = function() return "[1,2]" end
+      assert.matches("must hold a JSON object", select(2, crawl.body(env, client, {}, { body = "b.json" })))
+      env.read_file = function() return nil, "b.json: No such file or directory" end
+      assert.are.equal("cannot read --body: b.json: No such file or directory",
+        select(2, crawl.body(env, client, {}, { body = "b.json" })))
+    end)
+
+    it("json_line keeps the JSON and escapes what would drive a terminal", function()
+      local s = require("kadoa.json").encode({ t = "a\27[2Jb\194\155c\226\128\174d\127" })
+      local line = output.json_line(s)
+      assert.is_nil(line:find("[\27\127]"))
+      assert.is_nil(line:find("\194\155", 1, true))
+      assert.is_nil(line:find("\226\128\174", 1, true))
+      local client = assert(kadoa.client({ api_key = KEY, base_url = "http://127.0.0.1:9" }))
+      finally(function() client:close() end)
+      assert.are.same(client.transport:decode(s), client.transport:decode(line))
+    end)
+
+    it("sessions: a table line per session, the id shortened, server text cleaned", function()
+      assert.are.equal("3f2a…e91c  example.com                    finished  47 pages",
+        sessions.line({ sessionId = "3f2a0c4e-1111-2222-3333-44445555e91c", domain = "example.com",
+          finished = true, crawledPages = 47 }))
+      assert.are.equal("short      ev\\27[2Jil.com                 crawling  1 page",
+        sessions.line({ sessionId = "short", domain = "ev\27[2Jil.com", finished = false, crawledPages = 1 }))
+    end)
+
+    -- a progress display on a recorder, its clock the real one
+    local function progress_on(live, width)
+      local rec = recorder()
+      local out = output.new({ stdout = rec, stderr = recorder() })
+      local env = { getenv = function(n) return n == "LANG" and "C.UTF-8" or nil end,
+        width = function() return width or 80 end }
+      return progress.new(live, out, env), rec
+    end
+
+    it("progress, plain: a line each tenth, then the summary", function()
+      local show, rec = progress_on(false)
+      for done = 1, 47 do
+        show:update({ done = done, total = 47, written = done, skipped = 0, failed = 0, elapsed = done / 10,
+          rate = 10 })
+      end
+      show:finish("summary")
+      local out = lines(rec.text)
+      assert.are.equal(11, #out)
+      assert.are.equal("5/47 pages  10.0 pages/s  5s left", out[1])
+      assert.are.equal("47/47 pages  10.0 pages/s  0s left", out[10])
+      assert.are.equal("summary", out[11])
+      assert.is_nil(rec.text:find("[\r\27]"))
+      -- a total not known yet: a line every 100 pages
+      show, rec = progress_on(false)
+      for done = 1, 250 do show:update({ done = done, rate = 5 }) end
+      assert.are.same({ "100 pages  5.0 pages/s", "200 pages  5.0 pages/s" }, lines(rec.text))
+    end)
+
+    it("progress, live: a bar redrawn in place within the width, cleared for the summary", function()
+      local show, rec = progress_on(true, 60)
+      show:update({ done = 0, total = 40, rate = 0 })
+      show:update({ done = 40, total = 40, failed = 2, rate = 8 })
+      show:finish("summary")
+      local frames = {}
+      for f in rec.text:gmatch("\r([^\r]-)\27%[K") do frames[#frames + 1] = f end
+      assert.are.equal("[" .. string.rep("░", 30) .. "] 0/40 pages  0.0 pages/s", frames[1])
+      assert.matches("^%[" .. string.rep("█", 12) .. "%] 40/40 pages  8%.0 pages/s  2 failed  0s left$",
+        frames[2])
+      for _, f in ipairs(frames) do assert.is_true(require("kadoa.text").width(f) <= 59, f) end
+      assert.matches("\r\27%[Ksummary\n$", rec.text)
+    end)
+
+    it("export: failed pages are exit 3, said on stderr; a library error exit 3 too", function()
+      local export = require("kadoa.cli.commands.export")
+      local rec, err = recorder(), recorder()
+      local out = output.new({ stdout = rec, stderr = err })
+      local env = { getenv = function() return nil end, width = function() return 80 end }
+      local fake = { export = function(_, id, dir, o)
+        assert.are.equal("s1", id)
+        assert.are.equal("markdown", o.format)
+        assert.are.equal(3, o.concurrency)
+        o.on_progress({ done = 1, total = 2, written = 1, skipped = 0, failed = 0, rate = 1 })
+        o.on_progress({ done = 2, total = 2, written = 1, skipped = 0, failed = 1, rate = 1 })
+        return { total = 2, written = 1, skipped = 0, failed = 1, index = dir .. "/index.jsonl" }
+      end }
+      assert.are.equal(exit.api, export.run(out, env, fake, "s1", "d", { concurrency = "3" }, false))
+      assert.are.equal("exported 2 pages to d: 1 written, 0 skipped, 1 failed; index d/index.jsonl",
+        lines(rec.text)[#lines(rec.text)])
+      assert.are.equal("kadoa: exporting s1 to d (markdown, 3 at a time)", lines(err.text)[1])
+      assert.matches("\nkadoa: 1 pages could not be exported; the index lists them", err.text)
+      fake.export = function() return nil, require("kadoa.errors").new("not_found", "no such session") end
+      assert.are.equal(exit.api, export.run(out, env, fake, "s\27[2J", "d", {}, false))
+      assert.matches("kadoa: s\\27%[2J: not found: no such session\n$", err.text)
+    end)
+
+    it("page and pages clean server text for a terminal; page keeps it as it came for a pipe", function()
+      local pages = require("kadoa.cli.commands.pages")
+      local evil = "# T\27]0;owned\7itle\n\tline \27[2J two\n"
+      local fake = {
+        send = function() error("not expected") end,
+        each_page = function()
+          local done = false
+          return function()
+            if done then return nil end
+            done = true
+            return { id = "p\27[1m1", url = "https://x/\27[2J", status = "DO\155NE" }
+          end
+        end,
+      }
+      local rec = recorder()
+      local out = output.new({ stdout = rec, stderr = recorder() })
+      assert.are.equal(exit.ok, pages.list(out, fake, "s", {}))
+      assert.is_nil(rec.text:find("[\27\155]"), rec.text)
+      assert.matches("^p\\27%[1m1  DO\\xFFNE", rec.text:gsub("\\x9B", "\\xFF"))
+      -- page: a fake request engine under kadoa.cli.call
+      fake.send = function(_, name, id, page_id)
+        assert.are.equal("page", name)
+        assert.are.equal("s", id)
+        assert.are.equal("p1", page_id)
+        return {
+          await = function() return { payload = evil } end,
+          done = function() return true end,
+          cancel = function() end,
+        }
+      end
+      for _, terminal in ipairs({ true, false }) do
+        rec = recorder()
+        out = output.new({ stdout = rec, stderr = recorder() })
+        local env = { is_terminal = function() return terminal end }
+        assert.are.equal(exit.ok, pages.show(out, env, fake, "s", "p1", {}))
+        if terminal then
+          assert.is_nil(rec.text:find("\27", 1, true))
+          assert.are.equal("# T\\27]0;owned\\7itle\n\tline \\27[2J two\n", rec.text)
+        else
+          assert.are.equal(evil, rec.text)
+        end
+      end
+    end)
+
+    it("every verb has its help, and the main help lists them all", function()
+      local verbs = { "crawl", "pause", "resume", "pages", "page", "sessions", "export", "config" }
+      for _, name in ipairs(verbs) do
+        assert.is_string(help[name], name)
+        assert.matches("^Usage: kadoa " .. name .. " ", help[name])
+        assert.matches("\n  130 ", help[name])
+        assert.matches("\n  " .. name .. " ", help.main)
+        local r = run({ name, "--help" })
+        assert.are.equal(exit.ok, r.code)
+        assert.are.equal(help[name], r.out)
+      end
+      assert.are.equal(help.config, run({ "config", "create", "-h" }).out)
+      assert.are.equal(help.export, run({ "help", "export" }).out)
+      assert.are.equal(help.config, run({ "help", "config", "delete" }).out)
+      assert.are.equal(exit.usage, run({ "help", "config", "frob" }).code)
+    end)
+  end)
+
   describe("against the mock server", function()
     local fx = fixture.mock_client(KEY)
     local srv
@@ -346,6 +559,52 @@ describe("kadoa.cli", function()
         assert.are.equal(exit.ok, r.code)
         assert.is_nil(r.out:find("[\r\27]"))
       end
+    end)
+
+    it("crawl, pause, resume, pages, page, config: in-process, one line or the id each", function()
+      local r = run({ "crawl", "https://pages-3.seconds-0.unit.example.com/" }, vars())
+      assert.are.equal(exit.ok, r.code, r.err)
+      local id = r.out:match("^(%x+%-%x+%-%x+%-%x+%-%x+)\n$")
+      assert.is_string(id)
+      assert.are.equal(id .. "  Crawl paused\n", run({ "pause", id }, vars()).out)
+      assert.are.equal(id .. "  Crawl resumed\n", run({ "resume", id }, vars()).out)
+      r = run({ "pages", id, "--status", "DONE" }, vars())
+      assert.are.same({
+        "p0000  DONE      https://pages-3.seconds-0.unit.example.com/",
+        "p0001  DONE      https://pages-3.seconds-0.unit.example.com/blog/page-1",
+        "p0002  DONE      https://pages-3.seconds-0.unit.example.com/products/page-2",
+      }, lines(r.out))
+      r = run({ "page", id, "p0000", "--format", "md" }, vars())
+      assert.matches("^# Page 0 of pages%-3%.seconds%-0%.unit%.example%.com\n", r.out)
+      r = run({ "config", "create", "https://unit.example.com/" }, vars())
+      assert.are.equal(exit.ok, r.code)
+      local cid = r.out:match("^(%S+)\n$")
+      r = run({ "config", "get", cid }, vars())
+      assert.matches('"url":"https://unit.example.com/"', r.out)
+      assert.are.equal(exit.api, run({ "config", "get", "status-404" }, vars()).code)
+    end)
+
+    it("export of a crawl still running: what is there, and a word about the rest; exit 0", function()
+      local r = run({ "crawl", "https://pages-40.seconds-30.example.com/" }, vars())
+      local id = r.out:match("^(%S+)\n$")
+      local dir = os.tmpname()
+      os.remove(dir)
+      finally(function() os.execute("rm -rf '" .. dir .. "'") end)
+      r = run({ "export", id, dir }, vars())
+      assert.are.equal(exit.ok, r.code, r.err)
+      assert.matches(" not crawled yet; index ", r.out)
+      assert.matches("kadoa: the crawl has not reached every page yet", r.err)
+    end)
+
+    it("sessions and pages --json: one object a line, as the API gave it", function()
+      run({ "crawl", "https://pages-2.seconds-0.json.example.com/" }, vars())
+      local r = run({ "sessions", "--json" }, vars())
+      assert.are.equal(exit.ok, r.code)
+      local first = fx.client.transport:decode(lines(r.out)[1])
+      assert.are.equal("pages-2.seconds-0.json.example.com", first.domain)
+      r = run({ "pages", "--json", first.sessionId }, vars())
+      assert.are.equal(2, #lines(r.out))
+      assert.are.equal("p0001", fx.client.transport:decode(lines(r.out)[2]).id)
     end)
 
     it("an interruption is exit 130; any other error is an internal one, exit 3", function()

@@ -8,33 +8,58 @@ local shown = require("kadoa.cli.output").shown
 
 local M = {}
 
--- name -> { value = takes a value, command = only for that command }
+-- name -> { value = takes a value, list = may be given again (a list),
+-- commands = the only commands that take it (none: every command) }.
+-- One table, so --help texts and the checks below read the same truth.
 M.OPTIONS = {
   ["api-key-file"] = { value = true },
   ["base-url"] = { value = true },
   help = {},
   version = {},
-  json = { command = "status" },
-  long = { command = "status" },
-  plain = { command = "wait" },
-  interval = { value = true, command = "wait" },
-  ["max-interval"] = { value = true, command = "wait" },
-  timeout = { value = true, command = "wait" },
+  json = { commands = { "status", "pages", "sessions" } },
+  long = { commands = { "status" } },
+  plain = { commands = { "wait", "crawl", "export" } },
+  interval = { value = true, commands = { "wait", "crawl" } },
+  ["max-interval"] = { value = true, commands = { "wait", "crawl" } },
+  timeout = { value = true, commands = { "wait", "crawl" } },
+  wait = { commands = { "crawl" } },
+  ["max-pages"] = { value = true, commands = { "crawl" } },
+  ["max-depth"] = { value = true, commands = { "crawl" } },
+  ["filter-in"] = { value = true, list = true, commands = { "crawl" } },
+  ["filter-out"] = { value = true, list = true, commands = { "crawl" } },
+  body = { value = true, commands = { "crawl", "config" } },
+  config = { value = true, commands = { "crawl" } },
+  status = { value = true, commands = { "pages" } },
+  format = { value = true, commands = { "page", "export" } },
+  output = { value = true, commands = { "page" } },
+  concurrency = { value = true, commands = { "export" } },
 }
 local OPTIONS = M.OPTIONS
 
-M.COMMANDS = { status = true, wait = true, help = true }
+-- One-letter spellings (besides -h): -o FILE is what people type for an
+-- output file.
+local SHORT = { o = "output" }
+
+M.COMMANDS = {
+  status = true, wait = true, crawl = true, pause = true, resume = true, pages = true,
+  page = true, sessions = true, export = true, config = true, help = true,
+}
 local COMMANDS = M.COMMANDS
+
+-- config's actions: `kadoa config create|get|delete ...`. The action is
+-- the first word after "config", kept apart from the ids.
+M.CONFIG_ACTIONS = { create = true, get = true, delete = true }
+local CONFIG_ACTIONS = M.CONFIG_ACTIONS
 
 local API_KEY_REFUSED = "there is no --api-key option: a command's arguments can be read by "
   .. "every user of this machine (ps, /proc) and stay in shell history. "
   .. "Set KADOA_API_KEY or use --api-key-file PATH instead"
 
--- parse(argv) -> { command, ids, options } | nil, message, command
+-- parse(argv) -> { command, action, ids, options } | nil, message, command
 -- Options may come anywhere; "--" ends them. A message never echoes what
 -- follows "=" in an unknown option: it might be a secret.
 function M.parse(argv)
-  local opts, ids, command = {}, {}, nil
+  local opts, ids, command, action = {}, {}, nil, nil
   local i, only_ids = 1, false
   while i <= #argv do
     local a = argv[i]
@@ -42,6 +67,11 @@ function M.parse(argv)
       if not command and not only_ids then
         if not COMMANDS[a] then return nil, "unknown command '" .. shown(a) .. "'" end
         command = a
+      elseif command == "config" and not action then
+        if not CONFIG_ACTIONS[a] then
+          return nil, "config: unknown action '" .. shown(a) .. "' (create, get or delete)", command
+        end
+        action = a
       else
         ids[#ids + 1] = a
       end
@@ -52,6 +82,7 @@ function M.parse(argv)
     else
       local name, value = a:match("^%-%-([^=]+)=(.*)$")
       if not name then name = a:match("^%-%-(.+)$") end
+      if not name and SHORT[a:sub(2)] then name = SHORT[a:sub(2)] end
       if name == "api-key" then return nil, API_KEY_REFUSED, command end
       local spec = name and OPTIONS[name]
       if not spec then
@@ -63,7 +94,12 @@ function M.parse(argv)
           value = argv[i]
           if value == nil then return nil, "option --" .. name .. " needs a value", command end
         end
-        opts[name] = value
+        if spec.list then
+          opts[name] = opts[name] or {}
+          table.insert(opts[name], value)
+        else
+          opts[name] = value
+        end
       else
         if value ~= nil then return nil, "option --" .. name .. " takes no value", command end
         opts[name] = true
@@ -71,7 +107,7 @@ function M.parse(argv)
     end
     i = i + 1
   end
-  return { command = command, ids = ids, options = opts }
+  return { command = command, action = action, ids = ids, options = opts }
 end
 
 -- early(argv) -> help topic | nil, wants version: --help and --version win
@@ -91,23 +127,117 @@ function M.early(argv, topics)
   return nil, want_version
 end
 
+-- What each command takes besides options: at least min and at most max
+-- words, and what to say when there are too few or too many.
+local ARITY = {
+  status = { 1, math.huge, "give a session id" },
+  wait = { 1, 1, "give a session id", "one session id at a time" },
+  pause = { 1, 1, "give a session id", "one session id at a time" },
+  resume = { 1, 1, "give a session id", "one session id at a time" },
+  pages = { 1, 1, "give a session id", "one session id at a time" },
+  page = { 2, 2, "give a session id and a page id", "give a session id and a page id, no more" },
+  sessions = { 0, 0, nil, "takes no arguments" },
+  export = { 2, 2, "give a session id and a directory", "give a session id and a directory, no more" },
+  crawl = { 0, math.huge },
+  ["config create"] = { 0, math.huge },
+  ["config get"] = { 1, 1, "give a config id", "one config id at a time" },
+  ["config delete"] = { 1, 1, "give a config id", "one config id at a time" },
+}
+
+-- "'kadoa a'", "'kadoa a' and 'kadoa b'", "'kadoa a', 'kadoa b' and 'kadoa c'"
+local function command_list(names)
+  local t = {}
+  for i, n in ipairs(names) do t[i] = "'kadoa " .. n .. "'" end
+  if #t == 1 then return t[1] end
+  return table.concat(t, ", ", 1, #t - 1) .. " and " .. t[#t]
+end
+
+-- Whole-number options and their least value.
+local WHOLE = { { "max-pages", 1 }, { "max-depth", 0 }, { "concurrency", 1 } }
+
+-- The page formats the API knows (checked here so a typo is a usage
+-- error, exit 2, before any request).
+local FORMATS = { markdown = true, md = true, html = true }
+
+-- The options of crawl that only mean something while it waits.
+local WAIT_ONLY = { "interval", "max-interval", "timeout", "plain" }
+
 -- check(cmd) -> true | nil, message: what parse cannot see alone (an
--- option of the wrong command, ids missing or empty).
+-- option of the wrong command, ids missing, empty or too many).
 function M.check(cmd)
-  local command, ids = cmd.command, cmd.ids
-  for name in pairs(cmd.options) do
-    local only = OPTIONS[name].command
-    if only and only ~= command then
-      return nil, ("option --%s is for 'kadoa %s', not '%s'"):format(name, only, command)
+  local command, ids, opts = cmd.command, cmd.ids, cmd.options
+  local names = {}
+  for name in pairs(opts) do names[#names + 1] = name end
+  table.sort(names)   -- the same message on every run
+  for _, name in ipairs(names) do
+    local only = OPTIONS[name].commands
+    if only then
+      local fits = false
+      for _, c in ipairs(only) do fits = fits or c == command end
+      if not fits then
+        return nil, ("option --%s is for %s, not '%s'"):format(name, command_list(only), command)
+      end
     end
   end
   if command == "help" then return true end
-  if #ids == 0 then return nil, command .. ": give a session id" end
-  if command == "wait" and #ids > 1 then return nil, "wait: one session id at a time" end
+  if opts.body == "-" and opts["api-key-file"] == "-" then
+    return nil, "--body - and --api-key-file - cannot both read standard input"
+  end
+  if command == "crawl" and not opts.wait then
+    for _, name in ipairs(WAIT_ONLY) do
+      if opts[name] then return nil, ("option --%s needs --wait"):format(name) end
+    end
+  end
+  local key, what = command, command
+  if command == "config" then
+    if not cmd.action then return nil, "config: give an action: create, get or delete" end
+    key = "config " .. cmd.action
+    what = key
+    if opts.body and cmd.action ~= "create" then
+      return nil, "option --body is for 'kadoa config create', not '" .. key .. "'"
+    end
+  end
+  for _, w in ipairs(WHOLE) do
+    local _, msg = M.whole(opts, w[1], w[2])
+    if msg then return nil, msg end
+  end
+  if opts.format and not FORMATS[opts.format] then
+    return nil, "option --format wants markdown, md or html, not '" .. shown(opts.format) .. "'"
+  end
+  if opts.status == "" then return nil, "option --status wants a status like DONE" end
+  local arity = ARITY[key]
+  if #ids < arity[1] then return nil, what .. ": " .. arity[3] end
+  if #ids > arity[2] then return nil, what .. ": " .. arity[4] end
+  if command == "crawl" and opts.config then
+    if #ids > 0 or opts.body or opts["max-pages"] or opts["max-depth"] or opts["filter-in"]
+      or opts["filter-out"] then
+      return nil, "crawl: --config takes its settings from the config: no URL, --body or crawl options"
+    end
+    if opts.config == "" then return nil, "crawl: the config id is empty" end
+    return true
+  end
+  if (command == "crawl" or key == "config create") and #ids == 0 and not opts.body then
+    return nil, what .. ": give a URL (or several), or --body FILE.json"
+  end
   for _, id in ipairs(ids) do
-    if id == "" then return nil, command .. ": a session id is empty" end
+    if id == "" then
+      return nil, what .. ": " .. ((command == "crawl" or command == "config") and "an argument"
+        or "a session id") .. " is empty"
+    end
   end
   return true
+end
+
+-- whole(opts, name, min) -> number | nil | nil, message: a whole-number
+-- option (absent: nil), at least min.
+function M.whole(opts, name, min)
+  local v = opts[name]
+  if v == nil then return nil end
+  local n = v:match("^%d+$") and tonumber(v)
+  if not n or n < min or n > 1e9 then
+    return nil, ("option --%s wants a whole number of at least %d, not '%s'"):format(name, min, shown(v))
+  end
+  return n
 end
 
 ---------------------------------------------------------------------------

@@ -1,4 +1,5 @@
--- kadoa.cli.display: what `kadoa wait` shows while it waits. Live: one
+-- kadoa.cli.display: what `kadoa wait` (and `kadoa crawl --wait`) shows
+-- while it waits. Live: one
 -- line redrawn in place with a spinner (a terminal). Plain: one line per
 -- change (a pipe, a log, NO_COLOR, --plain). Either way the last word is
 -- the crawl's final state.
@@ -18,13 +19,16 @@ M.Display = Display
 local SPIN_UTF8 = { "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏" }
 local SPIN_ASCII = { "|", "/", "-", "\\" }
 
--- Does the locale promise UTF-8? Only then the braille spinner and marks.
+-- Does the locale promise UTF-8? Only then the braille spinner and marks
+-- (and export's block bar, kadoa.cli.progress).
 local function utf8_locale(getenv)
   local v = getenv("LC_ALL")
   if not v or v == "" then v = getenv("LC_CTYPE") end
   if not v or v == "" then v = getenv("LANG") end
   return v ~= nil and (v:lower():find("utf%-?8") ~= nil)
 end
+
+M.utf8 = utf8_locale
 
 -- live(opts, env): the live line unless --plain, NO_COLOR (set and not
 -- empty), TERM=dumb or a stdout that is no terminal say otherwise.

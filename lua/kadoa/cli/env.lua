@@ -7,6 +7,8 @@
 --   env.width()              the terminal's columns
 --   env.read_key_file(path)  the start of a key file -> text | nil, message
 --                            ("-" reads stdin; at most 65537 bytes)
+--   env.read_file(path)      a whole file (crawl --body) -> text | nil, message
+--                            ("-" reads stdin)
 --
 -- new(env) fills in whatever a given env leaves out with the real thing.
 
@@ -38,6 +40,16 @@ function M.read_key_file(path)
   return text
 end
 
+function M.read_file(path)
+  local f, msg
+  if path == "-" then f = io.stdin else f, msg = io.open(path, "rb") end
+  if not f then return nil, msg or path end
+  local text = f:read("*a")
+  if f ~= io.stdin then f:close() end
+  if not text then return nil, path .. ": cannot be read" end
+  return text
+end
+
 function M.new(env)
   env = env or {}
   return {
@@ -47,6 +59,7 @@ function M.new(env)
     is_terminal = env.is_terminal or M.is_terminal,
     width = env.width or M.width,
     read_key_file = env.read_key_file or M.read_key_file,
+    read_file = env.read_file or M.read_file,
   }
 end
 

@@ -7,11 +7,22 @@ local M = {}
 M.main = [[
 Usage: kadoa [OPTIONS] COMMAND [ARGS]
 
-Ask the Kadoa API how far a crawl got, or watch it until it is over.
+Start crawls with the Kadoa API, watch them, list and fetch their pages,
+export them to a directory.
 
 Commands:
+  crawl URL... [--wait]  start a crawl; prints only its session id (--wait:
+                         then watch it as wait does)
   status ID [ID...]    print the status of one or more crawls, one line each
   wait ID              poll a crawl until it finishes, fails or times out
+  pause ID             pause a crawl
+  resume ID            resume a paused crawl
+  pages ID             list every page of a crawl (--status, --json)
+  page ID PAGE_ID      print one page's content (--format, -o FILE)
+  sessions             list every crawl session of the account (--json)
+  export ID DIR        write every crawled page to DIR, with an index
+  config create|get|delete   crawl configs: create from URLs or --body,
+                       print one, delete one
   help [COMMAND]       show this help, or a command's (also: kadoa COMMAND --help)
 
 Options (every command):
@@ -32,10 +43,12 @@ Environment:
   NO_COLOR             when set and not empty: plain output, no live line
 
 Exit codes:
-  0    done: the crawl finished (wait), every status was fetched (status)
+  0    done: the crawl finished (wait), every status was fetched (status),
+       every page exported (export), the call succeeded (the others)
   1    the crawl failed (its status reports an error)
   2    usage error: bad command or option, no API key
-  3    API or network error (not found, unauthorised, unreachable, ...)
+  3    API or network error (not found, unauthorised, unreachable, ...);
+       export: some pages failed
   4    timed out: the crawl did not finish within wait --timeout
   130  interrupted (Ctrl-C)
 ]]
@@ -98,6 +111,187 @@ Exit codes:
   3    API or network error (after retries, or one that retrying cannot fix)
   4    timed out
   130  interrupted (Ctrl-C); the last known state is printed first
+]]
+
+M.crawl = [[
+Usage: kadoa crawl [OPTIONS] URL [URL...]
+       kadoa crawl --body FILE.json [OPTIONS] [URL...]
+       kadoa crawl --config CONFIG_ID [--wait ...]
+
+Start a crawl and print its session id, and nothing else, on stdout:
+  id=$(kadoa crawl https://example.com) && kadoa wait "$id"
+One URL is sent as "url", several as "startUrls".
+
+With --wait the id is printed first, then the crawl is watched exactly as
+`kadoa wait` does (live line on a terminal, plain lines otherwise) and the
+exit code is wait's.
+
+Options:
+  --max-pages N        stop after N pages (maxPages)
+  --max-depth N        follow links at most N deep (maxDepth)
+  --filter-in RE       crawl only paths matching RE (pathsFilterIn; repeatable)
+  --filter-out RE      skip paths matching RE (pathsFilterOut; repeatable)
+  --body FILE.json     a JSON object of the API's own fields ("-": stdin);
+                       URLs and the options above override its fields
+  --config CONFIG_ID   start the crawl of a saved config (kadoa config create);
+                       no URL, --body or crawl options with it
+  --wait               watch the crawl until it is over
+  --interval T, --max-interval T, --timeout T, --plain
+                       with --wait: as for `kadoa wait`
+  --api-key-file PATH  read the API key from PATH (see kadoa --help)
+  --base-url URL       the API's address
+  -h, --help           show this help
+
+Exit codes:
+  0    the crawl started (with --wait: it finished)
+  1    with --wait: the crawl failed
+  2    usage error (no URL, a bad option, a --body that is no JSON object)
+  3    API or network error
+  4    with --wait: timed out
+  130  interrupted (Ctrl-C)
+]]
+
+local function control(verb, what)
+  return ([[
+Usage: kadoa %s ID
+
+%s the crawl ID and print one line saying so:
+  3f2a0c4e-...  Crawl %sd
+%s
+Options:
+  --api-key-file PATH  read the API key from PATH (see kadoa --help)
+  --base-url URL       the API's address
+  -h, --help           show this help
+
+Exit codes:
+  0    done (doing it twice is fine)
+  2    usage error
+  3    API or network error (for example: no such crawl)
+  130  interrupted (Ctrl-C)
+]]):format(verb, what, verb, verb == "pause"
+    and "A paused crawl keeps its pages; `kadoa resume ID` goes on.\n" or "")
+end
+M.pause = control("pause", "Pause")
+M.resume = control("resume", "Resume")
+
+M.pages = [[
+Usage: kadoa pages [--status S] [--json] ID
+
+List every page of a crawl, all listing pages, in the order found: one
+line each, page id, status and URL:
+  p0003  DONE      https://example.com/about/page-3
+
+Options:
+  --status S           only pages with status S (DONE, CRAWLING, PENDING or
+                       whatever the API says, e.g. READY; any case)
+  --json               one JSON object per page: {"id","url","status"}
+  --api-key-file PATH  read the API key from PATH (see kadoa --help)
+  --base-url URL       the API's address
+  -h, --help           show this help
+
+Exit codes:
+  0    every listing page was fetched
+  2    usage error
+  3    API or network error (what came before it is printed)
+  130  interrupted (Ctrl-C)
+]]
+
+M.page = [[
+Usage: kadoa page [--format F] [-o FILE] ID PAGE_ID
+
+Print the content of one crawled page (PAGE_ID as `kadoa pages` lists
+it). To a pipe or a file it is written byte for byte; on a terminal each
+line is cleaned, so escape sequences in a page are shown, not obeyed.
+
+Options:
+  --format F           markdown, md or html (default: the API's, html)
+  -o, --output FILE    write the content to FILE instead of stdout
+  --api-key-file PATH  read the API key from PATH (see kadoa --help)
+  --base-url URL       the API's address
+  -h, --help           show this help
+
+Exit codes:
+  0    the page was printed or written
+  2    usage error
+  3    API or network error (no such page, not crawled yet, ...), or FILE
+       could not be written
+  130  interrupted (Ctrl-C)
+]]
+
+M.sessions = [[
+Usage: kadoa sessions [--json]
+
+List every crawl session of the account, newest first, all listing pages:
+one line each, session id (shortened), domain, state, pages:
+  3f2a…e91c  example.com               finished  47 pages
+
+Options:
+  --json               one JSON object per session with the API's fields
+                       (full ids, start URLs, creation time, ...)
+  --api-key-file PATH  read the API key from PATH (see kadoa --help)
+  --base-url URL       the API's address
+  -h, --help           show this help
+
+Exit codes:
+  0    every listing page was fetched
+  2    usage error
+  3    API or network error (what came before it is printed)
+  130  interrupted (Ctrl-C)
+]]
+
+M.export = [[
+Usage: kadoa export [OPTIONS] ID DIR
+
+Write every crawled page of a crawl into DIR (created when missing), one
+file each, and DIR/index.jsonl, one JSON line per page (its URL, file and
+outcome). Pages already in DIR are skipped, so running the command again
+resumes an export that was interrupted or had failures.
+
+On a terminal a progress bar is redrawn in place: pages done of the total,
+pages per second, time left. When stdout is not a terminal, NO_COLOR is
+set or --plain is given, a plain line is printed each tenth of the way
+instead. A summary line ends it either way.
+
+Options:
+  --format F           markdown (default), md or html
+  --concurrency N      pages fetched at once (default 16)
+  --plain              plain lines, even on a terminal
+  --api-key-file PATH  read the API key from PATH (see kadoa --help)
+  --base-url URL       the API's address
+  -h, --help           show this help
+
+Exit codes:
+  0    every page was written or was already there
+  2    usage error
+  3    some pages failed (listed in the index; run again to retry them),
+       or an API or network error
+  130  interrupted (Ctrl-C); run the same command again to resume
+]]
+
+M.config = [[
+Usage: kadoa config create [--body FILE.json] [URL...]
+       kadoa config get CONFIG_ID
+       kadoa config delete CONFIG_ID
+
+Crawl configs: saved crawl settings to start crawls from.
+  create   store a config made of the URLs (one is "url", several
+           "startUrls") and/or a --body file of the API's fields (URLs
+           override its url and startUrls); prints only the new config id
+           (start its crawl with: kadoa crawl --config CONFIG_ID)
+  get      print the config as one JSON object
+  delete   delete the config and print one line saying so
+
+Options:
+  --body FILE.json     (create) a JSON object of the API's fields ("-": stdin)
+  --api-key-file PATH  read the API key from PATH (see kadoa --help)
+  --base-url URL       the API's address
+  -h, --help           show this help
+
+Exit codes:
+  0    done
+  2    usage error (no action, no URL or --body, a bad --body file)
+  3    API or network error (for example: no such config)
+  130  interrupted (Ctrl-C)
 ]]
 
 return M

@@ -9,7 +9,9 @@
 --
 -- The jobs live next door: args (the command line, durations), help (the
 -- texts), key (the API key), output (every write; blanks the key), display
--- (wait's live or plain lines), commands/status and commands/wait.
+-- (wait's live or plain lines), progress (export's bar or plain lines),
+-- and one module per command under commands/ (crawl and config share the
+-- body rules; pages holds pages and page; control pause and resume).
 -- Everything printed goes through kadoa.format or kadoa.text (server text
 -- is escaped there) and, last, through output, which blanks the API key,
 -- so the key cannot reach a terminal or a log.
@@ -24,8 +26,13 @@ local exit = require("kadoa.cli.exit")
 local help = require("kadoa.cli.help")
 local key = require("kadoa.cli.key")
 local output = require("kadoa.cli.output")
-local status_command = require("kadoa.cli.commands.status")
 local wait_command = require("kadoa.cli.commands.wait")
+
+-- Each command's module, loaded when it runs: `kadoa status` need not
+-- load export's code.
+local function command_module(name)
+  return require("kadoa.cli.commands." .. name)
+end
 
 local M = {}
 
@@ -63,6 +70,8 @@ local function run(argv, env, out)
 
   if command == "help" then
     local name = ids[1]
+    -- `kadoa help config create` is config's help, as `kadoa config create -h` is
+    if name == "config" and #ids == 2 and args.CONFIG_ACTIONS[ids[2]] then ids = { name } end
     if #ids > 1 or (name and not help[name]) or name == "main" then
       return out:usage_error("help: no such command '" .. shown(table.concat(ids, " ")) .. "'")
     end
@@ -71,7 +80,7 @@ local function run(argv, env, out)
   end
 
   local wopts
-  if command == "wait" then
+  if command == "wait" or (command == "crawl" and opts.wait) then
     wopts, msg = args.wait_options(opts)
     if not wopts then return out:usage_error(msg, command) end
     wopts.live = display.live(opts, env)
@@ -89,8 +98,19 @@ local function run(argv, env, out)
   end
 
   local ok, code = pcall(function()
-    if command == "status" then return status_command.run(out, client, ids, opts) end
-    return wait_command.run(out, env, client, ids[1], wopts)
+    if command == "status" then return command_module("status").run(out, client, ids, opts) end
+    if command == "wait" then return wait_command.run(out, env, client, ids[1], wopts) end
+    if command == "crawl" then return command_module("crawl").run(out, env, client, ids, opts, wopts) end
+    if command == "pause" or command == "resume" then
+      return command_module("control").run(out, client, command, ids[1])
+    end
+    if command == "pages" then return command_module("pages").list(out, client, ids[1], opts) end
+    if command == "page" then return command_module("pages").show(out, env, client, ids[1], ids[2], opts) end
+    if command == "sessions" then return command_module("sessions").run(out, client, opts) end
+    if command == "export" then
+      return command_module("export").run(out, env, client, ids[1], ids[2], opts, display.live(opts, env))
+    end
+    return command_module("config").run(out, env, client, cmd.action, ids, opts)
   end)
   client:close()
   if not ok then error(code, 0) end

@@ -43,6 +43,27 @@ function Output:usage_error(msg, command)
   return exit.usage
 end
 
+-- fail(err [, what]) -> exit code: a library error said on stderr (after
+-- "what: " when given), and its code: a usage error (bad input the
+-- library caught) is 2, anything else from the API or the network 3.
+function Output:fail(err, what)
+  self:say((what and (what .. ": ") or "") .. format.format_error(err))
+  return type(err) == "table" and err.kind == "usage" and exit.usage or exit.api
+end
+
+-- json_line(s): an encoded JSON text made safe for a terminal while
+-- staying the same JSON: the encoder escapes C0 controls only, so DEL,
+-- C1 controls, line separators and bidi overrides (raw UTF-8 inside
+-- strings) become \uXXXX escapes here. Outside strings JSON has none.
+local function u(cp) return ("\\u%04x"):format(cp) end
+function M.json_line(s)
+  s = s:gsub("\127", u(0x7f))
+  s = s:gsub("\194([\128-\159])", function(b) return u(b:byte()) end)
+  s = s:gsub("\226\128([\168-\174])", function(b) return u(0x2000 + b:byte() - 128) end)
+  s = s:gsub("\226\129([\166-\169])", function(b) return u(0x2040 + b:byte() - 128) end)
+  return s
+end
+
 -- shown(s): text typed by the user, made safe to echo.
 function M.shown(s) return format.text(s, 80) end
 

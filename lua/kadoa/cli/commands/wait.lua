@@ -1,49 +1,26 @@
 -- kadoa.cli.commands.wait: `kadoa wait [OPTIONS] ID`: kadoa.wait's polling
 -- with a display (kadoa.cli.display), an exit code for each way it ends,
--- and Ctrl-C answered within a tenth of a second, even mid-request.
+-- and Ctrl-C answered within a tenth of a second, even mid-request
+-- (kadoa.cli.call). `kadoa crawl --wait` runs this too.
 
 local core = require("kadoa.core")
 local format = require("kadoa.format")
 local waiter = require("kadoa.wait")
 local args = require("kadoa.cli.args")
+local call = require("kadoa.cli.call")
 local display = require("kadoa.cli.display")
 local exit = require("kadoa.cli.exit")
 local shown = require("kadoa.cli.output").shown
 
 local M = {}
 
--- One status request that never blocks for long: started with
--- client:start and driven by req:await in steps of 0.1 s, so Ctrl-C
--- (turned into an error by the interpreter at the next Lua instruction)
--- lands within a tenth of a second even while a server takes its time.
--- tick() runs between steps. An interruption cancels the request.
-local function fetch(client, id, opts, tick)
-  local req, err = client:start(id, opts)
-  if not req then return nil, err end
-  local ok, res
-  ok, res, err = pcall(function()
-    local r, e
-    repeat
-      r, e = req:await(0.1)
-      if r == nil and e == nil then tick() end
-    until r ~= nil or e ~= nil or req:done()
-    if r == nil and e == nil then return req:poll() end
-    return r, e
-  end)
-  if not ok then
-    req:cancel()
-    error(res, 0)
-  end
-  return res, err
-end
-
 -- What kadoa.wait polls: the client, except that each status call is
--- driven in steps (above). kadoa.wait gives every poll its options (its
+-- driven in steps (kadoa.cli.call), so Ctrl-C lands at once. kadoa.wait gives every poll its options (its
 -- share of the time, no retries of its own): they pass through as they are.
 local function poller(client, show)
   local function tick() show:tick() end
   return setmetatable({
-    status = function(_, id, opts) return fetch(client, id, opts, tick) end,
+    status = function(_, id, opts) return call(client, tick, "status", id, opts) end,
   }, { __index = client })
 end
 
@@ -53,7 +30,8 @@ end
 M.interrupted = interrupted
 
 -- run(output, env, client, id, o) -> exit code. o: args.wait_options's
--- timing plus o.live (display.live).
+-- timing plus o.live (display.live), and o.grace (crawl --wait: how long
+-- a fresh session may answer 404 before that counts).
 function M.run(output, env, client, id, o)
   local show = display.new(id, o.live, output, env)
   if not o.live then
@@ -77,6 +55,7 @@ function M.run(output, env, client, id, o)
     interval = o.interval,
     max_interval = o.max_interval,
     timeout = o.timeout,
+    grace = o.grace,
     sleep = sleep,
     clock = core.monotime,
     on_update = function(r, info) show:update(r, info) end,

@@ -1,0 +1,42 @@
+-- kadoa.cli.commands.config: `kadoa config create (--body FILE.json | URL...)`,
+-- `kadoa config get CONFIG_ID`, `kadoa config delete CONFIG_ID`.
+-- create prints only the new config's id (like crawl, for scripts); get
+-- prints the config as one JSON object (terminal-safe); delete one line.
+
+local json = require("kadoa.json")
+local format = require("kadoa.format")
+local exit = require("kadoa.cli.exit")
+local output_module = require("kadoa.cli.output")
+local call = require("kadoa.cli.call")
+local crawl = require("kadoa.cli.commands.crawl")
+
+local M = {}
+
+-- run(output, env, client, action, ids, opts) -> exit code
+function M.run(output, env, client, action, ids, opts)
+  if action == "create" then
+    local body, msg = crawl.body(env, client, ids, opts)
+    if not body then return output:usage_error(msg, "config") end
+    local res, err = call(client, nil, "config_create", body)
+    if not res then return output:fail(err) end
+    if type(res.configId) ~= "string" then
+      output:say("the answer has no config id")
+      return exit.api
+    end
+    output:out(format.text(res.configId, 1000))
+    return exit.ok
+  end
+  local id = ids[1]
+  if action == "get" then
+    local res, err = call(client, nil, "config", id)
+    if not res then return output:fail(err, format.text(id, 200)) end
+    output:out(output_module.json_line(json.encode(res)))
+    return exit.ok
+  end
+  local res, err = call(client, nil, "config_delete", id)
+  if not res then return output:fail(err, format.text(id, 200)) end
+  output:out("deleted config " .. format.text(id, 200))
+  return exit.ok
+end
+
+return M

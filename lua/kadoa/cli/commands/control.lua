@@ -1,0 +1,29 @@
+-- kadoa.cli.commands.control: `kadoa pause ID` and `kadoa resume ID`:
+-- one call each, one line saying what happened (the API's own message,
+-- cleaned, and the id).
+
+local kadoa = require("kadoa")
+local format = require("kadoa.format")
+local exit = require("kadoa.cli.exit")
+local call = require("kadoa.cli.call")
+
+local M = {}
+
+local DONE = { pause = "paused", resume = "resumed" }
+
+-- run(output, client, verb, id) -> exit code. verb: "pause" or "resume".
+function M.run(output, client, verb, id)
+  local res, err = call(client, nil, verb, id)
+  if not res then return output:fail(err, format.text(id, 200)) end
+  local e = res.error
+  if e ~= nil and e ~= kadoa.null and e ~= false then
+    output:say(format.text(id, 200) .. ": " .. format.text(e, 300))
+    return exit.api
+  end
+  local message = type(res.message) == "string" and res.message ~= "" and format.text(res.message, 200)
+    or ("crawl " .. DONE[verb])
+  output:out(format.text(id, 200) .. "  " .. message)
+  return exit.ok
+end
+
+return M

@@ -1,0 +1,82 @@
+-- kadoa.cli.commands.crawl: `kadoa crawl URL... [options] [--wait]`, or
+-- `kadoa crawl --config CONFIG_ID [--wait]` (a saved config's crawl).
+-- Starts a crawl and prints its session id, alone on stdout, so that
+-- `id=$(kadoa crawl URL)` works. With --wait the id comes first (a script
+-- can go on after a failure) and then kadoa wait's own watching, display
+-- and exit codes (commands/wait.lua, called, not copied).
+--
+-- body(...) also builds `kadoa config create`'s body: the same URLs and
+-- --body file make a crawl and a config.
+
+local kadoa = require("kadoa")
+local format = require("kadoa.format")
+local exit = require("kadoa.cli.exit")
+local shown = require("kadoa.cli.output").shown
+local call = require("kadoa.cli.call")
+local wait_command = require("kadoa.cli.commands.wait")
+
+local M = {}
+
+local GRACE = 10
+
+local function has_error(e)
+  return e ~= nil and e ~= kadoa.null and e ~= false
+end
+
+-- body(env, client, urls, opts) -> the API body | nil, message (a usage
+-- error). The --body file's fields first, then what the flags say over
+-- them: URLs replace both url and startUrls (one URL is "url", several
+-- "startUrls"), --max-pages, --max-depth and the filters their fields.
+function M.body(env, client, urls, opts)
+  local body = {}
+  if opts.body then
+    local text, msg = env.read_file(opts.body)
+    if not text then return nil, "cannot read --body: " .. format.text(msg or opts.body, 200) end
+    local t, err = client.transport:decode(text)
+    if type(t) ~= "table" or (next(t) ~= nil and t[1] ~= nil) then
+      return nil, "--body " .. shown(opts.body) .. " must hold a JSON object"
+        .. (err and (": " .. format.text(err, 200)) or "")
+    end
+    body = t
+  end
+  if #urls == 1 then
+    body.url, body.startUrls = urls[1], nil
+  elseif #urls > 1 then
+    body.url, body.startUrls = nil, urls
+  end
+  if opts["max-pages"] then body.maxPages = tonumber(opts["max-pages"]) end
+  if opts["max-depth"] then body.maxDepth = tonumber(opts["max-depth"]) end
+  if opts["filter-in"] then body.pathsFilterIn = opts["filter-in"] end
+  if opts["filter-out"] then body.pathsFilterOut = opts["filter-out"] end
+  return body
+end
+
+-- run(output, env, client, urls, opts, wopts) -> exit code. wopts: wait's
+-- timing and display (args.wait_options, display.live) when --wait.
+function M.run(output, env, client, urls, opts, wopts)
+  local res, err
+  if opts.config then
+    res, err = call(client, nil, "crawl_with_config", opts.config)
+  else
+    local body, msg = M.body(env, client, urls, opts)
+    if not body then return output:usage_error(msg, "crawl") end
+    res, err = call(client, nil, "crawl", body)
+  end
+  if not res then return output:fail(err, opts.config and format.text(opts.config, 200) or nil) end
+  local id = res.sessionId
+  if has_error(res.error) or type(id) ~= "string" or id == "" then
+    output:say("the crawl did not start: " .. format.text(has_error(res.error) and res.error
+      or res.message or "the answer has no session id", 300))
+    return exit.api
+  end
+  -- the id as the API gave it: a script needs it whole (an id that could
+  -- drive a terminal is cleaned, and then no id a script could use anyway)
+  output:out(format.text(id, 1000))
+  if not wopts then return exit.ok end
+  -- a session fresh from its start may not be found at once: as long as
+  -- the library's own crawl-and-wait allows (10 s), a 404 is not the end
+  wopts.grace = wopts.grace or GRACE
+  return wait_command.run(output, env, client, id, wopts)
+end
+
+return M

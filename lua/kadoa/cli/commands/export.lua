@@ -1,0 +1,70 @@
+-- kadoa.cli.commands.export: `kadoa export ID DIR [--format F]
+-- [--concurrency N] [--plain]`: every DONE page of a crawl written to DIR
+-- by client:export, with an index (DIR/index.jsonl), progress shown by
+-- kadoa.cli.progress. Exit 0 when every page was written or was already
+-- there (skipped), 3 when some failed (the index lists them), 130 on
+-- Ctrl-C: running the same command again resumes, skipping what is written.
+
+local core = require("kadoa.core")
+local format = require("kadoa.format")
+local args = require("kadoa.cli.args")
+local exit = require("kadoa.cli.exit")
+local progress = require("kadoa.cli.progress")
+local interrupted = require("kadoa.cli.commands.wait").interrupted
+
+local M = {}
+
+local function count(n) return format.number(type(n) == "number" and n or 0) end
+
+-- summary(s, dir) -> the last line: what was written, skipped, failed
+-- (and, of a crawl still running, how many pages it has not crawled yet).
+function M.summary(s, dir)
+  local pending = (s.pending or 0) > 0 and (", " .. count(s.pending) .. " not crawled yet") or ""
+  return ("exported %s pages to %s: %s written, %s skipped, %s failed%s; index %s"):format(
+    count(s.total), format.text(dir, 300), count(s.written), count(s.skipped), count(s.failed),
+    pending, format.text(s.index or (dir .. "/index.jsonl"), 300))
+end
+
+-- run(output, env, client, id, dir, opts, live) -> exit code
+function M.run(output, env, client, id, dir, opts, live)
+  local show = progress.new(live, output, env)
+  local last
+  local eopts = {
+    format = opts.format or "markdown",
+    concurrency = opts.concurrency and tonumber(opts.concurrency) or nil,
+    on_progress = function(p)
+      last = p
+      show:update(p)
+    end,
+  }
+  show:begin(("exporting %s to %s (%s, %s at a time)"):format(format.text(id, 200), format.text(dir, 300),
+    eopts.format, eopts.concurrency and format.number(eopts.concurrency) or "16"))
+  local ok, res, err = pcall(client.export, client, id, dir, eopts)
+  if not ok then
+    if interrupted(res) then
+      show:finish(last and progress.numbers(last) or nil)
+      output:say("interrupted after " .. args.elapsed(core.monotime() - show.start)
+        .. "; run the same command again to resume")
+      return exit.interrupted
+    end
+    error(res, 0)
+  end
+  if not res then
+    show:finish()
+    return output:fail(err, format.text(id, 200))
+  end
+  show:finish(M.summary(res, dir))
+  if (res.failed or 0) > 0 then
+    output:say(count(res.failed) .. " pages could not be exported; the index lists them, "
+      .. "and running the same command again retries them")
+    return exit.api
+  end
+  if (res.pending or 0) > 0 then
+    -- not a failure: the crawl is still going; the index lists them
+    output:say("the crawl has not reached every page yet; run the same command again later "
+      .. "to fetch the rest")
+  end
+  return exit.ok
+end
+
+return M

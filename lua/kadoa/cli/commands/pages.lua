@@ -1,0 +1,78 @@
+-- kadoa.cli.commands.pages: `kadoa pages ID [--status S] [--json]`, every
+-- page of a crawl across all listing pages (client:each_page), and
+-- `kadoa page ID PAGE_ID [--format F] [-o FILE]`, one page's content.
+--
+-- Listing lines are "page-id  STATUS  url", cleaned for the terminal; with
+-- --json one JSON object per page (the API's entry), terminal-safe too.
+-- Content goes to stdout as it came when stdout is a pipe or a file (it
+-- is the data), cleaned line by line on a terminal, or to -o FILE.
+
+local json = require("kadoa.json")
+local format = require("kadoa.format")
+local text = require("kadoa.text")
+local exit = require("kadoa.cli.exit")
+local call = require("kadoa.cli.call")
+local output_module = require("kadoa.cli.output")
+
+local M = {}
+
+local function pad(s, n)
+  return s .. string.rep(" ", n - text.width(s))
+end
+
+-- list(output, client, id, opts) -> exit code
+function M.list(output, client, id, opts)
+  -- statuses are an open set (the API may say READY): compared as given,
+  -- without regard to case
+  local want = opts.status and opts.status:upper()
+  for entry, err in client:each_page(id) do
+    if not entry then return output:fail(err, format.text(id, 200)) end
+    local status = type(entry.status) == "string" and entry.status or ""
+    if not want or status:upper() == want then
+      if opts.json then
+        output:out(output_module.json_line(json.encode(entry)))
+      else
+        output:out(pad(format.text(entry.id, 40), 5) .. "  " .. pad(format.text(status, 20), 8)
+          .. "  " .. format.text(entry.url, 2000))
+      end
+    end
+  end
+  return exit.ok
+end
+
+-- Content for a terminal: each line cleaned (escape sequences shown, not
+-- obeyed), line breaks and tabs kept so it still reads as text.
+local function for_terminal(s)
+  return (s:gsub("[^\n\t]+", function(piece) return (text.clean(piece)) end))
+end
+
+-- show(output, env, client, id, page_id, opts) -> exit code
+function M.show(output, env, client, id, page_id, opts)
+  local res, err = call(client, nil, "page", id, page_id, opts.format and { format = opts.format } or nil)
+  if not res then return output:fail(err, format.text(id, 200) .. " " .. format.text(page_id, 200)) end
+  local content = res.payload
+  if type(content) ~= "string" then
+    output:say(format.text(page_id, 200) .. ": the answer holds no page content")
+    return exit.api
+  end
+  if opts.output then
+    local f, msg = io.open(opts.output, "wb")
+    if not f then
+      output:say("cannot write " .. format.text(msg or opts.output, 300))
+      return exit.api
+    end
+    local ok, werr = f:write(content)
+    f:close()
+    if not ok then
+      output:say("cannot write " .. format.text(opts.output, 200) .. ": " .. format.text(werr, 200))
+      return exit.api
+    end
+    return exit.ok
+  end
+  if env.is_terminal() then content = for_terminal(content) end
+  if content ~= "" and content:sub(-1) ~= "\n" and env.is_terminal() then content = content .. "\n" end
+  output:write(output.stdout, content)
+  return exit.ok
+end
+
+return M

@@ -1,0 +1,109 @@
+-- kadoa.cli.progress: what `kadoa export` shows while it writes pages.
+-- Live (a terminal): one bar redrawn in place, pages done of the total,
+-- the rate and the time left. Plain (a pipe, a log, NO_COLOR, --plain):
+-- a line each time another tenth of the pages is done, so a log of a big
+-- export stays short. Either way a summary line ends it. When a redraw is
+-- due is decided here, not by the caller: on_progress comes once a page.
+
+local core = require("kadoa.core")
+local format = require("kadoa.format")
+local text = require("kadoa.text")
+local args = require("kadoa.cli.args")
+local display = require("kadoa.cli.display")
+
+local M = {}
+
+local Progress = {}
+Progress.__index = Progress
+
+-- Without a known total a plain line comes every this many pages.
+local PLAIN_EVERY = 100
+
+-- new(live, output, env)
+function M.new(live, output, env)
+  local utf8 = display.utf8(env.getenv)
+  return setmetatable({
+    live = live, output = output, width = live and env.width() or 80,
+    start = core.monotime(), drawn = -1, tenth = 0, plain_at = 0,
+    full = utf8 and "█" or "#", empty = utf8 and "░" or "-", dots = utf8 and "…" or "...",
+  }, Progress)
+end
+
+local function number(n) return format.number(n) end
+
+-- left(p) -> "12s left" | nil: the time left at the current rate.
+local function left(p)
+  local rate, total, done = p.rate, p.total, p.done or 0
+  if type(total) ~= "number" or type(rate) ~= "number" or rate ~= rate or rate <= 0 then return nil end
+  local s = math.max(0, (total - done) / rate)
+  if s > 1e7 then return nil end
+  return args.elapsed(math.ceil(s)):gsub("%.0s$", "s") .. " left"
+end
+
+-- The numbers after the bar: "12/47 pages  3.2 pages/s  11s left".
+function M.numbers(p)
+  local done = p.done or 0
+  local parts = { number(done) .. (type(p.total) == "number" and ("/" .. number(p.total)) or "") .. " pages" }
+  if type(p.rate) == "number" and p.rate == p.rate and p.rate < math.huge then
+    parts[#parts + 1] = ("%.1f pages/s"):format(p.rate)
+  end
+  if (p.failed or 0) > 0 then parts[#parts + 1] = number(p.failed) .. " failed" end
+  parts[#parts + 1] = left(p)
+  return table.concat(parts, "  ")
+end
+
+function Progress:bar(p, cells)
+  local total, done = p.total, p.done or 0
+  if type(total) ~= "number" or total <= 0 then return string.rep(self.empty, cells) end
+  local n = math.floor(cells * math.min(done, total) / total)
+  return string.rep(self.full, n) .. string.rep(self.empty, cells - n)
+end
+
+-- begin(what): before the first page, which may take a while on a big
+-- crawl (the listing comes first): live, a line the bar then replaces;
+-- plain, a message on stderr, as wait's plain mode starts with one.
+function Progress:begin(what)
+  if self.live then
+    self.output:write(self.output.stdout, "\r" .. text.cut(what .. self.dots, self.width - 1) .. "\27[K")
+    self.open = true
+  else
+    self.output:say(what)
+  end
+end
+
+-- update(p): p is kadoa's export progress: { done, total, written,
+-- skipped, failed, elapsed, rate }.
+function Progress:update(p)
+  local done, total = p.done or 0, p.total
+  if self.live then
+    local now = core.monotime()
+    -- ten redraws a second are plenty; the last page is always drawn
+    if now - self.drawn < 0.1 and done ~= total then return end
+    self.drawn = now
+    local numbers = M.numbers(p)
+    -- the bar gets what the numbers leave, within reason; one column is
+    -- kept free (some terminals wrap on the last one)
+    local cells = math.max(0, math.min(30, self.width - text.width(numbers) - 5))
+    local line = (cells > 0 and ("[" .. self:bar(p, cells) .. "] ") or "") .. numbers
+    self.output:write(self.output.stdout, "\r" .. text.cut(line, self.width - 1) .. "\27[K")
+    self.open = true
+  elseif type(total) == "number" and total > 0 then
+    local tenth = math.floor(10 * done / total)
+    if tenth > self.tenth then
+      self.tenth = tenth
+      self.output:out(M.numbers(p))
+    end
+  elseif done - self.plain_at >= PLAIN_EVERY then
+    self.plain_at = done
+    self.output:out(M.numbers(p))
+  end
+end
+
+-- finish(line): the summary (or the last word), on a line of its own.
+function Progress:finish(line)
+  if self.live and self.open then self.output:write(self.output.stdout, "\r\27[K") end
+  self.open = false
+  if line then self.output:out(line) end
+end
+
+return M
