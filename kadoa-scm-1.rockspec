@@ -109,6 +109,7 @@ build = {
       ["kadoa.codec"] = "lua/kadoa/codec.lua",
       ["kadoa.engine"] = "lua/kadoa/engine.lua",
       ["kadoa.errors"] = "lua/kadoa/errors.lua",
+      ["kadoa.export"] = "lua/kadoa/export.lua",
       ["kadoa.format"] = "lua/kadoa/format.lua",
       ["kadoa.health"] = "lua/kadoa/health.lua",
       ["kadoa.init"] = "lua/kadoa/init.lua",
