@@ -2,9 +2,10 @@
 --
 -- Starts spec/mock/server.py on a free loopback port, asks it for a
 -- session's status through kadoa.status and prints the native Lua table
--- that comes back; then runs the real command, `kadoa wait`, on a crawl
--- the mock scripts to finish in about ten seconds: on a terminal, a live
--- progress line that ends in "finished".
+-- that comes back; then the everyday job with the real command: start a
+-- crawl of https://example.com (the mock crawls 47 pages in about ten
+-- seconds), watch it (on a terminal, a live line that ends in
+-- "finished"), and export every page as Markdown into build/demo-out/.
 
 package.path = "spec/?.lua;" .. package.path
 local mock = require("spec.helpers.mock")
@@ -51,10 +52,29 @@ local lua = arg[-1]
 local i = -1
 while arg[i - 1] do i = i - 1 lua = arg[i] end
 local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-print("\n$ kadoa wait demo-finishing --interval 1")
-io.stdout:flush()
-local r = os.execute(("KADOA_API_KEY=%s KADOA_BASE_URL=%s %s bin/kadoa wait demo-finishing --interval 1")
-  :format(quote(KEY), quote(srv.url), quote(lua)))
+local env = ("KADOA_API_KEY=%s KADOA_BASE_URL=%s "):format(quote(KEY), quote(srv.url))
+local kadoa_cmd = env .. quote(lua) .. " bin/kadoa "
+local function run(shown, args)
+  print("\n$ " .. shown)
+  io.stdout:flush()
+  local r = os.execute(kadoa_cmd .. args)
+  return r == true or r == 0
+end
+
+print("\n$ id=$(kadoa crawl https://example.com)")
+local p = assert(io.popen(kadoa_cmd .. "crawl https://example.com", "r"))
+local id = (p:read("*a") or ""):match("^(%S+)")
+p:close()
+print("$ echo $id")
+print(id)
+local ok = id ~= nil
+  and run("kadoa wait $id --interval 1", "wait " .. quote(id) .. " --interval 1")
+  and run("kadoa export $id build/demo-out", "export " .. quote(id) .. " build/demo-out")
+if ok then
+  print("\n$ ls build/demo-out | head -5")
+  io.stdout:flush()
+  os.execute("ls build/demo-out | head -5")
+end
 
 srv:stop()
-os.exit((r == true or r == 0) and 0 or 1)
+os.exit(ok and 0 or 1)
