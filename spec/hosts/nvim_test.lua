@@ -670,6 +670,62 @@ test("pages: the loop follows both pagination shapes page by page and stops on a
   c:close()
 end)
 
+test("pages: hostile URLs are cleaned, a failed crawl's pages come with a warning", function()
+  local c = side_client()
+  local hostile = assert(c:crawl("https://hostile.pages-40.seconds-0.h" .. tag .. ".example.com/"))
+  local failing = assert(c:crawl("https://failing.pages-10.seconds-0.1.f" .. tag .. ".example.com/"))
+  -- start URLs are listed as they were sent: an escape sequence and a newline in one
+  local ctl = assert(c:crawl({ startUrls = { "https://pages-3.seconds-0.c" .. tag .. ".example.com/",
+    "https://c.example.com/a\27[2Jb\nc\rd\0e" } }))
+  c:close()
+  local b = kn.pages(ctl.sessionId)
+  wait_for(5000, function() return buf_state(b) ~= "loading" end)
+  eq("done", buf_state(b), "ctl state")
+  local lines = lines_of(b)
+  eq(3, #lines, "ctl lines")
+  check(lines[2]:find("https://c.example.com/a", 1, true), lines[2])
+  for i, l in ipairs(lines) do
+    check(not l:find("[%z\1-\31\127]"), "a control character on line " .. i .. ": " .. l)
+  end
+  vim.api.nvim_buf_delete(b, { force = true })
+  b = kn.pages(hostile.sessionId)
+  wait_for(5000, function() return buf_state(b) ~= "loading" end)
+  eq("done", buf_state(b), "hostile state")
+  lines = lines_of(b)
+  eq(40, #lines, "hostile lines")
+  for i, l in ipairs(lines) do
+    check(not l:find("[%z\1-\31\127]"), "a control character on line " .. i .. ": " .. l)
+  end
+  wait_for(300, function() return false end)   -- the crawl dies at 0.06 s
+  local n = #notes
+  b = kn.pages(failing.sessionId)
+  wait_for(5000, function() return buf_state(b) ~= "loading" end)
+  eq("done", buf_state(b), "failing state")
+  eq(6, #lines_of(b), "the pages done before it failed")
+  local warned
+  for i = n + 1, #notes do
+    if notes[i].level == vim.log.levels.WARN and notes[i].msg:find("blocked the crawler", 1, true) then
+      warned = true
+    end
+  end
+  check(warned, "no warning about the failed crawl")
+  vim.api.nvim_buf_delete(b, { force = true })
+end)
+
+test("pages: wiping the buffer while it loads cancels the request, quietly", function()
+  local driver = require("kadoa.nvim.driver")
+  local client = kn.client()
+  local n = #notes
+  local b = kn.pages("slow-1500")
+  wait_for(50, function() return false end)
+  eq(1, driver.stats(client).pending, "pending while loading")
+  vim.api.nvim_buf_delete(b, { force = true })
+  wait_for(1000, function() return driver.stats(client).pending == 0 end)
+  eq(0, driver.stats(client).pending, "pending after the wipe")
+  wait_for(100, function() return false end)
+  eq(n, #notes, "notifications after the wipe")
+end)
+
 test("<CR> on a page opens its Markdown in kadoa://page/<id>/<page id>; q closes", function()
   -- the listing was wiped when the next one took its window ('bufhidden')
   local name = "kadoa://pages/" .. crawled
