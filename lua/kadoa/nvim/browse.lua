@@ -8,7 +8,9 @@
 -- for next and when to stop is kadoa.paginate's pager, the same rules as
 -- client:each_page (a server that says "more" forever cannot loop us).
 -- Everything the server sends goes through kadoa.format before it is a
--- line, so no control character reaches the screen as such.
+-- line, so no control character reaches the screen as such. Each buffer
+-- has b:kadoa_state: "loading", then "done" or "failed" (an error is also
+-- notified), for statuslines and scripts.
 
 local M = {}
 
