@@ -4,17 +4,24 @@
 --   :KadoaWatch {id}     poll until the crawl is over, with an updating
 --                        notification and require("kadoa.nvim").statusline()
 --   :KadoaStop [id]      stop one watch, or all of them
+--   :KadoaCrawl {url}    start a crawl, say its session id and watch it
+--   :KadoaPages {id}     the crawl's pages in a buffer; <CR> opens one's
+--                        Markdown, q closes
+--   :KadoaSessions       the account's crawls in a buffer; <CR> lists one's
+--                        pages, q closes
 --
--- What they do is kadoa.nvim.commands'.
+-- What they do is kadoa.nvim.commands'. Session ids complete from the
+-- watched crawls.
 
 if vim.g.loaded_kadoa then return end
 vim.g.loaded_kadoa = 1
 
 local function cmds() return require("kadoa.nvim.commands") end
+local function ids(lead) return cmds().watched_ids(lead) end
 
 vim.api.nvim_create_user_command("KadoaStatus", function(o)
   cmds().show_status(o.args, o.bang)
-end, { nargs = 1, bang = true, desc = "kadoa: show a crawl's status" })
+end, { nargs = 1, bang = true, complete = ids, desc = "kadoa: show a crawl's status" })
 
 vim.api.nvim_create_user_command("KadoaWatch", function(o)
   cmds().watch(o.args)
@@ -22,5 +29,16 @@ end, { nargs = 1, desc = "kadoa: watch a crawl until it is over" })
 
 vim.api.nvim_create_user_command("KadoaStop", function(o)
   cmds().stop(o.args)
-end, { nargs = "?", complete = function() return cmds().watched_ids() end,
-       desc = "kadoa: stop watching (one id or all)" })
+end, { nargs = "?", complete = ids, desc = "kadoa: stop watching (one id or all)" })
+
+vim.api.nvim_create_user_command("KadoaCrawl", function(o)
+  cmds().crawl(o.args)
+end, { nargs = 1, desc = "kadoa: start a crawl and watch it" })
+
+vim.api.nvim_create_user_command("KadoaPages", function(o)
+  cmds().pages(o.args)
+end, { nargs = 1, complete = ids, desc = "kadoa: list a crawl's pages" })
+
+vim.api.nvim_create_user_command("KadoaSessions", function()
+  cmds().sessions()
+end, { nargs = 0, desc = "kadoa: list your crawl sessions" })

@@ -37,43 +37,60 @@ local function position(p, base)
   return page, last, more
 end
 
--- each(fetch, items_of, key_of, opts) -> iterator
---   fetch(page_number_or_nil, opts) -> listing | nil, err
+-- pager(items_of, key_of) -> pager: the loop's state without the fetch,
+-- so a caller that cannot block (Neovim's driver, a callback per listing
+-- page) follows the pagination with the same rules as the iterator:
+--   pager.page()        the page number to ask for next (nil: the server's first)
+--   pager.take(listing) -> the items not seen before, in order; sets pager.finished
+--   pager.finished      true once nothing more should be asked for
 --   items_of(listing) -> array of items; key_of(item) -> a key for "new"
-function M.each(fetch, items_of, key_of)
-  local queue, qi = {}, 1
+function M.pager(items_of, key_of)
   local seen = {}
-  local next_page, base, finished = nil, nil, false
+  local next_page, base
+  local pager = { finished = false }
 
-  local function load()
-    local listing, err = fetch(next_page)
-    if not listing then
-      finished = true
-      return false, err
-    end
-    local items = items_of(listing)
-    if type(items) ~= "table" or #items == 0 then finished = true return true end
-    local fresh = 0
-    queue, qi = {}, 1
+  function pager.page() return next_page end
+
+  function pager.take(listing)
+    local items = type(listing) == "table" and items_of(listing)
+    if type(items) ~= "table" or #items == 0 then pager.finished = true return {} end
+    local fresh = {}
     for _, item in ipairs(items) do
       local k = key_of(item)
       if k == nil or not seen[k] then
         if k ~= nil then seen[k] = true end
-        fresh = fresh + 1
-        queue[#queue + 1] = item
+        fresh[#fresh + 1] = item
       end
     end
     local page, last, more = position(listing.pagination, base)
     if page and not base then base = page end
     local current = page or next_page or base or 1
-    if fresh == 0 or more == false or (more == nil and last and current >= last) then
-      finished = true
+    if #fresh == 0 or more == false or (more == nil and last and current >= last) then
+      pager.finished = true
     elseif more == nil and not last then
-      finished = true   -- nothing says there is more: this was all
+      pager.finished = true   -- nothing says there is more: this was all
     end
     next_page = current + 1
-    return true
+    return fresh
   end
+
+  return pager
+end
+
+-- The two listings: where their items are and what makes an item new.
+M.listings = {
+  pages = { items = function(l) return l.payload end,
+            key = function(item) return type(item) == "table" and item.id end },
+  sessions = { items = function(l) return l.data end,
+               key = function(item) return type(item) == "table" and item.sessionId end },
+}
+
+-- each(fetch, items_of, key_of) -> iterator
+--   fetch(page_number_or_nil) -> listing | nil, err
+--   items_of(listing) -> array of items; key_of(item) -> a key for "new"
+function M.each(fetch, items_of, key_of)
+  local pager = M.pager(items_of, key_of)
+  local queue, qi = {}, 1
 
   return function()
     while true do
@@ -82,9 +99,13 @@ function M.each(fetch, items_of, key_of)
         qi = qi + 1
         return item
       end
-      if finished then return nil end
-      local ok, err = load()
-      if not ok then return false, err end
+      if pager.finished then return nil end
+      local listing, err = fetch(pager.page())
+      if not listing then
+        pager.finished = true
+        return false, err
+      end
+      queue, qi = pager.take(listing), 1
     end
   end
 end
@@ -99,7 +120,7 @@ function M.each_page(client, id, opts)
   return M.each(function(page)
     o.page = page
     return client:pages(id, o)
-  end, function(l) return l.payload end, function(item) return type(item) == "table" and item.id end)
+  end, M.listings.pages.items, M.listings.pages.key)
 end
 
 -- each_session(client [, opts]): every crawl session of the account.
@@ -112,7 +133,7 @@ function M.each_session(client, opts)
   return M.each(function(page)
     o.page = page
     return client:sessions(o)
-  end, function(l) return l.data end, function(item) return type(item) == "table" and item.sessionId end)
+  end, M.listings.sessions.items, M.listings.sessions.key)
 end
 
 return M

@@ -543,11 +543,279 @@ test(":checkhealth kadoa says when the base URL is not reachable or no key is se
 end)
 
 ---------------------------------------------------------------------------
+-- Crawls, pages and sessions in buffers
+
+local function buf_named(name)
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_get_name(b) == name then return b end
+  end
+end
+
+local function buf_state(b)
+  local ok, v = pcall(vim.api.nvim_buf_get_var, b, "kadoa_state")
+  return ok and v or nil
+end
+
+-- the buffer of that name, once it is no longer loading
+local function settled(name, ms)
+  local b
+  wait_for(ms or 5000, function()
+    b = buf_named(name)
+    return b ~= nil and buf_state(b) ~= "loading"
+  end)
+  return b
+end
+
+local function lines_of(b) return vim.api.nvim_buf_get_lines(b, 0, -1, false) end
+
+-- a blocking client of its own, for setting up and for comparing: never
+-- the editor's, whose requests the driver moves
+local function side_client()
+  local kadoa = assert(kn.load())
+  return assert(kadoa.client({ api_key = KEY, base_url = srv.url }))
+end
+
+local crawled   -- the session id :KadoaCrawl started
+
+test(":KadoaCrawl starts the crawl without blocking, says its id and watches it to the end", function()
+  kn.stop()
+  kn.setup({ wait = { interval = 0.2, max_interval = 0.4, jitter = 0, timeout = 20 } })
+  local n = #notes
+  local stop = ticker()
+  local t0 = uv.hrtime()
+  vim.cmd("KadoaCrawl https://pages-12.seconds-0.5." .. tag .. ".example.com/")
+  local back = (uv.hrtime() - t0) / 1e6
+  wait_for(8000, function()
+    local w = kn.watches[#kn.watches]
+    return w and w.state ~= "running"
+  end)
+  local elapsed = (uv.hrtime() - t0) / 1e9
+  local ticks = stop()
+  check(back < 50, ("the command took %.1f ms to return"):format(back))
+  local started
+  for i = n + 1, #notes do
+    started = started or notes[i].msg:match("^kadoa: crawl started: (%S+)")
+  end
+  check(started, "no 'crawl started' notification")
+  local w = kn.watches[#kn.watches]
+  eq(started, w.id, "the watched id")
+  eq("finished", w.state, "state")
+  eq(12, w.result.payload.crawledPages, "crawledPages")
+  check(kn.statusline():find("12p finished", 1, true), kn.statusline())
+  check(notes[#notes].msg:find("finished", 1, true), notes[#notes].msg)
+  check(ticks >= elapsed * 100 * 0.5, ("only %d ticks in %.2f s"):format(ticks, elapsed))
+  eq(started, require("kadoa.nvim.commands").watched_ids(started:sub(1, 4))[1], "completion")
+  crawled = started
+end)
+
+test(":KadoaPages lists every page of a finished 12-page crawl, the editor ticking", function()
+  check(crawled, "no crawl from the test before")
+  local name = "kadoa://pages/" .. crawled
+  local stop = ticker()
+  local t0 = uv.hrtime()
+  vim.cmd("KadoaPages " .. crawled)
+  local b = settled(name)
+  local elapsed = (uv.hrtime() - t0) / 1e9
+  local ticks = stop()
+  check(b, "no buffer " .. name)
+  eq("done", buf_state(b), "state")
+  local lines = lines_of(b)
+  eq(12, #lines, "lines")
+  for i, l in ipairs(lines) do
+    check(l:match("^DONE%s+https://pages%-12%.seconds%-0%.5%." .. tag .. "%.example%.com/"),
+      "line " .. i .. ": " .. l)
+  end
+  eq(b, vim.api.nvim_get_current_buf(), "shown")
+  eq("nofile", vim.bo[b].buftype, "buftype")
+  eq("wipe", vim.bo[b].bufhidden, "bufhidden")
+  eq(false, vim.bo[b].modifiable, "modifiable")
+  eq("kadoa-pages", vim.bo[b].filetype, "filetype")
+  check(ticks >= math.floor(elapsed * 100 * 0.5), ("only %d ticks in %.3f s"):format(ticks, elapsed))
+
+  -- 14 pages behind a 0.4 s answer: the timer must keep going meanwhile
+  stop = ticker()
+  t0 = uv.hrtime()
+  vim.cmd("KadoaPages slow-400")
+  b = settled("kadoa://pages/slow-400")
+  elapsed = (uv.hrtime() - t0) / 1e9
+  ticks = stop()
+  measured.pages = ("a 0.4 s pages listing: %d ticks of the 10 ms timer in %.2f s"):format(ticks, elapsed)
+  eq(14, #lines_of(b), "lines of slow-400")
+  check(elapsed >= 0.39, ("took %.2f s"):format(elapsed))
+  check(ticks >= elapsed * 100 * 0.5, ("only %d ticks in %.2f s"):format(ticks, elapsed))
+end)
+
+test("pages: the loop follows both pagination shapes page by page and stops on an endless server", function()
+  local c = side_client()
+  for _, label in ipairs({ "", "oldpages.", "zeropage.", "endless." }) do
+    local res = assert(c:crawl("https://pages-12.seconds-0." .. label .. "b" .. tag .. ".example.com/"))
+    local calls = 0
+    local client = kn.client()
+    client.send = function(self, ...)
+      calls = calls + 1
+      return getmetatable(self).send(self, ...)
+    end
+    local b = kn.pages(res.sessionId, { page_size = 5 })
+    wait_for(5000, function() return buf_state(b) ~= "loading" end)
+    client.send = nil
+    eq("done", buf_state(b), label .. "state")
+    eq(12, #lines_of(b), label .. "lines")
+    local ids = require("kadoa.nvim.browse").ids(b)
+    eq("p0000", ids[1], label .. "first id")
+    eq("p0011", ids[12], label .. "last id")
+    -- 3 listing pages; the endless server's 4th repeats the 3rd: no new items, stop
+    eq(label == "endless." and 4 or 3, calls, label .. "requests")
+    vim.api.nvim_buf_delete(b, { force = true })
+  end
+  c:close()
+end)
+
+test("pages: hostile URLs are cleaned, a failed crawl's pages come with a warning", function()
+  local c = side_client()
+  local hostile = assert(c:crawl("https://hostile.pages-40.seconds-0.h" .. tag .. ".example.com/"))
+  local failing = assert(c:crawl("https://failing.pages-10.seconds-0.1.f" .. tag .. ".example.com/"))
+  -- start URLs are listed as they were sent: an escape sequence and a newline in one
+  local ctl = assert(c:crawl({ startUrls = { "https://pages-3.seconds-0.c" .. tag .. ".example.com/",
+    "https://c.example.com/a\27[2Jb\nc\rd\0e" } }))
+  c:close()
+  local b = kn.pages(ctl.sessionId)
+  wait_for(5000, function() return buf_state(b) ~= "loading" end)
+  eq("done", buf_state(b), "ctl state")
+  local lines = lines_of(b)
+  eq(3, #lines, "ctl lines")
+  check(lines[2]:find("https://c.example.com/a", 1, true), lines[2])
+  for i, l in ipairs(lines) do
+    check(not l:find("[%z\1-\31\127]"), "a control character on line " .. i .. ": " .. l)
+  end
+  vim.api.nvim_buf_delete(b, { force = true })
+  b = kn.pages(hostile.sessionId)
+  wait_for(5000, function() return buf_state(b) ~= "loading" end)
+  eq("done", buf_state(b), "hostile state")
+  lines = lines_of(b)
+  eq(40, #lines, "hostile lines")
+  for i, l in ipairs(lines) do
+    check(not l:find("[%z\1-\31\127]"), "a control character on line " .. i .. ": " .. l)
+  end
+  wait_for(300, function() return false end)   -- the crawl dies at 0.06 s
+  local n = #notes
+  b = kn.pages(failing.sessionId)
+  wait_for(5000, function() return buf_state(b) ~= "loading" end)
+  eq("done", buf_state(b), "failing state")
+  eq(6, #lines_of(b), "the pages done before it failed")
+  local warned
+  for i = n + 1, #notes do
+    if notes[i].level == vim.log.levels.WARN and notes[i].msg:find("blocked the crawler", 1, true) then
+      warned = true
+    end
+  end
+  check(warned, "no warning about the failed crawl")
+  vim.api.nvim_buf_delete(b, { force = true })
+end)
+
+test("pages: wiping the buffer while it loads cancels the request, quietly", function()
+  local driver = require("kadoa.nvim.driver")
+  local client = kn.client()
+  local n = #notes
+  local b = kn.pages("slow-1500")
+  wait_for(50, function() return false end)
+  eq(1, driver.stats(client).pending, "pending while loading")
+  vim.api.nvim_buf_delete(b, { force = true })
+  wait_for(1000, function() return driver.stats(client).pending == 0 end)
+  eq(0, driver.stats(client).pending, "pending after the wipe")
+  wait_for(100, function() return false end)
+  eq(n, #notes, "notifications after the wipe")
+end)
+
+test("<CR> on a page opens its Markdown in kadoa://page/<id>/<page id>; q closes", function()
+  -- the listing was wiped when the next one took its window ('bufhidden')
+  local name = "kadoa://pages/" .. crawled
+  vim.cmd("KadoaPages " .. crawled)
+  local b = settled(name)
+  check(b, "no listing")
+  vim.api.nvim_win_set_cursor(0, { 3, 0 })
+  local wins = #vim.api.nvim_list_wins()
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<CR>", true, false, true), "x", false)
+  local pname = "kadoa://page/" .. crawled .. "/p0002"
+  local pb = settled(pname)
+  check(pb, "no buffer " .. pname)
+  eq("done", buf_state(pb), "state")
+  eq(pb, vim.api.nvim_get_current_buf(), "shown")
+  eq(wins + 1, #vim.api.nvim_list_wins(), "in a new window")
+  eq("markdown", vim.bo[pb].filetype, "filetype")
+  eq("nofile", vim.bo[pb].buftype, "buftype")
+  eq(false, vim.bo[pb].modifiable, "modifiable")
+  local text = table.concat(lines_of(pb), "\n")
+  check(text:sub(1, 1) == "#", "starts with: " .. text:sub(1, 40))
+  local c = side_client()
+  local want = assert(c:page(crawled, "p0002", { format = "markdown" }))
+  c:close()
+  if type(want) == "table" then want = want.payload end
+  eq(want:gsub("\n$", ""), text:gsub("\n$", ""), "the Markdown")
+
+  -- <CR> on a line without a page says so
+  vim.api.nvim_feedkeys("q", "x", false)
+  eq(nil, buf_named(pname), "q wiped the page")
+  eq(wins, #vim.api.nvim_list_wins(), "q closed its window")
+  eq(b, vim.api.nvim_get_current_buf(), "back on the listing")
+  vim.api.nvim_feedkeys("q", "x", false)
+  eq(nil, buf_named(name), "q wiped the listing")
+end)
+
+test(":KadoaSessions lists the crawl; <CR> lists its pages", function()
+  vim.cmd("KadoaSessions")
+  local b = settled("kadoa://sessions")
+  check(b, "no sessions buffer")
+  eq("done", buf_state(b), "state")
+  eq("kadoa-sessions", vim.bo[b].filetype, "filetype")
+  local ids = require("kadoa.nvim.browse").ids(b)
+  local row
+  for i, id in ipairs(ids) do if id == crawled then row = i end end
+  check(row, "the crawl is not listed")
+  local line = lines_of(b)[row]
+  local short = require("kadoa.format").short_id(crawled)
+  check(line:find(short, 1, true) and line:find("finished", 1, true)
+        and line:find("12 pages", 1, true) and line:find("pages-12", 1, true), line)
+  vim.api.nvim_win_set_cursor(0, { row, 0 })
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<CR>", true, false, true), "x", false)
+  local pb = settled("kadoa://pages/" .. crawled)
+  check(pb, "no pages buffer")
+  eq(12, #lines_of(pb), "lines")
+  vim.api.nvim_feedkeys("q", "x", false)
+  vim.api.nvim_feedkeys("q", "x", false)
+end)
+
+test(":KadoaPages of a failing session reports an error and does not crash", function()
+  local n = #notes
+  vim.cmd("KadoaPages status-404")
+  local b = settled("kadoa://pages/status-404")
+  check(b, "no buffer")
+  eq("failed", buf_state(b), "state")
+  local err
+  for i = n + 1, #notes do
+    if notes[i].level == vim.log.levels.ERROR then err = notes[i] end
+  end
+  check(err, "no error notification")
+  check(err.msg:find("not found", 1, true), err.msg)
+  eq(1, #lines_of(b), "one line")
+  check(lines_of(b)[1]:find("not found", 1, true), lines_of(b)[1])
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<CR>", true, false, true), "x", false)
+  check(notes[#notes].msg:find("no page on this line", 1, true), notes[#notes].msg)
+  -- a URL the server refuses: :KadoaCrawl reports it too
+  n = #notes
+  vim.cmd("KadoaCrawl https://fault-status-400.example/")
+  wait_for(3000, function() return #notes > n end)
+  eq(vim.log.levels.ERROR, notes[#notes].level, "crawl error level")
+  vim.api.nvim_feedkeys("q", "x", false)
+  eq(true, vim.api.nvim_get_mode().blocking == false, "editor responsive")
+end)
+
+---------------------------------------------------------------------------
 
 srv:stop()
 watchdog:stop()
 say("")
-for _, k in ipairs({ "blocking", "ticks", "ten", "steps", "watch", "health" }) do
+for _, k in ipairs({ "blocking", "ticks", "ten", "steps", "watch", "pages", "health" }) do
   if measured[k] then say("measured: %s", measured[k]) end
 end
 say("%s: %d passed, %d failed%s", failures == 0 and "OK" or "FAILED", passed, failures,

@@ -1,6 +1,7 @@
--- kadoa.nvim.commands: what :KadoaStatus, :KadoaWatch and :KadoaStop do
--- (plugin/kadoa.lua defines them and calls here). Outcomes are shown
--- with vim.notify; nothing here waits.
+-- kadoa.nvim.commands: what :KadoaStatus, :KadoaWatch, :KadoaStop,
+-- :KadoaCrawl, :KadoaPages and :KadoaSessions do (plugin/kadoa.lua defines
+-- them and calls here). Outcomes are shown with vim.notify or in scratch
+-- buffers; nothing here waits.
 
 local M = {}
 
@@ -36,10 +37,50 @@ function M.stop(id)
   return kn().stop(id ~= "" and id or nil)
 end
 
--- the ids :KadoaStop completes
-function M.watched_ids()
+-- :KadoaCrawl {url}: start the crawl without waiting for the answer, say
+-- its session id, then watch it like :KadoaWatch (statusline and
+-- notifications).
+function M.crawl(url)
+  if type(url) ~= "string" or url == "" then
+    vim.notify("kadoa: usage: :KadoaCrawl {url}", vim.log.levels.ERROR)
+    return
+  end
+  return kn().call("crawl", function(res, err)
+    if not res then return report(err) end
+    local id = type(res) == "table" and res.sessionId
+    if type(id) ~= "string" or id == "" then
+      return report(require("kadoa.errors").new("decode",
+        "kadoa: the crawl's answer has no session id"))
+    end
+    local fmt = require("kadoa.format")
+    vim.notify("kadoa: crawl started: " .. fmt.text(id) .. " (" .. fmt.text(url, 200) .. ")",
+      vim.log.levels.INFO, { title = "kadoa" })
+    M.watch(id)
+  end, url)
+end
+
+-- :KadoaPages {id}
+function M.pages(id)
+  if type(id) ~= "string" or id == "" then
+    vim.notify("kadoa: usage: :KadoaPages {session-id}", vim.log.levels.ERROR)
+    return
+  end
+  return kn().pages(id)
+end
+
+-- :KadoaSessions
+function M.sessions()
+  return kn().sessions()
+end
+
+-- the ids the commands complete: the watched ones (crawls started with
+-- :KadoaCrawl among them) that begin with what is typed so far
+function M.watched_ids(lead)
+  lead = type(lead) == "string" and lead or ""
   local ids = {}
-  for _, w in ipairs(kn().watches) do ids[#ids + 1] = w.id end
+  for _, w in ipairs(kn().watches) do
+    if w.id:sub(1, #lead) == lead then ids[#ids + 1] = w.id end
+  end
   return ids
 end
 

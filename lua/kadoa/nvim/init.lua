@@ -5,13 +5,16 @@
 --   kn.status(id, function(res, err) ... end)   -- on the main loop
 --   kn.watch(id)                                -- :KadoaWatch
 --   kn.statusline()                             -- for 'statusline'
+--   kn.call("pages", cb, id, { page = 1 })      -- any API call, non-blocking
+--   kn.pages(id) / kn.sessions()                -- :KadoaPages, :KadoaSessions
 --
 -- A thin layer: the work is the library's (kadoa.client, kadoa.wait,
 -- kadoa.options), each Neovim concern has its own module:
 --   kadoa.nvim.loader    finding the C core for this Neovim's LuaJIT
 --   kadoa.nvim.driver    one libuv timer per client drives its requests
 --   kadoa.nvim.watch     kadoa.wait in a coroutine, statusline, notifications
---   kadoa.nvim.commands  what :KadoaStatus, :KadoaWatch and :KadoaStop do
+--   kadoa.nvim.browse    crawled pages and sessions in scratch buffers
+--   kadoa.nvim.commands  what the :Kadoa* commands do
 --
 -- Callbacks are always called on the main loop (vim.schedule), where
 -- every vim.api function may be used. Works with Neovim 0.7 (vim.loop,
@@ -98,6 +101,47 @@ function M.status(id, callback, opts)
     return nil, err
   end
   return driver.call(client, callback, "status", id, opts)
+end
+
+-- call(name, callback, ...) -> request | nil, err
+-- Any call of kadoa.api (client:send's name and arguments: "crawl", url;
+-- "pages", id, { page = n }; "page", id, page_id, { format = "markdown" };
+-- "sessions", ...), non-blocking; callback(res, err) exactly once, on the
+-- main loop, as for status. An unknown name or a bad argument raises, as
+-- client:send does.
+function M.call(name, callback, ...)
+  if type(callback) ~= "function" then
+    error(("bad argument #2 to 'call' (function expected, got %s)"):format(type(callback)), 2)
+  end
+  local client, err = M.client()
+  if not client then
+    vim.schedule(function() callback(nil, err) end)
+    return nil, err
+  end
+  return driver.call(client, callback, name, ...)
+end
+
+-- pages(id [, opts]) -> buffer: the crawled pages of a session listed in
+-- a scratch buffer, filled without blocking; <CR> opens a page's Markdown.
+-- sessions([opts]) -> buffer: the account's crawl sessions, <CR> lists
+-- one's pages. page(id, page_id [, opts]) -> buffer: one page's Markdown.
+-- opts: page_size (listings), split (open in a new window).
+function M.pages(id, opts)
+  if type(id) ~= "string" then
+    error(("bad argument #1 to 'pages' (string expected, got %s)"):format(type(id)), 2)
+  end
+  return require("kadoa.nvim.browse").pages(id, opts)
+end
+
+function M.sessions(opts)
+  return require("kadoa.nvim.browse").sessions(opts)
+end
+
+function M.page(id, page_id, opts)
+  if type(id) ~= "string" or type(page_id) ~= "string" then
+    error("bad argument to 'page' (session id and page id expected as strings)", 2)
+  end
+  return require("kadoa.nvim.browse").page(id, page_id, opts)
 end
 
 -- watch(id [, opts]) -> watch | nil, err

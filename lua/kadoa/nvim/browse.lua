@@ -1,0 +1,261 @@
+-- kadoa.nvim.browse: crawled pages and crawl sessions in scratch buffers
+-- (:KadoaPages, :KadoaSessions and the Markdown of one page).
+--
+-- Every request is a non-blocking one on kadoa.nvim's driver: a listing
+-- is fetched one listing page per request, the next asked for from the
+-- previous one's callback, and its lines appended as each arrives, so a
+-- session of thousands of pages never holds the editor. Which page to ask
+-- for next and when to stop is kadoa.paginate's pager, the same rules as
+-- client:each_page (a server that says "more" forever cannot loop us).
+-- Everything the server sends goes through kadoa.format before it is a
+-- line, so no control character reaches the screen as such. Each buffer
+-- has b:kadoa_state: "loading", then "done" or "failed" (an error is also
+-- notified), for statuslines and scripts.
+
+local M = {}
+
+local api = vim.api
+
+local function kn() return require("kadoa.nvim") end
+local function fmt() return require("kadoa.format") end
+
+-- buffer -> { kind, id, ids = { [line] = page or session id | false },
+-- count = lines filled, req = request in flight, state }. Dropped when
+-- the buffer is wiped, which also cancels its request.
+local states = {}
+
+-- the default listing page size: the API's largest
+M.page_size = 100
+
+local function report(what, err)
+  vim.notify("kadoa: " .. what .. ": " .. fmt().format_error(err), vim.log.levels.ERROR,
+    { title = "kadoa" })
+end
+
+local function set_state(buf, st, state)
+  st.state = state
+  -- b:kadoa_state (loading, done, failed): for statuslines and scripts
+  pcall(api.nvim_buf_set_var, buf, "kadoa_state", state)
+end
+
+-- Lines go in with 'modifiable' on for just that moment: the buffer is a
+-- view of the server's answer, not something to edit.
+local function put_lines(buf, first, last, lines)
+  api.nvim_buf_set_option(buf, "modifiable", true)
+  api.nvim_buf_set_lines(buf, first, last, false, lines)
+  api.nvim_buf_set_option(buf, "modifiable", false)
+  api.nvim_buf_set_option(buf, "modified", false)
+end
+
+local function close(buf)
+  if #api.nvim_list_wins() > 1 and api.nvim_get_current_buf() == buf then
+    -- 'bufhidden' is wipe: closing the window wipes the buffer too
+    if pcall(vim.cmd, "close") then return end
+  end
+  pcall(api.nvim_buf_delete, buf, { force = true })
+end
+
+-- scratch(name, filetype) -> buffer: a fresh one; a buffer already of
+-- that name (the same listing asked for again) is wiped first, which
+-- stops its loading.
+local function scratch(name, filetype, kind)
+  for _, b in ipairs(api.nvim_list_bufs()) do
+    if api.nvim_buf_get_name(b) == name then pcall(api.nvim_buf_delete, b, { force = true }) end
+  end
+  local buf = api.nvim_create_buf(false, true)
+  api.nvim_buf_set_option(buf, "buftype", "nofile")
+  api.nvim_buf_set_option(buf, "bufhidden", "wipe")
+  api.nvim_buf_set_option(buf, "swapfile", false)
+  api.nvim_buf_set_option(buf, "modifiable", false)
+  api.nvim_buf_set_name(buf, name)
+  api.nvim_buf_set_option(buf, "filetype", filetype)
+  local st = { kind = kind, ids = {}, count = 0 }
+  states[buf] = st
+  set_state(buf, st, "loading")
+  vim.keymap.set("n", "q", function() close(buf) end,
+    { buffer = buf, nowait = true, silent = true, desc = "kadoa: close" })
+  api.nvim_create_autocmd("BufWipeout", { buffer = buf, once = true, callback = function()
+    states[buf] = nil
+    if st.req then st.req:cancel() end
+  end })
+  return buf, st
+end
+
+-- Show buf in the current window, or in a new split when asked to (from
+-- a listing, which stays open) or when the current buffer could not be
+-- left without saving.
+local function show(buf, split)
+  if split or (vim.bo.modified and not vim.o.hidden and vim.bo.buftype == "") then
+    vim.cmd("split")
+  end
+  api.nvim_win_set_buf(0, buf)
+end
+
+-- the request for buf still wanted? (not wiped, not replaced)
+local function live(buf, st)
+  return states[buf] == st and api.nvim_buf_is_valid(buf)
+end
+
+local function failed(buf, st, what, err)
+  set_state(buf, st, "failed")
+  report(what, err)
+  if st.count == 0 then
+    -- an empty buffer would say nothing; the line is no entry (no <CR>)
+    put_lines(buf, 0, -1, { "kadoa: " .. require("kadoa.text").one_line(fmt().format_error(err), 200) })
+  end
+end
+
+local function append(buf, st, lines, ids)
+  if #lines == 0 then return end
+  -- the first lines replace the empty line a new buffer has
+  put_lines(buf, st.count == 0 and 0 or -1, -1, lines)
+  for i = 1, #lines do st.ids[st.count + i] = ids[i] end
+  st.count = st.count + #lines
+end
+
+-- load(buf, st, listing, call_args, line_of): every listing page, one
+-- request after the other; line_of(item) -> line, id.
+local function load(buf, st, listing, what, send_args, line_of)
+  local P = require("kadoa.paginate")
+  local L = P.listings[listing]
+  local pager = P.pager(L.items, L.key)
+  local ask
+  local function got(res, err)
+    st.req = nil
+    if not live(buf, st) then return end
+    if not res then return failed(buf, st, what, err) end
+    local lines, ids = {}, {}
+    for _, item in ipairs(pager.take(res)) do
+      lines[#lines + 1], ids[#ids + 1] = line_of(item)
+    end
+    append(buf, st, lines, ids)
+    if type(res) == "table" and type(res.error) == "string" and not st.warned then
+      st.warned = true   -- e.g. a crawl that failed: its pages so far are listed
+      vim.notify("kadoa: " .. what .. ": " .. fmt().text(res.error, 200), vim.log.levels.WARN,
+        { title = "kadoa" })
+    end
+    if pager.finished then set_state(buf, st, "done") else ask() end
+  end
+  function ask()
+    local args = send_args(pager.page())
+    st.req = kn().call(listing, got, unpack(args, 1, args.n))
+  end
+  ask()
+end
+
+local function field(t, k)
+  if type(t) == "table" then return t[k] end
+end
+
+---------------------------------------------------------------------------
+-- One page's Markdown
+
+-- page(id, page_id [, opts]) -> buffer: kadoa://page/<id>/<page_id>,
+-- filetype markdown, filled when the answer is in. opts.split: open in a
+-- new window.
+function M.page(id, page_id, opts)
+  opts = opts or {}
+  local f = fmt()
+  local buf, st = scratch("kadoa://page/" .. f.text(id) .. "/" .. f.text(page_id), "markdown", "page")
+  st.id, st.page_id = id, page_id
+  show(buf, opts.split)
+  st.req = kn().call("page", function(res, err)
+    st.req = nil
+    if not live(buf, st) then return end
+    if not res then return failed(buf, st, "page " .. f.text(page_id), err) end
+    local md = field(res, "payload")
+    if type(md) ~= "string" then md = f.text(md) end
+    -- the buffer's lines: no line may hold a newline; \r\n ends a line too
+    local lines = vim.split(md, "\n", { plain = true })
+    for i, l in ipairs(lines) do lines[i] = l:gsub("\r$", "") end
+    put_lines(buf, 0, -1, lines)
+    st.count = #lines
+    set_state(buf, st, "done")
+  end, id, page_id, { format = "markdown" })
+  return buf
+end
+
+---------------------------------------------------------------------------
+-- The crawled pages of a session
+
+local function page_line(item)
+  local f = fmt()
+  local id = field(item, "id")
+  return ("%-9s %s"):format(f.text(field(item, "status"), 20), f.text(field(item, "url"))),
+    type(id) == "string" and id or false
+end
+
+local function open_page(buf)
+  local st = states[buf]
+  local pid = st and st.ids[api.nvim_win_get_cursor(0)[1]]
+  if not pid then
+    vim.notify("kadoa: no page on this line", vim.log.levels.WARN, { title = "kadoa" })
+    return
+  end
+  return M.page(st.id, pid, { split = true })
+end
+
+-- pages(id [, opts]) -> buffer: kadoa://pages/<id>, one line per crawled
+-- page ("STATUS  URL"), <CR> opens the page's Markdown, q closes.
+-- opts.page_size (default M.page_size), opts.split.
+function M.pages(id, opts)
+  opts = opts or {}
+  local buf, st = scratch("kadoa://pages/" .. fmt().text(id), "kadoa-pages", "pages")
+  st.id = id
+  vim.keymap.set("n", "<CR>", function() open_page(buf) end,
+    { buffer = buf, silent = true, desc = "kadoa: open this page's Markdown" })
+  show(buf, opts.split)
+  local size = opts.page_size or M.page_size
+  load(buf, st, "pages", "pages of " .. fmt().short_id(id), function(n)
+    return { id, { page = n, page_size = size }, n = 2 }
+  end, page_line)
+  return buf
+end
+
+---------------------------------------------------------------------------
+-- The sessions of the account
+
+local function session_line(item)
+  local f = fmt()
+  local sid = field(item, "sessionId")
+  local n = field(item, "crawledPages")
+  return ("%-13s %-30s %-8s %s"):format(f.short_id(sid), f.text(field(item, "domain"), 30),
+      field(item, "finished") == true and "finished" or "running",
+      (type(n) == "number" and f.number(n) or "?") .. (n == 1 and " page" or " pages")),
+    type(sid) == "string" and sid or false
+end
+
+local function open_session(buf)
+  local st = states[buf]
+  local sid = st and st.ids[api.nvim_win_get_cursor(0)[1]]
+  if not sid then
+    vim.notify("kadoa: no session on this line", vim.log.levels.WARN, { title = "kadoa" })
+    return
+  end
+  return M.pages(sid, { split = true })
+end
+
+-- sessions([opts]) -> buffer: kadoa://sessions, one line per session
+-- (short id, domain, running/finished, pages), <CR> lists its pages.
+-- opts.page_size (default M.page_size), opts.split.
+function M.sessions(opts)
+  opts = opts or {}
+  local buf, st = scratch("kadoa://sessions", "kadoa-sessions", "sessions")
+  vim.keymap.set("n", "<CR>", function() open_session(buf) end,
+    { buffer = buf, silent = true, desc = "kadoa: list this session's pages" })
+  show(buf, opts.split)
+  local size = opts.page_size or M.page_size
+  load(buf, st, "sessions", "sessions", function(n)
+    return { { page = n, page_size = size }, n = 1 }
+  end, session_line)
+  return buf
+end
+
+-- ids(buf) -> the page or session id of each line (false: none), for
+-- tests and scripts
+function M.ids(buf)
+  local st = states[buf]
+  return st and st.ids or nil
+end
+
+return M
