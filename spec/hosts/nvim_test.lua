@@ -1106,6 +1106,11 @@ test(":KadoaTop: <CR> lists the pages of the crawl on the line; q closes and sto
   local client = kn.client()
   wait_for(1000, function() return require("kadoa.nvim.driver").stats(client).pending == 0 end)
   eq(0, require("kadoa.nvim.driver").stats(client).pending, "requests left after q")
+  -- words that are no name=value: a usage message, no view
+  local n = #notes
+  vim.cmd("KadoaTop fast")
+  check(#notes > n and notes[#notes].msg:find("usage: :KadoaTop", 1, true), "no usage message")
+  eq(nil, buf_named("kadoa://top"), "a view after a usage error")
 end)
 
 ---------------------------------------------------------------------------

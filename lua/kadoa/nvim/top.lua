@@ -99,7 +99,13 @@ local function await_many(view, gen, ids, opts)
   local co = coroutine.running()
   if not co then error("kadoa.nvim.top: a proxy call outside a coroutine", 2) end
   local list, seen = {}, {}
-  for _, id in ipairs(ids) do
+  for i, id in ipairs(ids) do
+    -- raised here, in the model's coroutine, as status_many raises: not
+    -- later from a driver callback
+    if type(id) ~= "string" then
+      error(("bad argument #1 to 'status_many' (ids[%d] is a %s, string expected)")
+        :format(i, type(id)), 3)
+    end
     if not seen[id] then seen[id] = true list[#list + 1] = id end
   end
   local results = {}
@@ -168,8 +174,8 @@ local function elapsed_text(s)
   if type(s) ~= "number" or s ~= s or s < 0 then return "-" end
   s = math.floor(s)
   if s < 60 then return s .. "s" end
-  if s < 3600 then return ("%dm%02ds"):format(s / 60, s % 60) end
-  return ("%dh%02dm"):format(s / 3600, (s % 3600) / 60)
+  if s < 3600 then return ("%dm%02ds"):format(math.floor(s / 60), s % 60) end
+  return ("%dh%02dm"):format(math.floor(s / 3600), math.floor((s % 3600) / 60))
 end
 
 local function num(n)
@@ -299,7 +305,11 @@ local function refresh(buf, view)
     schedule_next(buf, view)
   end, function(e)
     view.refreshing = false
-    if view.gen == gen then broken(buf, view, e) end
+    if view.gen == gen then
+      broken(buf, view, e)
+    elseif view.visible then
+      refresh(buf, view)   -- shown again while this one wound down
+    end
   end)
 end
 
