@@ -115,8 +115,13 @@ function M.export(client, id, dir, opts)
   local format = o.format or "markdown"
   local ext = EXT[format:lower()] or "txt"
   dir = dir:gsub("(.)/+$", "%1")
-  local ok, merr = core.mkdir(dir)
-  if not ok then return nil, errors.new("io", "export: " .. merr) end
+  -- the folder and any missing parents, as mkdir -p
+  local path = dir:sub(1, 1) == "/" and "" or "."
+  for part in dir:gmatch("[^/]+") do
+    path = path .. "/" .. part
+    local ok, merr = core.mkdir(path)
+    if not ok then return nil, errors.new("io", "export: " .. merr) end
+  end
 
   local index_path = dir .. "/index.jsonl"
   local known = read_index(client, index_path)
