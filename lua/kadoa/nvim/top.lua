@@ -188,7 +188,20 @@ local function rate(n)
   return ("%.1f"):format(n)
 end
 
-local COLUMNS = "%-13s %-28s %-9s %7s %9s %9s %8s"
+-- the columns: width, and whether the text goes to the right. Padded by
+-- characters, not bytes: a short id or a cut domain holds a "…".
+local COLUMNS = { { 11 }, { 28 }, { 9 }, { 7, true }, { 9, true }, { 9, true }, { 8, true } }
+
+local function columns(...)
+  local T = require("kadoa.text")
+  local out = {}
+  for i, c in ipairs(COLUMNS) do
+    local v = select(i, ...)
+    local fill = string.rep(" ", math.max(0, c[1] - T.width(v)))
+    out[i] = c[2] and fill .. v or v .. fill
+  end
+  return (table.concat(out, " "):gsub("%s+$", ""))
+end
 
 local function header(view)
   local snap = view.snap
@@ -212,13 +225,13 @@ local function header(view)
   else
     lines[2] = "refreshed " .. (view.good_at or "-") .. "   p pause  r resume  <CR> pages  q close"
   end
-  lines[3] = COLUMNS:format("ID", "DOMAIN", "STATE", "PAGES", "ACT/WAIT", "PAGES/MIN", "ELAPSED")
+  lines[3] = columns("ID", "DOMAIN", "STATE", "PAGES", "ACT/WAIT", "PAGES/MIN", "ELAPSED")
   return lines
 end
 
 local function row_line(r)
   local f = fmt()
-  local line = COLUMNS:format(f.short_id(r.id), f.text(r.domain or "-", 28),
+  local line = columns(f.short_id(r.id), f.text(r.domain or "-", 28),
     f.text(r.state or "unknown", 9), num(r.pages),
     num(r.active) .. "/" .. num(r.waiting), rate(r.pages_per_minute), elapsed_text(r.elapsed))
   if r.error ~= nil and r.error ~= false then line = line .. "  ! " .. err_text(r.error, 80) end
