@@ -57,4 +57,4 @@ bench: deps
 	@$(MAKE) --no-print-directory build LUA="lua5.4 luajit"
 	@$(MAKE) --no-print-directory bench/out/floor
 	@$(MAKE) --no-print-directory bench-before
-	BENCH_ROUNDS=$(BENCH_ROUNDS) lua5.4 bench/run.lua
+	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_BASELINE=$(BENCH_BASELINE) lua5.4 bench/run.lua
