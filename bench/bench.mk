@@ -1,7 +1,7 @@
 # make bench: speed side by side (see bench/run.lua and bench/RESULTS.md).
 # Not part of make test: it measures, it does not pass or fail.
 #
-#   make bench                 about three to four minutes
+#   make bench                 about four minutes (table 4 exports 1 GB through the Python mock)
 #   make bench BENCH_ROUNDS=3  fewer rounds
 #   make bench BENCH_BASELINE=<commit>   the "before" rows of table 1 on another commit
 
