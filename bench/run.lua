@@ -435,6 +435,16 @@ local function fmt_us(v)
   return string.format("%.1f", v)
 end
 
+-- 1000 -> "1,000", as the tables write counts
+local function thousands(n)
+  local s = string.format("%d", n)
+  repeat
+    local k
+    s, k = s:gsub("^(%d+)(%d%d%d)", "%1,%2")
+  until k == 0
+  return s
+end
+
 local function versions()
   local v = {}
   local function first_line(cmd) return (sh(cmd):match("[^\n]*")) end
@@ -619,7 +629,7 @@ local function render(t1, missing, t2, t3, t4)
   add("")
 
   add(("### Table 4: client:export, %s pages answered after %d ms, concurrency %d (mock server)")
-    :format(EXPORT.pages == 1000 and "1,000" or tostring(EXPORT.pages), EXPORT.latency, EXPORT.conc))
+    :format(thousands(EXPORT.pages), EXPORT.latency, EXPORT.conc))
   add("")
   add(("Each run in its own process (bench/export.lua) against spec/mock/server.py (Python, one thread a"
     .. " connection), %d round%s, medians; every page's Markdown written to its own file. Peak RSS: the"
@@ -644,12 +654,12 @@ local function render(t1, missing, t2, t3, t4)
   local k10, m1 = t4["10k"], t4["1m"]
   local cm = t4.curl["1m"]
   add(("The mock's own share: a plain curl of one page without added latency takes %s ms (10 KiB) and %s ms"
-    .. " (1 MiB). The mock is Python, whose threads share one lock, so it serves one page at a time: %d"
-    .. " pages of 1 MiB cost it about %s s (the curl time × %d; its CPU seconds during the export are the"
+    .. " (1 MiB). The mock is Python, whose threads share one lock, so it serves one page at a time: %s"
+    .. " pages of 1 MiB cost it about %s s (the curl time × %s; its CPU seconds during the export are the"
     .. " mock CPU column), a floor under that row that no client can go below.")
     :format(t4.curl["10k"] and string.format("%.1f", t4.curl["10k"] * 1000) or "n/a",
-      cm and string.format("%.1f", cm * 1000) or "n/a", EXPORT.pages,
-      cm and string.format("%.1f", cm * EXPORT.pages) or "n/a", EXPORT.pages))
+      cm and string.format("%.1f", cm * 1000) or "n/a", thousands(EXPORT.pages),
+      cm and string.format("%.1f", cm * EXPORT.pages) or "n/a", thousands(EXPORT.pages)))
   add("")
   targets[#targets + 1] = ("- export of 1,000 pages at 20 ms, concurrency 32, under 1.5 s:"
     .. " 10 KiB pages %.2f s (%s); 1 MiB pages %.2f s (%s)"):format(k10.value,
