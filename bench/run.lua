@@ -402,12 +402,17 @@ local function table4()
     for round = 1, EXPORT.rounds do
       log("table 4: round %d of %d", round, EXPORT.rounds)
       for _, r in ipairs(T4) do
-        sh("rm -rf " .. q(dir))
+        sh("rm -rf " .. q(dir) .. " " .. q(dir .. ".errors"))
         local c0 = cpu_seconds(srv.pid)
         local nums, out = measure(lua_cmd("lua5.4", "bench/export.lua", ("%s %d %d %d %d %s"):format(
           q(srv.url), EXPORT.pages, r.bytes, EXPORT.latency, EXPORT.conc, q(dir))))
         local c1 = cpu_seconds(srv.pid)
         sh("rm -rf " .. q(dir))   -- up to 1 GB: not left on the disk
+        local errs = read_file(dir .. ".errors")
+        if errs then
+          res[r.key].errors = res[r.key].errors or errs:gsub("%s+$", ""):gsub("\n", "; ")
+          os.remove(dir .. ".errors")
+        end
         if not nums then error("table 4, " .. r.key .. ": " .. tostring(out) .. "\n" .. srv:log_tail()) end
         local c = res[r.key]
         table.insert(c.t, nums[1])
@@ -649,6 +654,12 @@ local function render(t1, missing, t2, t3, t4)
     local mock_s = c.mock[1] and string.format("%.2f", median(c.mock)) or "n/a"
     add(("| %s | %.3f | %.0f | %.1f | %d | %d | %s | %d |"):format(r.label, t, c.written / t,
       c.bytes / 1048576, median(c.peak), c.growth_m, mock_s, c.failures))
+  end
+  for _, r in ipairs(T4) do
+    if t4[r.key].errors then
+      add("")
+      add(("Failures with %s pages (the first): %s"):format(r.label, t4[r.key].errors:gsub("[\n|]", " ")))
+    end
   end
   add("")
   local k10, m1 = t4["10k"], t4["1m"]
