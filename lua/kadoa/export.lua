@@ -116,10 +116,10 @@ function M.export(client, id, dir, opts)
   local ext = EXT[format:lower()] or "txt"
   dir = dir:gsub("(.)/+$", "%1")
   -- the folder and any missing parents, as mkdir -p
-  local path = dir:sub(1, 1) == "/" and "" or "."
+  local sofar = dir:sub(1, 1) == "/" and "" or "."
   for part in dir:gmatch("[^/]+") do
-    path = path .. "/" .. part
-    local ok, merr = core.mkdir(path)
+    sofar = sofar .. "/" .. part
+    local ok, merr = core.mkdir(sofar)
     if not ok then return nil, errors.new("io", "export: " .. merr) end
   end
 
