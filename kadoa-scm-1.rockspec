@@ -75,6 +75,7 @@ build = {
       ["kadoa.cli.key"] = "lua/kadoa/cli/key.lua",
       ["kadoa.cli.output"] = "lua/kadoa/cli/output.lua",
       ["kadoa.cli.progress"] = "lua/kadoa/cli/progress.lua",
+      ["kadoa.cli.spec"] = "lua/kadoa/cli/spec.lua",
       ["kadoa.client"] = "lua/kadoa/client.lua",
       ["kadoa.codec"] = "lua/kadoa/codec.lua",
       ["kadoa.engine"] = "lua/kadoa/engine.lua",
