@@ -92,4 +92,4 @@ clean:
 	rm -rf build kadoa src/*.o
 
 # Each area keeps its own targets (see doc/HACKING.md).
--include bench/bench.mk spec/fuzz/fuzz.mk spec/hosts/hosts.mk spec/contract/contract.mk
+-include bench/bench.mk spec/fuzz/fuzz.mk spec/hosts/hosts.mk spec/contract/contract.mk install.mk
