@@ -85,7 +85,7 @@ valgrind: deps
 # plain Lua 5.4 script): no module reads or writes another's _-prefixed
 # fields, which luacheck cannot see. It lists file:line and fails.
 lint:
-	luacheck --no-color lua spec examples completions/gen.lua $(wildcard bin/* plugin)
+	luacheck --no-color lua spec examples completions/gen.lua .ci/luarocks-test.lua $(wildcard bin/* plugin)
 	lua5.4 spec/lint/private_fields.lua
 
 clean:
