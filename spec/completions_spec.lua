@@ -126,6 +126,29 @@ describe("the zsh and fish completions", function()
     assert.are.equal("ok\n", sub.sh("zsh -n completions/_kadoa 2>&1 && echo ok"))
   end)
 
+  it("offer, in a real zsh line editor, verbs, each verb's flags and values, and no ids", function()
+    if not have("zsh") then return pending("zsh is not installed (.ci/deps installs it)") end
+    local function offers(line)
+      local t = {}
+      local out = sub.sh("timeout 20 zsh -f spec/helpers/zsh_complete.zsh " .. sub.quote(line) .. " 2>&1")
+      for w in out:gmatch("[^\n]+") do t[#t + 1] = w end
+      return t, out
+    end
+    local function set(t) local s = {} for _, w in ipairs(t) do s[w] = true end return s end
+    assert.are.same({ "export" }, offers("kadoa ex"))
+    assert.are.same({ "page", "pages", "pause" }, offers("kadoa help pa"))
+    assert.are.same({ "html", "markdown", "md" }, offers("kadoa page --format "))
+    assert.are.same({ "create", "delete", "get" }, offers("kadoa config "))
+    local status = set(offers("kadoa status --"))
+    assert.is_true(status["--json"] and status["--long"] and not status["--wait"])
+    local crawl = set(offers("kadoa crawl --"))
+    assert.is_true(crawl["--max-pages"] and crawl["--filter-in"] and crawl["--wait"] and not crawl["--json"])
+    assert.is_true(set(offers("kadoa export id compl"))["completions"])
+    for _, w in ipairs(offers("kadoa status ")) do
+      assert.are.equal("-", w:sub(1, 1), "a session id offered: " .. w)
+    end
+  end)
+
   it("are read by fish, and offer verbs, flags and values", function()
     if not have("fish") then return pending("fish is not installed (.ci/deps installs it)") end
     assert.are.equal("ok\n", sub.sh("fish -n completions/kadoa.fish 2>&1 && echo ok"))
