@@ -86,7 +86,7 @@ valgrind: deps
 # fields, which luacheck cannot see. It lists file:line and fails. The
 # bench's scripts are outside the rule's own tree, so they are named.
 lint:
-	luacheck --no-color lua spec examples bench $(wildcard bin/* plugin)
+	luacheck --no-color lua spec examples bench completions/gen.lua .ci/luarocks-test.lua $(wildcard bin/* plugin)
 	lua5.4 spec/lint/private_fields.lua
 	lua5.4 spec/lint/private_fields.lua bench/*.lua
 
@@ -94,4 +94,4 @@ clean:
 	rm -rf build kadoa src/*.o
 
 # Each area keeps its own targets (see doc/HACKING.md).
--include bench/bench.mk spec/fuzz/fuzz.mk spec/hosts/hosts.mk spec/contract/contract.mk
+-include bench/bench.mk spec/fuzz/fuzz.mk spec/hosts/hosts.mk spec/contract/contract.mk install.mk

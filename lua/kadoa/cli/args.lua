@@ -38,7 +38,8 @@ local OPTIONS = M.OPTIONS
 
 -- One-letter spellings (besides -h): -o FILE is what people type for an
 -- output file.
-local SHORT = { o = "output" }
+M.SHORT = { o = "output" }
+local SHORT = M.SHORT
 
 M.COMMANDS = {
   status = true, wait = true, crawl = true, pause = true, resume = true, pages = true,
