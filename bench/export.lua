@@ -27,24 +27,8 @@ local kadoa = require("kadoa")
 local core = require("kadoa.core")
 local cjson = require("cjson")
 
-local function status_kib(field)
-  local f = io.open("/proc/self/status", "r")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return tonumber(s:match(field .. ":%s*(%d+) kB"))
-end
-
--- true when the kernel let us reset the peak: VmHWM then drops to VmRSS
-local function reset_peak()
-  local f = io.open("/proc/self/clear_refs", "w")
-  if not f then return false end
-  local ok = f:write("5")
-  ok = f:close() and ok
-  if not ok then return false end
-  local hwm, rss = status_kib("VmHWM"), status_kib("VmRSS")
-  return hwm ~= nil and rss ~= nil and hwm <= rss + 64
-end
+local memory = require("bench.memory")
+local status_kib, reset_peak = memory.kib, memory.reset_peak
 
 -- the client's default retries, as a user's export gets them: a page the
 -- mock drops once under load is fetched again, not counted a failure

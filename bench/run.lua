@@ -58,19 +58,8 @@ local function free_port()
   return tonumber(port)
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local files = require("spec.helpers.subprocess")   -- one read and write for the tree
+local read_file, write_file = files.read, files.write
 
 ---------------------------------------------------------------------------
 -- The server

@@ -86,8 +86,7 @@ end
 
 local function exists(path)
   local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
+  return f ~= nil and f:close() ~= nil
 end
 
 local function crawled(status)

@@ -177,13 +177,7 @@ function M.check(src)
   return found
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("spec.helpers.subprocess").read
 
 -- The files the rule covers, from the repository root.
 function M.tree_files(root)

@@ -4,6 +4,21 @@
 
 local M = {}
 
+-- What several texts say alike, written once.
+local CONNECTION = [[
+  --api-key-file PATH  read the API key from PATH (see kadoa --help)
+  --base-url URL       the API's address
+  -h, --help           show this help
+]]
+
+local LISTING_EXIT = [[
+Exit codes:
+  0    every listing page was fetched
+  2    usage error
+  3    API or network error (what came before it is printed)
+  130  interrupted (Ctrl-C)
+]]
+
 M.main = [[
 Usage: kadoa [OPTIONS] COMMAND [ARGS]
 
@@ -64,9 +79,7 @@ Options:
                        per line (for jq and friends)
   --long               an aligned multi-line view per crawl, listing every
                        field of the answer
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 A status that cannot be fetched is reported on stderr and the others are
 still printed.
@@ -98,9 +111,7 @@ Options:
                        interval when that is longer)
   --timeout T          give up after T (default 1h); 0 polls once
   --plain              one plain line per change, even on a terminal
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 T is a number of seconds, or a number with a unit: 500ms, 2s, 5m, 1h.
 
@@ -138,9 +149,7 @@ Options:
   --wait               watch the crawl until it is over
   --interval T, --max-interval T, --timeout T, --plain
                        with --wait: as for `kadoa wait`
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 Exit codes:
   0    the crawl started (with --wait: it finished)
@@ -159,9 +168,7 @@ Usage: kadoa %s ID
   3f2a0c4e-...  Crawl %sd
 %s
 Options:
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 Exit codes:
   0    done (doing it twice is fine)
@@ -185,16 +192,9 @@ Options:
   --status S           only pages with status S (DONE, CRAWLING, PENDING or
                        whatever the API says, e.g. READY; any case)
   --json               one JSON object per page: {"id","url","status"}
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
-Exit codes:
-  0    every listing page was fetched
-  2    usage error
-  3    API or network error (what came before it is printed)
-  130  interrupted (Ctrl-C)
-]]
+]] .. LISTING_EXIT
 
 M.page = [[
 Usage: kadoa page [--format F] [-o FILE] ID PAGE_ID
@@ -206,9 +206,7 @@ line is cleaned, so escape sequences in a page are shown, not obeyed.
 Options:
   --format F           markdown, md or html (default: the API's, html)
   -o, --output FILE    write the content to FILE instead of stdout
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 Exit codes:
   0    the page was printed or written
@@ -228,16 +226,9 @@ one line each, session id (shortened), domain, state, pages:
 Options:
   --json               one JSON object per session with the API's fields
                        (full ids, start URLs, creation time, ...)
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
-Exit codes:
-  0    every listing page was fetched
-  2    usage error
-  3    API or network error (what came before it is printed)
-  130  interrupted (Ctrl-C)
-]]
+]] .. LISTING_EXIT
 
 M.export = [[
 Usage: kadoa export [OPTIONS] ID DIR
@@ -256,9 +247,7 @@ Options:
   --format F           markdown (default), md or html
   --concurrency N      pages fetched at once (default 16)
   --plain              plain lines, even on a terminal
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 Exit codes:
   0    every page was written or was already there
@@ -283,9 +272,7 @@ Crawl configs: saved crawl settings to start crawls from.
 
 Options:
   --body FILE.json     (create) a JSON object of the API's fields ("-": stdin)
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 Exit codes:
   0    done
