@@ -177,6 +177,11 @@ function M.check(src)
   return found
 end
 
+-- the spec helpers, found from this file wherever it is run from
+do
+  local root = (debug.getinfo(1, "S").source:match("^@(.-)/?spec/lint/[^/]*$"))
+  if root then package.path = (root == "" and "." or root) .. "/?.lua;" .. package.path end
+end
 local read = require("spec.helpers.subprocess").read
 
 -- The files the rule covers, from the repository root.
