@@ -80,6 +80,7 @@ build = {
       ["kadoa.engine"] = "lua/kadoa/engine.lua",
       ["kadoa.errors"] = "lua/kadoa/errors.lua",
       ["kadoa.export"] = "lua/kadoa/export.lua",
+      ["kadoa.fleet"] = "lua/kadoa/fleet.lua",
       ["kadoa.format"] = "lua/kadoa/format.lua",
       ["kadoa.health"] = "lua/kadoa/health.lua",
       ["kadoa.init"] = "lua/kadoa/init.lua",
