@@ -115,13 +115,17 @@ function M.heading(width)
   return text.cut(table.concat(parts, "  "), width)
 end
 
--- The totals as one line: "12 sessions: 5 running, 1 paused, ... 1,234 pages/min, 2 errors".
+local function count(n, one, many) return ("%s %s"):format(whole(n), n == 1 and one or many) end
+
+-- The totals as one line, what matters most first (a narrow terminal cuts
+-- the end): "2 running  1,234 pages/min  1 error  |  12 sessions, 1 paused,
+-- 8 finished, 1 failed, 5,678 pages".
 function M.totals_line(snap)
   local t = snap.totals
-  local s = ("%d sessions: %d running, %d paused, %d finished, %d failed  %s pages  %s pages/min  %d errors")
-    :format(t.sessions, t.running, t.paused, t.finished, t.failed, whole(t.pages), rate(t.pages_per_minute),
-      t.errors)
-  return s
+  return ("%s running  %s pages/min  %s  |  %s, %s paused, %s finished, %s failed, %s"):format(
+    whole(t.running), rate(t.pages_per_minute), count(t.errors, "error", "errors"),
+    count(t.sessions, "session", "sessions"), whole(t.paused), whole(t.finished), whole(t.failed),
+    count(t.pages, "page", "pages"))
 end
 
 local function error_text(err)
@@ -228,7 +232,9 @@ end
 function M.open_terminal(output)
   local saved = shell("stty -g </dev/tty 2>/dev/null")
   saved = saved and saved:match("^%s*(.-)%s*$")
-  if not saved or saved == "" or saved:find("[^%w:=%-]") then return nil, "cannot read the terminal's mode" end
+  if not saved or saved == "" or saved:find("[^%w:=%-]") then
+    return nil, "cannot read the terminal's mode"
+  end
   local tty = io.open("/dev/tty", "rb")
   if not tty then return nil, "cannot open /dev/tty" end
   tty:setvbuf("no")
@@ -249,7 +255,7 @@ function Term:close()
 end
 
 -- size() -> lines, columns (re-read: the window may have been resized)
-function Term:size()
+function Term.size()
   local s = shell("stty size </dev/tty 2>/dev/null") or ""
   local lines, cols = s:match("^(%d+) (%d+)")
   lines, cols = tonumber(lines), tonumber(cols)
@@ -318,7 +324,6 @@ local STATE_COLOR = { running = "32", paused = "33", failed = "31", finished = "
 function View:frame(snap, lines, cols, now)
   local out = {}
   local w = cols - 1   -- the last column stays empty: some terminals wrap there
-  local head = "kadoa top  " .. M.totals_line(snap)
   local when
   if snap.stale then
     when = "STALE (" .. error_text(snap.error) .. ")"
@@ -327,7 +332,11 @@ function View:frame(snap, lines, cols, now)
   else
     when = "refreshing..."
   end
-  out[1] = { text.cut(head .. "  " .. when, w), snap.stale and "1;31" or "1" }
+  -- the refresh marker before the totals' tail, so a narrow terminal keeps it
+  local totals = M.totals_line(snap)
+  local head, tail = totals:match("^(.-)  |  (.*)$")
+  out[1] = { text.cut("kadoa top  " .. head .. "  " .. when .. "  |  " .. tail, w),
+    snap.stale and "1;31" or "1" }
   local filter = self.filter ~= "" and ("  filter: " .. cell(self.filter, 30)) or ""
   out[2] = { text.cut(("sort: %s (s)%s  %s select  p pause  r resume  / filter  q quit"):format(
     M.SORTS[self.sort], filter, self.utf8 and "↑↓ j k" or "up/down j k"), w), "2" }
@@ -369,7 +378,8 @@ function View:frame(snap, lines, cols, now)
   elseif self.message and now < self.message_until then
     bottom, bsgr = self.message, self.message_error and "31" or ""
   elseif #rows > room then
-    bottom, bsgr = ("rows %d-%d of %d"):format(self.top, math.min(self.top + room - 1, #rows), #rows), "2"
+    local last = math.min(self.top + room - 1, #rows)
+    bottom, bsgr = ("rows %d-%d of %d"):format(self.top, last, #rows), "2"
   end
   out[#out + 1] = { text.cut(bottom, w), bsgr }
   while #out > lines do table.remove(out) end
@@ -412,7 +422,8 @@ function View:key(k, m, now)
     if k == "y" or k == "Y" then
       local res, err = m[p.what](m, p.id)
       if res then
-        self:say(("%s %s"):format(p.what == "pause" and "paused" or "resumed", text.short_id(p.id)), false, now)
+        local done = p.what == "pause" and "paused" or "resumed"
+        self:say(done .. " " .. text.short_id(p.id), false, now)
       else
         self:say(p.what .. " failed: " .. error_text(err), true, now)
       end
@@ -457,7 +468,7 @@ local function full_screen(output, env, m)
   local view = M.new_view(display.utf8(env.getenv))
   local ok, result = pcall(function()
     local due, size_due = 0, 0
-    local snap = m:snapshot()
+    local snap
     while true do
       local now = core.monotime()
       if now >= due then
