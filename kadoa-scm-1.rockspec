@@ -65,6 +65,7 @@ build = {
       ["kadoa.cli.commands.export"] = "lua/kadoa/cli/commands/export.lua",
       ["kadoa.cli.commands.pages"] = "lua/kadoa/cli/commands/pages.lua",
       ["kadoa.cli.commands.sessions"] = "lua/kadoa/cli/commands/sessions.lua",
+      ["kadoa.cli.commands.top"] = "lua/kadoa/cli/commands/top.lua",
       ["kadoa.cli.commands.status"] = "lua/kadoa/cli/commands/status.lua",
       ["kadoa.cli.commands.wait"] = "lua/kadoa/cli/commands/wait.lua",
       ["kadoa.cli.display"] = "lua/kadoa/cli/display.lua",
