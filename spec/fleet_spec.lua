@@ -240,6 +240,46 @@ describe("kadoa.fleet with a fake client", function()
     assert.are.equal(2, #v.rows)
     assert.are.equal(m:snapshot(), v)
   end)
+
+  it("gives a second caller the snapshot while a refresh waits, and forgets a refresh that died", function()
+    local c = fake({ item("a", 1) })
+    c.status.a = running(1)
+    local proxy = { settings = c.settings }
+    function proxy.sessions(_, o)
+      local why = coroutine.yield("sessions")
+      if why == "cancel" then error("cancelled") end
+      return c:sessions(o)
+    end
+    function proxy.status_many(_, ids, o) return c:status_many(ids, o) end
+    local m = assert(fleet.new(proxy))
+    local co = coroutine.create(function() return m:refresh() end)
+    assert(coroutine.resume(co))                          -- waiting on the listing
+    local before = m:snapshot()
+    local other = coroutine.create(function() return m:refresh() end)
+    local ok, v = coroutine.resume(other)                  -- not a second listing
+    assert.is_true(ok)
+    assert.are.equal(before, v)
+    assert.are.equal("dead", coroutine.status(other))
+    assert.is_false((coroutine.resume(co, "cancel")))      -- the host cancels: the refresh raises
+    local again = coroutine.create(function() return m:refresh() end)
+    assert(coroutine.resume(again))
+    ok, v = coroutine.resume(again, "go")
+    assert.is_true(ok)
+    assert.are.equal(1, #v.rows)
+    assert.is_false(v.stale)
+  end)
+
+  it("does not ask again about a crawl known to have failed while its numbers stand", function()
+    local c = fake({ item("bad", 3) })
+    c.status.bad = { payload = { crawledPages = 3, finished = false }, error = "Crawl failed" }
+    local m = assert(fleet.new(c))
+    m:refresh()
+    c.status.bad = nil
+    local s = m:refresh()
+    assert.are.equal(1, #c.many)
+    assert.are.equal("failed", s.rows[1].state)
+    assert.are.equal("Crawl failed", s.rows[1].error)
+  end)
 end)
 
 describe("kadoa.fleet against the mock", function()

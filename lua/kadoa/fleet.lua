@@ -123,7 +123,7 @@ function M.new(client, opts)
     _marks = {},         -- id -> "paused" | "running": what pause/resume said
     _delay = nil,        -- nil until the first refresh: the next one is due now
     _refreshes = 0,
-    _busy = false,
+    _busy = nil,         -- the thread running a refresh ("main" outside coroutines)
   }, Fleet)
   self._snap = build(self, nil, false, nil)
   return self
@@ -158,15 +158,30 @@ end
 -- refresh() -> snapshot. Never raises on an API failure: a failed refresh
 -- keeps the rows, marks the snapshot stale and carries the error.
 function Fleet:refresh()
-  if self._busy then return self._snap end   -- a host called again mid-refresh
-  self._busy = true
+  -- One refresh at a time: a host running it in a coroutine may ask again
+  -- from elsewhere while the first waits; that caller gets the snapshot.
+  -- A refresh whose coroutine died (a raise, a cancel) holds nothing.
+  -- (The main thread cannot be suspended mid-refresh, so it never holds one.)
+  local co, main = coroutine.running()
+  local me = (co and not main) and co or "main"
+  local owner = self._busy
+  if type(owner) == "thread" and owner ~= me and coroutine.status(owner) ~= "dead" then
+    return self._snap
+  end
+  self._busy = me
   self._refreshes = self._refreshes + 1
   local items, err = list(self)
   local statuses
   if items then
     local ids = {}
     for _, item in ipairs(items) do
-      if not has_stats(item) or item.finished ~= true then ids[#ids + 1] = item.sessionId end
+      local prev = self._rows[item.sessionId]
+      -- a crawl known to have failed stays failed while its numbers stand:
+      -- no need to ask again (an account may hold many of them)
+      local known_failed = prev and prev.error and prev.pages == number(item.crawledPages)
+      if not has_stats(item) or (item.finished ~= true and not known_failed) then
+        ids[#ids + 1] = item.sessionId
+      end
     end
     if #ids > 0 then
       statuses, err = self.client:status_many(ids, { concurrency = self.options.concurrency })
@@ -184,7 +199,7 @@ function Fleet:refresh()
   end
   schedule(self, items ~= nil, moved)
   self._snap = build(self, items and nil or err, not items, now)
-  self._busy = false
+  self._busy = nil
   return self._snap
 end
 
@@ -193,10 +208,11 @@ end
 function schedule(self, ok, moved)
   local o = self.options
   local d = self._delay
+  local base = math.min(o.interval, o.max_interval)
   if ok and (moved or d == nil) then
-    d = o.interval
+    d = base
   else
-    d = math.min((d or o.interval) * o.factor, o.max_interval)
+    d = math.min((d or base) * o.factor, o.max_interval)
   end
   self._delay = math.max(d, o.min_interval)
 end
