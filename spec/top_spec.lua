@@ -166,6 +166,59 @@ describe("kadoa top", function()
     assert.is_true(contains(line, "boom"))
   end)
 
+  it("the view: writes only the lines that changed, sorts, filters, selects, asks before pausing", function()
+    local function row(id, domain, state, pages, created)
+      return { id = id, domain = domain, state = state, pages = pages, created = created,
+        pages_per_minute = state == "running" and pages or nil }
+    end
+    local snap = { rows = { row("r1", "b.example", "running", 50, 3),
+      row("r2", "a.example", "running", 10, 4), row("f1", "c.example", "finished", 90, 1) },
+      totals = { sessions = 3, running = 2, paused = 0, finished = 1, failed = 0, pages = 150, pages_per_minute = 60, errors = 0 }, refreshed = 100,
+      stale = false, refreshes = 1 }
+    local written = {}
+    local term = { write = function(_, str) written[#written + 1] = str end }
+    local v = top.new_view(true)
+    v.lines, v.cols = 10, 100
+    local frame = v:frame(snap, 10, 100, 101)
+    assert.are.equal(10, #frame)
+    assert.are.equal(10, v:draw(term, frame))               -- the first frame: every line
+    assert.are.equal(0, v:draw(term, v:frame(snap, 10, 100, 101.5)))   -- nothing changed
+    assert.are.equal(1, v:draw(term, v:frame(snap, 10, 100, 103)))     -- "refreshed 3s ago"
+    assert.is_true(contains(written[#written], "refreshed 3s ago"))
+    -- selection moves down, and follows its session when the order changes
+    assert.are.equal("r1", v.selected)
+    v:key("down", nil, 103)
+    assert.are.equal("r2", v.selected)
+    v:key("s", nil, 103)                                    -- by pages
+    v:frame(snap, 10, 100, 103)
+    assert.are.same({ "f1", "r1", "r2" }, { v.rows[1].id, v.rows[2].id, v.rows[3].id })
+    assert.are.equal("r2", v.selected)
+    v:key("s", nil, 103)                                    -- by domain
+    v:frame(snap, 10, 100, 103)
+    assert.are.same({ "r2", "r1", "f1" }, { v.rows[1].id, v.rows[2].id, v.rows[3].id })
+    -- filter: typed, applied on Enter, cleared with Esc
+    for _, k in ipairs({ "/", "c", ".", "e", "enter" }) do v:key(k, nil, 103) end
+    v:frame(snap, 10, 100, 103)
+    assert.are.equal(1, #v.rows)
+    assert.are.equal("f1", v.selected)
+    v:key("esc", nil, 103)
+    v:frame(snap, 10, 100, 103)
+    assert.are.equal(3, #v.rows)
+    -- p asks; n cancels; y pauses through the model
+    local calls = {}
+    local m = { pause = function(_, id) calls[#calls + 1] = id return { ok = true } end }
+    v:key("p", m, 103)
+    assert.matches("^Pause f1 %(c%.example%)%? y/n$", v:frame(snap, 10, 100, 103)[10][1])
+    v:key("n", m, 103)
+    assert.are.same({}, calls)
+    v:key("p", m, 103)
+    v:key("y", m, 103)
+    assert.are.same({ "f1" }, calls)
+    assert.are.equal("paused f1", v:frame(snap, 10, 100, 103)[10][1])
+    assert.are.equal("quit", v:key("q", m, 103))
+    assert.are.equal("interrupt", v:key("ctrl-c", m, 103))
+  end)
+
   it("draws the view on a terminal, pauses the selected crawl in the mock, adapts to a resize, "
     .. "and restores the screen on q", function()
     if not execute("command -v tmux >/dev/null 2>&1") then return pending("tmux is not installed") end
@@ -239,7 +292,7 @@ describe("kadoa top", function()
     end
 
     assert.is_true(execute(tmux .. "send-keys q"))
-    eventually(function() return contains(screen(), "TOP_EXIT=") end, 10, "top to quit")
+    eventually(function() return contains(screen(), "TTY=") end, 10, "top to quit")
     s = screen()
     assert.is_true(contains(s, "BEFORE-TOP"), s)
     assert.is_true(contains(s, "TOP_EXIT=0"), s)
