@@ -173,8 +173,9 @@ describe("kadoa top", function()
     end
     local snap = { rows = { row("r1", "b.example", "running", 50, 3),
       row("r2", "a.example", "running", 10, 4), row("f1", "c.example", "finished", 90, 1) },
-      totals = { sessions = 3, running = 2, paused = 0, finished = 1, failed = 0, pages = 150, pages_per_minute = 60, errors = 0 }, refreshed = 100,
-      stale = false, refreshes = 1 }
+      totals = { sessions = 3, running = 2, paused = 0, finished = 1, failed = 0, pages = 150,
+        pages_per_minute = 60, errors = 0 },
+      refreshed = 100, stale = false, refreshes = 1 }
     local written = {}
     local term = { write = function(_, str) written[#written + 1] = str end }
     local v = top.new_view(true)
