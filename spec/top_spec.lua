@@ -227,9 +227,12 @@ describe("kadoa top", function()
       tostring({}):match("0x(%x+)") or "0")
     local tmux = "tmux -L " .. sub.quote(sock) .. " -f /dev/null "
     finally(function() os.execute(tmux .. "kill-server >/dev/null 2>&1") end)
+    local mode = "$(stty -a </dev/tty | tr ' ;' '\\n\\n' | grep -x -e echo -e -echo -e icanon -e -icanon "
+      .. "| tr '\\n' ' ')"
+    -- twice: the second run ends with Ctrl-C
     local script = "echo BEFORE-TOP; " .. command({ "top" }, { LANG = "C.UTF-8" })
-      .. "; echo TOP_EXIT=$?; echo TTY=$(stty -a </dev/tty | tr ' ;' '\\n\\n' "
-      .. "| grep -x -e echo -e -echo -e icanon -e -icanon | tr '\\n' ' '); sleep 60"
+      .. "; echo TOP_EXIT=$?; echo TTY=" .. mode .. "; read go; " .. command({ "top" }, { LANG = "C.UTF-8" })
+      .. " 2>/dev/null; echo TOP_EXIT2=$?; echo TTY2=" .. mode .. "; sleep 60"
     assert.is_true(execute(tmux .. "new-session -d -x 120 -y 20 " .. sub.quote(script)))
     local function screen()
       local p = io.popen(tmux .. "capture-pane -p 2>/dev/null")
@@ -301,5 +304,20 @@ describe("kadoa top", function()
     assert.are.equal("0", alternate())
     -- the terminal's mode is back: echo on, canonical input
     assert.matches("TTY=icanon echo%s", s)
+
+    -- again (Enter lets the script go on), and Ctrl-C: the same restoring, exit 130
+    assert.is_true(execute(tmux .. "send-keys Enter"))
+    eventually(function()
+      local now = screen()
+      return contains(now, "SESSION") and not contains(now, "TTY=")
+    end, 30, "the second view to draw")
+    assert.are.equal("1", alternate())
+    assert.is_true(execute(tmux .. "send-keys C-c"))
+    eventually(function() return contains(screen(), "TTY2=") end, 10, "top to end on Ctrl-C")
+    s = screen()
+    assert.is_true(contains(s, "TOP_EXIT2=130"), s)
+    assert.is_true(contains(s, "TTY=icanon echo"), s)   -- the first run's lines are back too
+    assert.matches("TTY2=icanon echo%s", s)
+    assert.are.equal("0", alternate())
   end)
 end)

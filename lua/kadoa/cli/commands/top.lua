@@ -25,10 +25,6 @@ local output_module = require("kadoa.cli.output")
 
 local M = {}
 
-local function interrupted(e)
-  return type(e) == "string" and e:find("interrupted!", 1, true) ~= nil
-end
-
 ---------------------------------------------------------------------------
 -- Text of the model (shared by the table and the full-screen view)
 
@@ -497,10 +493,10 @@ local function full_screen(output, env, m)
     end
   end)
   term:close()
-  if not ok then
-    if interrupted(result) then return exit.interrupted end
-    error(result, 0)
-  end
+  -- the screen is back: now an interruption (SIGINT: kadoa.cli says it)
+  -- or an error may be told
+  if not ok then error(result, 0) end
+  if result == exit.interrupted then output:say("interrupted") end
   return result
 end
 
@@ -539,19 +535,15 @@ function M.run(output, env, client, opts)
   if not m then return output:fail(err, "top") end
 
   if opts.json then
-    local ok, code = pcall(function()
-      while true do
-        local snap = m:refresh()
-        output:out(M.json_line(snap))
-        if opts.once then return snap.stale and exit.api or exit.ok end
-        local due = core.monotime() + m:delay()
-        -- sleep to a point on the clock: a signal may end a nanosleep early
-        while core.monotime() < due do core.sleep(due - core.monotime()) end
-      end
-    end)
-    if ok then return code end
-    if interrupted(code) then return exit.interrupted end
-    error(code, 0)
+    -- until Ctrl-C, which kadoa.cli turns into "interrupted" and exit 130
+    while true do
+      local snap = m:refresh()
+      output:out(M.json_line(snap))
+      if opts.once then return snap.stale and exit.api or exit.ok end
+      local due = core.monotime() + m:delay()
+      -- sleep to a point on the clock: a signal may end a nanosleep early
+      while core.monotime() < due do core.sleep(due - core.monotime()) end
+    end
   end
 
   if not opts.once and display.live(opts, env) then
