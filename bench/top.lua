@@ -1,9 +1,9 @@
 -- bench/top.lua: what `kadoa top` costs. Against a fresh mock server with
 -- 200 running crawls: the wall time of one fleet refresh (every listing
--- page, then status_many over the 200 at concurrency 16), and the CPU
--- share of an idle `kadoa top --json` over 10 s (utime + stime from
--- /proc/<pid>/stat, before and after). Not part of make test: it
--- measures, it does not pass or fail.
+-- page, then status_many over the 200 at concurrency 16), of a whole
+-- `kadoa top --once`, and the CPU share of an idle `kadoa top --json` over
+-- 10 s (utime + stime from /proc/<pid>/stat, before and after). Not part
+-- of make test: it measures, it does not pass or fail.
 --
 --   make build LUA=lua5.4 && lua5.4 bench/top.lua [SESSIONS] [SECONDS]
 --
@@ -38,6 +38,15 @@ end
 table.sort(times)
 io.write(("one refresh of %d sessions at concurrency 16: median %.1f ms (best %.1f, worst %.1f, of 5)\n")
   :format(N, times[3] * 1000, times[1] * 1000, times[5] * 1000))
+
+-- the whole command, interpreter start included
+do
+  local t0 = core.monotime()
+  assert(os.execute(("env KADOA_API_KEY=%s KADOA_BASE_URL=%s %s bin/kadoa top --once >/dev/null")
+    :format(KEY, srv.url, lua)))
+  io.write(("`kadoa top --once` over %d sessions: %.0f ms, process start included\n")
+    :format(N, (core.monotime() - t0) * 1000))
+end
 
 -- CPU of an idle `kadoa top --json`: the crawls run, the view refreshes on
 -- its own schedule (2 s while they move)
