@@ -35,6 +35,7 @@ Commands:
   pages ID             list every page of a crawl (--status, --json)
   page ID PAGE_ID      print one page's content (--format, -o FILE)
   sessions             list every crawl session of the account (--json)
+  top                  watch every crawl at once, full screen (--once, --json)
   export ID DIR        write every crawled page to DIR, with an index
   config create|get|delete   crawl configs: create from URLs or --body,
                        print one, delete one
@@ -229,6 +230,45 @@ Options:
 ]] .. CONNECTION .. [[
 
 ]] .. LISTING_EXIT
+
+M.top = [[
+Usage: kadoa top [--once] [--json] [--plain] [--interval DURATION]
+                 [--max-interval DURATION] [--concurrency N]
+
+Watch every crawl of the account at once. On a terminal: a full-screen
+view, refreshed every 2 s while anything moves and more slowly (up to
+30 s) while all is still; a header with the totals, one row per session,
+running ones first, fastest first.
+
+Keys:
+  up/down, j/k         select a session (PgUp/PgDn, Home/End, g/G too)
+  p                    pause the selected session (asks y/n first)
+  r                    resume the selected session (asks y/n first)
+  s                    change the order: activity, pages, domain, newest
+  /                    filter by domain: type, Enter applies, Esc clears
+  q                    quit (Ctrl-C too)
+
+Not on a terminal (or with --plain, NO_COLOR, TERM=dumb), and with --once:
+one snapshot as a table, then exit.
+
+Options:
+  --once               one refresh, one table (or one JSON line), then exit
+  --json               the model as JSON lines, one per refresh, until
+                       Ctrl-C (--once: one line)
+  --plain              no full-screen view: one table, then exit
+  --interval DURATION  the fastest refresh, while crawls move (default 2s)
+  --max-interval DURATION  the slowest refresh, while all is still (default 30s)
+  --concurrency N      status requests in flight at once (default 16)
+  --api-key-file PATH  read the API key from PATH (see kadoa --help)
+  --base-url URL       the API's address
+  -h, --help           show this help
+
+Exit codes:
+  0    quit with q, or the snapshot was printed
+  2    usage error
+  3    API or network error (--once, --plain: the refresh failed)
+  130  interrupted (Ctrl-C)
+]]
 
 M.export = [[
 Usage: kadoa export [OPTIONS] ID DIR
