@@ -56,11 +56,8 @@ bench: deps
 	@bench/deps
 	@$(MAKE) --no-print-directory build LUA="lua5.4 luajit"
 	@$(MAKE) --no-print-directory bench/out/floor
-<<<<<<< HEAD
 	@$(MAKE) --no-print-directory bench-before
 	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_BASELINE=$(BENCH_BASELINE) lua5.4 bench/run.lua
-=======
-	BENCH_ROUNDS=$(BENCH_ROUNDS) lua5.4 bench/run.lua
 
 # make bench-top: one fleet refresh of 200 running sessions (status_many at
 # 16) and the CPU share of an idle `kadoa top --json` (bench/top.lua)
@@ -68,4 +65,3 @@ bench: deps
 bench-top:
 	@$(MAKE) --no-print-directory build LUA="lua5.4"
 	lua5.4 bench/top.lua
->>>>>>> top
