@@ -136,6 +136,13 @@ end
 -- The per-invocation part of a call: its options checked, its query, its
 -- body checked against the contract and encoded. a, b: the positional
 -- arguments (for a body call, what becomes the body).
+---@param d table
+---@param opts table
+---@param fname string
+---@param a any
+---@param b any
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.prepare(d, opts, fname, a, b)
   local o, err = options.check("call", opts, fname, d.options)
   if not o then return nil, nil, nil, err end
@@ -161,6 +168,10 @@ end
 -- args(d, fname, a, b): the positional arguments must be strings (a body
 -- call's single argument: a table, or a string with a shorthand); else
 -- raises, like Lua's own functions.
+---@param d table
+---@param fname string
+---@param a any
+---@param b any
 function M.args(d, fname, a, b)
   if d.body and not d.args then
     if type(a) ~= "table" and not (d.shorthand and type(a) == "string") then

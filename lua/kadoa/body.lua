@@ -109,6 +109,9 @@ end
 
 -- Damerau-Levenshtein distance (optimal string alignment): a swap of two
 -- neighbouring letters counts as one edit, the commonest typo.
+---@param a any
+---@param b any
+---@return any
 local function distance(a, b)
   local la, lb = #a, #b
   local d = {}
@@ -131,6 +134,9 @@ M.distance = distance
 -- The known field an unknown name was most likely meant to be, or nil:
 -- equal but for case first, else the nearest within 2 edits (or a third of
 -- the name's length, for long names). Ties go to the first name in order.
+---@param name string
+---@param known table
+---@return any
 local function closest(name, known)
   if #name > 100 then return nil end -- no field is that long; spare the O(n*m) distance
   local lname = name:lower()
@@ -377,6 +383,12 @@ local function merge_extra(s, out, extra)
   for _, key in ipairs(names) do out[key] = extra[key] end
 end
 
+---@param schema_name any
+---@param value any
+---@param fname string
+---@param extra table
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.check(schema_name, value, fname, extra)
   local s = schemas[schema_name]
   if type(s) ~= "table" then

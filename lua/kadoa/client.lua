@@ -65,6 +65,10 @@ end
 -- The options checked (kadoa.options), with the defaults, the environment
 -- (KADOA_API_KEY, KADOA_BASE_URL), a checked base URL and the full user
 -- agent. Shared with the OpenResty client (group "resty").
+---@param opts table
+---@param group any
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.settings(opts, group)
   local s, err = options.check(group or "client", opts)
   if not s then return nil, err end
@@ -94,6 +98,9 @@ Client.__index = Client
 M.Client = Client
 
 -- new(opts) -> client | nil, err
+---@param opts table
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.new(opts)
   local s, err = M.settings(opts)
   if not s then return nil, err end
@@ -184,15 +191,24 @@ Client.crawl_with_config = and_wait(Client.crawl_with_config, "crawl_with_config
 
 -- client:each_page(id [, opts]), client:each_session([opts]): iterators
 -- over every item of those listings (kadoa.paginate).
+---@param id string
+---@param opts table
+---@return any
 function Client:each_page(id, opts)
   return require("kadoa.paginate").each_page(self, id, opts)
 end
 
+---@param opts table
+---@return any
 function Client:each_session(opts)
   return require("kadoa.paginate").each_session(self, opts)
 end
 
 -- client:export(id, dir [, opts]): every crawled page into files (kadoa.export).
+---@param id string
+---@param dir string
+---@param opts table
+---@return any
 function Client:export(id, dir, opts)
   return require("kadoa.export").export(self, id, dir, opts)
 end
@@ -200,6 +216,10 @@ end
 local STATUS, RAW = api.calls.status, { raw = true }
 
 -- client:status_json(id [, opts]) -> the body exactly as the API sent it | nil, err
+---@param id string
+---@param opts table
+---@return any|nil
+---@return kadoa.Error|nil err
 function Client:status_json(id, opts)
   if type(id) ~= "string" then args(STATUS, "status_json", id) end
   if opts == nil then return run(self, STATUS, nil, nil, RAW, id) end
@@ -212,6 +232,10 @@ end
 
 -- client:send(name, seg..., opts) -> request | nil, err: any call of the
 -- API, non-blocking (see kadoa.request).
+---@param name string
+---@param ... any
+---@return any|nil
+---@return kadoa.Error|nil err
 function Client:send(name, ...)
   local d = api.calls[name]
   if not d then
@@ -226,12 +250,16 @@ function Client:send(name, ...)
 end
 
 -- client:start(id [, opts]) -> request: the status call, non-blocking
+---@param id string
+---@param opts table
+---@return any
 function Client:start(id, opts)
   if type(id) ~= "string" then args(api.calls.status, "start", id) end
   return self:send("status", id, opts)
 end
 
 -- client:driver() -> the client's driver of non-blocking requests
+---@return any
 function Client:driver()
   local d = self._driver
   if not d then
@@ -241,6 +269,8 @@ function Client:driver()
   return d
 end
 
+---@param s string
+---@return any
 function Client:redact(s)
   return self.transport:redact(s)
 end
@@ -249,6 +279,7 @@ function Client:close()
   self.transport:close()
 end
 
+---@return any
 function Client:closed()
   return self.transport:closed()
 end
@@ -256,10 +287,16 @@ end
 Client.__close = Client.close
 
 -- Watching and many at once live in their own modules, loaded on first use.
+---@param id string
+---@param opts table
+---@return any
 function Client:wait(id, opts)
   return require("kadoa.wait").wait(self, id, opts)
 end
 
+---@param ids table
+---@param opts table
+---@return any
 function Client:status_many(ids, opts)
   return require("kadoa.many").status_many(self, ids, opts)
 end
@@ -289,6 +326,11 @@ local MAX_DEFAULTS = 16
 -- default(cache, make, opts) -> client | nil, err
 -- Without options (the common case) only the two environment variables
 -- are compared; with options, a key made of their names and values.
+---@param cache table
+---@param make function
+---@param opts table
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.default(cache, make, opts)
   local env_key, env_base = os.getenv("KADOA_API_KEY"), os.getenv("KADOA_BASE_URL")
   local c, key

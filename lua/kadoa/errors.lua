@@ -46,6 +46,9 @@ M.one_line = one_line
 -- Remove a secret from text that came from elsewhere (a server may echo
 -- the key back in an error message; it must not reach a log through us).
 -- `secret` is the key itself or a client's redact function.
+---@param s string
+---@param secret string
+---@return any
 local function redact(s, secret)
   if not secret or secret == "" or type(s) ~= "string" then return s end
   if type(secret) == "function" then return secret(s) end
@@ -71,6 +74,10 @@ end
 -- new(kind, message [, fields]): fields are copied onto the error.
 -- kind must be one of M.kinds: callers switch on it, so a kind outside
 -- the list is a bug here, raised where it is made rather than found later.
+---@param kind string
+---@param message string
+---@param fields table
+---@return any
 function M.new(kind, message, fields)
   if not M.kinds[kind] then
     error("kadoa: internal error: unknown error kind " .. tostring(kind), 2)
@@ -82,6 +89,8 @@ function M.new(kind, message, fields)
   return setmetatable(e, Error)
 end
 
+---@param v any
+---@return any
 function M.is(v) return getmetatable(v) == Error end
 
 local reasons = {
@@ -94,6 +103,8 @@ local reasons = {
   [504] = "Gateway Timeout",
 }
 
+---@param status number
+---@return any
 function M.kind_of_status(status)
   if status == 401 or status == 403 then return "auth"
   elseif status == 404 then return "not_found"
@@ -145,6 +156,9 @@ end
 -- request_id, retry_after }. The core has already redacted what the server
 -- sent (so `json` holds no key either); secret redacts once more after
 -- the message is folded to one line.
+---@param r table
+---@param secret string
+---@return any
 function M.from_response(r, secret)
   local msg, details = message_from_body(r.status, r.body, r.content_type, r.json)
   return M.new(M.kind_of_status(r.status), clean(msg, 300, secret), {
@@ -160,6 +174,9 @@ end
 -- sent } as the C core reports a transfer that failed below HTTP (connect,
 -- TLS, timeout, size, decoding) or was refused before it started. `sent`
 -- says whether any of the request may have reached the server.
+---@param r table
+---@param secret string
+---@return any
 function M.from_transfer(r, secret)
   return M.new(r.kind, clean(r.message or r.kind, 300, secret), {
     status = r.status,
@@ -171,6 +188,9 @@ end
 
 -- from_report(r, secret): whatever the C core reported for a request that
 -- did not succeed, as the error value every API of this library returns.
+---@param r table
+---@param secret string
+---@return any
 function M.from_report(r, secret)
   if r.kind == "response" then return M.from_response(r, secret) end
   return M.from_transfer(r, secret)
@@ -180,6 +200,11 @@ end
 -- programming mistake, raised like Lua's own argument errors ("bad
 -- argument #1 to 'status' (string expected, got number)"). level is what
 -- the caller would pass to error() itself.
+---@param v any
+---@param want string
+---@param i number
+---@param fname string
+---@param level number
 function M.check_arg(v, want, i, fname, level)
   if type(v) ~= want then
     error(("bad argument #%d to '%s' (%s expected, got %s)"):format(i, fname, want, type(v)), level + 1)
@@ -188,6 +213,8 @@ end
 
 -- check_id(id, fname): a session id must be a string, raised at the API
 -- function's caller.
+---@param id string
+---@param fname string
 function M.check_id(id, fname)
   M.check_arg(id, "string", 1, fname, 3)
 end

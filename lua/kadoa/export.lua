@@ -54,6 +54,9 @@ local function unescape(s)
 end
 
 -- name_for(url, ext) -> a safe file name (before clashes are resolved)
+---@param url string
+---@param ext any
+---@return any
 function M.name_for(url, ext)
   url = type(url) == "string" and url or ""
   local rest = url:gsub("^%a[%w+.-]*://", "")
@@ -101,6 +104,12 @@ end
 
 -- export(client, id, dir [, opts]) -> summary | nil, err
 -- summary: { total, written, skipped, failed, pending, index, dir }
+---@param client kadoa.Client
+---@param id string
+---@param dir string
+---@param opts table
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.export(client, id, dir, opts)
   errors.check_arg(id, "string", 1, "export", 3)
   errors.check_arg(dir, "string", 2, "export", 3)

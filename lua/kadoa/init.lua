@@ -32,12 +32,18 @@ local defaults = {}
 -- default_client([opts]) -> the default client for these client options
 -- (none: the environment's), made again only when they or the
 -- environment change.
+---@param opts table
+---@return any
 function M.default_client(opts)
   return client.default(defaults, client.new, opts)
 end
 
 -- status(id [, opts]): opts are client options (see README), as they
 -- always were; the other shortcuts take the call's own options.
+---@param id string
+---@param opts table
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.status(id, opts)
   if type(id) ~= "string" then errors.check_id(id, "status") end
   local c, err = M.default_client(opts)
@@ -65,10 +71,15 @@ for _, name in ipairs({ "status_json", "wait", "status_many", "each_page", "each
   end
 end
 
+---@param res table
+---@param opts table
+---@return any
 function M.format(res, opts)
   return require("kadoa.format").format(res, opts)
 end
 
+---@param err kadoa.Error
+---@return any
 function M.format_error(err)
   return require("kadoa.format").format_error(err)
 end

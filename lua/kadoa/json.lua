@@ -60,6 +60,8 @@ do
   end
 end
 
+---@param v any
+---@return any
 function M.is_null(v)
   return v == M.null or (cjson_null ~= nil and v == cjson_null)
 end
@@ -68,12 +70,16 @@ end
 local array_mt = {}
 M.array_mt = array_mt
 
+---@param t any
+---@return any
 function M.array(t)
   t = t or {}
   if type(t) ~= "table" then error("json.array: expected a table, got " .. type(t), 2) end
   return setmetatable(t, array_mt)
 end
 
+---@param t any
+---@return any
 function M.is_array(t)
   local mt = getmetatable(t)
   return mt == array_mt or (cjson_array_mts ~= nil and mt ~= nil and cjson_array_mts[mt] == true)
@@ -81,6 +87,10 @@ end
 
 -- Paths for messages: the keys from the root down, turned into text only
 -- when something fails.
+---@param root any
+---@param keys any
+---@param n number
+---@return any
 local function path_text(root, keys, n)
   local parts = { root }
   for i = 1, n do
@@ -99,6 +109,8 @@ M.path_text = path_text
 
 -- Where a string stops being valid UTF-8 (RFC 3629: no overlong forms, no
 -- surrogates, nothing above U+10FFFF), or nil when all of it is valid.
+---@param s string
+---@return any
 local function utf8_error(s)
   local i, n = 1, #s
   while true do
@@ -141,6 +153,9 @@ local function quote(s)
 end
 
 -- A number as JSON text, or nil and why not.
+---@param x any
+---@return any|nil
+---@return kadoa.Error|nil err
 local function number_text(x)
   if x ~= x then return nil, "is NaN, which JSON cannot carry" end
   if x == huge or x == -huge then
@@ -164,6 +179,10 @@ local function key_text(k)
   return tostring(k)
 end
 
+---@param value any
+---@param root any
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.encode(value, root)
   root = root or "value"
   local buf, nb = {}, 0

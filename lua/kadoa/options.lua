@@ -174,6 +174,9 @@ end
 -- closest(name, known) -> the known name a typo most likely meant, or nil:
 -- the same name in another case first, then the nearest within two edits
 -- (or a third of its length, for long names).
+---@param name string
+---@param known table
+---@return any
 function M.closest(name, known)
   if type(name) ~= "string" then return nil end
   local lower = name:lower()
@@ -198,6 +201,11 @@ end
 -- check(group, opts, fname [, extra]) -> options with defaults | nil, err
 -- extra: further names this one function takes (name -> declaration, or
 -- name -> type string for plain values such as a call's page number).
+---@param gname string
+---@param opts table
+---@param fname string
+---@param extra table
+---@return any
 function M.check(gname, opts, fname, extra)
   local g = M.groups[gname] or error("no option group " .. tostring(gname))
   if opts ~= nil and type(opts) ~= "table" then
@@ -227,6 +235,8 @@ function M.check(gname, opts, fname, extra)
 end
 
 -- defaults(group) -> a fresh table of the group's defaults
+---@param gname string
+---@return any
 function M.defaults(gname)
   local t = {}
   for k, d in pairs(M.groups[gname]) do t[k] = d.default end
@@ -235,6 +245,9 @@ end
 
 -- merge(base, over): a deep copy of base with over's values on top (tables
 -- merged key by key): how Neovim's setup layers calls on each other.
+---@param base table
+---@param over table
+---@return any
 function M.merge(base, over)
   local t = {}
   for k, v in pairs(base or {}) do t[k] = v end

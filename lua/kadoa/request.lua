@@ -36,6 +36,8 @@ Request.__index = Request
 M.Request = Request
 
 -- driver(client) -> a new driver (kadoa.client keeps one per client)
+---@param client kadoa.Client
+---@return any
 function M.driver(client)
   return setmetatable({
     client = client,
@@ -65,6 +67,15 @@ local function settle(req, res, err)
 end
 
 -- start(call, budget, retries, extra, a, b [, group]) -> request | nil, err
+---@param call any
+---@param budget number
+---@param retries number
+---@param extra table
+---@param a any
+---@param b any
+---@param group any
+---@return any|nil
+---@return kadoa.Error|nil err
 function Driver:start(call, budget, retries, extra, a, b, group)
   local now = self.s.clock()
   local req = setmetatable({
@@ -123,6 +134,7 @@ end
 
 -- driver:step() -> how many requests are still pending (running or
 -- waiting for a retry). Never blocks.
+---@return any
 function Driver:step()
   start_due(self)
   local _, done = self.t:perform()
@@ -151,6 +163,7 @@ end
 
 -- driver:timeout() -> ms until the next step is needed for a timer's sake
 -- (libcurl's own, or a retry falling due); -1 for none.
+---@return any
 function Driver:timeout()
   local ms = self.t:timeout()
   if #self.waiting > 0 then
@@ -166,6 +179,7 @@ end
 
 -- driver:wait(ms): block until a socket is ready, a timer is due or ms
 -- pass. For loops that may block (scripts, status_many).
+---@param ms number
 function Driver:wait(ms)
   local t = self:timeout()
   if t >= 0 and t < ms then ms = t end
@@ -181,6 +195,7 @@ end
 
 -- req:poll() -> (nothing) while in flight; res | nil, err once done. The
 -- result is kept: polling again gives the same answer.
+---@return any
 function Request:poll()
   if not self.result then self.driver:step() end
   local r = self.result
@@ -189,6 +204,7 @@ end
 
 -- req:done() -> true once a result is there (or it was cancelled). It does
 -- not drive: poll and the driver's step do.
+---@return any
 function Request:done()
   if not self.result and self.driver.t:closed() then self.driver:step() end
   return self.result ~= nil
@@ -214,6 +230,7 @@ end
 
 -- req:timeout() -> ms until the request next needs driving for a timer's
 -- sake; -1 for none.
+---@return any
 function Request:timeout()
   if self.result then return -1 end
   if self.retry_at then
@@ -225,6 +242,8 @@ end
 -- req:await([seconds]) -> res | nil, err: block until done, at most
 -- `seconds` (then nothing is returned and the request keeps going).
 -- For scripts outside any event loop; never call it from one.
+---@param seconds number
+---@return any
 function Request:await(seconds)
   local clock = self.driver.s.clock
   local deadline = seconds and clock() + seconds

@@ -10,6 +10,12 @@
 --
 -- tick (optional) runs between steps: wait's spinner turns meanwhile.
 
+---@param client kadoa.Client
+---@param tick function
+---@param name string
+---@param ... any
+---@return any|nil
+---@return kadoa.Error|nil err
 local function call(client, tick, name, ...)
   local req, err = client:send(name, ...)
   if not req then return nil, err end

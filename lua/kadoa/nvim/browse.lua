@@ -153,6 +153,10 @@ end
 -- page(id, page_id [, opts]) -> buffer: kadoa://page/<id>/<page_id>,
 -- filetype markdown, filled when the answer is in. opts.split: open in a
 -- new window.
+---@param id string
+---@param page_id string
+---@param opts table
+---@return any
 function M.page(id, page_id, opts)
   opts = opts or {}
   local f = fmt()
@@ -198,6 +202,9 @@ end
 -- pages(id [, opts]) -> buffer: kadoa://pages/<id>, one line per crawled
 -- page ("STATUS  URL"), <CR> opens the page's Markdown, q closes.
 -- opts.page_size (default M.page_size), opts.split.
+---@param id string
+---@param opts table
+---@return any
 function M.pages(id, opts)
   opts = opts or {}
   local buf, st = scratch("kadoa://pages/" .. fmt().text(id), "kadoa-pages", "pages")
@@ -238,6 +245,8 @@ end
 -- sessions([opts]) -> buffer: kadoa://sessions, one line per session
 -- (short id, domain, running/finished, pages), <CR> lists its pages.
 -- opts.page_size (default M.page_size), opts.split.
+---@param opts table
+---@return any
 function M.sessions(opts)
   opts = opts or {}
   local buf, st = scratch("kadoa://sessions", "kadoa-sessions", "sessions")
@@ -253,6 +262,8 @@ end
 
 -- ids(buf) -> the page or session id of each line (false: none), for
 -- tests and scripts
+---@param buf number
+---@return any
 function M.ids(buf)
   local st = states[buf]
   return st and st.ids or nil

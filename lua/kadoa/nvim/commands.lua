@@ -13,6 +13,9 @@ local function report(err)
 end
 
 -- :KadoaStatus {id}: the formatted status (long form with !)
+---@param id string
+---@param long boolean
+---@return any
 function M.show_status(id, long)
   if type(id) ~= "string" or id == "" then
     vim.notify("kadoa: usage: :KadoaStatus {session-id}", vim.log.levels.ERROR)
@@ -26,6 +29,8 @@ function M.show_status(id, long)
 end
 
 -- :KadoaWatch {id}
+---@param id string
+---@return any
 function M.watch(id)
   local w, err = kn().watch(id)
   if not w then report(err) end
@@ -33,6 +38,8 @@ function M.watch(id)
 end
 
 -- :KadoaStop [id]
+---@param id string
+---@return any
 function M.stop(id)
   return kn().stop(id ~= "" and id or nil)
 end
@@ -40,6 +47,8 @@ end
 -- :KadoaCrawl {url}: start the crawl without waiting for the answer, say
 -- its session id, then watch it like :KadoaWatch (statusline and
 -- notifications).
+---@param url string
+---@return any
 function M.crawl(url)
   if type(url) ~= "string" or url == "" then
     vim.notify("kadoa: usage: :KadoaCrawl {url}", vim.log.levels.ERROR)
@@ -60,6 +69,8 @@ function M.crawl(url)
 end
 
 -- :KadoaPages {id}
+---@param id string
+---@return any
 function M.pages(id)
   if type(id) ~= "string" or id == "" then
     vim.notify("kadoa: usage: :KadoaPages {session-id}", vim.log.levels.ERROR)
@@ -69,12 +80,15 @@ function M.pages(id)
 end
 
 -- :KadoaSessions
+---@return any
 function M.sessions()
   return kn().sessions()
 end
 
 -- the ids the commands complete: the watched ones (crawls started with
 -- :KadoaCrawl among them) that begin with what is typed so far
+---@param lead string
+---@return any
 function M.watched_ids(lead)
   lead = type(lead) == "string" and lead or ""
   local ids = {}

@@ -59,6 +59,7 @@ end
 -- with kadoa.options and merged deeply into M.config: a later setup
 -- changes only what it names. A new client is made on next use when
 -- opts.client is given; requests already running keep theirs.
+---@param opts table
 function M.setup(opts)
   check("nvim", opts, "kadoa.nvim.setup", { client = "table", wait = "table" })
   opts = opts or {}
@@ -73,6 +74,8 @@ end
 
 -- client() -> the client made from M.config.client (and the environment)
 -- | nil, err
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.client()
   if client_obj and not client_obj:closed() then return client_obj end
   local kadoa, err = loader.load()
@@ -92,6 +95,11 @@ end
 -- client:status gives, after the same retries; "request was cancelled"
 -- when req:cancel() stopped it; a usage error for bad options). opts are
 -- client:status's call options (timeout, retries, raw). Never blocks.
+---@param id string
+---@param callback function
+---@param opts table
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.status(id, callback, opts)
   errors.check_arg(id, "string", 1, "status", 2)
   errors.check_arg(callback, "function", 2, "status", 2)
@@ -109,6 +117,11 @@ end
 -- "sessions", ...), non-blocking; callback(res, err) exactly once, on the
 -- main loop, as for status. An unknown name or a bad argument raises, as
 -- client:send does.
+---@param name string
+---@param callback function
+---@param ... any
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.call(name, callback, ...)
   if type(callback) ~= "function" then
     error(("bad argument #2 to 'call' (function expected, got %s)"):format(type(callback)), 2)
@@ -126,6 +139,9 @@ end
 -- sessions([opts]) -> buffer: the account's crawl sessions, <CR> lists
 -- one's pages. page(id, page_id [, opts]) -> buffer: one page's Markdown.
 -- opts: page_size (listings), split (open in a new window).
+---@param id string
+---@param opts table
+---@return any
 function M.pages(id, opts)
   if type(id) ~= "string" then
     error(("bad argument #1 to 'pages' (string expected, got %s)"):format(type(id)), 2)
@@ -133,10 +149,16 @@ function M.pages(id, opts)
   return require("kadoa.nvim.browse").pages(id, opts)
 end
 
+---@param opts table
+---@return any
 function M.sessions(opts)
   return require("kadoa.nvim.browse").sessions(opts)
 end
 
+---@param id string
+---@param page_id string
+---@param opts table
+---@return any
 function M.page(id, page_id, opts)
   if type(id) ~= "string" or type(page_id) ~= "string" then
     error("bad argument to 'page' (session id and page id expected as strings)", 2)
@@ -150,6 +172,10 @@ end
 -- on_update(res, info), on_error(err, info) and on_done(res, err), all
 -- called on the main loop, and notify (default M.config.notify).
 -- Watching an id again replaces its earlier watch.
+---@param id string
+---@param opts table
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.watch(id, opts)
   errors.check_arg(id, "string", 1, "watch", 2)
   local client, err = M.client()
@@ -158,6 +184,9 @@ function M.watch(id, opts)
 end
 
 -- show_status(id [, long]): what :KadoaStatus does
+---@param id string
+---@param long boolean
+---@return any
 function M.show_status(id, long)
   return require("kadoa.nvim.commands").show_status(id, long)
 end

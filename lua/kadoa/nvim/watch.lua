@@ -38,6 +38,7 @@ end
 
 -- statusline() -> "" when nothing is watched, else one short item per
 -- watch, e.g. "kadoa: 8f3a…91c2 24p crawling". Cheap: reads state only.
+---@return any
 function M.statusline()
   if #M.list == 0 then return "" end
   local items = {}
@@ -106,6 +107,12 @@ end
 -- start(client, id, opts, defaults) -> watch | nil, err
 -- opts: kadoa.wait's options over `defaults` (setup's wait), plus notify
 -- and on_done(res, err). Watching an id again replaces its earlier watch.
+---@param client kadoa.Client
+---@param id string
+---@param opts table
+---@param defaults any
+---@return any|nil
+---@return kadoa.Error|nil err
 function M.start(client, id, opts, defaults)
   local _, bad = options.check("wait", opts, "watch", EXTRA)
   if bad then return nil, bad end
@@ -181,6 +188,8 @@ end
 
 -- stop([id]) -> whether anything was stopped: one watch, or every watch;
 -- finished ones are cleared from the statusline too.
+---@param id string
+---@return any
 function M.stop(id)
   if id then
     local w = by_id[id]

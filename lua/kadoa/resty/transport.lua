@@ -58,6 +58,9 @@ M.Transport = T
 
 -- new(settings, json) -> transport. settings: kadoa.client.settings(opts,
 -- "resty") (the API key still in); json: kadoa.codec.get().
+---@param s string
+---@param json any
+---@return any
 function M.new(s, json)
   local core_t = core.new({
     api_key = s.api_key, base_url = s.base_url, user_agent = s.user_agent,
@@ -274,6 +277,12 @@ end
 
 -- transport:fetch(route, timeout, extra, seg...) -> value | nil, report:
 -- what the C core's fetch returns for the same call.
+---@param route any
+---@param timeout number
+---@param extra table
+---@param ... any
+---@return any|nil
+---@return kadoa.Error|nil err
 function T:fetch(route, timeout, extra, ...)
   if self._closed then
     return nil, { kind = "usage", message = "client is closed", sent = false }
@@ -313,7 +322,10 @@ function T:fetch(route, timeout, extra, ...)
   return self._core:finish(h.status, res, h, extra and extra.raw or false, now() - start)
 end
 
+---@return any
 function T:random() return self._core:random() end
+---@param s string
+---@return any
 function T:redact(s) return self._core:redact(s) end
 
 -- Pooled connections belong to nginx; closing retires the transport and
@@ -324,6 +336,7 @@ function T:close()
   self._core:close()
 end
 
+---@return any
 function T:closed() return self._closed == true end
 
 return M

@@ -13,6 +13,13 @@ local crawl = require("kadoa.cli.commands.crawl")
 local M = {}
 
 -- run(output, env, client, action, ids, opts) -> exit code
+---@param output any
+---@param env table
+---@param client kadoa.Client
+---@param action any
+---@param ids table
+---@param opts table
+---@return any
 function M.run(output, env, client, action, ids, opts)
   if action == "create" then
     local body, msg = crawl.body(env, client, ids, opts)

@@ -27,6 +27,11 @@ local function check_body(client, body)
 end
 
 -- run(output, client, ids, opts) -> exit code. opts: the parsed options.
+---@param output any
+---@param client kadoa.Client
+---@param ids table
+---@param opts table
+---@return any
 function M.run(output, client, ids, opts)
   local code = exit.ok
   -- the worst outcome decides: API error, usage error, failed crawl

@@ -24,6 +24,8 @@ local function poller(client, show)
   }, { __index = client })
 end
 
+---@param e kadoa.Error
+---@return any
 local function interrupted(e)
   return type(e) == "string" and e:find("interrupted!", 1, true) ~= nil
 end
@@ -32,6 +34,12 @@ M.interrupted = interrupted
 -- run(output, env, client, id, o) -> exit code. o: args.wait_options's
 -- timing plus o.live (display.live), and o.grace (crawl --wait: how long
 -- a fresh session may answer 404 before that counts).
+---@param output any
+---@param env table
+---@param client kadoa.Client
+---@param id string
+---@param o table
+---@return any
 function M.run(output, env, client, id, o)
   local show = display.new(id, o.live, output, env)
   if not o.live then
