@@ -350,22 +350,22 @@ function kadoa.wait(id, opts) end
 
 ---@param ids string[]
 ---@param opts? kadoa.ManyOptions
----@return table<string, kadoa.StatusResult|kadoa.Error>|nil results by id
+---@return table<string, kadoa.StatusResult|string|kadoa.Error>|nil results by id
 ---@return kadoa.Error|nil err
 function kadoa.status_many(ids, opts) end
 
 ---@param id string
----@param opts? kadoa.CallOptions
----@return fun(): kadoa.PageItem?, kadoa.Error? iterator
+---@param opts? kadoa.PagesOptions
+---@return fun(): (kadoa.PageItem|false|nil), kadoa.Error|nil iterator # false, err once on failure
 function kadoa.each_page(id, opts) end
 
----@param opts? kadoa.CallOptions
----@return fun(): kadoa.SessionItem?, kadoa.Error? iterator
+---@param opts? kadoa.SessionsOptions
+---@return fun(): (kadoa.SessionItem|false|nil), kadoa.Error|nil iterator # false, err once on failure
 function kadoa.each_session(opts) end
 
 ---@param id string
 ---@param dir string
----@param opts? table export's options (see kadoa.export)
----@return table|nil summary
+---@param opts? kadoa.ExportOptions
+---@return kadoa.ExportResult|nil summary
 ---@return kadoa.Error|nil err
 function kadoa.export(id, dir, opts) end

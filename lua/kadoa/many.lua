@@ -72,9 +72,9 @@ local MAX_WAIT_MS = 1000
 -- runs as a non-blocking call; at most opts.concurrency transfers at once.
 -- opts: checked "many" options; results[key] = value or error value.
 ---@param client kadoa.Client
----@param jobs any
----@param o table
----@return any
+---@param jobs table[] each { key, call, extra, a, b }
+---@param o table checked "many" options
+---@return table<any, any|kadoa.Error> results by key
 function M.run(client, jobs, o)
   local driver = client:driver()
   local group = { running = 0, limit = o.concurrency }
@@ -127,9 +127,9 @@ function M.run(client, jobs, o)
 end
 
 ---@param client kadoa.Client
----@param ids table
----@param opts table
----@return any|nil
+---@param ids string[]
+---@param opts? kadoa.ManyOptions
+---@return table<string, kadoa.StatusResult|string|kadoa.Error>|nil results by id
 ---@return kadoa.Error|nil err
 function M.status_many(client, ids, opts)
   require("kadoa.errors").check_arg(ids, "table", 1, "status_many", 2)

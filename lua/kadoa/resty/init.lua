@@ -33,6 +33,8 @@ local ngx = ngx
 
 local M = {}
 
+-- The libcurl client's methods over a cosocket transport.
+---@class kadoa.resty.Client: kadoa.Client
 local Client = {}
 Client.__index = Client
 M.Client = Client
@@ -51,8 +53,8 @@ end
 -- client(opts) -> client | nil, err. opts: kadoa.client's options
 -- (ca_file excepted: nginx's lua_ssl_trusted_certificate decides trust),
 -- plus pool_size and keepalive_timeout (seconds).
----@param opts table
----@return any|nil
+---@param opts? kadoa.resty.Options
+---@return kadoa.resty.Client|nil client
 ---@return kadoa.Error|nil err
 function M.client(opts)
   if type(opts) == "table" and opts.ca_file ~= nil then
@@ -84,14 +86,14 @@ for _, name in ipairs({ "status_json", "wait", "each_page", "each_session" }) do
 end
 
 ---@param s string
----@return any
+---@return string s without the API key
 function Client:redact(s)
   return self.transport:redact(s)
 end
 
 -- Pooled connections belong to nginx; closing retires the client.
 function Client:close() self.transport:close() end
----@return any
+---@return boolean
 function Client:closed() return self.transport:closed() end
 
 function Client:__tostring()
@@ -104,9 +106,9 @@ end
 local defaults = {}
 
 -- status(id [, opts]) -> table | nil, err; opts: client options.
----@param id string
----@param opts table
----@return any|nil
+---@param id string session id
+---@param opts? kadoa.resty.Options client options (the default client's)
+---@return kadoa.StatusResult|nil res
 ---@return kadoa.Error|nil err
 function M.status(id, opts)
   if type(id) ~= "string" then api.args(api.calls.status, "status", id) end
@@ -117,9 +119,9 @@ end
 
 -- wait(id [, opts]) -> res | nil, err; opts: kadoa.wait's options, plus
 -- opts.client (client options; default: from the environment).
----@param id string
----@param opts table
----@return any|nil
+---@param id string session id
+---@param opts? kadoa.WaitOptions
+---@return kadoa.StatusResult|nil res the final status
 ---@return kadoa.Error|nil err
 function M.wait(id, opts)
   if type(id) ~= "string" then api.args(api.calls.status, "wait", id) end
