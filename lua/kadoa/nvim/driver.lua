@@ -89,8 +89,8 @@ end
 -- track(client, req, cb): cb(res, err) once req settles (or is
 -- cancelled), on the main loop. req must come from client:send.
 ---@param client kadoa.Client
----@param req any
----@param cb function
+---@param req kadoa.Request
+---@param cb fun(res: any, err: kadoa.Error|nil)
 function M.track(client, req, cb)
   local r = runner_for(client)
   r.pending[#r.pending + 1] = { req = req, cb = cb }
@@ -102,10 +102,10 @@ end
 -- ...) tracked; when send refuses (a bad option, a closed client) the
 -- error goes to cb as well, so the caller has one place for outcomes.
 ---@param client kadoa.Client
----@param cb function
----@param name string
----@param ... any
----@return any|nil
+---@param cb fun(res: any, err: kadoa.Error|nil)
+---@param name string a call of kadoa.api
+---@param ... any its arguments and options
+---@return kadoa.Request|nil
 ---@return kadoa.Error|nil err
 function M.call(client, cb, name, ...)
   local req, err = client:send(name, ...)
@@ -120,7 +120,7 @@ end
 -- stats(client) -> { ticks, pending, running }: how the timer behaved,
 -- for :checkhealth and tests.
 ---@param client kadoa.Client
----@return any
+---@return { ticks: integer, pending: integer, running: integer }
 function M.stats(client)
   local r = runners[client]
   if not r then return { ticks = 0, pending = 0, running = false } end
