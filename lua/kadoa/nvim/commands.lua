@@ -13,9 +13,9 @@ local function report(err)
 end
 
 -- :KadoaStatus {id}: the formatted status (long form with !)
----@param id string
----@param long boolean
----@return any
+---@param id string session id
+---@param long? boolean the long form (:KadoaStatus!)
+---@return kadoa.Request|nil req
 function M.show_status(id, long)
   if type(id) ~= "string" or id == "" then
     vim.notify("kadoa: usage: :KadoaStatus {session-id}", vim.log.levels.ERROR)
@@ -29,8 +29,8 @@ function M.show_status(id, long)
 end
 
 -- :KadoaWatch {id}
----@param id string
----@return any
+---@param id string session id
+---@return kadoa.nvim.Watch|nil watch
 function M.watch(id)
   local w, err = kn().watch(id)
   if not w then report(err) end
@@ -38,8 +38,8 @@ function M.watch(id)
 end
 
 -- :KadoaStop [id]
----@param id string
----@return any
+---@param id string session id, or "" for every watch
+---@return boolean stopped
 function M.stop(id)
   return kn().stop(id ~= "" and id or nil)
 end
@@ -48,7 +48,7 @@ end
 -- its session id, then watch it like :KadoaWatch (statusline and
 -- notifications).
 ---@param url string
----@return any
+---@return kadoa.Request|nil req
 function M.crawl(url)
   if type(url) ~= "string" or url == "" then
     vim.notify("kadoa: usage: :KadoaCrawl {url}", vim.log.levels.ERROR)
@@ -69,8 +69,8 @@ function M.crawl(url)
 end
 
 -- :KadoaPages {id}
----@param id string
----@return any
+---@param id string session id
+---@return integer|nil buf
 function M.pages(id)
   if type(id) ~= "string" or id == "" then
     vim.notify("kadoa: usage: :KadoaPages {session-id}", vim.log.levels.ERROR)
@@ -80,15 +80,15 @@ function M.pages(id)
 end
 
 -- :KadoaSessions
----@return any
+---@return integer buf
 function M.sessions()
   return kn().sessions()
 end
 
 -- the ids the commands complete: the watched ones (crawls started with
 -- :KadoaCrawl among them) that begin with what is typed so far
----@param lead string
----@return any
+---@param lead string what is typed so far
+---@return string[] ids
 function M.watched_ids(lead)
   lead = type(lead) == "string" and lead or ""
   local ids = {}

@@ -18,6 +18,11 @@ local M = {}
 M.list = {}   -- the watches, in the order they were started
 local by_id = {}
 
+-- What watch() takes: kadoa.wait's options, and these.
+---@class kadoa.nvim.WatchOptions: kadoa.WaitOptions
+---@field notify? boolean report with vim.notify (default: setup's notify)
+---@field on_done? fun(res: kadoa.StatusResult|nil, err: kadoa.Error|nil) once, when it is over
+
 -- what watch takes besides kadoa.wait's own options
 local EXTRA = { notify = options.declarations.notify, on_done = "function" }
 
