@@ -3,7 +3,8 @@
 -- opens it, and every tag it declares (*tag*) opens at its own definition,
 -- so no link of the table of contents or of the README leads nowhere.
 -- Every user command plugin/kadoa.lua defines must have its *:Command*
--- tag, so a new command cannot ship undocumented.
+-- tag, so a new command cannot ship undocumented; so must every command
+-- and kadoa.nvim function the README names, so the two stay in step.
 --
 --   nvim --headless -u NONE -i NONE -n -c "luafile spec/hosts/help_test.lua"
 --
@@ -123,6 +124,21 @@ local ok, err = xpcall(function()
     end
     assert(#names >= 6, "the plugin defined " .. #names .. " commands")
     assert(#missing == 0, "no tag for " .. table.concat(missing, ", "))
+  end)
+
+  check("every :Kadoa* command and kadoa.nvim function the README names has its tag", function()
+    local readme = read(root .. "/README.md")
+    local have, missing = {}, {}
+    for _, t in ipairs(tags) do have[t] = true end
+    for name in readme:gmatch(":(Kadoa%w+)") do
+      if not have[":" .. name] then missing[#missing + 1] = ":" .. name end
+    end
+    -- kn.name( in the README's examples is require("kadoa.nvim").name
+    for name in readme:gmatch("kn%.([%w_]+)%(") do
+      local tag = "kadoa.nvim." .. name .. "()"
+      if not have[tag] then missing[#missing + 1] = tag end
+    end
+    assert(#missing == 0, "the README names, the help file lacks: " .. table.concat(missing, ", "))
   end)
 
   vim.fn.delete(tmp, "rf")
