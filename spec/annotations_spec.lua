@@ -107,6 +107,20 @@ return call
 ]]))
     end)
 
+    it("the module as return setmetatable(M, mt), and the values of a returned constructor", function()
+      assert.same({ "M.f: no ---@param for 'x'" }, found([[
+local M = {}
+function M.f(x) print(x) end
+return setmetatable(M, { __call = function() end })
+]]))
+      assert.same({ "run: no ---@param for 'x'" }, found([[
+local function run(x) print(x) end
+local function helper(y) print(y) end
+helper(1)
+return { run = run, version = "1" }
+]]))
+    end)
+
     it("a public table stored in the module (M.Sub = Sub)", function()
       assert.same({ "Sub.f: no ---@param for 'x'" }, found([[
 local Sub = {}

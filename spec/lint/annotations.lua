@@ -13,7 +13,8 @@
 -- * Public functions: `function X.f(`, `function X:f(`, `X.f = function(`,
 --   and `local function f(` / `local f = function(` when f itself is
 --   exported, where X is public: the table the module returns
---   (`return M`, or the names in a returned `{ k = v }`), a table stored
+--   (`return M`, `return setmetatable(M, mt)`, or the names in a returned
+--   `{ k = v }`), a table stored
 --   in a public one (`M.Client = Client`), or a class whose objects go
 --   out (`X.__index = X`). Names starting with `_` (private fields,
 --   metamethods) are skipped, and so is all of `local function` else.
@@ -80,6 +81,9 @@ local function public_names(toks)
     local a = toks[last + 1]
     if a and a.t == "name" and (not toks[last + 2]) then
       pub[a.v] = true
+    elseif a and a.v == "setmetatable" and toks[last + 2] and toks[last + 2].v == "("
+        and toks[last + 3] and toks[last + 3].t == "name" and toks[last + 4] and toks[last + 4].v == "," then
+      pub[toks[last + 3].v] = true       -- return setmetatable(M, { ... })
     elseif a and a.v == "{" then
       local depth = 0
       for k = last + 1, #toks do
