@@ -61,6 +61,15 @@ return M
 ]]))
     end)
 
+    it("a ---@param naming no parameter (left behind by a rename)", function()
+      assert.same({ "M.f: no ---@param for 'name'", "M.f: ---@param 'id' names no parameter" }, found([[
+local M = {}
+---@param id string
+function M.f(name) print(name) end
+return M
+]]))
+    end)
+
     it("a missing ---@return on a function that returns a value", function()
       assert.same({ "M.f: returns a value but has no ---@return" }, found([[
 local M = {}

@@ -19,7 +19,8 @@
 --   out (`X.__index = X`). Names starting with `_` (private fields,
 --   metamethods) are skipped, and so is all of `local function` else.
 --   The comment block right above (consecutive `--` lines) must hold a
---   `---@param NAME` for each parameter but `self` (`...` included), and
+--   `---@param NAME` for each parameter but `self` (`...` included), no
+--   `---@param` for a name that is not a parameter (left by a rename), and
 --   at least one `---@return` when the function returns a value at its
 --   own level (a `return` with an expression, not inside a nested
 --   function).
@@ -221,10 +222,22 @@ function M.check(src, opts)
   local pub = public_names(toks)
   for _, d in ipairs(definitions(toks, pub, opts.stubs)) do
     local a = block_above(lines, d.line)
+    local named = {}
     for _, p in ipairs(d.params) do
+      named[p] = true
       if not a.params[p] then
         found[#found + 1] = { line = d.line, what = ("%s: no ---@param for '%s'"):format(d.name, p) }
       end
+    end
+    -- a @param left behind by a rename tells the editor about a parameter
+    -- that is not there (sorted: the same order every run)
+    local stale = {}
+    for p in pairs(a.params) do
+      if not named[p] and p ~= "self" then stale[#stale + 1] = p end
+    end
+    table.sort(stale)
+    for _, p in ipairs(stale) do
+      found[#found + 1] = { line = d.line, what = ("%s: ---@param '%s' names no parameter"):format(d.name, p) }
     end
     if not opts.stubs and a.returns == 0 then
       local _, close = params_at(toks, d.open)
