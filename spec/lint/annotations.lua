@@ -237,7 +237,8 @@ function M.check(src, opts)
     end
     table.sort(stale)
     for _, p in ipairs(stale) do
-      found[#found + 1] = { line = d.line, what = ("%s: ---@param '%s' names no parameter"):format(d.name, p) }
+      found[#found + 1] = { line = d.line,
+        what = ("%s: ---@param '%s' names no parameter"):format(d.name, p) }
     end
     if not opts.stubs and a.returns == 0 then
       local _, close = params_at(toks, d.open)
