@@ -3,7 +3,8 @@
 -- ---@param or a ---@return, and a kadoa.api call with no entry in the
 -- definition file, and stays quiet on annotated code and on what is not
 -- public. The script runs as `make lint` runs it (lua5.4, exit status and
--- file:line); its checker is also called directly. Last, the LuaCATS
+-- file:line); its checker is also called directly. types/kadoa/core.lua
+-- has a stub for each function the C module registers. Last, the LuaCATS
 -- classes of kadoa.options and the kind alias of kadoa.errors name exactly
 -- what those modules declare, so the editor's view cannot drift from the
 -- checks.
@@ -257,6 +258,38 @@ return M
       assert.equal(n, #calls)
       assert.same({}, lint.check_calls(read("lua/kadoa/api.lua"), read("types/kadoa.lua")))
     end)
+  end)
+
+  describe("types/kadoa/core.lua says what the C module registers", function()
+    -- the names of a luaL_Reg table in C source: { "name", fn }, ...
+    local function registered(src, tbl)
+      local body = src:match("luaL_Reg%s+" .. tbl .. "%[%]%s*=%s*(%b{})")
+      assert(body, "no luaL_Reg " .. tbl)
+      local out = {}
+      for name in body:gmatch('{%s*"([%w_]+)"') do out[#out + 1] = name end
+      return out
+    end
+    local types = read("types/kadoa/core.lua")
+    local function stub(class, sep, name)
+      return types:find("\nfunction " .. class .. sep .. name .. "(", 1, true) ~= nil
+    end
+    local cases = {
+      { "src/core.c", "module_funcs", "core", "." },
+      { "src/core.c", "client_methods", "Transport", ":" },
+      { "src/multi.c", "kd_multi_methods", "Transport", ":" },
+      { "src/multi.c", "req_methods", "Handle", ":" },
+    }
+    for _, c in ipairs(cases) do
+      it(c[2] .. " of " .. c[1] .. ": each has its stub on " .. c[3], function()
+        local names = registered(read(c[1]), c[2])
+        assert.is_true(#names > 0)
+        local missing = {}
+        for _, n in ipairs(names) do
+          if not stub(c[3], c[4], n) then missing[#missing + 1] = n end
+        end
+        assert.same({}, missing)
+      end)
+    end
   end)
 
   describe("the classes say what the modules declare", function()
