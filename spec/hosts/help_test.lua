@@ -4,7 +4,8 @@
 -- so no link of the table of contents or of the README leads nowhere.
 -- Every user command plugin/kadoa.lua defines must have its *:Command*
 -- tag, so a new command cannot ship undocumented; so must every command
--- and kadoa.nvim function the README names, so the two stay in step.
+-- and kadoa.nvim function the README names, so the two stay in step,
+-- and setup's own options carry kadoa.options' defaults.
 --
 --   nvim --headless -u NONE -i NONE -n -c "luafile spec/hosts/help_test.lua"
 --
@@ -124,6 +125,18 @@ local ok, err = xpcall(function()
     end
     assert(#names >= 6, "the plugin defined " .. #names .. " commands")
     assert(#missing == 0, "no tag for " .. table.concat(missing, ", "))
+  end)
+
+  check("setup's own options are documented with kadoa.options' defaults", function()
+    local text = read(help_file)
+    local options = require("kadoa.options")
+    for name, d in pairs(options.groups.nvim) do
+      -- the paragraph after the option's tag, up to the next tag line
+      local para = text:match("%*kadoa%-option%-" .. name .. "%*\n(.-)\n%s*%*")
+      assert(para, "no *kadoa-option-" .. name .. "* paragraph")
+      assert(para:find("default " .. tostring(d.default), 1, true),
+        name .. ": the default " .. tostring(d.default) .. " is not in: " .. para)
+    end
   end)
 
   check("every :Kadoa* command and kadoa.nvim function the README names has its tag", function()
