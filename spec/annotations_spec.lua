@@ -311,14 +311,23 @@ return M
       return out
     end
 
-    local CLASSES = { client = "kadoa.ClientOptions", call = "kadoa.CallOptions",
-      many = "kadoa.ManyOptions", wait = "kadoa.WaitOptions", nvim = "kadoa.nvim.Options",
-      resty = "kadoa.resty.Options" }
+    -- every group of kadoa.options, including ones added later: its class
+    -- is kadoa.<Group>Options unless named here
+    local CLASSES = { nvim = "kadoa.nvim.Options", resty = "kadoa.resty.Options" }
+    local options = require("kadoa.options")
+    local groups = {}
+    for group in pairs(options.groups) do groups[#groups + 1] = group end
+    table.sort(groups)
 
-    for group, class in pairs(CLASSES) do
+    for _, group in ipairs(groups) do
+      local class = CLASSES[group] or ("kadoa." .. group:sub(1, 1):upper() .. group:sub(2) .. "Options")
       it(class .. " has a field for each option of group " .. group .. ", and no other", function()
-        local options = require("kadoa.options")
-        local src = read("lua/kadoa/options.lua")
+        -- the class may live beside the code that takes the options
+        local parts = {}
+        local p = assert(io.popen("find lua/kadoa -name '*.lua' | LC_ALL=C sort"))
+        for f in p:lines() do parts[#parts + 1] = read(f) end
+        p:close()
+        local src = table.concat(parts, "\n")
         local want, have = {}, fields(src, class)
         for k in pairs(options.groups[group]) do want[k] = true end
         if group == "nvim" then want.client, want.wait = true, true end   -- setup's tables
