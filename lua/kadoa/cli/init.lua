@@ -39,6 +39,7 @@ local M = {}
 local shown = output.shown
 local interrupted = wait_command.interrupted
 
+---@return string
 function M.version_text()
   local lua = rawget(_G, "jit") and jit.version or _VERSION
   local ok, info = pcall(core.curl_info)
@@ -107,6 +108,7 @@ local function run(argv, env, out)
     if command == "pages" then return command_module("pages").list(out, client, ids[1], opts) end
     if command == "page" then return command_module("pages").show(out, env, client, ids[1], ids[2], opts) end
     if command == "sessions" then return command_module("sessions").run(out, client, opts) end
+    if command == "top" then return command_module("top").run(out, env, client, opts) end
     if command == "export" then
       return command_module("export").run(out, env, client, ids[1], ids[2], opts, display.live(opts, env))
     end
@@ -119,6 +121,9 @@ end
 
 -- main(argv [, env]) -> exit code. Never raises: an interruption (Ctrl-C)
 -- is exit 130, anything unexpected an "internal error" and exit 3.
+---@param argv string[]
+---@param env? table kadoa.cli.env's overrides
+---@return integer code the exit status
 function M.main(argv, env)
   env = environment.new(env)
   local out = output.new(env)

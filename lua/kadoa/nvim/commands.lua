@@ -12,12 +12,19 @@ local function report(err)
     { title = "kadoa" })
 end
 
+-- Is the command's argument there? Says the command's usage when not.
+local function given(arg, usage)
+  if type(arg) == "string" and arg ~= "" then return true end
+  vim.notify("kadoa: usage: " .. usage, vim.log.levels.ERROR)
+  return false
+end
+
 -- :KadoaStatus {id}: the formatted status (long form with !)
+---@param id string session id
+---@param long? boolean the long form (:KadoaStatus!)
+---@return kadoa.Request|nil req
 function M.show_status(id, long)
-  if type(id) ~= "string" or id == "" then
-    vim.notify("kadoa: usage: :KadoaStatus {session-id}", vim.log.levels.ERROR)
-    return
-  end
+  if not given(id, ":KadoaStatus {session-id}") then return end
   return kn().status(id, function(res, err)
     if not res then return report(err) end
     local text = require("kadoa.format").format(res, { id = id, style = long and "long" or "short" })
@@ -26,6 +33,8 @@ function M.show_status(id, long)
 end
 
 -- :KadoaWatch {id}
+---@param id string session id
+---@return kadoa.nvim.Watch|nil watch
 function M.watch(id)
   local w, err = kn().watch(id)
   if not w then report(err) end
@@ -33,6 +42,8 @@ function M.watch(id)
 end
 
 -- :KadoaStop [id]
+---@param id string session id, or "" for every watch
+---@return boolean stopped
 function M.stop(id)
   return kn().stop(id ~= "" and id or nil)
 end
@@ -40,11 +51,10 @@ end
 -- :KadoaCrawl {url}: start the crawl without waiting for the answer, say
 -- its session id, then watch it like :KadoaWatch (statusline and
 -- notifications).
+---@param url string
+---@return kadoa.Request|nil req
 function M.crawl(url)
-  if type(url) ~= "string" or url == "" then
-    vim.notify("kadoa: usage: :KadoaCrawl {url}", vim.log.levels.ERROR)
-    return
-  end
+  if not given(url, ":KadoaCrawl {url}") then return end
   return kn().call("crawl", function(res, err)
     if not res then return report(err) end
     local id = type(res) == "table" and res.sessionId
@@ -60,15 +70,15 @@ function M.crawl(url)
 end
 
 -- :KadoaPages {id}
+---@param id string session id
+---@return integer|nil buf
 function M.pages(id)
-  if type(id) ~= "string" or id == "" then
-    vim.notify("kadoa: usage: :KadoaPages {session-id}", vim.log.levels.ERROR)
-    return
-  end
+  if not given(id, ":KadoaPages {session-id}") then return end
   return kn().pages(id)
 end
 
 -- :KadoaSessions
+---@return integer buf
 function M.sessions()
   return kn().sessions()
 end
@@ -100,6 +110,8 @@ end
 
 -- the ids the commands complete: the watched ones (crawls started with
 -- :KadoaCrawl among them) that begin with what is typed so far
+---@param lead string what is typed so far
+---@return string[] ids
 function M.watched_ids(lead)
   lead = type(lead) == "string" and lead or ""
   local ids = {}

@@ -33,6 +33,8 @@ local ngx = ngx
 
 local M = {}
 
+-- The libcurl client's methods over a cosocket transport.
+---@class kadoa.resty.Client: kadoa.Client
 local Client = {}
 Client.__index = Client
 M.Client = Client
@@ -51,6 +53,9 @@ end
 -- client(opts) -> client | nil, err. opts: kadoa.client's options
 -- (ca_file excepted: nginx's lua_ssl_trusted_certificate decides trust),
 -- plus pool_size and keepalive_timeout (seconds).
+---@param opts? kadoa.resty.Options
+---@return kadoa.resty.Client|nil client
+---@return kadoa.Error|nil err
 function M.client(opts)
   if type(opts) == "table" and opts.ca_file ~= nil then
     -- said plainly, not as an unknown option: it is a known one elsewhere
@@ -80,12 +85,15 @@ for _, name in ipairs({ "status_json", "wait", "each_page", "each_session" }) do
   Client[name] = client.Client[name]
 end
 
+---@param s string
+---@return string s without the API key
 function Client:redact(s)
   return self.transport:redact(s)
 end
 
 -- Pooled connections belong to nginx; closing retires the client.
 function Client:close() self.transport:close() end
+---@return boolean
 function Client:closed() return self.transport:closed() end
 
 function Client:__tostring()
@@ -98,6 +106,10 @@ end
 local defaults = {}
 
 -- status(id [, opts]) -> table | nil, err; opts: client options.
+---@param id string session id
+---@param opts? kadoa.resty.Options client options (the default client's)
+---@return kadoa.StatusResult|nil res
+---@return kadoa.Error|nil err
 function M.status(id, opts)
   if type(id) ~= "string" then api.args(api.calls.status, "status", id) end
   local c, err = client.default(defaults, M.client, opts)
@@ -107,6 +119,10 @@ end
 
 -- wait(id [, opts]) -> res | nil, err; opts: kadoa.wait's options, plus
 -- opts.client (client options; default: from the environment).
+---@param id string session id
+---@param opts? kadoa.WaitOptions
+---@return kadoa.StatusResult|nil res the final status
+---@return kadoa.Error|nil err
 function M.wait(id, opts)
   if type(id) ~= "string" then api.args(api.calls.status, "wait", id) end
   if opts ~= nil and type(opts) ~= "table" then
