@@ -813,52 +813,6 @@ end)
 ---------------------------------------------------------------------------
 -- :KadoaTop, every crawl live
 
--- STAND-IN until kadoa.fleet lands on main: the smallest model with its
--- API (new, refresh, delay, pause, resume), used only when the real one
--- is not there. Remove once merged.
-if not pcall(require, "kadoa.fleet") then
-  package.loaded["kadoa.fleet"] = nil
-  local F = {}
-  F.__index = F
-  package.preload["kadoa.fleet"] = function()
-    return { new = function(client, opts)
-      return setmetatable({ client = client, opts = opts or {}, refreshes = 0, rows = {},
-                            marks = {} }, F)
-    end }
-  end
-  function F:refresh()
-    self.refreshes = self.refreshes + 1
-    local res, err = self.client:sessions({ page_size = 100 })
-    if not res then
-      self.snap = { rows = self.rows, totals = self.snap and self.snap.totals or {}, stale = true,
-                    error = err, refreshes = self.refreshes }
-      return self.snap
-    end
-    local rows = {}
-    for _, s in ipairs(res.data or {}) do
-      local state = s.finished and "finished" or (self.marks[s.sessionId] or "running")
-      rows[#rows + 1] = { id = s.sessionId, domain = s.domain, state = state,
-        pages = s.crawledPages, active = s.activeJobs, waiting = s.waitingJobs }
-    end
-    self.rows = rows
-    self.snap = { rows = rows, totals = { sessions = #rows, pages = 0 }, stale = false,
-                  refreshes = self.refreshes }
-    return self.snap
-  end
-  function F:delay() return self.opts.interval or 2 end
-  function F:pause(id)
-    local res, err = self.client:pause(id)
-    if res then self.marks[id] = "paused" end
-    return res, err
-  end
-  function F:resume(id)
-    local res, err = self.client:resume(id)
-    if res then self.marks[id] = "running" end
-    return res, err
-  end
-  say("note: kadoa.fleet not merged yet: the :KadoaTop tests use the spec's stand-in")
-end
-
 local top_crawls = {}   -- the crawls the top tests watch: fast, paused, done
 local top_buf
 
@@ -870,8 +824,8 @@ local function top_row(b, id)
       local text = lines_of(b)[line]
       local fields = {}
       for w in text:gmatch("%S+") do fields[#fields + 1] = w end
-      -- ID DOMAIN STATE PAGES ACT/WAIT PAGES/MIN ELAPSED
-      return line, { state = fields[3], pages = tonumber((fields[4] or ""):gsub(",", ""), 10),
+      -- kadoa top's columns: SESSION STATE PAGES PG/MIN ... DOMAIN
+      return line, { state = fields[2], pages = tonumber((fields[3] or ""):gsub(",", ""), 10),
                      text = text }
     end
   end
@@ -900,7 +854,8 @@ test(":KadoaTop lists every crawl and refreshes in place, the editor ticking", f
   end
   top_crawls.done = assert(c:crawl("https://pages-5.seconds-0.done" .. tag .. ".example.com/")).sessionId
   c:close()
-  kn.setup({ top = { interval = 0.2, confirm = false } })
+  -- min_interval too: fleet's floor (1 s) would hold the 0.2 s up
+  kn.setup({ top = { interval = 0.2, min_interval = 0.1, confirm = false } })
   local stop = ticker()
   local t0 = uv.hrtime()
   vim.cmd("KadoaTop")
@@ -935,8 +890,9 @@ test(":KadoaTop lists every crawl and refreshes in place, the editor ticking", f
   eq("finished", done.state, "state of the finished crawl")
   eq(5, done.pages, "pages of the finished crawl")
   local lines = lines_of(b)
-  check(lines[1]:find("^kadoa top: "), "header: " .. lines[1])
-  check(lines[3]:find("PAGES/MIN", 1, true), "column header: " .. lines[3])
+  check(lines[1]:find("running", 1, true) and lines[1]:find("sessions", 1, true), "totals: " .. lines[1])
+  check(lines[2]:find("^refreshed "), "refreshed line: " .. lines[2])
+  check(lines[3]:find("PG/MIN", 1, true), "column heading: " .. lines[3])
   check(done.text:find(require("kadoa.format").short_id(top_crawls.done), 1, true), done.text)
   check(done.text:find("pages-5", 1, true), "domain: " .. done.text)
   eq("live", buf_state(b), "b:kadoa_state")
@@ -1106,8 +1062,15 @@ test(":KadoaTop: <CR> lists the pages of the crawl on the line; q closes and sto
   local client = kn.client()
   wait_for(1000, function() return require("kadoa.nvim.driver").stats(client).pending == 0 end)
   eq(0, require("kadoa.nvim.driver").stats(client).pending, "requests left after q")
+  local n
+  -- fleet's options are checked: a bad one is an error and no view
+  n = #notes
+  eq(nil, kn.top({ intervl = 1 }), "a view with a misspelt option")
+  check(#notes > n and notes[#notes].msg:find("did you mean 'interval'", 1, true),
+    "no did-you-mean: " .. tostring(notes[#notes] and notes[#notes].msg))
+  eq(nil, buf_named("kadoa://top"), "a view after a bad option")
   -- words that are no name=value: a usage message, no view
-  local n = #notes
+  n = #notes
   vim.cmd("KadoaTop fast")
   check(#notes > n and notes[#notes].msg:find("usage: :KadoaTop", 1, true), "no usage message")
   eq(nil, buf_named("kadoa://top"), "a view after a usage error")

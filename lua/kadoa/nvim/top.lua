@@ -158,6 +158,11 @@ local function proxy_for(view)
     status_many = function(_, ids, opts) return await_many(view, view.refresh_gen, ids, opts) end,
     pause = function(_, id) return await(view, nil, "pause", id) end,
     resume = function(_, id) return await(view, nil, "resume", id) end,
+    -- the model takes the key out of the server's text with it
+    redact = function(_, text)
+      local c = kn().client()
+      return c and c:redact(text) or text
+    end,
   }, { __index = function(_, k)
     -- settings (the model's clock) and anything else: the current client's
     if k == "settings" then
@@ -170,72 +175,34 @@ end
 ---------------------------------------------------------------------------
 -- Drawing
 
-local function elapsed_text(s)
-  if type(s) ~= "number" or s ~= s or s < 0 then return "-" end
-  s = math.floor(s)
-  if s < 60 then return s .. "s" end
-  if s < 3600 then return ("%dm%02ds"):format(math.floor(s / 60), s % 60) end
-  return ("%dh%02dm"):format(math.floor(s / 3600), math.floor((s % 3600) / 60))
-end
+-- The table is `kadoa top`'s own (kadoa.cli.commands.top: the totals
+-- line, the heading, one row per session, the optional columns dropped as
+-- on a narrow terminal), so both show the same thing; only the line under
+-- the totals is the buffer's: when it was refreshed, or STALE and why.
 
-local function num(n)
-  if type(n) ~= "number" then return "-" end
-  return fmt().number(n)
-end
+local function cli() return require("kadoa.cli.commands.top") end
 
-local function rate(n)
-  if type(n) ~= "number" or n ~= n then return "-" end
-  return ("%.1f"):format(n)
-end
-
--- the columns: width, and whether the text goes to the right. Padded by
--- characters, not bytes: a short id or a cut domain holds a "…".
-local COLUMNS = { { 11 }, { 28 }, { 9 }, { 7, true }, { 9, true }, { 9, true }, { 8, true } }
-
-local function columns(...)
-  local T = require("kadoa.text")
-  local out = {}
-  for i, c in ipairs(COLUMNS) do
-    local v = select(i, ...)
-    local fill = string.rep(" ", math.max(0, c[1] - T.width(v)))
-    out[i] = c[2] and fill .. v or v .. fill
+-- the width the rows are cut to: the widest window showing the buffer
+local function width_of(buf)
+  local w = 0
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    w = math.max(w, api.nvim_win_get_width(win))
   end
-  return (table.concat(out, " "):gsub("%s+$", ""))
+  return w > 0 and w or 100
 end
 
-local function header(view)
+local function header(view, width)
   local snap = view.snap
   local lines = {}
-  if not snap then
-    lines[1] = "kadoa top: loading..."
-  else
-    local t = snap.totals or {}
-    local parts = {
-      ("kadoa top: %s sessions: %s running, %s paused, %s finished, %s failed"):format(
-        num(t.sessions), num(t.running), num(t.paused), num(t.finished), num(t.failed)),
-      num(t.pages) .. " pages",
-      rate(t.pages_per_minute) .. " pages/min",
-    }
-    if type(t.errors) == "number" and t.errors > 0 then parts[#parts + 1] = num(t.errors) .. " errors" end
-    lines[1] = table.concat(parts, " | ")
-  end
+  lines[1] = snap and cli().totals_line(snap) or "kadoa top: loading..."
   if snap and snap.stale then
     lines[2] = "STALE since " .. (view.good_at or "-") .. ": "
       .. err_text(snap.error or "refresh failed", 160)
   else
     lines[2] = "refreshed " .. (view.good_at or "-") .. "   p pause  r resume  <CR> pages  q close"
   end
-  lines[3] = columns("ID", "DOMAIN", "STATE", "PAGES", "ACT/WAIT", "PAGES/MIN", "ELAPSED")
+  lines[3] = cli().heading(width)
   return lines
-end
-
-local function row_line(r)
-  local f = fmt()
-  local line = columns(f.short_id(r.id), f.text(r.domain or "-", 28),
-    f.text(r.state or "unknown", 9), num(r.pages),
-    num(r.active) .. "/" .. num(r.waiting), rate(r.pages_per_minute), elapsed_text(r.elapsed))
-  if r.error ~= nil and r.error ~= false then line = line .. "  ! " .. err_text(r.error, 80) end
-  return line
 end
 
 local function put_lines(buf, lines)
@@ -254,10 +221,11 @@ local function draw(buf, view)
     local row = api.nvim_win_get_cursor(win)[1]
     cursors[win] = { id = view.ids[row], row = row }
   end
-  local lines, ids = header(view), {}
+  local width = width_of(buf)
+  local lines, ids = header(view, width), {}
   local rows = view.snap and view.snap.rows or {}
   for _, r in ipairs(rows) do
-    lines[#lines + 1] = row_line(r)
+    lines[#lines + 1] = cli().row_line(r, width)
     ids[#lines] = r.id
   end
   put_lines(buf, lines)
@@ -400,13 +368,19 @@ local function control(buf, what)
     local res, err = view.model[what](view.model, id)
     if not res and err ~= nil then failed(err) end
     if views[buf] ~= view then return end
-    draw(buf, view)   -- the model marked the row at once
+    view.snap = view.model:snapshot()   -- the call's outcome (a failed one unmarks)
+    draw(buf, view)
     -- show the effect soon, unless a refresh is already on its way
     if view.visible and not view.refreshing then
       view.timer:stop()
       refresh(buf, view)
     end
   end, failed)
+  -- the model marked the row before its request went out: show it now
+  if views[buf] == view then
+    view.snap = view.model:snapshot()
+    draw(buf, view)
+  end
 end
 
 local function open_pages(buf)
@@ -437,10 +411,11 @@ local function show(buf, split)
 end
 
 -- open([opts]) -> buffer: kadoa://top, shown in the current window (or a
--- split: opts.split). opts (over setup's top): confirm (default true: p
--- and r ask first), split, and kadoa.fleet's own options (interval,
--- concurrency, ...). Asked for again while it exists, the same buffer is
--- shown; new options make a new model.
+-- split: opts.split) | nil, err (bad options, no client: also notified).
+-- opts (over setup's top): confirm (default true: p and r ask first),
+-- split, and kadoa.fleet's own options (interval, min_interval,
+-- max_interval, concurrency, ...). Asked for again while it exists, the
+-- same buffer is shown; new options make a new model.
 function M.open(opts)
   local defaults = kn().config.top or {}
   local o = {}
@@ -451,16 +426,24 @@ function M.open(opts)
     show(buf, o.split)
     return buf
   end
+  local fopts = {}
+  for k, v in pairs(o) do if not VIEW_OPTS[k] then fopts[k] = v end end
+  local view = { gen = 0, reqs = {}, ids = {}, visible = false, confirm = o.confirm ~= false }
+  -- the C core first: the table's module (the CLI's) loads it
+  local _, lerr = kn().client()
+  local model, merr = nil, lerr
+  if not lerr then model, merr = require("kadoa.fleet").new(proxy_for(view), fopts) end
+  if not model then
+    -- bad options: the view already open (if any) goes on as it was
+    vim.notify("kadoa: top: " .. err_text(merr, 300), vim.log.levels.ERROR, { title = "kadoa" })
+    return nil, merr
+  end
+  view.model, view.timer = model, uv.new_timer()
+
   if buf then pcall(api.nvim_buf_delete, buf, { force = true }) end
   for _, b in ipairs(api.nvim_list_bufs()) do
     if api.nvim_buf_get_name(b) == M.name then pcall(api.nvim_buf_delete, b, { force = true }) end
   end
-
-  local fopts = {}
-  for k, v in pairs(o) do if not VIEW_OPTS[k] then fopts[k] = v end end
-  local view = { gen = 0, reqs = {}, ids = {}, visible = false,
-                 confirm = o.confirm ~= false, timer = uv.new_timer() }
-  view.model = require("kadoa.fleet").new(proxy_for(view), fopts)
 
   buf = api.nvim_create_buf(false, true)
   api.nvim_buf_set_option(buf, "buftype", "nofile")
