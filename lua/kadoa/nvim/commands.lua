@@ -86,6 +86,8 @@ end
 -- :KadoaTop [name=value ...]: the live view of every crawl; the words
 -- are options over setup's top (numbers and true/false as such), e.g.
 -- :KadoaTop interval=2 confirm=false
+---@param args string the command's words
+---@return integer|nil buf
 function M.top(args)
   local opts
   for word in (args or ""):gmatch("%S+") do

@@ -177,6 +177,9 @@ end
 -- its state, pages and rate, refreshed in place while it is shown; p/r
 -- pause/resume the crawl on the cursor's line, <CR> lists its pages.
 -- opts over setup's top (see kadoa.nvim.top).
+---@param opts? kadoa.nvim.TopOptions
+---@return integer|nil buf
+---@return kadoa.Error|nil err
 function M.top(opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #1 to 'top' (table expected, got %s)"):format(type(opts)), 2)

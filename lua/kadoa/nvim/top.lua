@@ -25,6 +25,18 @@ local M = {}
 -- the buffer's name: there is one top view
 M.name = "kadoa://top"
 
+-- The options of open() and setup's top: the view's own, then
+-- kadoa.fleet's (checked by fleet.new).
+---@class kadoa.nvim.TopOptions
+---@field confirm? boolean p and r ask first (default true)
+---@field split? boolean open in a new window
+---@field interval? number seconds between refreshes while something moves (fleet)
+---@field min_interval? number seconds: the shortest time between two refreshes (fleet; default 1)
+---@field max_interval? number seconds: the longest (fleet; default 30)
+---@field factor? number the interval grows by this while nothing moves (fleet)
+---@field concurrency? integer status requests at once (fleet)
+---@field page_size? integer sessions per listing page (fleet)
+
 -- options of the view itself; the rest of top's options go to kadoa.fleet
 local VIEW_OPTS = { confirm = true, split = true }
 
@@ -416,6 +428,9 @@ end
 -- split, and kadoa.fleet's own options (interval, min_interval,
 -- max_interval, concurrency, ...). Asked for again while it exists, the
 -- same buffer is shown; new options make a new model.
+---@param opts? kadoa.nvim.TopOptions
+---@return integer|nil buf
+---@return kadoa.Error|nil err
 function M.open(opts)
   local defaults = kn().config.top or {}
   local o = {}
@@ -494,6 +509,8 @@ end
 -- state(buf) -> { model, snap, visible, refreshing, timer (active?),
 -- pending (requests of the refresh in flight), ids (line -> session id) }
 -- for tests and scripts; nil for a buffer that is not a top view.
+---@param buf? integer the view's buffer (default: kadoa://top)
+---@return table|nil state
 function M.state(buf)
   local view = views[buf or existing() or -1]
   if not view then return nil end
