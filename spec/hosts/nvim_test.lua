@@ -1023,6 +1023,48 @@ test(":KadoaTop stops refreshing while hidden and starts again when shown", func
   assert(ok, err)
 end)
 
+test(":KadoaTop: hiding it cancels the refresh in flight, and nothing lands in the buffer", function()
+  local top = require("kadoa.nvim.top")
+  local driver = require("kadoa.nvim.driver")
+  local b = assert(top_buf, "no top buffer")
+  eq(b, vim.api.nvim_get_current_buf(), "top is shown")
+  local client = kn.client()
+  -- the listing now takes 1.5 s (a slow status stands in for it): hide
+  -- the view while it is out
+  local slow = 0
+  client.send = function(self, name, ...)
+    if name == "sessions" then
+      slow = slow + 1
+      return getmetatable(self).send(self, "status", "slow-1500")
+    end
+    return getmetatable(self).send(self, name, ...)
+  end
+  local ok, err = pcall(function()
+    wait_for(3000, function() return top.state(b).pending > 0 and slow > 0 end)
+    check(top.state(b).pending > 0, "no refresh in flight")
+    local u0, before = top_updates, table.concat(lines_of(b), "\n")
+    vim.cmd("hide enew")
+    -- the cancellation lands on the main loop, after the driver's tick
+    wait_for(1000, function()
+      return driver.stats(client).pending == 0 and top.state(b).pending == 0
+    end)
+    eq(0, driver.stats(client).pending, "requests left after hiding")
+    eq(0, top.state(b).pending, "the view's requests after hiding")
+    eq(false, top.state(b).refreshing, "a refresh still running")
+    wait_for(300, function() return false end)
+    eq(u0, top_updates, "a cancelled refresh was drawn")
+    eq(before, table.concat(lines_of(b), "\n"), "the buffer changed while hidden")
+    eq("live", buf_state(b), "b:kadoa_state after a cancelled refresh")
+  end)
+  client.send = nil
+  assert(ok, err)
+  local u1 = top_updates
+  vim.cmd("buffer " .. b)
+  wait_for(3000, function() return top_updates > u1 end)
+  check(top_updates > u1, "no refresh after showing it again")
+  eq("live", buf_state(b), "b:kadoa_state when shown again")
+end)
+
 test(":KadoaTop: a failed refresh keeps the rows, says STALE with the error, recovers", function()
   local b = assert(top_buf, "no top buffer")
   local n = #notes
