@@ -893,6 +893,10 @@ test(":KadoaTop lists every crawl and refreshes in place, the editor ticking", f
   check(lines[1]:find("running", 1, true) and lines[1]:find("sessions", 1, true), "totals: " .. lines[1])
   check(lines[2]:find("^refreshed "), "refreshed line: " .. lines[2])
   check(lines[3]:find("PG/MIN", 1, true), "column heading: " .. lines[3])
+  local width = vim.api.nvim_win_get_width(0)
+  for i = 3, #lines do
+    check(vim.fn.strdisplaywidth(lines[i]) <= width, ("line %d is wider than the window: %s"):format(i, lines[i]))
+  end
   check(done.text:find(require("kadoa.format").short_id(top_crawls.done), 1, true), done.text)
   check(done.text:find("pages-5", 1, true), "domain: " .. done.text)
   eq("live", buf_state(b), "b:kadoa_state")

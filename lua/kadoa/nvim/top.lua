@@ -491,6 +491,11 @@ function M.open(opts)
       if views[buf] == view and not visible(buf) then sleep(view) end
     end)
   end })
+  -- the rows are cut to the window: a resized editor gets them again now,
+  -- not at the next refresh
+  api.nvim_create_autocmd("VimResized", { group = group, callback = function()
+    if views[buf] == view and view.visible then pcall(draw, buf, view) end
+  end })
   api.nvim_create_autocmd("BufWipeout", { group = group, buffer = buf, once = true, callback = function()
     sleep(view)
     views[buf] = nil
