@@ -895,7 +895,8 @@ test(":KadoaTop lists every crawl and refreshes in place, the editor ticking", f
   check(lines[3]:find("PG/MIN", 1, true), "column heading: " .. lines[3])
   local width = vim.api.nvim_win_get_width(0)
   for i = 3, #lines do
-    check(vim.fn.strdisplaywidth(lines[i]) <= width, ("line %d is wider than the window: %s"):format(i, lines[i]))
+    check(vim.fn.strdisplaywidth(lines[i]) <= width,
+      ("line %d is wider than the window: %s"):format(i, lines[i]))
   end
   check(done.text:find(require("kadoa.format").short_id(top_crawls.done), 1, true), done.text)
   check(done.text:find("pages-5", 1, true), "domain: " .. done.text)
