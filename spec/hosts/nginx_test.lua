@@ -483,8 +483,8 @@ describe("kadoa.resty in nginx", function()
     assert.is_true(narrow.ms > 850, narrow.ms .. " ms")
 
     -- an error raised by on_result stops the rest and is raised again
-    local stopped = get_json(ports.http, "/status_many?" .. query({ ids = table.concat(slow, ","),
-                                                                   concurrency = 1, raise = "demo-slow-300-sm2" }))
+    local stopped = get_json(ports.http, "/status_many?" .. query({
+      ids = table.concat(slow, ","), concurrency = 1, raise = "demo-slow-300-sm2" }))
     assert.are.equal("stop at demo-slow-300-sm2", stopped.raised)
     assert.are.same({ "demo-slow-300-sm1", "demo-slow-300-sm2" }, stopped.order)
 
