@@ -189,7 +189,7 @@ describe("examples/dashboard", function()
     -- pages grow from one event to the next
     local grown
     for _ = 1, 20 do
-      local snap = assert(s:next(5), "no next event")
+      local snap = assert(s:next(30), "no next event")
       if row_of(snap, a).pages > ra.pages then grown = snap break end
     end
     assert.is_truthy(grown, "crawl a's pages never grew")
@@ -202,7 +202,7 @@ describe("examples/dashboard", function()
     socket.sleep(1.5)
     local t = socket.gettime()
     local frozen
-    repeat frozen = assert(s:next(10), "no event after the pause") until frozen.at > t + 0.05
+    repeat frozen = assert(s:next(30), "no event after the pause") until frozen.at > t + 0.05
     s:close()
     local listing = assert(api:sessions({ page_size = 100 }))
     local pages = 0
@@ -226,10 +226,11 @@ describe("examples/dashboard", function()
     -- two crawls that keep running through both windows
     crawl("https://pages-400.seconds-120.one.example.com/")
     crawl("https://pages-400.seconds-120.two.example.com/")
-    local WINDOW = 4
-    -- the refresher is awake (a viewer came recently): measure from here
+    -- the refresher is awake (a viewer came recently): measure from here,
+    -- over a window of a few of the model's refresh intervals
     local one = stream(dash.port)
-    assert(one:next(10), "no first event")
+    local first = assert(one:next(30), "no first event")
+    local WINDOW = math.min(math.max(4, 3 * (first.next or 1)), 20)
     local s0 = get_json(dash.port, "/dashboard/stats")
     local events1 = 0
     local deadline = socket.gettime() + WINDOW
@@ -326,7 +327,9 @@ describe("examples/dashboard", function()
     end
     assert.are.equal("docs.example.com", before[ids[1]].domain:match("[%w]+%.example%.com$"))
     assert.matches('id="t%-sessions">%d+<', html)
-    socket.sleep(3)
+    -- past the next refresh (the snapshot says when it is due)
+    local due = get_json(dash.port, "/dashboard/snapshot").next or 2
+    socket.sleep(math.max(3, due + 1))
     local after = dump()
     assert.is_true(after[ids[1]].pages > before[ids[1]].pages,
       ("pages did not grow: %s -> %s"):format(before[ids[1]].pages, after[ids[1]].pages))
