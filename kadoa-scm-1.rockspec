@@ -1,6 +1,8 @@
 -- The LuaRocks build of kadoa: the Lua modules, the C core (built by the
 -- Makefile's rock-core target, with the suite's flags) and the kadoa command.
 
+-- Format 3.0 for the test section (luarocks test).
+rockspec_format = "3.0"
 package = "kadoa"
 version = "scm-1"
 
@@ -9,13 +11,16 @@ source = {
 }
 
 description = {
-  summary = "Kadoa crawl-status client for Lua: a libcurl core, native tables, waiting and formatting",
+  summary = "Kadoa web-crawling API client for Lua: a libcurl core, the whole crawler API, the kadoa command",
   detailed = [[
-kadoa.status(session_id) asks the Kadoa API how far a crawl got and returns
-a plain Lua table. A small C core does the request with libcurl and decodes
-with lua-cjson; Lua helpers wait for a crawl to finish and format it.
-Works on Lua 5.1 to 5.4 and LuaJIT, in scripts, Neovim and OpenResty.
+Start crawls with the Kadoa API, watch them, list and fetch their pages and
+export them, from Lua: every call returns plain Lua tables, request bodies
+are checked against Kadoa's contract, and one request engine (retries,
+budgets) serves blocking calls, non-blocking requests, Neovim and
+OpenResty. A small C core does the requests with libcurl. The kadoa command
+does the same from a shell. Lua 5.1, 5.3, 5.4 and LuaJIT.
 ]],
+  homepage = "https://github.com/kadoa-lua/kadoa",
   license = "MIT",
 }
 
@@ -66,6 +71,7 @@ build = {
       ["kadoa.cli.commands.pages"] = "lua/kadoa/cli/commands/pages.lua",
       ["kadoa.cli.commands.sessions"] = "lua/kadoa/cli/commands/sessions.lua",
       ["kadoa.cli.commands.status"] = "lua/kadoa/cli/commands/status.lua",
+      ["kadoa.cli.commands.top"] = "lua/kadoa/cli/commands/top.lua",
       ["kadoa.cli.commands.wait"] = "lua/kadoa/cli/commands/wait.lua",
       ["kadoa.cli.display"] = "lua/kadoa/cli/display.lua",
       ["kadoa.cli.env"] = "lua/kadoa/cli/env.lua",
@@ -75,11 +81,13 @@ build = {
       ["kadoa.cli.key"] = "lua/kadoa/cli/key.lua",
       ["kadoa.cli.output"] = "lua/kadoa/cli/output.lua",
       ["kadoa.cli.progress"] = "lua/kadoa/cli/progress.lua",
+      ["kadoa.cli.spec"] = "lua/kadoa/cli/spec.lua",
       ["kadoa.client"] = "lua/kadoa/client.lua",
       ["kadoa.codec"] = "lua/kadoa/codec.lua",
       ["kadoa.engine"] = "lua/kadoa/engine.lua",
       ["kadoa.errors"] = "lua/kadoa/errors.lua",
       ["kadoa.export"] = "lua/kadoa/export.lua",
+      ["kadoa.fleet"] = "lua/kadoa/fleet.lua",
       ["kadoa.format"] = "lua/kadoa/format.lua",
       ["kadoa.health"] = "lua/kadoa/health.lua",
       ["kadoa.init"] = "lua/kadoa/init.lua",
@@ -104,5 +112,23 @@ build = {
       ["kadoa.core"] = "build/rock/kadoa/core.so",
     },
     bin = { ["kadoa"] = "bin/kadoa" },
+    -- A rock can place files only in its own folder, not in the tree's
+    -- share/: the man page and completions go to the rock's conf folder
+    -- ($(luarocks show --rock-dir kadoa)/conf), where README's Install
+    -- section tells how to use them.
+    conf = {
+      ["man/man1/kadoa.1"] = "doc/kadoa.1",
+      ["bash-completion/completions/kadoa"] = "completions/kadoa.bash",
+      ["zsh/site-functions/_kadoa"] = "completions/_kadoa",
+      ["fish/vendor_completions.d/kadoa.fish"] = "completions/kadoa.fish",
+    },
   },
+}
+
+-- `luarocks --lua-version=V test [--deps-mode=none] ROCKSPEC [-- busted args]`:
+-- LuaRocks runs the script with the Lua of --lua-version; it runs that
+-- Lua's `make test` (or busted with the arguments) and exits as it does.
+test = {
+  type = "command",
+  script = ".ci/luarocks-test.lua",
 }

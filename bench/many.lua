@@ -20,18 +20,8 @@ local KEY = "bench-key"
 local ids = {}
 for i = 1, N do ids[i] = "s" .. (FIRST + i - 1) end
 
-local function status_kib(field)
-  local f = io.open("/proc/self/status", "r")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return tonumber(s:match(field .. ":%s*(%d+) kB"))
-end
-
-local function reset_peak()
-  local f = io.open("/proc/self/clear_refs", "w")
-  if f then f:write("5") f:close() end
-end
+local memory = require("bench.memory")
+local status_kib, reset_peak = memory.kib, memory.reset_peak
 
 if MODE == "luasocket" then
   local http, ltn12, cjson = require("socket.http"), require("ltn12"), require("cjson")

@@ -1,14 +1,18 @@
 -- bench/run.lua: `make bench`. Starts nginx on loopback (plain HTTP, and
 -- HTTPS with HTTP/2 on a certificate made for this run), measures every
--- row of the three tables in interleaved rounds, prints them, and writes
+-- row of the four tables in interleaved rounds, prints them, and writes
 -- them into bench/RESULTS.md (between its bench:tables markers) and the
 -- chart bench/results.png.
 --
 --   lua5.4 bench/run.lua          (from the repository root, after make build)
 --   BENCH_ROUNDS=3 make bench     fewer rounds, for a quick look
 --
+-- Table 4 (client:export) runs against the project's mock server
+-- (spec/mock/server.py, started by spec/helpers/mock.lua), which makes a
+-- crawl of any size from its start URL.
+--
 -- Each measurement runs in its own process (bench/rows.lua, bench/many.lua,
--- bench/requests_row.py, bench/out/floor) so no row inherits another's
+-- bench/export.lua, bench/requests_row.py, bench/out/floor) so no row inherits another's
 -- heap, and all rows of a table are measured round by round, in the same
 -- order every round, so a slow moment of the machine hits every row alike.
 -- Table 1 pins the server and every client to CPU 0.
@@ -20,6 +24,8 @@ local ROUNDS = tonumber(os.getenv("BENCH_ROUNDS") or "") or 5
 local SCALE_ROUNDS = 3
 local MANY_IDS = 1000
 local PYTHON = "/usr/bin/python3"   -- Debian's, where python3-requests lives
+local BEFORE = OUT .. "/before"      -- the baseline tree (make bench-before)
+local BASELINE = os.getenv("BENCH_BASELINE") or "e818612"
 local T_START = socket.gettime()
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
@@ -52,19 +58,8 @@ local function free_port()
   return tonumber(port)
 end
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local files = require("spec.helpers.subprocess")   -- one read and write for the tree
+local read_file, write_file = files.read, files.write
 
 ---------------------------------------------------------------------------
 -- The server
@@ -121,9 +116,12 @@ end
 ---------------------------------------------------------------------------
 -- Running a measurement
 
-local function lua_cmd(lua, script, args, env)
-  local e = { "LUA_PATH=" .. q("lua/?.lua;lua/?/init.lua;;"),
-              "LUA_CPATH=" .. q("build/" .. lua .. "/?.so;;") }
+-- tree: nil for this tree, or a folder holding lua/ and build/ (the
+-- baseline of the "before" rows, made by `make bench-before`)
+local function lua_cmd(lua, script, args, env, tree)
+  local root = tree and (tree .. "/") or ""
+  local e = { "LUA_PATH=" .. q(root .. "lua/?.lua;" .. root .. "lua/?/init.lua;;"),
+              "LUA_CPATH=" .. q(root .. "build/" .. lua .. "/?.so;;") }
   for k, v in pairs(env or {}) do e[#e + 1] = k .. "=" .. q(v) end
   return "env " .. table.concat(e, " ") .. " " .. lua .. " " .. script .. " " .. args
 end
@@ -155,6 +153,12 @@ local T1 = {
     count = { 4000, 3000 } },
   { key = "clientjit", label = "client:status, LuaJIT", lua = "luajit", row = "client",
     count = { 4000, 3000 } },
+  -- the same row on the tree before the request engine (bench/bench.mk's
+  -- bench-before): the issue's "no slower than before", in the same run
+  { key = "before54", label = "client:status before the engine change, Lua 5.4", lua = "lua5.4",
+    row = "client", tree = BEFORE, new = "client54", count = { 4000, 3000 } },
+  { key = "beforejit", label = "client:status before the engine change, LuaJIT", lua = "luajit",
+    row = "client", tree = BEFORE, new = "clientjit", count = { 4000, 3000 } },
   { key = "fbare", label = "diagnostic: floor with only the x-api-key header (C)", count = { 4000, 3000 } },
   { key = "raw", label = "diagnostic: core fetch, body undecoded, Lua 5.4", lua = "lua5.4", row = "raw",
     count = { 4000, 3000 } },
@@ -194,11 +198,38 @@ local function t1_cmd(r, p, base, ca)
     return ("taskset -c 0 %s bench/requests_row.py %s %d %s"):format(PYTHON, q(base), n, ca and q(ca) or "")
   end
   return "taskset -c 0 " .. lua_cmd(r.lua, "bench/rows.lua", ("%s %s %d %s"):format(r.row, q(base), n,
-    ca and q(ca) or ""), { KADOA_API_KEY = "bench-key", KADOA_BASE_URL = base })
+    ca and q(ca) or ""), { KADOA_API_KEY = "bench-key", KADOA_BASE_URL = base }, r.tree)
+end
+
+-- The baseline as the table names it: the commit make bench-before built.
+local function before_label()
+  local rev = (read_file(BEFORE .. "/COMMIT") or ""):match("%x+")
+  return rev and rev:sub(1, 7) or BASELINE
+end
+
+-- Why the baseline tree cannot be used (its UNAVAILABLE note, or nothing
+-- built), or nil when it can.
+local function before_missing()
+  local why = read_file(BEFORE .. "/UNAVAILABLE")
+  if why then return (why:gsub("%s+$", "")) end
+  for _, lua in ipairs({ "lua5.4", "luajit" }) do
+    if not read_file(BEFORE .. "/build/" .. lua .. "/kadoa/core.so") then
+      return "no baseline build in " .. BEFORE .. " (run make bench-before)"
+    end
+  end
 end
 
 local function table1()
   local res, missing = {}, {}
+  local why = before_missing()
+  if why then
+    -- left out, not failed: a clone without history still benches
+    missing.before = why
+    for _, r in ipairs(T1) do
+      if r.tree then missing[r.key] = why end
+    end
+    log("table 1: the before rows are left out: %s", why)
+  end
   for p, proto in ipairs(PROTOS) do
     local base = p == 1 and server.base or server.tls_base
     local ca = p == 2 and server.ca or nil
@@ -307,12 +338,105 @@ local function table3()
 end
 
 ---------------------------------------------------------------------------
+-- Table 4: client:export against the mock server (spec/mock/server.py)
+
+-- The mock makes the crawl from its start URL's host labels: 1,000 pages,
+-- all done at once, each answered 20 ms late (bench/export.lua).
+local EXPORT = { pages = 1000, conc = 32, latency = 20, rounds = math.min(ROUNDS, 3) }
+local T4 = {
+  { key = "10k", label = "10 KiB", bytes = 10240 },
+  { key = "1m", label = "1 MiB", bytes = 1048576 },
+}
+
+-- CPU seconds the process pid has used (user + system), from /proc.
+local function cpu_seconds(pid)
+  local s = read_file("/proc/" .. pid .. "/stat")
+  if not s then return nil end
+  local rest = s:match("%) (.*)$")
+  local f = {}
+  for w in rest:gmatch("%S+") do f[#f + 1] = w end
+  -- after the command: state is field 3, utime 14, stime 15 (man 5 proc)
+  local tck = tonumber(sh("getconf CLK_TCK"):match("%d+")) or 100
+  return (tonumber(f[12]) + tonumber(f[13])) / tck
+end
+
+-- The mock's own time for one page of `bytes` without added latency: a
+-- plain curl of it, the median of 5. It shows what the mock costs per
+-- page before any client is involved.
+local function curl_page(base, bytes)
+  local start = ("https://pages-10.seconds-0.bytes-%d.example.com/"):format(bytes)
+  local out = sh(("curl -sS -H 'x-api-key: bench-key' -H 'content-type: application/json' -d %s %s")
+    :format(q('{"url":"' .. start .. '"}'), q(base .. "/v4/crawl/")))
+  local id = out:match('"sessionId"%s*:%s*"([^"]+)"')
+  if not id then return nil end
+  local t = {}
+  for i = 1, 5 do
+    local o = sh(("curl -sS -o /dev/null -w '%%{time_total} %%{size_download}' -H 'x-api-key: bench-key' %s")
+      :format(q(("%s/v4/crawl/%s/pages/p%04d?format=md"):format(base, id, i))))
+    t[#t + 1] = tonumber(o:match("^([%d.]+)"))
+  end
+  return median(t)
+end
+
+local function table4()
+  local mock = require("spec.helpers.mock")
+  local srv = mock.start({ key = "bench-key" })
+  local ok, res = pcall(function()
+    local res = { curl = {} }
+    for _, r in ipairs(T4) do
+      res[r.key] = { t = {}, peak = {}, growth = {}, bytes = 0, written = 0, failures = 0, reset = true,
+                     mock = {} }
+    end
+    local dir = OUT .. "/export"
+    for round = 1, EXPORT.rounds do
+      log("table 4: round %d of %d", round, EXPORT.rounds)
+      for _, r in ipairs(T4) do
+        sh("rm -rf " .. q(dir) .. " " .. q(dir .. ".errors"))
+        local c0 = cpu_seconds(srv.pid)
+        local nums, out = measure(lua_cmd("lua5.4", "bench/export.lua", ("%s %d %d %d %d %s"):format(
+          q(srv.url), EXPORT.pages, r.bytes, EXPORT.latency, EXPORT.conc, q(dir))))
+        local c1 = cpu_seconds(srv.pid)
+        sh("rm -rf " .. q(dir))   -- up to 1 GB: not left on the disk
+        local errs = read_file(dir .. ".errors")
+        if errs then
+          res[r.key].errors = res[r.key].errors or errs:gsub("%s+$", ""):gsub("\n", "; ")
+          os.remove(dir .. ".errors")
+        end
+        if not nums then error("table 4, " .. r.key .. ": " .. tostring(out) .. "\n" .. srv:log_tail()) end
+        local c = res[r.key]
+        table.insert(c.t, nums[1])
+        c.written, c.failures, c.bytes = nums[2], c.failures + nums[3], nums[4]
+        table.insert(c.peak, nums[5])
+        table.insert(c.growth, nums[6])
+        c.reset = c.reset and nums[7] == 1
+        if c0 and c1 then table.insert(c.mock, c1 - c0) end
+      end
+    end
+    for _, r in ipairs(T4) do res.curl[r.key] = curl_page(srv.url, r.bytes) end
+    return res
+  end)
+  srv:stop()
+  if not ok then error(res, 0) end
+  return res
+end
+
+---------------------------------------------------------------------------
 -- Output
 
 local function fmt_us(v)
   if not v then return "n/a" end
   if v >= 1000 then return string.format("%.0f", v) end
   return string.format("%.1f", v)
+end
+
+-- 1000 -> "1,000", as the tables write counts
+local function thousands(n)
+  local s = string.format("%d", n)
+  repeat
+    local k
+    s, k = s:gsub("^(%d+)(%d%d%d)", "%1,%2")
+  until k == 0
+  return s
 end
 
 local function versions()
@@ -332,7 +456,7 @@ local function versions()
   return table.concat(v, "\n")
 end
 
-local function render(t1, missing, t2, t3)
+local function render(t1, missing, t2, t3, t4)
   local L = {}
   local function add(s) L[#L + 1] = s end
   local function ratio(a, b) return (a and b) and string.format("%.2f", a / b) or "n/a" end
@@ -355,6 +479,15 @@ local function render(t1, missing, t2, t3)
       if r.decjit[i] then fdjit[i] = r.floor[i] + r.decjit[i] end
     end
     m.fd54, m.fdjit = median(fd54), median(fdjit)
+    -- new / before, per round (both measured at the same moment), median
+    local before_ratio = {}
+    for _, row in ipairs(T1) do
+      if row.new then
+        local ratios, new, old = {}, r[row.new], r[row.key]
+        for i = 1, math.min(#new, #old) do ratios[i] = new[i] / old[i] end
+        before_ratio[row.key] = median(ratios)
+      end
+    end
     add(("### Table 1 (%s): sequential status calls on one connection"):format(proto.title))
     add("")
     add("Server (nginx, one process) and client pinned to CPU 0 with `taskset -c 0`.")
@@ -370,7 +503,8 @@ local function render(t1, missing, t2, t3)
     for pass = 1, 2 do
       for _, row in ipairs(T1) do
         local diag = row.label and row.label:find("^diagnostic") ~= nil
-        if not row.hidden and row.key ~= "floor" and (pass == 2) == diag then
+        if not row.hidden and row.key ~= "floor" and (pass == 2) == diag
+            and not (row.tree and missing.before) then
           order[#order + 1] = { row.key, row.label }
         end
       end
@@ -381,11 +515,37 @@ local function render(t1, missing, t2, t3)
       if not v and missing[o[1]] then note = "left out: " .. missing[o[1]]:gsub("[\n|]", " ") end
       if o[1] == "client54" then note = "× floor+decode: " .. ratio(v, m.fd54) end
       if o[1] == "clientjit" then note = "× floor+decode: " .. ratio(v, m.fdjit) end
+      if before_ratio[o[1]] then
+        note = ("new / before: %.3f (%s µs now)"):format(before_ratio[o[1]], fmt_us(m[o[1] == "before54"
+          and "client54" or "clientjit"]))
+      end
       local per_s = v and string.format("%.0f", 1e6 / v) or "n/a"
       add(("| %s | %s | %s | %s | %s |"):format(o[2], fmt_us(v), per_s, ratio(v, m.floor), note))
     end
+    if missing.before then
+      add("")
+      add("The rows of client:status before the engine change are left out: " .. missing.before)
+    else
+      add("")
+      add(("Before the engine change: the same `client` row of bench/rows.lua on the tree of %s"
+        .. " (`make bench-before`); new / before is the median of the rounds' ratios.")
+        :format(before_label()))
+    end
     add("")
     t1[proto.key].medians = m
+    if proto.key == "http" then
+      local function nb(new, old)
+        local x = before_ratio[old]
+        if not x then return "n/a" end
+        return ("%s µs now, %s µs before, %.3f (%s)"):format(fmt_us(m[new]), fmt_us(m[old]), x,
+          x <= 1.01 and "met" or "not met")
+      end
+      targets[#targets + 1] = missing.before
+        and ("- plain HTTP/1.1: client:status no slower than before the engine change: not measured (%s)")
+          :format(missing.before)
+        or ("- plain HTTP/1.1: client:status no slower than before the engine change (new / before ≤ 1.01):"
+          .. " Lua 5.4 %s; LuaJIT %s"):format(nb("client54", "before54"), nb("clientjit", "beforejit"))
+    end
     local c54, cjit = m.client54 and m.client54 / m.fd54, m.clientjit and m.clientjit / m.fdjit
     targets[#targets + 1] = ("- %s: client:status ≤ 1.15 × floor+decode: Lua 5.4 %s, LuaJIT %s")
       :format(proto.title,
@@ -461,6 +621,53 @@ local function render(t1, missing, t2, t3)
     .. " %.2f KiB (%s)")
     :format(worst, worst <= 10 and "met" or "not met")
   add("")
+
+  add(("### Table 4: client:export, %s pages answered after %d ms, concurrency %d (mock server)")
+    :format(thousands(EXPORT.pages), EXPORT.latency, EXPORT.conc))
+  add("")
+  add(("Each run in its own process (bench/export.lua) against spec/mock/server.py (Python, one thread a"
+    .. " connection), %d round%s, medians; every page's Markdown written to its own file. Peak RSS: the"
+    .. " process's VmHWM after the export, %s; growth: that peak less the RSS just before the export."
+    .. " Mock CPU: the mock server's user + system seconds during the export.")
+    :format(EXPORT.rounds, EXPORT.rounds == 1 and "" or "s",
+      (t4["10k"].reset and t4["1m"].reset) and "reset just before it"
+      or "NOT reset (clear_refs refused: the peak includes start-up)"))
+  add("")
+  add("| page size | seconds | pages/s | MiB written | peak RSS KiB | peak growth KiB | mock CPU s"
+    .. " | failures |")
+  add("|---|---:|---:|---:|---:|---:|---:|---:|")
+  for _, r in ipairs(T4) do
+    local c = t4[r.key]
+    local t = median(c.t)
+    c.value, c.growth_m = t, median(c.growth)
+    local mock_s = c.mock[1] and string.format("%.2f", median(c.mock)) or "n/a"
+    add(("| %s | %.3f | %.0f | %.1f | %d | %d | %s | %d |"):format(r.label, t, c.written / t,
+      c.bytes / 1048576, median(c.peak), c.growth_m, mock_s, c.failures))
+  end
+  for _, r in ipairs(T4) do
+    if t4[r.key].errors then
+      add("")
+      add(("Failures with %s pages (the first): %s"):format(r.label, t4[r.key].errors:gsub("[\n|]", " ")))
+    end
+  end
+  add("")
+  local k10, m1 = t4["10k"], t4["1m"]
+  local cm = t4.curl["1m"]
+  add(("The mock's own share: a plain curl of one page without added latency takes %s ms (10 KiB) and %s ms"
+    .. " (1 MiB). The mock is Python, whose threads share one lock, so it serves one page at a time: %s"
+    .. " pages of 1 MiB cost it about %s s (the curl time × %s; its CPU seconds during the export are the"
+    .. " mock CPU column), a floor under that row that no client can go below.")
+    :format(t4.curl["10k"] and string.format("%.1f", t4.curl["10k"] * 1000) or "n/a",
+      cm and string.format("%.1f", cm * 1000) or "n/a", thousands(EXPORT.pages),
+      cm and string.format("%.1f", cm * EXPORT.pages) or "n/a", thousands(EXPORT.pages)))
+  add("")
+  targets[#targets + 1] = ("- export of 1,000 pages at 20 ms, concurrency 32, under 1.5 s:"
+    .. " 10 KiB pages %.2f s (%s); 1 MiB pages %.2f s (%s)"):format(k10.value,
+    k10.value < 1.5 and "met" or "not met", m1.value, m1.value < 1.5 and "met" or "not met")
+  local grew = m1.growth_m - k10.growth_m
+  targets[#targets + 1] = ("- export's peak memory does not grow with the page size (1 MiB pages' peak growth"
+    .. " within 1 MiB, one page, of 10 KiB pages'): %d KiB vs %d KiB, %+d KiB (%s)")
+    :format(m1.growth_m, k10.growth_m, grew, grew <= 1024 and "met" or "not met")
   add("### Targets")
   add("")
   for _, t in ipairs(targets) do add(t) end
@@ -517,7 +724,8 @@ local function main()
   local t1, missing = table1()
   local t2 = table2()
   local t3 = table3()
-  local md = render(t1, missing, t2, t3)
+  local t4 = table4()
+  local md = render(t1, missing, t2, t3, t4)
   print(md)
   write_file(OUT .. "/tables.md", md)
   chart(t1, t2)

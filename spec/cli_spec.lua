@@ -767,9 +767,10 @@ describe("the kadoa command", function()
         { { "status", "--token=secret-ish", "x" }, "unknown option '--token'" },
         { { "status", "-x", "x" }, "unknown option '-x'" },
         { { "status", "--interval", "2", "x" },
-          "option --interval is for 'kadoa wait' and 'kadoa crawl', not 'status'" },
+          "option --interval is for 'kadoa wait', 'kadoa crawl' and 'kadoa top', not 'status'" },
         { { "wait", "--json", "x" },
-          "option --json is for 'kadoa status', 'kadoa pages' and 'kadoa sessions', not 'wait'" },
+          "option --json is for 'kadoa status', 'kadoa pages', 'kadoa sessions' and 'kadoa top', "
+          .. "not 'wait'" },
         { { "status" }, "status: give a session id" },
         { { "wait", "a", "b" }, "wait: one session id at a time" },
         { { "wait", "--interval", "0", "x" }, "option --interval wants a positive duration" },

@@ -95,7 +95,7 @@ describe("kadoa.cli", function()
   describe("args.check and args.early", function()
     it("catches options of the other command, and missing or empty ids", function()
       local function check(argv) return select(2, args.check(assert(args.parse(argv)))) end
-      assert.are.equal("option --interval is for 'kadoa wait' and 'kadoa crawl', not 'status'",
+      assert.are.equal("option --interval is for 'kadoa wait', 'kadoa crawl' and 'kadoa top', not 'status'",
         check({ "status", "--interval", "1", "x" }))
       assert.are.equal("option --long is for 'kadoa status', not 'wait'", check({ "wait", "--long", "x" }))
       assert.are.equal("status: give a session id", check({ "status" }))
@@ -269,7 +269,8 @@ describe("kadoa.cli", function()
       assert.are.equal("option --max-pages wants a whole number of at least 1, not '1.5'",
         check({ "crawl", "u", "--max-pages", "1.5" }))
       assert.are.equal("option --wait is for 'kadoa crawl', not 'wait'", check({ "wait", "x", "--wait" }))
-      assert.are.equal("option --json is for 'kadoa status', 'kadoa pages' and 'kadoa sessions', not 'page'",
+      assert.are.equal("option --json is for 'kadoa status', 'kadoa pages', 'kadoa sessions' "
+        .. "and 'kadoa top', not 'page'",
         check({ "page", "s", "p", "--json" }))
       assert.are.equal("page: give a session id and a page id, no more", check({ "page", "a", "b", "c" }))
       assert.are.equal("export: give a session id and a directory", check({ "export", "s" }))
@@ -431,7 +432,7 @@ describe("kadoa.cli", function()
     end)
 
     it("every verb has its help, and the main help lists them all", function()
-      local verbs = { "crawl", "pause", "resume", "pages", "page", "sessions", "export", "config" }
+      local verbs = { "crawl", "pause", "resume", "pages", "page", "sessions", "export", "config", "top" }
       for _, name in ipairs(verbs) do
         assert.is_string(help[name], name)
         assert.matches("^Usage: kadoa " .. name .. " ", help[name])

@@ -420,6 +420,24 @@ describe("the crawler API", function()
       os.execute("rm -rf " .. sub.quote(dir))
     end)
 
+    it("streams pages larger than max_body: memory holds only the rest of the answer", function()
+      local id = finished_crawl(3, "bytes-200000.")
+      local small = fx.new_client({ max_body = 16384 })
+      local _, err = small:page(id, "p0000")
+      assert.are.equal("too_large", err.kind)          -- in memory it does not fit
+      local dir = tmpdir()
+      local s = assert(small:export(id, dir))
+      assert.are.equal(3, s.written)
+      for line in io.lines(dir .. "/index.jsonl") do
+        local e = small.transport:decode(line)
+        assert.is_true(e.bytes > 190000, tostring(e.bytes))
+        assert.are.equal(assert(client:page(id, e.id, { format = "markdown" })).payload,
+          sub.read(dir .. "/" .. e.file))
+      end
+      small:close()
+      os.execute("rm -rf " .. sub.quote(dir))
+    end)
+
     it("reports a folder it cannot make", function()
       local _, err = client:export("x", "/proc/kadoa-cannot/here")
       assert.are.equal("io", err.kind)

@@ -133,6 +133,9 @@ describe("kadoa.engine", function()
         local _, r = t:finish(200, '{"a":1}', {}, false)
         io.write(r.kind, "|", r.message)
       ]]
+      if os.getenv("KADOA_ASAN") then
+        return pending("AddressSanitizer reserves more address space than this limit allows")
+      end
       local out = sub.sh("ulimit -v 400000; " .. sub.command() .. " -e " .. sub.quote(code) .. " 2>&1")
       if rawget(_G, "jit") and not out:find("|", 1, true) then
         return pending("LuaJIT cannot start under this address-space limit: " .. out)

@@ -149,7 +149,16 @@ int kd_sink_feed(kd_sink *k, kd_buf *rest, size_t max, const char *p, size_t n) 
   for (i = 0; i < n; i++) {
     int c = (unsigned char)p[i];
     if (k->in_field) {
-      int r = string_byte(k, c);
+      int r;
+      if (!k->esc && !k->nhex) {   /* a run of plain bytes goes out in one piece */
+        size_t j = i;
+        while (j < n && p[j] != '"' && p[j] != '\\') j++;
+        if (j > i && put(k, p + i, j - i) != 0) return -1;
+        if (j == n) break;
+        i = j;
+        c = (unsigned char)p[i];
+      }
+      r = string_byte(k, c);
       if (r < 0) {
         if (!k->err) k->err = EILSEQ;
         return -1;
@@ -217,6 +226,7 @@ int kd_sink_feed(kd_sink *k, kd_buf *rest, size_t max, const char *p, size_t n) 
       break;
     }
   }
+  if (k->in_field) from = n;   /* the field's bytes went to the file, not to `rest` */
   if (n - from > max - rest->len || kd_buf_add(rest, p + from, n - from) != 0) {
     k->too_large = 1;
     return -1;

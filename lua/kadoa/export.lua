@@ -86,8 +86,7 @@ end
 
 local function exists(path)
   local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
+  return f ~= nil and f:close() ~= nil
 end
 
 local function crawled(status)
@@ -115,8 +114,13 @@ function M.export(client, id, dir, opts)
   local format = o.format or "markdown"
   local ext = EXT[format:lower()] or "txt"
   dir = dir:gsub("(.)/+$", "%1")
-  local ok, merr = core.mkdir(dir)
-  if not ok then return nil, errors.new("io", "export: " .. merr) end
+  -- the folder and any missing parents, as mkdir -p
+  local sofar = dir:sub(1, 1) == "/" and "" or "."
+  for part in dir:gmatch("[^/]+") do
+    sofar = sofar .. "/" .. part
+    local ok, merr = core.mkdir(sofar)
+    if not ok then return nil, errors.new("io", "export: " .. merr) end
+  end
 
   local index_path = dir .. "/index.jsonl"
   local known = read_index(client, index_path)

@@ -82,6 +82,14 @@ declare("done", { "function", doc = "(res) -> true when the crawl is over (defau
 declare("on_update", { "function", doc = "(res, info) after every successful poll" })
 declare("on_error", { "function", doc = "(err, info) after every failed poll that is retried" })
 
+-- fleet (kadoa.fleet: every crawl at once) -------------------------------------------
+declare("min_interval", { "number", gt = 0, finite = true, default = 1,
+  doc = "seconds: the shortest time between two refreshes, whatever else says" })
+declare("fleet_page_size", { "number", ge = 1, le = 100, whole = true, default = 100, key = "page_size",
+  doc = "sessions per listing page (100: the API's largest, so fewest requests)" })
+declare("wall_clock", { "function",
+  doc = "() -> seconds since the epoch, to age a session from its createdAt (default: os.time)" })
+
 -- hosts -----------------------------------------------------------------------------
 declare("poll_interval", { "number", ge = 1, le = 1000, default = 10,
   doc = "Neovim: ms, the longest gap between two looks at the sockets" })
@@ -123,6 +131,8 @@ M.groups = {
   many = group(plus(CALL, { "concurrency", "on_result" }), { timeout = true, retries = true }),
   wait = group({ "wait_timeout", "interval", "factor", "max_interval", "jitter", "max_failures",
     "grace", "random", "sleep", "clock", "done", "on_update", "on_error" }),
+  fleet = group({ "concurrency", "interval", "max_interval", "min_interval", "factor", "clock",
+    "fleet_page_size", "wall_clock" }),
   nvim = group({ "poll_interval", "notify" }),
   resty = group(plus(CLIENT, { "pool_size", "keepalive_timeout" })),
 }

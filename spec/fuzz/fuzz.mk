@@ -14,7 +14,7 @@
 
 FUZZ_CC       ?= clang
 FUZZ_SECONDS  ?= 10
-FUZZ_TARGETS   = escape headers decode response
+FUZZ_TARGETS   = escape headers decode response sink
 FUZZ_OUT       = build/fuzz
 FUZZ_SAN       = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS    = -g -O1 $(CSTD) $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -Isrc -Ispec/fuzz \

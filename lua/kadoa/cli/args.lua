@@ -16,11 +16,12 @@ M.OPTIONS = {
   ["base-url"] = { value = true },
   help = {},
   version = {},
-  json = { commands = { "status", "pages", "sessions" } },
+  json = { commands = { "status", "pages", "sessions", "top" } },
   long = { commands = { "status" } },
-  plain = { commands = { "wait", "crawl", "export" } },
-  interval = { value = true, commands = { "wait", "crawl" } },
-  ["max-interval"] = { value = true, commands = { "wait", "crawl" } },
+  plain = { commands = { "wait", "crawl", "export", "top" } },
+  once = { commands = { "top" } },
+  interval = { value = true, commands = { "wait", "crawl", "top" } },
+  ["max-interval"] = { value = true, commands = { "wait", "crawl", "top" } },
   timeout = { value = true, commands = { "wait", "crawl" } },
   wait = { commands = { "crawl" } },
   ["max-pages"] = { value = true, commands = { "crawl" } },
@@ -32,17 +33,18 @@ M.OPTIONS = {
   status = { value = true, commands = { "pages" } },
   format = { value = true, commands = { "page", "export" } },
   output = { value = true, commands = { "page" } },
-  concurrency = { value = true, commands = { "export" } },
+  concurrency = { value = true, commands = { "export", "top" } },
 }
 local OPTIONS = M.OPTIONS
 
 -- One-letter spellings (besides -h): -o FILE is what people type for an
 -- output file.
-local SHORT = { o = "output" }
+M.SHORT = { o = "output" }
+local SHORT = M.SHORT
 
 M.COMMANDS = {
   status = true, wait = true, crawl = true, pause = true, resume = true, pages = true,
-  page = true, sessions = true, export = true, config = true, help = true,
+  page = true, sessions = true, export = true, config = true, help = true, top = true,
 }
 local COMMANDS = M.COMMANDS
 
@@ -137,6 +139,7 @@ local ARITY = {
   pages = { 1, 1, "give a session id", "one session id at a time" },
   page = { 2, 2, "give a session id and a page id", "give a session id and a page id, no more" },
   sessions = { 0, 0, nil, "takes no arguments" },
+  top = { 0, 0, nil, "takes no arguments" },
   export = { 2, 2, "give a session id and a directory", "give a session id and a directory, no more" },
   crawl = { 0, math.huge },
   ["config create"] = { 0, math.huge },

@@ -4,6 +4,21 @@
 
 local M = {}
 
+-- What several texts say alike, written once.
+local CONNECTION = [[
+  --api-key-file PATH  read the API key from PATH (see kadoa --help)
+  --base-url URL       the API's address
+  -h, --help           show this help
+]]
+
+local LISTING_EXIT = [[
+Exit codes:
+  0    every listing page was fetched
+  2    usage error
+  3    API or network error (what came before it is printed)
+  130  interrupted (Ctrl-C)
+]]
+
 M.main = [[
 Usage: kadoa [OPTIONS] COMMAND [ARGS]
 
@@ -20,6 +35,7 @@ Commands:
   pages ID             list every page of a crawl (--status, --json)
   page ID PAGE_ID      print one page's content (--format, -o FILE)
   sessions             list every crawl session of the account (--json)
+  top                  watch every crawl at once, full screen (--once, --json)
   export ID DIR        write every crawled page to DIR, with an index
   config create|get|delete   crawl configs: create from URLs or --body,
                        print one, delete one
@@ -64,9 +80,7 @@ Options:
                        per line (for jq and friends)
   --long               an aligned multi-line view per crawl, listing every
                        field of the answer
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 A status that cannot be fetched is reported on stderr and the others are
 still printed.
@@ -98,9 +112,7 @@ Options:
                        interval when that is longer)
   --timeout T          give up after T (default 1h); 0 polls once
   --plain              one plain line per change, even on a terminal
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 T is a number of seconds, or a number with a unit: 500ms, 2s, 5m, 1h.
 
@@ -138,9 +150,7 @@ Options:
   --wait               watch the crawl until it is over
   --interval T, --max-interval T, --timeout T, --plain
                        with --wait: as for `kadoa wait`
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 Exit codes:
   0    the crawl started (with --wait: it finished)
@@ -159,9 +169,7 @@ Usage: kadoa %s ID
   3f2a0c4e-...  Crawl %sd
 %s
 Options:
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 Exit codes:
   0    done (doing it twice is fine)
@@ -185,16 +193,9 @@ Options:
   --status S           only pages with status S (DONE, CRAWLING, PENDING or
                        whatever the API says, e.g. READY; any case)
   --json               one JSON object per page: {"id","url","status"}
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
-Exit codes:
-  0    every listing page was fetched
-  2    usage error
-  3    API or network error (what came before it is printed)
-  130  interrupted (Ctrl-C)
-]]
+]] .. LISTING_EXIT
 
 M.page = [[
 Usage: kadoa page [--format F] [-o FILE] ID PAGE_ID
@@ -206,9 +207,7 @@ line is cleaned, so escape sequences in a page are shown, not obeyed.
 Options:
   --format F           markdown, md or html (default: the API's, html)
   -o, --output FILE    write the content to FILE instead of stdout
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 Exit codes:
   0    the page was printed or written
@@ -228,14 +227,46 @@ one line each, session id (shortened), domain, state, pages:
 Options:
   --json               one JSON object per session with the API's fields
                        (full ids, start URLs, creation time, ...)
+]] .. CONNECTION .. [[
+
+]] .. LISTING_EXIT
+
+M.top = [[
+Usage: kadoa top [--once] [--json] [--plain] [--interval DURATION]
+                 [--max-interval DURATION] [--concurrency N]
+
+Watch every crawl of the account at once. On a terminal: a full-screen
+view, refreshed every 2 s while anything moves and more slowly (up to
+30 s) while all is still; a header with the totals, one row per session,
+running ones first, fastest first.
+
+Keys:
+  up/down, j/k         select a session (PgUp/PgDn, Home/End, g/G too)
+  p                    pause the selected session (asks y/n first)
+  r                    resume the selected session (asks y/n first)
+  s                    change the order: activity, pages, domain, newest
+  /                    filter by domain: type, Enter applies, Esc clears
+  q                    quit (Ctrl-C too)
+
+Not on a terminal (or with --plain, NO_COLOR, TERM=dumb), and with --once:
+one snapshot as a table, then exit.
+
+Options:
+  --once               one refresh, one table (or one JSON line), then exit
+  --json               the model as JSON lines, one per refresh, until
+                       Ctrl-C (--once: one line)
+  --plain              no full-screen view: one table, then exit
+  --interval DURATION  the fastest refresh, while crawls move (default 2s)
+  --max-interval DURATION  the slowest refresh, while all is still (default 30s)
+  --concurrency N      status requests in flight at once (default 16)
   --api-key-file PATH  read the API key from PATH (see kadoa --help)
   --base-url URL       the API's address
   -h, --help           show this help
 
 Exit codes:
-  0    every listing page was fetched
+  0    quit with q, or the snapshot was printed
   2    usage error
-  3    API or network error (what came before it is printed)
+  3    API or network error (--once, --plain: the refresh failed)
   130  interrupted (Ctrl-C)
 ]]
 
@@ -256,9 +287,7 @@ Options:
   --format F           markdown (default), md or html
   --concurrency N      pages fetched at once (default 16)
   --plain              plain lines, even on a terminal
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 Exit codes:
   0    every page was written or was already there
@@ -283,9 +312,7 @@ Crawl configs: saved crawl settings to start crawls from.
 
 Options:
   --body FILE.json     (create) a JSON object of the API's fields ("-": stdin)
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
+]] .. CONNECTION .. [[
 
 Exit codes:
   0    done

@@ -107,6 +107,7 @@ local function run(argv, env, out)
     if command == "pages" then return command_module("pages").list(out, client, ids[1], opts) end
     if command == "page" then return command_module("pages").show(out, env, client, ids[1], ids[2], opts) end
     if command == "sessions" then return command_module("sessions").run(out, client, opts) end
+    if command == "top" then return command_module("top").run(out, env, client, opts) end
     if command == "export" then
       return command_module("export").run(out, env, client, ids[1], ids[2], opts, display.live(opts, env))
     end

@@ -185,14 +185,20 @@ local function page_line(item)
     type(id) == "string" and id or false
 end
 
-local function open_page(buf)
+-- The id behind the cursor's line of a listing buffer (and the buffer's
+-- state), or a warning that the line has none.
+local function id_on_line(buf, what)
   local st = states[buf]
-  local pid = st and st.ids[api.nvim_win_get_cursor(0)[1]]
-  if not pid then
-    vim.notify("kadoa: no page on this line", vim.log.levels.WARN, { title = "kadoa" })
-    return
+  local id = st and st.ids[api.nvim_win_get_cursor(0)[1]]
+  if not id then
+    vim.notify("kadoa: no " .. what .. " on this line", vim.log.levels.WARN, { title = "kadoa" })
   end
-  return M.page(st.id, pid, { split = true })
+  return id, st
+end
+
+local function open_page(buf)
+  local pid, st = id_on_line(buf, "page")
+  if pid then return M.page(st.id, pid, { split = true }) end
 end
 
 -- pages(id [, opts]) -> buffer: kadoa://pages/<id>, one line per crawled
@@ -226,13 +232,8 @@ local function session_line(item)
 end
 
 local function open_session(buf)
-  local st = states[buf]
-  local sid = st and st.ids[api.nvim_win_get_cursor(0)[1]]
-  if not sid then
-    vim.notify("kadoa: no session on this line", vim.log.levels.WARN, { title = "kadoa" })
-    return
-  end
-  return M.pages(sid, { split = true })
+  local sid = id_on_line(buf, "session")
+  if sid then return M.pages(sid, { split = true }) end
 end
 
 -- sessions([opts]) -> buffer: kadoa://sessions, one line per session

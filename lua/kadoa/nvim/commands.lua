@@ -12,12 +12,16 @@ local function report(err)
     { title = "kadoa" })
 end
 
+-- Is the command's argument there? Says the command's usage when not.
+local function given(arg, usage)
+  if type(arg) == "string" and arg ~= "" then return true end
+  vim.notify("kadoa: usage: " .. usage, vim.log.levels.ERROR)
+  return false
+end
+
 -- :KadoaStatus {id}: the formatted status (long form with !)
 function M.show_status(id, long)
-  if type(id) ~= "string" or id == "" then
-    vim.notify("kadoa: usage: :KadoaStatus {session-id}", vim.log.levels.ERROR)
-    return
-  end
+  if not given(id, ":KadoaStatus {session-id}") then return end
   return kn().status(id, function(res, err)
     if not res then return report(err) end
     local text = require("kadoa.format").format(res, { id = id, style = long and "long" or "short" })
@@ -41,10 +45,7 @@ end
 -- its session id, then watch it like :KadoaWatch (statusline and
 -- notifications).
 function M.crawl(url)
-  if type(url) ~= "string" or url == "" then
-    vim.notify("kadoa: usage: :KadoaCrawl {url}", vim.log.levels.ERROR)
-    return
-  end
+  if not given(url, ":KadoaCrawl {url}") then return end
   return kn().call("crawl", function(res, err)
     if not res then return report(err) end
     local id = type(res) == "table" and res.sessionId
@@ -61,10 +62,7 @@ end
 
 -- :KadoaPages {id}
 function M.pages(id)
-  if type(id) ~= "string" or id == "" then
-    vim.notify("kadoa: usage: :KadoaPages {session-id}", vim.log.levels.ERROR)
-    return
-  end
+  if not given(id, ":KadoaPages {session-id}") then return end
   return kn().pages(id)
 end
 

@@ -1,0 +1,379 @@
+-- kadoa.fleet: one model of "all my crawls", for any view (the `kadoa top`
+-- command, a Neovim buffer, a web dashboard).
+--
+--   local fleet = require("kadoa.fleet")
+--   local m = assert(fleet.new(client [, opts]))
+--   local snap = m:refresh()       -- every listing page, then status_many
+--   m:snapshot()                   -- the current model, no I/O
+--   m:delay()                      -- seconds from one refresh to the next
+--   m:pause(id), m:resume(id)      -- through the client; the row is marked at once
+--
+-- client: anything with client:sessions(opts) -> one listing page | nil, err,
+-- client:status_many(ids, opts) -> { [id] = result or error value } | nil, err,
+-- client:pause(id) and client:resume(id) -> res | nil, err, and a clock: opts.clock
+-- or client.settings.clock. A host that must not block (Neovim) hands in a
+-- proxy whose methods yield a coroutine while a non-blocking request runs, so
+-- every piece of I/O here goes through those methods and nothing else: no
+-- sleep, no clock but the given one, no pcall around a call (Lua 5.1 cannot
+-- yield across pcall) and no generic `for` over an iterator that does I/O
+-- (nor across that). refresh() may run inside a coroutine.
+--
+-- snap = { rows, totals = { sessions, running, paused, finished, failed,
+-- pages, pages_per_minute, errors }, refreshed, stale, error, refreshes };
+-- row = { id, domain, state, pages, active, waiting, pages_per_minute,
+-- elapsed, seen, error, created }. Each refresh or mark makes a new snapshot
+-- table, so a view may keep the previous one to compare with. Server text
+-- (domain, error) is kept as the server sent it (the key redacted): every
+-- view cleans it for its own medium.
+
+local errors = require("kadoa.errors")
+local options = require("kadoa.options")
+local paginate = require("kadoa.paginate")
+
+local M = {}
+
+M.defaults = options.defaults("fleet")
+
+-- The decoder's null: a listing's or status's JSON null is not an error.
+local null = (require("kadoa.codec").get() or {}).null
+
+local function number(v)
+  if type(v) == "number" and v == v and v > -math.huge and v < math.huge then return v end
+end
+
+local function present(v) return v ~= nil and v ~= null and v ~= false end
+
+-- createdAt (ISO 8601: 2026-11-30T23:40:00.123Z, or with an offset) ->
+-- seconds since the epoch, or nil. Computed by hand: os.time reads a local
+-- time, and the server's stamps are UTC.
+local function days_from_civil(y, m, d)
+  y = m <= 2 and y - 1 or y
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+function M.parse_time(s)
+  if type(s) ~= "string" then return nil end
+  local y, mo, d, h, mi, sec, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):(%d%d)(.*)$")
+  if not y then return nil end
+  y, mo, d, h, mi, sec = tonumber(y), tonumber(mo), tonumber(d), tonumber(h), tonumber(mi), tonumber(sec)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or sec > 60 then return nil end
+  local frac = rest:match("^%.(%d+)")
+  if frac then rest = rest:sub(#frac + 2) end
+  local offset = 0
+  if rest ~= "Z" and rest ~= "z" and rest ~= "" then
+    local sign, oh, om = rest:match("^([+-])(%d%d):?(%d%d)$")
+    if not sign then return nil end
+    offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "-" and -1 or 1)
+  end
+  local t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset
+  if frac then t = t + tonumber("0." .. frac) end
+  return t
+end
+
+-- A crawl's error, whatever shape the server gave it, as text.
+local function error_text(e)
+  if type(e) == "string" then return e end
+  if type(e) == "table" then
+    local ok, json = pcall(require, "kadoa.json")
+    if ok and type(json) == "table" then
+      local ok2, text = pcall(json.encode, e)
+      if ok2 and type(text) == "string" then return text end
+    end
+  end
+  return tostring(e)
+end
+
+local function is_error(v)
+  return errors.is(v) or (type(v) == "table" and type(v.kind) == "string" and type(v.message) == "string"
+    and v.payload == nil)
+end
+
+local Fleet = {}
+Fleet.__index = Fleet
+M.Fleet = Fleet
+
+-- The model's own steps (defined below; locals, so no one else reaches them).
+local list, schedule, merge, build, rebuild
+
+-- new(client [, opts]) -> model | nil, usage error. opts: kadoa.options'
+-- group "fleet" (concurrency, interval, max_interval, min_interval, factor,
+-- clock, page_size, wall_clock).
+function M.new(client, opts)
+  if type(client) ~= "table" and type(client) ~= "userdata" then
+    error("bad argument #1 to 'fleet.new' (client expected, got " .. type(client) .. ")", 2)
+  end
+  local o, err = options.check("fleet", opts, "fleet.new")
+  if not o then return nil, err end
+  local s = type(client.settings) == "table" and client.settings or {}
+  local clock = o.clock or s.clock
+  if type(clock) ~= "function" then
+    return nil, errors.new("usage", "fleet.new: no clock: pass opts.clock or a client with settings.clock")
+  end
+  local self = setmetatable({
+    client = client,
+    options = o,
+    _clock = clock,
+    _wall = o.wall_clock or os.time,
+    _rows = {},          -- id -> the row's live state (the snapshot copies it)
+    _marks = {},         -- id -> "paused" | "running": what pause/resume said
+    _delay = nil,        -- nil until the first refresh: the next one is due now
+    _refreshes = 0,
+    _busy = nil,         -- the thread running a refresh ("main" outside coroutines)
+  }, Fleet)
+  self._snap = build(self, nil, false, nil)
+  return self
+end
+
+-- The listing, every page of it (kadoa.paginate's pager: the same rules
+-- as each_session, without a `for` the I/O would have to yield across).
+function list(self)
+  local L = paginate.listings.sessions
+  local pager = paginate.pager(L.items, L.key)
+  local items = {}
+  local guard = 0
+  while not pager.finished do
+    guard = guard + 1
+    if guard > 10000 then break end   -- a server that never ends its listing
+    local listing, err = self.client:sessions({ page = pager.page(), page_size = self.options.page_size })
+    if not listing then
+      if err == nil then err = errors.new("usage", "fleet: client:sessions returned nothing") end
+      return nil, err
+    end
+    for _, item in ipairs(pager.take(listing)) do
+      if type(item) == "table" and type(item.sessionId) == "string" then items[#items + 1] = item end
+    end
+  end
+  return items
+end
+
+local function has_stats(item)
+  return number(item.crawledPages) ~= nil
+end
+
+-- refresh() -> snapshot. Never raises on an API failure: a failed refresh
+-- keeps the rows, marks the snapshot stale and carries the error.
+function Fleet:refresh()
+  -- One refresh at a time: a host running it in a coroutine may ask again
+  -- from elsewhere while the first waits; that caller gets the snapshot.
+  -- A refresh whose coroutine died (a raise, a cancel) holds nothing.
+  -- (The main thread cannot be suspended mid-refresh, so it never holds one.)
+  local co, main = coroutine.running()
+  local me = (co and not main) and co or "main"
+  local owner = self._busy
+  if type(owner) == "thread" and owner ~= me and coroutine.status(owner) ~= "dead" then
+    return self._snap
+  end
+  self._busy = me
+  self._refreshes = self._refreshes + 1
+  local items, err = list(self)
+  local statuses
+  if items then
+    local ids = {}
+    for _, item in ipairs(items) do
+      local prev = self._rows[item.sessionId]
+      -- a crawl known to have failed stays failed while its numbers stand:
+      -- no need to ask again (an account may hold many of them)
+      local known_failed = prev and prev.error and prev.pages == number(item.crawledPages)
+      if not has_stats(item) or (item.finished ~= true and not known_failed) then
+        ids[#ids + 1] = item.sessionId
+      end
+    end
+    if #ids > 0 then
+      statuses, err = self.client:status_many(ids, { concurrency = self.options.concurrency })
+      if type(statuses) ~= "table" then
+        items = nil
+        if err == nil then err = errors.new("usage", "fleet: client:status_many returned nothing") end
+      end
+    end
+  end
+  local now = self._clock()
+  local moved
+  if items then
+    moved = merge(self, items, statuses or {}, now)
+    self._refreshed = now
+  end
+  schedule(self, items ~= nil, moved)
+  self._snap = build(self, items and nil or err, not items, now)
+  self._busy = nil
+  return self._snap
+end
+
+-- The next interval: back to `interval` when something moved, else (and
+-- after a failure) grown by `factor` up to max_interval; never below the floor.
+function schedule(self, ok, moved)
+  local o = self.options
+  local d = self._delay
+  local base = math.min(o.interval, o.max_interval)
+  if ok and (moved or d == nil) then
+    d = base
+  else
+    d = math.min((d or base) * o.factor, o.max_interval)
+  end
+  self._delay = math.max(d, o.min_interval)
+end
+
+-- delay() -> seconds: how long after the last refresh the next is due (0
+-- before the first refresh: due now).
+function Fleet:delay()
+  return self._delay or 0
+end
+
+-- Fold one listing (and the statuses fetched for it) into the rows.
+-- Returns whether anything moved since the last refresh.
+function merge(self, items, statuses, now)
+  local old = self._rows
+  local rows = {}
+  local moved = false
+  local redact = type(self.client.redact) == "function" and self.client or nil
+  for _, item in ipairs(items) do
+    local id = item.sessionId
+    local prev = old[id]
+    local st = statuses[id]
+    local res = (type(st) == "table" and not is_error(st)) and st or nil
+    local p = res and type(res.payload) == "table" and res.payload or {}
+    local pages = number(p.crawledPages) or number(item.crawledPages)
+    local active = number(p.activeJobs) or number(item.activeJobs)
+    local waiting = number(p.waitingJobs) or number(item.waitingJobs)
+    local finished = p.finished
+    if finished == nil then finished = item.finished end
+    local err_text
+    if res and present(res.error) then
+      err_text = error_text(res.error)
+      if redact then err_text = redact:redact(err_text) end
+    elseif prev and prev.error and not res then
+      err_text = prev.error   -- a status that failed this time tells us nothing new
+    end
+
+    local state
+    if err_text then state = "failed"
+    elseif finished == true then state = "finished"
+    elseif self._marks[id] == "paused" then state = "paused"
+    elseif pages ~= nil then state = "running"
+    else state = "unknown" end
+    -- a mark lasts until resumed or over
+    if state == "finished" or state == "failed" then self._marks[id] = nil end
+
+    local rate
+    if prev and prev.pages and pages and prev.at and now > prev.at then
+      rate = (pages - prev.pages) / (now - prev.at) * 60
+      if rate < 0 then rate = 0 end
+    end
+    local created = M.parse_time(item.createdAt)
+    local first = prev and prev.first or now
+    local domain = item.domain
+    if type(domain) ~= "string" then
+      domain = type(item.startUrls) == "table" and type(item.startUrls[1]) == "string"
+        and (item.startUrls[1]:match("^%a[%w+.-]*://([^/?#]+)") or item.startUrls[1]) or ""
+    end
+    local row = {
+      id = id, domain = domain, state = state, pages = pages, active = active, waiting = waiting,
+      pages_per_minute = rate, seen = now, error = err_text, created = created, first = first,
+      at = now, created_at = type(item.createdAt) == "string" and item.createdAt or nil,
+    }
+    if not prev or prev.pages ~= pages or prev.active ~= active or prev.waiting ~= waiting
+        or prev.state ~= state then
+      moved = true
+    end
+    rows[id] = row
+  end
+  for id in pairs(old) do
+    if not rows[id] then moved = true end
+  end
+  self._rows = rows
+  return moved
+end
+
+-- The rows in the model's order: running first, fastest first; then the
+-- others, newest first (createdAt, else first seen); the id breaks ties so
+-- the order never flickers.
+local RUNNING_FIRST = { running = 0, paused = 1, unknown = 1, failed = 1, finished = 1 }
+function M.by_activity(a, b)
+  local ra, rb = RUNNING_FIRST[a.state] or 1, RUNNING_FIRST[b.state] or 1
+  if ra ~= rb then return ra < rb end
+  if ra == 0 then
+    local pa, pb = a.pages_per_minute or 0, b.pages_per_minute or 0
+    if pa ~= pb then return pa > pb end
+  end
+  local ca, cb = a.created or -math.huge, b.created or -math.huge
+  if ca ~= cb then return ca > cb end
+  return a.id < b.id
+end
+
+-- A fresh snapshot from the rows (copied: a view may keep an old one).
+function build(self, err, stale, now)
+  local out = {}
+  local wall = self._wall()
+  local t = { sessions = 0, running = 0, paused = 0, finished = 0, failed = 0, pages = 0,
+    pages_per_minute = 0, errors = 0 }
+  for _, r in pairs(self._rows) do
+    local row = {}
+    for k, v in pairs(r) do row[k] = v end
+    row.at, row.first = nil, nil
+    -- the mark shows at once, before the next refresh confirms it
+    local mark = self._marks[r.id]
+    if mark and (r.state == "running" or r.state == "paused" or r.state == "unknown") then
+      row.state = mark
+    end
+    if r.created and type(wall) == "number" then
+      row.elapsed = math.max(0, wall - r.created)
+    elseif r.first and (now or self._refreshed) then
+      row.elapsed = math.max(0, (now or self._refreshed) - r.first)
+    end
+    out[#out + 1] = row
+    t.sessions = t.sessions + 1
+    if t[row.state] then t[row.state] = t[row.state] + 1 end
+    t.pages = t.pages + (row.pages or 0)
+    t.pages_per_minute = t.pages_per_minute + (row.pages_per_minute or 0)
+    if row.error then t.errors = t.errors + 1 end
+  end
+  table.sort(out, M.by_activity)
+  return {
+    rows = out, totals = t, refreshed = self._refreshed, stale = stale or false,
+    error = err, refreshes = self._refreshes,
+  }
+end
+
+-- snapshot() -> the current model (no I/O).
+function Fleet:snapshot()
+  return self._snap
+end
+
+-- pause(id) / resume(id) -> res | nil, err: the call through the client;
+-- the row shows the new state at once and keeps it (paused until resumed
+-- or over). A failed call puts the old mark back.
+local function control(self, what, id)
+  errors.check_arg(id, "string", 1, what, 3)
+  local before = self._marks[id]
+  self._marks[id] = what == "pause" and "paused" or "running"
+  self._snap = rebuild(self)
+  local res, err = self.client[what](self.client, id)
+  if res == nil then
+    self._marks[id] = before
+    self._snap = rebuild(self)
+    if err == nil then err = errors.new("usage", "fleet: client:" .. what .. " returned nothing") end
+    return nil, err
+  end
+  if what == "resume" then self._marks[id] = nil end
+  local r = self._rows[id]
+  if r and (r.state == "running" or r.state == "paused" or r.state == "unknown") then
+    r.state = what == "pause" and "paused" or "running"
+  end
+  self._snap = rebuild(self)
+  return res
+end
+
+-- The snapshot again with the same refresh facts (after a mark).
+function rebuild(self)
+  local s = self._snap
+  return build(self, s and s.error, s and s.stale, nil)
+end
+
+function Fleet:pause(id) return control(self, "pause", id) end
+function Fleet:resume(id) return control(self, "resume", id) end
+
+return M
