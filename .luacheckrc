@@ -10,3 +10,7 @@ files["plugin/"] = { globals = { "vim" } }
 files["lua/kadoa/resty/"] = { globals = { "ngx" } }
 files["spec/hosts/nvim_test.lua"] = { globals = { "vim" } }
 files["spec/hosts/run_nvim.lua"] = { globals = { "vim" } }
+files["spec/hosts/help_test.lua"] = { globals = { "vim" } }
+-- definition files (---@meta): stubs whose arguments and tables exist only
+-- for the language server to read
+files["types/"] = { ignore = { "212", "241" } }

@@ -83,12 +83,16 @@ valgrind: deps
 
 # luacheck, then the private-fields rule (spec/lint/private_fields.lua, a
 # plain Lua 5.4 script): no module reads or writes another's _-prefixed
-# fields, which luacheck cannot see. It lists file:line and fails. The
-# bench's scripts are outside the rule's own tree, so they are named.
+# fields, which luacheck cannot see. It lists file:line and fails (the
+# bench's scripts are outside the rule's own tree, so they are named).
+# Then the annotations rule (spec/lint/annotations.lua): every public
+# function has its LuaCATS ---@param/---@return, and every call of
+# kadoa.api an entry in types/kadoa.lua, so editors know the whole API.
 lint:
-	luacheck --no-color lua spec examples bench completions/gen.lua .ci/luarocks-test.lua $(wildcard bin/* plugin)
+	luacheck --no-color lua spec examples bench types completions/gen.lua .ci/luarocks-test.lua $(wildcard bin/* plugin)
 	lua5.4 spec/lint/private_fields.lua
 	lua5.4 spec/lint/private_fields.lua bench/*.lua
+	lua5.4 spec/lint/annotations.lua
 
 clean:
 	rm -rf build kadoa src/*.o

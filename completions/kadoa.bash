@@ -40,6 +40,7 @@ _kadoa() {
       pages) flags='--api-key-file --base-url -h --help --version --json --status' ;;
       page) flags='--api-key-file --base-url -h --help --version --format -o --output' ;;
       sessions) flags='--api-key-file --base-url -h --help --version --json' ;;
+      top) flags='--api-key-file --base-url -h --help --version --json --plain --interval --max-interval --concurrency --once' ;;
       export) flags='--api-key-file --base-url -h --help --version --plain --format --concurrency' ;;
       config) flags='--api-key-file --base-url -h --help --version --body' ;;
       help) flags='--api-key-file --base-url -h --help --version' ;;
@@ -48,13 +49,13 @@ _kadoa() {
     mapfile -t COMPREPLY < <(compgen -W "$flags" -- "$cur"); return
   fi
   if [[ -z $verb ]]; then
-    mapfile -t COMPREPLY < <(compgen -W 'crawl status wait pause resume pages page sessions export config help' -- "$cur"); return
+    mapfile -t COMPREPLY < <(compgen -W 'crawl status wait pause resume pages page sessions top export config help' -- "$cur"); return
   fi
   COMPREPLY=()
   case $verb in
     export) ((pos == 1)) && { compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur"); } ;;
     config) ((pos == 0)) && mapfile -t COMPREPLY < <(compgen -W 'create get delete' -- "$cur") ;;
-    help) ((pos == 0)) && mapfile -t COMPREPLY < <(compgen -W 'crawl status wait pause resume pages page sessions export config help' -- "$cur") ;;
+    help) ((pos == 0)) && mapfile -t COMPREPLY < <(compgen -W 'crawl status wait pause resume pages page sessions top export config help' -- "$cur") ;;
   esac
   return 0
 }

@@ -136,6 +136,15 @@ end
 -- The per-invocation part of a call: its options checked, its query, its
 -- body checked against the contract and encoded. a, b: the positional
 -- arguments (for a body call, what becomes the body).
+---@param d table a compiled declaration of M.calls
+---@param opts table|nil the call's options
+---@param fname string the call's name, for messages
+---@param a any first positional argument (a segment, or the body)
+---@param b any second positional argument
+---@return number|nil budget seconds (nil: the client's timeout)
+---@return integer|nil retries (nil: the client's)
+---@return kadoa.core.Extra|nil extra for the transport
+---@return kadoa.Error|nil err a usage error
 function M.prepare(d, opts, fname, a, b)
   local o, err = options.check("call", opts, fname, d.options)
   if not o then return nil, nil, nil, err end
@@ -161,6 +170,10 @@ end
 -- args(d, fname, a, b): the positional arguments must be strings (a body
 -- call's single argument: a table, or a string with a shorthand); else
 -- raises, like Lua's own functions.
+---@param d table a compiled declaration of M.calls
+---@param fname string the call's name, for messages
+---@param a any first positional argument
+---@param b any second positional argument
 function M.args(d, fname, a, b)
   if d.body and not d.args then
     if type(a) ~= "table" and not (d.shorthand and type(a) == "string") then

@@ -109,6 +109,9 @@ end
 
 -- Damerau-Levenshtein distance (optimal string alignment): a swap of two
 -- neighbouring letters counts as one edit, the commonest typo.
+---@param a string
+---@param b string
+---@return integer edits
 local function distance(a, b)
   local la, lb = #a, #b
   local d = {}
@@ -131,6 +134,9 @@ M.distance = distance
 -- The known field an unknown name was most likely meant to be, or nil:
 -- equal but for case first, else the nearest within 2 edits (or a third of
 -- the name's length, for long names). Ties go to the first name in order.
+---@param name string
+---@param known string[] the known names, in order
+---@return string|nil
 local function closest(name, known)
   if #name > 100 then return nil end -- no field is that long; spare the O(n*m) distance
   local lname = name:lower()
@@ -377,6 +383,15 @@ local function merge_extra(s, out, extra)
   for _, key in ipairs(names) do out[key] = extra[key] end
 end
 
+-- check(schema_name, value [, fname [, extra]]) -> JSON text | nil, err:
+-- value checked against the contract's request schema and encoded; extra:
+-- fields this version does not know, sent unchecked.
+---@param schema_name string a request schema of kadoa.schema
+---@param value any the body's fields
+---@param fname? string the call's name, for messages
+---@param extra? table
+---@return string|nil text
+---@return kadoa.Error|nil err a usage error
 function M.check(schema_name, value, fname, extra)
   local s = schemas[schema_name]
   if type(s) ~= "table" then

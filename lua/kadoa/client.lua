@@ -65,6 +65,10 @@ end
 -- The options checked (kadoa.options), with the defaults, the environment
 -- (KADOA_API_KEY, KADOA_BASE_URL), a checked base URL and the full user
 -- agent. Shared with the OpenResty client (group "resty").
+---@param opts kadoa.ClientOptions|nil
+---@param group? "client"|"resty" the option group (default "client")
+---@return table|nil settings
+---@return kadoa.Error|nil err
 function M.settings(opts, group)
   local s, err = options.check(group or "client", opts)
   if not s then return nil, err end
@@ -89,11 +93,21 @@ end
 ---------------------------------------------------------------------------
 -- The client
 
+-- The call methods (client:status, client:pages, ...) are made below from
+-- kadoa.api; their annotations are in types/kadoa.lua.
+---@class kadoa.Client
+---@field base_url string as resolved, without trailing slashes
+---@field timeout number seconds a call may take (the client's setting)
+---@field settings table every client option, resolved (the key excepted)
+---@field transport kadoa.core.Transport the C core's client
 local Client = {}
 Client.__index = Client
 M.Client = Client
 
 -- new(opts) -> client | nil, err
+---@param opts? kadoa.ClientOptions
+---@return kadoa.Client|nil client
+---@return kadoa.Error|nil err
 function M.new(opts)
   local s, err = M.settings(opts)
   if not s then return nil, err end
@@ -184,15 +198,25 @@ Client.crawl_with_config = and_wait(Client.crawl_with_config, "crawl_with_config
 
 -- client:each_page(id [, opts]), client:each_session([opts]): iterators
 -- over every item of those listings (kadoa.paginate).
+---@param id string session id
+---@param opts? kadoa.PagesOptions page_size (default 100) and call options
+---@return fun(): (kadoa.PageItem|false|nil), kadoa.Error|nil iterator # false, err once on failure
 function Client:each_page(id, opts)
   return require("kadoa.paginate").each_page(self, id, opts)
 end
 
+---@param opts? kadoa.SessionsOptions page_size (default 100), user_id and call options
+---@return fun(): (kadoa.SessionItem|false|nil), kadoa.Error|nil iterator # false, err once on failure
 function Client:each_session(opts)
   return require("kadoa.paginate").each_session(self, opts)
 end
 
 -- client:export(id, dir [, opts]): every crawled page into files (kadoa.export).
+---@param id string session id
+---@param dir string the folder the files go to
+---@param opts? kadoa.ExportOptions
+---@return kadoa.ExportResult|nil summary
+---@return kadoa.Error|nil err
 function Client:export(id, dir, opts)
   return require("kadoa.export").export(self, id, dir, opts)
 end
@@ -200,6 +224,10 @@ end
 local STATUS, RAW = api.calls.status, { raw = true }
 
 -- client:status_json(id [, opts]) -> the body exactly as the API sent it | nil, err
+---@param id string session id
+---@param opts? kadoa.CallOptions
+---@return string|nil json the body exactly as the API sent it
+---@return kadoa.Error|nil err
 function Client:status_json(id, opts)
   if type(id) ~= "string" then args(STATUS, "status_json", id) end
   if opts == nil then return run(self, STATUS, nil, nil, RAW, id) end
@@ -212,6 +240,10 @@ end
 
 -- client:send(name, seg..., opts) -> request | nil, err: any call of the
 -- API, non-blocking (see kadoa.request).
+---@param name string a call of kadoa.api ("status", "pages", ...)
+---@param ... any the call's arguments, then its options, as for the blocking method
+---@return kadoa.Request|nil req
+---@return kadoa.Error|nil err a usage error (bad options)
 function Client:send(name, ...)
   local d = api.calls[name]
   if not d then
@@ -226,12 +258,17 @@ function Client:send(name, ...)
 end
 
 -- client:start(id [, opts]) -> request: the status call, non-blocking
+---@param id string session id
+---@param opts? kadoa.CallOptions
+---@return kadoa.Request|nil req
+---@return kadoa.Error|nil err
 function Client:start(id, opts)
   if type(id) ~= "string" then args(api.calls.status, "start", id) end
   return self:send("status", id, opts)
 end
 
 -- client:driver() -> the client's driver of non-blocking requests
+---@return kadoa.Driver
 function Client:driver()
   local d = self._driver
   if not d then
@@ -241,6 +278,8 @@ function Client:driver()
   return d
 end
 
+---@param s string
+---@return string s without the API key
 function Client:redact(s)
   return self.transport:redact(s)
 end
@@ -249,6 +288,7 @@ function Client:close()
   self.transport:close()
 end
 
+---@return boolean
 function Client:closed()
   return self.transport:closed()
 end
@@ -256,10 +296,18 @@ end
 Client.__close = Client.close
 
 -- Watching and many at once live in their own modules, loaded on first use.
+---@param id string session id
+---@param opts? kadoa.WaitOptions
+---@return kadoa.StatusResult|nil res the final status
+---@return kadoa.Error|nil err (crawl_failed, timeout, or what the last poll got)
 function Client:wait(id, opts)
   return require("kadoa.wait").wait(self, id, opts)
 end
 
+---@param ids string[]
+---@param opts? kadoa.ManyOptions
+---@return table<string, kadoa.StatusResult|string|kadoa.Error>|nil results by id
+---@return kadoa.Error|nil err bad options
 function Client:status_many(ids, opts)
   return require("kadoa.many").status_many(self, ids, opts)
 end
@@ -289,6 +337,11 @@ local MAX_DEFAULTS = 16
 -- default(cache, make, opts) -> client | nil, err
 -- Without options (the common case) only the two environment variables
 -- are compared; with options, a key made of their names and values.
+---@param cache table the caller's cache
+---@param make fun(opts: table|nil): kadoa.Client|nil, kadoa.Error|nil
+---@param opts table|nil client options
+---@return kadoa.Client|nil
+---@return kadoa.Error|nil err
 function M.default(cache, make, opts)
   local env_key, env_base = os.getenv("KADOA_API_KEY"), os.getenv("KADOA_BASE_URL")
   local c, key

@@ -12,6 +12,8 @@ local M = {}
 local found
 
 -- get() -> { decode = f, null = v, name = "lua-cjson" | "vim.json" } | nil, message
+---@return { decode: fun(text: string): any, null: any, name: string }|nil codec
+---@return string|nil message
 function M.get()
   if found then return found end
   local ok, cjson = pcall(require, "cjson")

@@ -49,6 +49,9 @@ local RETRY_KIND = { network = true, timeout = true }
 
 -- retryable(err [, unsafe]) -> boolean: is sending the same request again
 -- worth it, and (for a call that must not run twice) safe?
+---@param err kadoa.Error
+---@param unsafe? boolean the call must not run twice
+---@return boolean
 function M.retryable(err, unsafe)
   if type(err) ~= "table" then return false end
   if unsafe and err.sent ~= false then return false end
@@ -70,6 +73,11 @@ end
 -- than policy.max_retry_wait (then: do not retry). policy holds
 -- retry_base, retry_cap and max_retry_wait (missing ones: the defaults);
 -- random() returns a number in [0, 1) (default math.random).
+---@param policy table retry_base, retry_cap, max_retry_wait
+---@param attempt integer 1 for the first failed attempt
+---@param err kadoa.Error
+---@param random? fun(): number
+---@return number|nil seconds nil: do not retry
 function M.delay(policy, attempt, err, random)
   local base = policy.retry_base or D.retry_base.default
   local cap = policy.retry_cap or D.retry_cap.default
@@ -97,6 +105,9 @@ function M.delay(policy, attempt, err, random)
 end
 
 -- failure(client, report) -> the error value every API returns
+---@param client kadoa.Client
+---@param r kadoa.core.Report
+---@return kadoa.Error
 function M.failure(client, r)
   return errors.from_report(r, function(s) return client:redact(s) end)
 end
@@ -104,12 +115,18 @@ end
 ---------------------------------------------------------------------------
 -- A plan: the rest of one call's life after its first failure.
 
+---@class kadoa.engine.Plan
 local Plan = {}
 Plan.__index = Plan
 M.Plan = Plan
 
 -- plan(settings, deadline, retries, unsafe) -> plan. deadline: on the
 -- settings' clock, when the call's budget runs out.
+---@param s table the client's settings
+---@param deadline number on the settings' clock
+---@param retries integer
+---@param unsafe boolean
+---@return kadoa.engine.Plan
 function M.plan(s, deadline, retries, unsafe)
   return setmetatable({ s = s, deadline = deadline, retries = retries or s.retries,
                         unsafe = unsafe, attempts = 1 }, Plan)
@@ -117,6 +134,9 @@ end
 
 -- plan:next(err, now) -> seconds to wait before the next attempt, or nil:
 -- err is final (err.attempts is set).
+---@param err kadoa.Error
+---@param now number
+---@return number|nil seconds nil: err is final
 function Plan:next(err, now)
   if self.attempts <= self.retries and M.retryable(err, self.unsafe) then
     local wait = M.delay(self.s, self.attempts, err, self.s.random)
@@ -128,6 +148,8 @@ end
 
 -- plan:budget(now) -> seconds the next attempt may take (and it is
 -- counted), or nil when the deadline has passed.
+---@param now number
+---@return number|nil seconds nil: past the deadline
 function Plan:budget(now)
   local left = self.deadline - now
   if left <= 0 then return nil end
@@ -136,6 +158,8 @@ function Plan:budget(now)
 end
 
 -- plan:final(err) -> err, marked with the attempts made
+---@param err kadoa.Error
+---@return kadoa.Error err with attempts set
 function Plan:final(err)
   err.attempts = self.attempts
   return err
@@ -148,6 +172,15 @@ end
 -- call: a declared call of kadoa.api (route, unsafe); budget and retries
 -- override the client's (nil: the client's); extra and the segments a, b
 -- go to the transport as they are.
+---@param client kadoa.Client
+---@param call table a compiled declaration of kadoa.api
+---@param budget number|nil seconds (nil: the client's timeout)
+---@param retries integer|nil (nil: the client's)
+---@param extra kadoa.core.Extra|nil
+---@param a string|nil first path segment
+---@param b string|nil second path segment
+---@return any|nil value
+---@return kadoa.Error|nil err
 function M.run(client, call, budget, retries, extra, a, b)
   local t = client.transport
   local res, r = t:fetch(call.route, budget, extra, a, b)

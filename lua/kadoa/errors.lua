@@ -11,6 +11,24 @@
 local M = {}
 
 -- The complete list of kinds. Anything else is a bug in this library.
+-- (The alias below is the same list for editors; keep the two together.)
+---@alias kadoa.ErrorKind
+---| "usage"        # a bad argument or option, caught before sending
+---| "auth"         # HTTP 401 or 403: the key
+---| "not_found"    # HTTP 404
+---| "bad_request"  # another 4xx
+---| "rate_limited" # HTTP 429
+---| "server"       # HTTP 5xx
+---| "http"         # any other status that is not 2xx
+---| "timeout"      # the call's budget ran out
+---| "network"      # could not connect, or the connection broke
+---| "tls"          # certificate or handshake
+---| "decode"       # the answer is not what was expected (bad JSON, ...)
+---| "too_large"    # the answer crossed max_body
+---| "memory"       # out of memory
+---| "io"           # a file could not be written or read
+---| "crawl_failed" # wait: the crawl itself failed
+---@type table<kadoa.ErrorKind, true>
 M.kinds = {
   usage = true, auth = true, not_found = true, bad_request = true,
   rate_limited = true, server = true, http = true, timeout = true,
@@ -20,6 +38,18 @@ M.kinds = {
 
 -- Which failures are worth trying again is kadoa.engine's call (retryable).
 
+-- Every failure this library returns (never raises): fields beside kind
+-- and message are there when known.
+---@class kadoa.Error
+---@field kind kadoa.ErrorKind what kind of failure: switch on this
+---@field message string one clean line, the key redacted
+---@field status? integer the HTTP status, when there was an answer
+---@field details? any what the API said beside its message
+---@field request_id? string the x-request-id, for support
+---@field retry_after? number seconds the server asked to wait
+---@field sent? boolean whether any of the request may have reached the server
+---@field attempts? integer how many attempts were made (retries)
+---@field session_id? string crawl with wait: the session that was started
 local Error = {}
 Error.__index = Error
 M.Error = Error
@@ -46,6 +76,9 @@ M.one_line = one_line
 -- Remove a secret from text that came from elsewhere (a server may echo
 -- the key back in an error message; it must not reach a log through us).
 -- `secret` is the key itself or a client's redact function.
+---@param s string|nil
+---@param secret string|fun(s: string): string|nil the key, or a redact function
+---@return string|nil
 local function redact(s, secret)
   if not secret or secret == "" or type(s) ~= "string" then return s end
   if type(secret) == "function" then return secret(s) end
@@ -71,6 +104,10 @@ end
 -- new(kind, message [, fields]): fields are copied onto the error.
 -- kind must be one of M.kinds: callers switch on it, so a kind outside
 -- the list is a bug here, raised where it is made rather than found later.
+---@param kind kadoa.ErrorKind
+---@param message string
+---@param fields? table copied onto the error
+---@return kadoa.Error
 function M.new(kind, message, fields)
   if not M.kinds[kind] then
     error("kadoa: internal error: unknown error kind " .. tostring(kind), 2)
@@ -82,6 +119,8 @@ function M.new(kind, message, fields)
   return setmetatable(e, Error)
 end
 
+---@param v any
+---@return boolean # v is one of this library's error values
 function M.is(v) return getmetatable(v) == Error end
 
 local reasons = {
@@ -94,6 +133,8 @@ local reasons = {
   [504] = "Gateway Timeout",
 }
 
+---@param status integer
+---@return kadoa.ErrorKind
 function M.kind_of_status(status)
   if status == 401 or status == 403 then return "auth"
   elseif status == 404 then return "not_found"
@@ -145,6 +186,9 @@ end
 -- request_id, retry_after }. The core has already redacted what the server
 -- sent (so `json` holds no key either); secret redacts once more after
 -- the message is folded to one line.
+---@param r table the C core's report
+---@param secret? string|fun(s: string): string
+---@return kadoa.Error
 function M.from_response(r, secret)
   local msg, details = message_from_body(r.status, r.body, r.content_type, r.json)
   return M.new(M.kind_of_status(r.status), clean(msg, 300, secret), {
@@ -160,6 +204,9 @@ end
 -- sent } as the C core reports a transfer that failed below HTTP (connect,
 -- TLS, timeout, size, decoding) or was refused before it started. `sent`
 -- says whether any of the request may have reached the server.
+---@param r table the C core's report
+---@param secret? string|fun(s: string): string
+---@return kadoa.Error
 function M.from_transfer(r, secret)
   return M.new(r.kind, clean(r.message or r.kind, 300, secret), {
     status = r.status,
@@ -171,6 +218,9 @@ end
 
 -- from_report(r, secret): whatever the C core reported for a request that
 -- did not succeed, as the error value every API of this library returns.
+---@param r table the C core's report
+---@param secret? string|fun(s: string): string
+---@return kadoa.Error
 function M.from_report(r, secret)
   if r.kind == "response" then return M.from_response(r, secret) end
   return M.from_transfer(r, secret)
@@ -180,6 +230,11 @@ end
 -- programming mistake, raised like Lua's own argument errors ("bad
 -- argument #1 to 'status' (string expected, got number)"). level is what
 -- the caller would pass to error() itself.
+---@param v any
+---@param want string
+---@param i number
+---@param fname string
+---@param level number
 function M.check_arg(v, want, i, fname, level)
   if type(v) ~= want then
     error(("bad argument #%d to '%s' (%s expected, got %s)"):format(i, fname, want, type(v)), level + 1)
@@ -188,6 +243,8 @@ end
 
 -- check_id(id, fname): a session id must be a string, raised at the API
 -- function's caller.
+---@param id string
+---@param fname string
 function M.check_id(id, fname)
   M.check_arg(id, "string", 1, fname, 3)
 end

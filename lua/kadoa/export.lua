@@ -54,6 +54,9 @@ local function unescape(s)
 end
 
 -- name_for(url, ext) -> a safe file name (before clashes are resolved)
+---@param url string
+---@param ext string the extension, without the dot
+---@return string
 function M.name_for(url, ext)
   url = type(url) == "string" and url or ""
   local rest = url:gsub("^%a[%w+.-]*://", "")
@@ -100,6 +103,27 @@ end
 
 -- export(client, id, dir [, opts]) -> summary | nil, err
 -- summary: { total, written, skipped, failed, pending, index, dir }
+---@class kadoa.ExportOptions: kadoa.CallOptions
+---@field format? string "markdown" (default) or "html"
+---@field concurrency? integer pages fetched at once (default 16)
+---@field page_size? integer the listing's page size
+---@field on_progress? fun(p: table) { done, total, written, skipped, failed, elapsed, rate }
+
+---@class kadoa.ExportResult
+---@field total integer pages listed
+---@field written integer
+---@field skipped integer already there (a resumed export)
+---@field failed integer
+---@field pending integer not crawled yet
+---@field index string the index.jsonl path
+---@field dir string
+
+---@param client kadoa.Client
+---@param id string session id
+---@param dir string
+---@param opts? kadoa.ExportOptions
+---@return kadoa.ExportResult|nil summary
+---@return kadoa.Error|nil err
 function M.export(client, id, dir, opts)
   errors.check_arg(id, "string", 1, "export", 3)
   errors.check_arg(dir, "string", 2, "export", 3)

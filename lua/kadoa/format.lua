@@ -281,6 +281,9 @@ end
 
 -- format(res [, opts]) -> string. opts.style = "short" (default, one line)
 -- or "long" (aligned rows); opts.id names the session when res does not.
+---@param res kadoa.StatusResult|any
+---@param opts? { style?: "short"|"long", id?: string }
+---@return string
 function M.format(res, opts)
   local ok, text = pcall(format_impl, res, opts)
   if ok and type(text) == "string" then return text end
@@ -357,6 +360,8 @@ end
 
 -- format_error(err) -> string: one line for a person, from an error of
 -- kadoa.errors or from anything else (a string, nil, a foreign table).
+---@param err kadoa.Error|any
+---@return string
 function M.format_error(err)
   local ok, text = pcall(error_impl, err)
   if ok and type(text) == "string" then return text end
@@ -365,6 +370,9 @@ end
 
 -- Helpers for other front ends (the CLI's live line): text(s [, max])
 -- makes untrusted text safe to print, short_id(id) shortens a session id.
+---@param s any untrusted text (anything: it is rendered)
+---@param max? number bytes at most
+---@return string
 function M.text(s, max)
   if type(max) ~= "number" or max ~= max or max < 0 then max = nil end
   local ok, text
@@ -377,6 +385,8 @@ function M.text(s, max)
   return "?"
 end
 
+---@param id any
+---@return string
 function M.short_id(id)
   local ok, text = pcall(id_text, id, true)
   if ok then return text end
@@ -384,6 +394,8 @@ function M.short_id(id)
 end
 
 -- number(n): a number as the views show it (14, not 14.0; nan; inf).
+---@param n number|any
+---@return string
 function M.number(n)
   if type(n) ~= "number" then return M.text(n) end
   return fmt_number(n)

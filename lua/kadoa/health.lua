@@ -20,6 +20,10 @@ end
 -- reachable(client, seconds) -> res | nil, err
 -- Wait for a non-blocking request (the public client:send) while keeping
 -- the editor responsive: vim.wait runs the loop between polls.
+---@param client kadoa.Client
+---@param timeout number seconds
+---@return kadoa.StatusResult|nil res
+---@return kadoa.Error|nil err
 function M.reachable(client, timeout)
   local req, err = client:send("status", "kadoa-health-check", { timeout = timeout, retries = 0 })
   if not req then return nil, err end

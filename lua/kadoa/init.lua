@@ -16,6 +16,14 @@ local errors = require("kadoa.errors")
 local options = require("kadoa.options")
 local api = require("kadoa.api")
 
+-- The call shortcuts (kadoa.pages, kadoa.crawl, ...) are made below from
+-- kadoa.api; their annotations are in types/kadoa.lua.
+---@class kadoa
+---@field version string the library's version
+---@field null any the JSON decoder's null
+---@field errors table kadoa.errors
+---@field Client kadoa.Client the client class (methods)
+---@field defaults kadoa.ClientOptions the client options' defaults
 local M = {
   version = core.version,
   null = (codec.get() or {}).null,
@@ -32,12 +40,19 @@ local defaults = {}
 -- default_client([opts]) -> the default client for these client options
 -- (none: the environment's), made again only when they or the
 -- environment change.
+---@param opts? kadoa.ClientOptions
+---@return kadoa.Client|nil client
+---@return kadoa.Error|nil err
 function M.default_client(opts)
   return client.default(defaults, client.new, opts)
 end
 
 -- status(id [, opts]): opts are client options (see README), as they
 -- always were; the other shortcuts take the call's own options.
+---@param id string session id
+---@param opts? kadoa.ClientOptions client options (this shortcut only)
+---@return kadoa.StatusResult|nil res
+---@return kadoa.Error|nil err
 function M.status(id, opts)
   if type(id) ~= "string" then errors.check_id(id, "status") end
   local c, err = M.default_client(opts)
@@ -65,10 +80,15 @@ for _, name in ipairs({ "status_json", "wait", "status_many", "each_page", "each
   end
 end
 
+---@param res kadoa.StatusResult|any
+---@param opts? { style?: "short"|"long", id?: string }
+---@return string
 function M.format(res, opts)
   return require("kadoa.format").format(res, opts)
 end
 
+---@param err kadoa.Error|any
+---@return string
 function M.format_error(err)
   return require("kadoa.format").format_error(err)
 end

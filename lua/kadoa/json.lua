@@ -60,6 +60,9 @@ do
   end
 end
 
+-- is_null(v): v is JSON null (ours, or the cjson null a decoded answer holds)
+---@param v any
+---@return boolean
 function M.is_null(v)
   return v == M.null or (cjson_null ~= nil and v == cjson_null)
 end
@@ -68,12 +71,18 @@ end
 local array_mt = {}
 M.array_mt = array_mt
 
+-- array([t]) -> t marked as a JSON array, so an empty one encodes as []
+---@param t? table
+---@return table
 function M.array(t)
   t = t or {}
   if type(t) ~= "table" then error("json.array: expected a table, got " .. type(t), 2) end
   return setmetatable(t, array_mt)
 end
 
+-- is_array(t): t carries an array mark (ours, or cjson's on decoded arrays)
+---@param t any
+---@return boolean
 function M.is_array(t)
   local mt = getmetatable(t)
   return mt == array_mt or (cjson_array_mts ~= nil and mt ~= nil and cjson_array_mts[mt] == true)
@@ -81,6 +90,10 @@ end
 
 -- Paths for messages: the keys from the root down, turned into text only
 -- when something fails.
+---@param root string the name of the root ("body")
+---@param keys (string|number)[] the keys from the root down
+---@param n integer how many of them
+---@return string
 local function path_text(root, keys, n)
   local parts = { root }
   for i = 1, n do
@@ -99,6 +112,8 @@ M.path_text = path_text
 
 -- Where a string stops being valid UTF-8 (RFC 3629: no overlong forms, no
 -- surrogates, nothing above U+10FFFF), or nil when all of it is valid.
+---@param s string
+---@return string|nil what is wrong and where ("bad byte 0x.. at position n"); nil: all valid
 local function utf8_error(s)
   local i, n = 1, #s
   while true do
@@ -141,6 +156,9 @@ local function quote(s)
 end
 
 -- A number as JSON text, or nil and why not.
+---@param x number
+---@return string|nil text
+---@return string|nil why not (NaN, infinity)
 local function number_text(x)
   if x ~= x then return nil, "is NaN, which JSON cannot carry" end
   if x == huge or x == -huge then
@@ -164,6 +182,10 @@ local function key_text(k)
   return tostring(k)
 end
 
+---@param value any
+---@param root? string the name paths in messages start from (default "value")
+---@return string|nil text
+---@return string|nil message what could not be encoded, and where
 function M.encode(value, root)
   root = root or "value"
   local buf, nb = {}, 0

@@ -49,6 +49,8 @@ local M = {}
 
 -- The distinct ids in first-seen order; raises on a non-string. Shared
 -- with kadoa.resty's status_many, so both reject the same ids the same way.
+---@param ids string[]
+---@return string[] ids each once
 local function distinct(ids)
   local list, seen = {}, {}
   for i = 1, #ids do
@@ -73,6 +75,10 @@ local MAX_WAIT_MS = 1000
 -- run(client, jobs, opts) -> results: each job { key, call, extra, a, b }
 -- runs as a non-blocking call; at most opts.concurrency transfers at once.
 -- opts: checked "many" options; results[key] = value or error value.
+---@param client kadoa.Client
+---@param jobs table[] each { key, call, extra, a, b }
+---@param o table checked "many" options
+---@return table<any, any|kadoa.Error> results by key
 function M.run(client, jobs, o)
   local driver = client:driver()
   local group = { running = 0, limit = o.concurrency }
@@ -124,6 +130,11 @@ function M.run(client, jobs, o)
   return results
 end
 
+---@param client kadoa.Client
+---@param ids string[]
+---@param opts? kadoa.ManyOptions
+---@return table<string, kadoa.StatusResult|string|kadoa.Error>|nil results by id
+---@return kadoa.Error|nil err
 function M.status_many(client, ids, opts)
   require("kadoa.errors").check_arg(ids, "table", 1, "status_many", 2)
   local o, err = options.check("many", opts, "status_many")

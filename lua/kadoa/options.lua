@@ -99,6 +99,68 @@ declare("pool_size", { "number", ge = 1, whole = true, finite = true, default = 
 declare("keepalive_timeout", { "number", gt = 0, finite = true, default = 60,
   doc = "OpenResty: seconds an idle connection is kept" })
 
+-- The option tables as editors see them (LuaCATS): one class per group
+-- below, the same names, types, ranges and defaults as the declarations
+-- above (which stay the one source the checks use).
+
+---kadoa.client(opts), kadoa.status(id, opts).
+---@class kadoa.ClientOptions
+---@field api_key? string sent as x-api-key; default $KADOA_API_KEY; never printed, logged or put in an error
+---@field base_url? string default $KADOA_BASE_URL, else https://api.kadoa.com; http:// only to loopback
+---@field timeout? number seconds one call may take, its retries included (> 0; default 30)
+---@field connect_timeout? number seconds to connect (> 0; default 10)
+---@field max_body? integer bytes; a larger answer is abandoned (1..2^40; default 8 MiB)
+---@field ca_file? string PEM bundle to verify the server with (default: the system's store)
+---@field user_agent? string appended to kadoa-lua/<version>
+---@field allow_insecure? boolean allow plain http:// to a host that is not loopback (default false)
+---@field retries? integer extra attempts on failures that may pass (0..100; default 2)
+---@field retry_base? number seconds: the first backoff window (> 0; default 0.25)
+---@field retry_cap? number seconds: the largest backoff window (> 0; default 8)
+---@field max_retry_wait? number seconds: the longest single wait before a retry (>= 0; default 30)
+---@field clock? fun(): number seconds on a monotonic clock (default: the C core's)
+---@field sleep? fun(seconds: number): boolean? false to stop waiting (default: the C core's)
+---@field random? fun(): number a number in [0, 1) for jitter (default: the client's own generator)
+
+---One call's options (client:status(id, opts), ...): unset, timeout and
+---retries are the client's.
+---@class kadoa.CallOptions
+---@field timeout? number seconds this call may take, its retries included (> 0)
+---@field retries? integer extra attempts (0..100)
+---@field raw? boolean the answer's body as the API sent it, not decoded (default false)
+
+---status_many(ids, opts).
+---@class kadoa.ManyOptions: kadoa.CallOptions
+---@field concurrency? integer at most this many requests in flight (>= 1; default 16)
+---@field on_result? fun(id: string, res: kadoa.StatusResult|string|nil, err: kadoa.Error|nil) as each lands
+
+---wait(id, opts), crawl's { wait = opts }.
+---@class kadoa.WaitOptions
+---@field timeout? number seconds to wait for the crawl; 0 polls once (>= 0; default 3600)
+---@field interval? number seconds: the first and shortest pause between polls (> 0; default 2)
+---@field factor? number the pause grows by this while nothing changes (>= 1; default 1.5)
+---@field max_interval? number seconds: the longest pause between polls (> 0; default 30)
+---@field jitter? number fraction of each pause that is random ([0, 1); default 0.1)
+---@field max_failures? integer transient failures in a row that end the wait (>= 1; default 5)
+---@field grace? number seconds during which a 404 (session not there yet) is asked again (default 0)
+---@field random? fun(): number
+---@field sleep? fun(seconds: number): boolean?
+---@field clock? fun(): number
+---@field done? fun(res: kadoa.StatusResult): boolean the crawl is over (default: payload.finished)
+---@field on_update? fun(res: kadoa.StatusResult, info: table) after every successful poll
+---@field on_error? fun(err: kadoa.Error, info: table) after every failed poll that is retried
+
+---require("kadoa.nvim").setup(opts).
+---@class kadoa.nvim.Options
+---@field client? kadoa.ClientOptions for the editor's client
+---@field wait? kadoa.WaitOptions for watches
+---@field poll_interval? integer ms, the longest gap between two looks at the sockets (1..1000; default 10)
+---@field notify? boolean watches report with vim.notify (default true)
+
+---require("kadoa.resty").client(opts): the client's options but ca_file.
+---@class kadoa.resty.Options: kadoa.ClientOptions
+---@field pool_size? integer idle keepalive connections kept per worker and server (>= 1; default 30)
+---@field keepalive_timeout? number seconds an idle connection is kept (> 0; default 60)
+
 -- Groups: which options a function takes (option name -> declaration).
 -- Names in `inherit` get no default: unset, they fall back to the client's
 -- setting (a call's timeout is the client's timeout unless given).
@@ -184,6 +246,9 @@ end
 -- closest(name, known) -> the known name a typo most likely meant, or nil:
 -- the same name in another case first, then the nearest within two edits
 -- (or a third of its length, for long names).
+---@param name any
+---@param known table<string, any> the known names (keys)
+---@return string|nil
 function M.closest(name, known)
   if type(name) ~= "string" then return nil end
   local lower = name:lower()
@@ -208,6 +273,12 @@ end
 -- check(group, opts, fname [, extra]) -> options with defaults | nil, err
 -- extra: further names this one function takes (name -> declaration, or
 -- name -> type string for plain values such as a call's page number).
+---@param gname "client"|"call"|"many"|"wait"|"nvim"|"resty"
+---@param opts table|nil
+---@param fname string|nil the function's name, for messages
+---@param extra? table<string, table|string> further names this function takes
+---@return table|nil options with defaults
+---@return kadoa.Error|nil err a usage error
 function M.check(gname, opts, fname, extra)
   local g = M.groups[gname] or error("no option group " .. tostring(gname))
   if opts ~= nil and type(opts) ~= "table" then
@@ -237,6 +308,8 @@ function M.check(gname, opts, fname, extra)
 end
 
 -- defaults(group) -> a fresh table of the group's defaults
+---@param gname "client"|"call"|"many"|"wait"|"nvim"|"resty"
+---@return table
 function M.defaults(gname)
   local t = {}
   for k, d in pairs(M.groups[gname]) do t[k] = d.default end
@@ -245,6 +318,9 @@ end
 
 -- merge(base, over): a deep copy of base with over's values on top (tables
 -- merged key by key): how Neovim's setup layers calls on each other.
+---@param base table|nil
+---@param over table|nil
+---@return table
 function M.merge(base, over)
   local t = {}
   for k, v in pairs(base or {}) do t[k] = v end

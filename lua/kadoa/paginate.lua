@@ -44,6 +44,9 @@ end
 --   pager.take(listing) -> the items not seen before, in order; sets pager.finished
 --   pager.finished      true once nothing more should be asked for
 --   items_of(listing) -> array of items; key_of(item) -> a key for "new"
+---@param items_of fun(listing: table): table[]|nil the items of one answer
+---@param key_of fun(item: table): any an item's identity (new items only)
+---@return table pager { page(), take(listing), finished }
 function M.pager(items_of, key_of)
   local seen = {}
   local next_page, base
@@ -88,6 +91,10 @@ M.listings = {
 -- each(fetch, items_of, key_of) -> iterator
 --   fetch(page_number_or_nil) -> listing | nil, err
 --   items_of(listing) -> array of items; key_of(item) -> a key for "new"
+---@param fetch fun(page: integer|nil): table|nil, kadoa.Error|nil one listing page
+---@param items_of fun(listing: table): table[]|nil
+---@param key_of fun(item: table): any
+---@return fun(): (table|false|nil), kadoa.Error|nil iterator
 function M.each(fetch, items_of, key_of)
   local pager = M.pager(items_of, key_of)
   local queue, qi = {}, 1
@@ -112,6 +119,10 @@ end
 
 -- each_page(client, id [, opts]): every crawled page of a session.
 -- opts: page_size (default 100) and the call options (timeout, retries).
+---@param client kadoa.Client
+---@param id string session id
+---@param opts? kadoa.PagesOptions
+---@return fun(): (kadoa.PageItem|false|nil), kadoa.Error|nil iterator
 function M.each_page(client, id, opts)
   require("kadoa.errors").check_arg(id, "string", 1, "each_page", 3)
   local o = {}
@@ -126,6 +137,9 @@ end
 -- each_session(client [, opts]): every crawl session of the account.
 -- opts: page_size (default 100, the API's largest), user_id and the call
 -- options.
+---@param client kadoa.Client
+---@param opts? kadoa.SessionsOptions
+---@return fun(): (kadoa.SessionItem|false|nil), kadoa.Error|nil iterator
 function M.each_session(client, opts)
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end

@@ -27,15 +27,23 @@ local errors = require("kadoa.errors")
 
 local M = {}
 
+-- A client's driver of non-blocking requests (client:driver()).
+---@class kadoa.Driver
+---@field client kadoa.Client
 local Driver = {}
 Driver.__index = Driver
 M.Driver = Driver
 
+-- One non-blocking call (client:send, client:start, kadoa.nvim.call).
+---@class kadoa.Request
+---@field driver kadoa.Driver
 local Request = {}
 Request.__index = Request
 M.Request = Request
 
 -- driver(client) -> a new driver (kadoa.client keeps one per client)
+---@param client kadoa.Client
+---@return kadoa.Driver
 function M.driver(client)
   return setmetatable({
     client = client,
@@ -65,6 +73,15 @@ local function settle(req, res, err)
 end
 
 -- start(call, budget, retries, extra, a, b [, group]) -> request | nil, err
+---@param call table a compiled declaration of kadoa.api
+---@param budget number|nil seconds (nil: the client's timeout)
+---@param retries number|nil (nil: the client's)
+---@param extra table|nil the core's extra table (query, body, raw, file)
+---@param a string|nil first path segment
+---@param b string|nil second path segment
+---@param group? { running: integer, limit: integer } a concurrency group
+---@return kadoa.Request|nil
+---@return kadoa.Error|nil err
 function Driver:start(call, budget, retries, extra, a, b, group)
   local now = self.s.clock()
   local req = setmetatable({
@@ -123,6 +140,7 @@ end
 
 -- driver:step() -> how many requests are still pending (running or
 -- waiting for a retry). Never blocks.
+---@return integer running transfers still running
 function Driver:step()
   start_due(self)
   local _, done = self.t:perform()
@@ -151,6 +169,7 @@ end
 
 -- driver:timeout() -> ms until the next step is needed for a timer's sake
 -- (libcurl's own, or a retry falling due); -1 for none.
+---@return integer ms until the driver next needs a step; -1 for none
 function Driver:timeout()
   local ms = self.t:timeout()
   if #self.waiting > 0 then
@@ -166,6 +185,7 @@ end
 
 -- driver:wait(ms): block until a socket is ready, a timer is due or ms
 -- pass. For loops that may block (scripts, status_many).
+---@param ms number
 function Driver:wait(ms)
   local t = self:timeout()
   if t >= 0 and t < ms then ms = t end
@@ -181,6 +201,8 @@ end
 
 -- req:poll() -> (nothing) while in flight; res | nil, err once done. The
 -- result is kept: polling again gives the same answer.
+---@return any res nothing while in flight; the result once done
+---@return kadoa.Error|nil err
 function Request:poll()
   if not self.result then self.driver:step() end
   local r = self.result
@@ -189,6 +211,7 @@ end
 
 -- req:done() -> true once a result is there (or it was cancelled). It does
 -- not drive: poll and the driver's step do.
+---@return boolean
 function Request:done()
   if not self.result and self.driver.t:closed() then self.driver:step() end
   return self.result ~= nil
@@ -214,6 +237,7 @@ end
 
 -- req:timeout() -> ms until the request next needs driving for a timer's
 -- sake; -1 for none.
+---@return integer ms -1 for none
 function Request:timeout()
   if self.result then return -1 end
   if self.retry_at then
@@ -225,6 +249,9 @@ end
 -- req:await([seconds]) -> res | nil, err: block until done, at most
 -- `seconds` (then nothing is returned and the request keeps going).
 -- For scripts outside any event loop; never call it from one.
+---@param seconds? number at most this long (none: until done)
+---@return any res nothing when the time ran out first
+---@return kadoa.Error|nil err
 function Request:await(seconds)
   local clock = self.driver.s.clock
   local deadline = seconds and clock() + seconds

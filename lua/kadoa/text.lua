@@ -103,6 +103,11 @@ end
 
 -- clean(s [, max]) -> text, width, cut: s made safe to print, at most
 -- `max` characters of it followed by an ellipsis when it was longer.
+---@param s any
+---@param max? integer characters at most
+---@return string text
+---@return integer width
+---@return boolean cut
 function M.clean(s, max)
   local out, width, i, len = {}, 0, 1, #s
   while i <= len do
@@ -121,6 +126,8 @@ local clean = M.clean
 
 -- width(s): characters in s, each UTF-8 sequence one and each byte that
 -- is not UTF-8 one too (as clean text shows on a terminal).
+---@param s string
+---@return integer
 function M.width(s)
   local w, i = 0, 1
   while i <= #s do
@@ -132,6 +139,9 @@ end
 
 -- cut(s, max): the first `max` characters of s, counted as width counts
 -- them, so a cut never leaves half a sequence for the terminal to guess at.
+---@param s string
+---@param max integer characters
+---@return string
 function M.cut(s, max)
   local n, i = 0, 1
   while i <= #s do
@@ -146,6 +156,9 @@ end
 -- (for error messages, which are measured in bytes): control characters
 -- become spaces, runs of blanks fold to one, and a cut, marked "...",
 -- never splits a UTF-8 sequence.
+---@param s string
+---@param max integer bytes
+---@return string
 function M.one_line(s, max)
   s = s:gsub("[%c]", " "):gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
   if #s > max then
@@ -177,6 +190,8 @@ end
 -- short_id(s): a session id for one line, cleaned. Ids longer than ID_MAX
 -- characters keep their first and last ID_KEEP characters around an
 -- ellipsis: a UUID becomes 3f2a…e91c, a name like demo-finishing stays.
+---@param s any
+---@return string
 function M.short_id(s)
   local count, i, len = 0, 1, #s
   while i <= len and count <= ID_MAX do

@@ -58,6 +58,11 @@ end
 
 -- wait(client, id [, opts]) -> res | nil, err
 -- client: anything with client:status(id) -> res | nil, err.
+---@param client kadoa.Client|table anything with client:status(id, opts)
+---@param id string session id
+---@param opts? kadoa.WaitOptions
+---@return kadoa.StatusResult|nil res the final status
+---@return kadoa.Error|nil err
 function M.wait(client, id, opts)
   errors.check_arg(id, "string", 1, "wait", 2)
   if client == nil then error("bad argument to 'wait' (no client)", 2) end

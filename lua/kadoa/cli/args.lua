@@ -60,6 +60,10 @@ local API_KEY_REFUSED = "there is no --api-key option: a command's arguments can
 -- parse(argv) -> { command, action, ids, options } | nil, message, command
 -- Options may come anywhere; "--" ends them. A message never echoes what
 -- follows "=" in an unknown option: it might be a secret.
+---@param argv string[]
+---@return { command: string, action?: string, ids: string[], options: table }|nil cmd
+---@return string|nil message
+---@return string|nil command the command the mistake is in, for its help
 function M.parse(argv)
   local opts, ids, command, action = {}, {}, nil, nil
   local i, only_ids = 1, false
@@ -116,6 +120,10 @@ end
 -- over everything else on the line (up to "--"), even over mistakes, so
 -- help is always one flag away. The topic is the first word when it names
 -- a help text, else "main".
+---@param argv string[]
+---@param topics table<string, any> the help texts by topic
+---@return string|nil topic
+---@return boolean|nil wants_version
 function M.early(argv, topics)
   local want_help, want_version, first
   for _, a in ipairs(argv) do
@@ -167,6 +175,9 @@ local WAIT_ONLY = { "interval", "max-interval", "timeout", "plain" }
 
 -- check(cmd) -> true | nil, message: what parse cannot see alone (an
 -- option of the wrong command, ids missing, empty or too many).
+---@param cmd table what parse gave
+---@return true|nil ok
+---@return string|nil message
 function M.check(cmd)
   local command, ids, opts = cmd.command, cmd.ids, cmd.options
   local names = {}
@@ -233,6 +244,11 @@ end
 
 -- whole(opts, name, min) -> number | nil | nil, message: a whole-number
 -- option (absent: nil), at least min.
+---@param opts table the parsed options
+---@param name string
+---@param min number
+---@return number|nil value nil: absent (or wrong, with a message)
+---@return string|nil message
 function M.whole(opts, name, min)
   local v = opts[name]
   if v == nil then return nil end
@@ -249,6 +265,8 @@ end
 local UNITS = { [""] = 1, s = 1, ms = 0.001, m = 60, h = 3600 }
 
 -- duration(text) -> seconds | nil: seconds, or a number with a unit.
+---@param text string "90", "1.5s", "500ms", "5m", "1h"
+---@return number|nil seconds
 function M.duration(text)
   local n, unit = text:match("^(%d*%.?%d*)(%a*)$")
   local v = n and n ~= "" and n ~= "." and tonumber(n)
@@ -258,6 +276,8 @@ function M.duration(text)
 end
 
 -- elapsed(seconds): time gone by, as the live line shows it: 7.3s, 2m05s, 1h02m.
+---@param s number seconds
+---@return string
 function M.elapsed(s)
   if s < 60 then return ("%.1fs"):format(s) end
   s = math.floor(s + 0.5)
@@ -266,6 +286,8 @@ function M.elapsed(s)
 end
 
 -- setting(seconds): a duration as one would type it: 500ms, 2s, 1.5s, 5m, 1h.
+---@param s number seconds
+---@return string
 function M.setting(s)
   local function n(v) return format.number(math.floor(v * 1000 + 0.5) / 1000) end
   if s < 1 and s > 0 then return n(s * 1000) .. "ms" end
@@ -276,6 +298,9 @@ end
 
 -- wait_options(opts) -> { interval, max_interval, timeout } | nil, message:
 -- wait's timing, from its options and kadoa.wait's defaults.
+---@param opts table the parsed options
+---@return { interval: number, max_interval: number, timeout: number }|nil timing
+---@return string|nil message
 function M.wait_options(opts)
   local o = {}
   for _, name in ipairs({ "interval", "max-interval", "timeout" }) do

@@ -10,6 +10,12 @@
 --
 -- tick (optional) runs between steps: wait's spinner turns meanwhile.
 
+---@param client kadoa.Client
+---@param tick? fun() runs between steps
+---@param name string a call of kadoa.api
+---@param ... any its arguments and options
+---@return any|nil res
+---@return kadoa.Error|nil err
 local function call(client, tick, name, ...)
   local req, err = client:send(name, ...)
   if not req then return nil, err end

@@ -21,6 +21,8 @@ local SPIN_ASCII = { "|", "/", "-", "\\" }
 
 -- Does the locale promise UTF-8? Only then the braille spinner and marks
 -- (and export's block bar, kadoa.cli.progress).
+---@param getenv fun(name: string): string|nil
+---@return boolean
 local function utf8_locale(getenv)
   local v = getenv("LC_ALL")
   if not v or v == "" then v = getenv("LC_CTYPE") end
@@ -32,6 +34,9 @@ M.utf8 = utf8_locale
 
 -- live(opts, env): the live line unless --plain, NO_COLOR (set and not
 -- empty), TERM=dumb or a stdout that is no terminal say otherwise.
+---@param opts table the parsed options (plain)
+---@param env table kadoa.cli.env's
+---@return boolean
 function M.live(opts, env)
   local no_color = env.getenv("NO_COLOR")
   return not opts.plain and (no_color == nil or no_color == "") and env.getenv("TERM") ~= "dumb"
@@ -39,6 +44,11 @@ function M.live(opts, env)
 end
 
 -- new(id, live, output, env): output is kadoa.cli.output's, env kadoa.cli.env's.
+---@param id string session id
+---@param live boolean
+---@param output table kadoa.cli.output's
+---@param env table kadoa.cli.env's
+---@return table display
 function M.new(id, live, output, env)
   local utf8 = utf8_locale(env.getenv)
   return setmetatable({
@@ -52,6 +62,9 @@ function M.new(id, live, output, env)
 end
 
 -- The state text: the formatted status, pages per minute, a note, elapsed.
+---@param elapsed number seconds
+---@param final? boolean the last line (no spinner)
+---@return string
 function Display:line(elapsed, final)
   local parts = {}
   if self.res then
@@ -83,6 +96,8 @@ function Display:tick()
   if self.live and core.monotime() - self.drawn >= 0.1 then self:draw() end
 end
 
+---@param res table
+---@param info table
 function Display:update(res, info)
   self.res, self.info, self.note = res, info, nil
   if self.live then
@@ -92,6 +107,8 @@ function Display:update(res, info)
   end
 end
 
+---@param err kadoa.Error
+---@param info table
 function Display:problem(err, info)
   local msg = format.format_error(err)
   self.note = "retrying after " .. format.text(msg, 60)
@@ -104,6 +121,8 @@ end
 
 -- The last word: on a terminal the live line becomes a final one; in plain
 -- mode the state is printed again only when asked (an interruption).
+---@param how "finished"|"failed"|"timeout"|"interrupted"|string
+---@param again? boolean print the state again (plain mode)
 function Display:finish(how, again)
   local color = how == "finished" and "32" or how == "failed" and "31" or "33"
   local output = self.output

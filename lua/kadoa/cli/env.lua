@@ -15,11 +15,13 @@
 local M = {}
 
 -- Is stdout a terminal? Plain Lua cannot ask; the shell's test can, once.
+---@return boolean
 function M.is_terminal()
   local r = os.execute("test -t 1")
   return r == true or r == 0
 end
 
+---@return integer columns
 function M.width()
   local p = io.popen("stty size </dev/tty 2>/dev/null")
   local line = p and p:read("*l")
@@ -31,6 +33,9 @@ end
 
 -- A key is short; /dev/zero is not: one byte past the limit is read, so
 -- the caller can tell a key file that is too large.
+---@param path string "-": stdin
+---@return string|nil text at most 65537 bytes
+---@return string|nil message
 function M.read_key_file(path)
   local f, msg
   if path == "-" then f = io.stdin else f, msg = io.open(path, "rb") end
@@ -40,6 +45,9 @@ function M.read_key_file(path)
   return text
 end
 
+---@param path string "-": stdin
+---@return string|nil text
+---@return string|nil message
 function M.read_file(path)
   local f, msg
   if path == "-" then f = io.stdin else f, msg = io.open(path, "rb") end
@@ -50,6 +58,8 @@ function M.read_file(path)
   return text
 end
 
+---@param env? table overrides: stdout, stderr, getenv, is_terminal, width, ...
+---@return table env
 function M.new(env)
   env = env or {}
   return {

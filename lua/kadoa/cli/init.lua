@@ -39,6 +39,7 @@ local M = {}
 local shown = output.shown
 local interrupted = wait_command.interrupted
 
+---@return string
 function M.version_text()
   local lua = rawget(_G, "jit") and jit.version or _VERSION
   local ok, info = pcall(core.curl_info)
@@ -120,6 +121,9 @@ end
 
 -- main(argv [, env]) -> exit code. Never raises: an interruption (Ctrl-C)
 -- is exit 130, anything unexpected an "internal error" and exit 3.
+---@param argv string[]
+---@param env? table kadoa.cli.env's overrides
+---@return integer code the exit status
 function M.main(argv, env)
   env = environment.new(env)
   local out = output.new(env)

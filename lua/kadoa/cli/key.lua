@@ -8,6 +8,10 @@ local shown = require("kadoa.cli.output").shown
 local M = {}
 
 -- read(path, env) -> key | nil, message. env: kadoa.cli.env's table.
+---@param path string
+---@param env table kadoa.cli.env's
+---@return string|nil key
+---@return string|nil message
 function M.read(path, env)
   if path then
     local text, msg = env.read_key_file(path)

@@ -12,17 +12,22 @@ local Output = {}
 Output.__index = Output
 
 -- new(env): an output on env.stdout and env.stderr (see kadoa.cli.env).
+---@param env table kadoa.cli.env's
+---@return table output
 function M.new(env)
   return setmetatable({ stdout = env.stdout, stderr = env.stderr }, Output)
 end
 
 -- hide(secret): blank `secret` in everything written from now on.
+---@param secret string
 function Output:hide(secret)
   self._secret = secret
 end
 
 -- write(stream, s): s as it is, flushed at once (the live line and the
 -- messages must show before a slow request, not after it).
+---@param stream file*
+---@param s string
 function Output:write(stream, s)
   if self._secret then s = errors.redact(s, self._secret) end
   stream:write(s)
@@ -30,13 +35,18 @@ function Output:write(stream, s)
 end
 
 -- out(line): a line of results on stdout.
+---@param s string
 function Output:out(s) self:write(self.stdout, s .. "\n") end
 
 -- say(message): a message on stderr, named as kadoa's.
+---@param s string
 function Output:say(s) self:write(self.stderr, "kadoa: " .. s .. "\n") end
 
 -- usage_error(message [, command]) -> the usage exit code, after the
 -- message and a pointer to the right help.
+---@param msg string
+---@param command? string the command whose help to point to
+---@return integer code
 function Output:usage_error(msg, command)
   self:say(msg)
   self:write(self.stderr, ("Try 'kadoa %s--help'.\n"):format(command and (command .. " ") or ""))
@@ -46,6 +56,9 @@ end
 -- fail(err [, what]) -> exit code: a library error said on stderr (after
 -- "what: " when given), and its code: a usage error (bad input the
 -- library caught) is 2, anything else from the API or the network 3.
+---@param err kadoa.Error
+---@param what? string
+---@return integer code 2 for usage, else 3
 function Output:fail(err, what)
   self:say((what and (what .. ": ") or "") .. format.format_error(err))
   return type(err) == "table" and err.kind == "usage" and exit.usage or exit.api
@@ -56,6 +69,8 @@ end
 -- C1 controls, line separators and bidi overrides (raw UTF-8 inside
 -- strings) become \uXXXX escapes here. Outside strings JSON has none.
 local function u(cp) return ("\\u%04x"):format(cp) end
+---@param s string JSON text
+---@return string
 function M.json_line(s)
   s = s:gsub("\127", u(0x7f))
   s = s:gsub("\194([\128-\159])", function(b) return u(b:byte()) end)
@@ -65,6 +80,8 @@ function M.json_line(s)
 end
 
 -- shown(s): text typed by the user, made safe to echo.
+---@param s any
+---@return string
 function M.shown(s) return format.text(s, 80) end
 
 return M

@@ -20,6 +20,10 @@ Progress.__index = Progress
 local PLAIN_EVERY = 100
 
 -- new(live, output, env)
+---@param live boolean
+---@param output table kadoa.cli.output's
+---@param env table kadoa.cli.env's
+---@return table progress
 function M.new(live, output, env)
   local utf8 = display.utf8(env.getenv)
   return setmetatable({
@@ -41,6 +45,8 @@ local function left(p)
 end
 
 -- The numbers after the bar: "12/47 pages  3.2 pages/s  11s left".
+---@param p table export's progress
+---@return string
 function M.numbers(p)
   local done = p.done or 0
   local parts = { number(done) .. (type(p.total) == "number" and ("/" .. number(p.total)) or "") .. " pages" }
@@ -52,6 +58,9 @@ function M.numbers(p)
   return table.concat(parts, "  ")
 end
 
+---@param p table export's progress
+---@param cells integer
+---@return string
 function Progress:bar(p, cells)
   local total, done = p.total, p.done or 0
   if type(total) ~= "number" or total <= 0 then return string.rep(self.empty, cells) end
@@ -62,6 +71,7 @@ end
 -- begin(what): before the first page, which may take a while on a big
 -- crawl (the listing comes first): live, a line the bar then replaces;
 -- plain, a message on stderr, as wait's plain mode starts with one.
+---@param what string
 function Progress:begin(what)
   if self.live then
     self.output:write(self.output.stdout, "\r" .. text.cut(what .. self.dots, self.width - 1) .. "\27[K")
@@ -73,6 +83,7 @@ end
 
 -- update(p): p is kadoa's export progress: { done, total, written,
 -- skipped, failed, elapsed, rate }.
+---@param p table { done, total, written, skipped, failed, elapsed, rate }
 function Progress:update(p)
   local done, total = p.done or 0, p.total
   if self.live then
@@ -100,6 +111,7 @@ function Progress:update(p)
 end
 
 -- finish(line): the summary (or the last word), on a line of its own.
+---@param line string
 function Progress:finish(line)
   if self.live and self.open then self.output:write(self.output.stdout, "\r\27[K") end
   self.open = false

@@ -21,6 +21,7 @@ M.verbs = {
   { name = "pages", desc = "list every page of a crawl" },
   { name = "page", desc = "print one page's content" },
   { name = "sessions", desc = "list every crawl session of the account" },
+  { name = "top", desc = "a live view of every crawl of the account" },
   { name = "export", desc = "write every crawled page to a directory", args = { nil, "dir" } },
   { name = "config", desc = "crawl configs: create, get or delete",
     words = { "create", "get", "delete" } },
@@ -53,7 +54,8 @@ M.flags = {
   { name = "status", value = "S", desc = "only pages with status S" },
   { name = "format", value = "F", kind = { "markdown", "md", "html" }, desc = "the page format" },
   { name = "output", short = "o", value = "FILE", kind = "file", desc = "write the content to FILE" },
-  { name = "concurrency", value = "N", desc = "pages fetched at once" },
+  { name = "concurrency", value = "N", desc = "requests at once" },
+  { name = "once", desc = "print one snapshot and exit" },
 }
 
 -- flags_of(verb) -> the flags `kadoa VERB` takes, in M.flags' order; the

@@ -27,6 +27,11 @@ local states = {}
 -- the default listing page size: the API's largest
 M.page_size = 100
 
+-- The options of pages, sessions and page.
+---@class kadoa.nvim.BrowseOptions
+---@field page_size? integer a listing's page size (default 100, the API's largest)
+---@field split? boolean open in a new window
+
 local function report(what, err)
   vim.notify("kadoa: " .. what .. ": " .. fmt().format_error(err), vim.log.levels.ERROR,
     { title = "kadoa" })
@@ -153,6 +158,10 @@ end
 -- page(id, page_id [, opts]) -> buffer: kadoa://page/<id>/<page_id>,
 -- filetype markdown, filled when the answer is in. opts.split: open in a
 -- new window.
+---@param id string session id
+---@param page_id string
+---@param opts? kadoa.nvim.BrowseOptions
+---@return integer buf
 function M.page(id, page_id, opts)
   opts = opts or {}
   local f = fmt()
@@ -204,6 +213,9 @@ end
 -- pages(id [, opts]) -> buffer: kadoa://pages/<id>, one line per crawled
 -- page ("STATUS  URL"), <CR> opens the page's Markdown, q closes.
 -- opts.page_size (default M.page_size), opts.split.
+---@param id string session id
+---@param opts? kadoa.nvim.BrowseOptions
+---@return integer buf
 function M.pages(id, opts)
   opts = opts or {}
   local buf, st = scratch("kadoa://pages/" .. fmt().text(id), "kadoa-pages", "pages")
@@ -239,6 +251,8 @@ end
 -- sessions([opts]) -> buffer: kadoa://sessions, one line per session
 -- (short id, domain, running/finished, pages), <CR> lists its pages.
 -- opts.page_size (default M.page_size), opts.split.
+---@param opts? kadoa.nvim.BrowseOptions
+---@return integer buf
 function M.sessions(opts)
   opts = opts or {}
   local buf, st = scratch("kadoa://sessions", "kadoa-sessions", "sessions")
@@ -254,6 +268,8 @@ end
 
 -- ids(buf) -> the page or session id of each line (false: none), for
 -- tests and scripts
+---@param buf integer
+---@return (string|false)[]|nil ids by line
 function M.ids(buf)
   local st = states[buf]
   return st and st.ids or nil

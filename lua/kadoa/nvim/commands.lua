@@ -20,6 +20,9 @@ local function given(arg, usage)
 end
 
 -- :KadoaStatus {id}: the formatted status (long form with !)
+---@param id string session id
+---@param long? boolean the long form (:KadoaStatus!)
+---@return kadoa.Request|nil req
 function M.show_status(id, long)
   if not given(id, ":KadoaStatus {session-id}") then return end
   return kn().status(id, function(res, err)
@@ -30,6 +33,8 @@ function M.show_status(id, long)
 end
 
 -- :KadoaWatch {id}
+---@param id string session id
+---@return kadoa.nvim.Watch|nil watch
 function M.watch(id)
   local w, err = kn().watch(id)
   if not w then report(err) end
@@ -37,6 +42,8 @@ function M.watch(id)
 end
 
 -- :KadoaStop [id]
+---@param id string session id, or "" for every watch
+---@return boolean stopped
 function M.stop(id)
   return kn().stop(id ~= "" and id or nil)
 end
@@ -44,6 +51,8 @@ end
 -- :KadoaCrawl {url}: start the crawl without waiting for the answer, say
 -- its session id, then watch it like :KadoaWatch (statusline and
 -- notifications).
+---@param url string
+---@return kadoa.Request|nil req
 function M.crawl(url)
   if not given(url, ":KadoaCrawl {url}") then return end
   return kn().call("crawl", function(res, err)
@@ -61,18 +70,23 @@ function M.crawl(url)
 end
 
 -- :KadoaPages {id}
+---@param id string session id
+---@return integer|nil buf
 function M.pages(id)
   if not given(id, ":KadoaPages {session-id}") then return end
   return kn().pages(id)
 end
 
 -- :KadoaSessions
+---@return integer buf
 function M.sessions()
   return kn().sessions()
 end
 
 -- the ids the commands complete: the watched ones (crawls started with
 -- :KadoaCrawl among them) that begin with what is typed so far
+---@param lead string what is typed so far
+---@return string[] ids
 function M.watched_ids(lead)
   lead = type(lead) == "string" and lead or ""
   local ids = {}

@@ -88,6 +88,9 @@ end
 
 -- track(client, req, cb): cb(res, err) once req settles (or is
 -- cancelled), on the main loop. req must come from client:send.
+---@param client kadoa.Client
+---@param req kadoa.Request
+---@param cb fun(res: any, err: kadoa.Error|nil)
 function M.track(client, req, cb)
   local r = runner_for(client)
   r.pending[#r.pending + 1] = { req = req, cb = cb }
@@ -98,6 +101,12 @@ end
 -- call(client, cb, name, ...) -> request | nil, err: client:send(name,
 -- ...) tracked; when send refuses (a bad option, a closed client) the
 -- error goes to cb as well, so the caller has one place for outcomes.
+---@param client kadoa.Client
+---@param cb fun(res: any, err: kadoa.Error|nil)
+---@param name string a call of kadoa.api
+---@param ... any its arguments and options
+---@return kadoa.Request|nil
+---@return kadoa.Error|nil err
 function M.call(client, cb, name, ...)
   local req, err = client:send(name, ...)
   if not req then
@@ -110,6 +119,8 @@ end
 
 -- stats(client) -> { ticks, pending, running }: how the timer behaved,
 -- for :checkhealth and tests.
+---@param client kadoa.Client
+---@return { ticks: integer, pending: integer, running: integer }
 function M.stats(client)
   local r = runners[client]
   if not r then return { ticks = 0, pending = 0, running = false } end

@@ -26,8 +26,10 @@ local loader = require("kadoa.nvim.loader")
 local driver = require("kadoa.nvim.driver")
 local watch = require("kadoa.nvim.watch")
 
+---@class kadoa.nvim
 local M = {}
 
+---@type kadoa.nvim.Options
 M.config = {
   client = {},          -- options for kadoa.client (api_key, base_url, timeout, ...)
   wait = {},            -- options for kadoa.wait used by watch (interval, timeout, ...)
@@ -59,6 +61,7 @@ end
 -- with kadoa.options and merged deeply into M.config: a later setup
 -- changes only what it names. A new client is made on next use when
 -- opts.client is given; requests already running keep theirs.
+---@param opts? kadoa.nvim.Options
 function M.setup(opts)
   check("nvim", opts, "kadoa.nvim.setup", { client = "table", wait = "table" })
   opts = opts or {}
@@ -73,6 +76,8 @@ end
 
 -- client() -> the client made from M.config.client (and the environment)
 -- | nil, err
+---@return kadoa.Client|nil client
+---@return kadoa.Error|nil err
 function M.client()
   if client_obj and not client_obj:closed() then return client_obj end
   local kadoa, err = loader.load()
@@ -92,6 +97,11 @@ end
 -- client:status gives, after the same retries; "request was cancelled"
 -- when req:cancel() stopped it; a usage error for bad options). opts are
 -- client:status's call options (timeout, retries, raw). Never blocks.
+---@param id string session id
+---@param callback fun(res: kadoa.StatusResult|nil, err: kadoa.Error|nil)
+---@param opts? kadoa.CallOptions
+---@return kadoa.Request|nil req cancel with req:cancel()
+---@return kadoa.Error|nil err
 function M.status(id, callback, opts)
   errors.check_arg(id, "string", 1, "status", 2)
   errors.check_arg(callback, "function", 2, "status", 2)
@@ -109,6 +119,11 @@ end
 -- "sessions", ...), non-blocking; callback(res, err) exactly once, on the
 -- main loop, as for status. An unknown name or a bad argument raises, as
 -- client:send does.
+---@param name string a call of kadoa.api ("pages", "crawl", ...)
+---@param callback fun(res: any, err: kadoa.Error|nil)
+---@param ... any the call's arguments and options, as for client:send
+---@return kadoa.Request|nil req
+---@return kadoa.Error|nil err
 function M.call(name, callback, ...)
   if type(callback) ~= "function" then
     error(("bad argument #2 to 'call' (function expected, got %s)"):format(type(callback)), 2)
@@ -126,6 +141,9 @@ end
 -- sessions([opts]) -> buffer: the account's crawl sessions, <CR> lists
 -- one's pages. page(id, page_id [, opts]) -> buffer: one page's Markdown.
 -- opts: page_size (listings), split (open in a new window).
+---@param id string session id
+---@param opts? kadoa.nvim.BrowseOptions
+---@return integer buf the listing's buffer
 function M.pages(id, opts)
   if type(id) ~= "string" then
     error(("bad argument #1 to 'pages' (string expected, got %s)"):format(type(id)), 2)
@@ -133,10 +151,16 @@ function M.pages(id, opts)
   return require("kadoa.nvim.browse").pages(id, opts)
 end
 
+---@param opts? kadoa.nvim.BrowseOptions
+---@return integer buf the listing's buffer
 function M.sessions(opts)
   return require("kadoa.nvim.browse").sessions(opts)
 end
 
+---@param id string session id
+---@param page_id string
+---@param opts? kadoa.nvim.BrowseOptions
+---@return integer buf the page's buffer (filetype markdown)
 function M.page(id, page_id, opts)
   if type(id) ~= "string" or type(page_id) ~= "string" then
     error("bad argument to 'page' (session id and page id expected as strings)", 2)
@@ -150,6 +174,10 @@ end
 -- on_update(res, info), on_error(err, info) and on_done(res, err), all
 -- called on the main loop, and notify (default M.config.notify).
 -- Watching an id again replaces its earlier watch.
+---@param id string session id
+---@param opts? kadoa.nvim.WatchOptions
+---@return kadoa.nvim.Watch|nil watch
+---@return kadoa.Error|nil err
 function M.watch(id, opts)
   errors.check_arg(id, "string", 1, "watch", 2)
   local client, err = M.client()
@@ -158,6 +186,9 @@ function M.watch(id, opts)
 end
 
 -- show_status(id [, long]): what :KadoaStatus does
+---@param id string session id
+---@param long? boolean the long form
+---@return kadoa.Request|nil req
 function M.show_status(id, long)
   return require("kadoa.nvim.commands").show_status(id, long)
 end

@@ -52,6 +52,8 @@ end
 -- load() -> the kadoa module | nil, message. The outcome is kept: a
 -- failed load is not retried on every call (the message says how to fix
 -- it, and a restart picks up a new build).
+---@return kadoa|nil kadoa the module
+---@return string|nil message how to fix it
 function M.load()
   if loaded then return loaded end
   if load_error then return nil, load_error end

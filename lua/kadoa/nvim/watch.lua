@@ -18,6 +18,11 @@ local M = {}
 M.list = {}   -- the watches, in the order they were started
 local by_id = {}
 
+-- What watch() takes: kadoa.wait's options, and these.
+---@class kadoa.nvim.WatchOptions: kadoa.WaitOptions
+---@field notify? boolean report with vim.notify (default: setup's notify)
+---@field on_done? fun(res: kadoa.StatusResult|nil, err: kadoa.Error|nil) once, when it is over
+
 -- what watch takes besides kadoa.wait's own options
 local EXTRA = { notify = options.declarations.notify, on_done = "function" }
 
@@ -38,6 +43,7 @@ end
 
 -- statusline() -> "" when nothing is watched, else one short item per
 -- watch, e.g. "kadoa: 8f3a…91c2 24p crawling". Cheap: reads state only.
+---@return string
 function M.statusline()
   if #M.list == 0 then return "" end
   local items = {}
@@ -66,6 +72,13 @@ local function changed(w)
   if ok and type(rec) == "table" then w.notification = rec end   -- nvim-notify & co.
 end
 
+-- A running (or finished) watch, as watch() returns it.
+---@class kadoa.nvim.Watch
+---@field id string the session id
+---@field state "running"|"finished"|"failed"|"stopped"
+---@field result? kadoa.StatusResult the last status seen
+---@field err? kadoa.Error why it failed
+---@field retrying? boolean the last poll failed and is being retried
 local Watch = {}
 Watch.__index = Watch
 
@@ -106,6 +119,12 @@ end
 -- start(client, id, opts, defaults) -> watch | nil, err
 -- opts: kadoa.wait's options over `defaults` (setup's wait), plus notify
 -- and on_done(res, err). Watching an id again replaces its earlier watch.
+---@param client kadoa.Client
+---@param id string
+---@param opts? kadoa.nvim.WatchOptions
+---@param defaults kadoa.nvim.Options setup's configuration
+---@return kadoa.nvim.Watch|nil
+---@return kadoa.Error|nil err
 function M.start(client, id, opts, defaults)
   local _, bad = options.check("wait", opts, "watch", EXTRA)
   if bad then return nil, bad end
@@ -181,6 +200,8 @@ end
 
 -- stop([id]) -> whether anything was stopped: one watch, or every watch;
 -- finished ones are cleared from the statusline too.
+---@param id? string one session id; none: every watch
+---@return boolean stopped
 function M.stop(id)
   if id then
     local w = by_id[id]

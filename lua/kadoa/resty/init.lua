@@ -37,6 +37,8 @@ local unpack = table.unpack or unpack   -- LuaJIT: the global
 
 local M = {}
 
+-- The libcurl client's methods over a cosocket transport.
+---@class kadoa.resty.Client: kadoa.Client
 local Client = {}
 Client.__index = Client
 M.Client = Client
@@ -55,6 +57,9 @@ end
 -- client(opts) -> client | nil, err. opts: kadoa.client's options
 -- (ca_file excepted: nginx's lua_ssl_trusted_certificate decides trust),
 -- plus pool_size and keepalive_timeout (seconds).
+---@param opts? kadoa.resty.Options
+---@return kadoa.resty.Client|nil client
+---@return kadoa.Error|nil err
 function M.client(opts)
   if type(opts) == "table" and opts.ca_file ~= nil then
     -- said plainly, not as an unknown option: it is a known one elsewhere
@@ -93,6 +98,10 @@ end
 -- One difference: an id waiting for its retry keeps its thread, so a
 -- backoff holds its slot. Usable where ngx.thread is (request handlers,
 -- ngx.timer callbacks).
+---@param ids string[]
+---@param opts? kadoa.ManyOptions
+---@return table<string, kadoa.StatusResult|string|kadoa.Error>|nil results by id
+---@return kadoa.Error|nil err bad options
 function Client:status_many(ids, opts)
   errors.check_arg(ids, "table", 1, "status_many", 2)
   local o, err = options.check("many", opts, "status_many")
@@ -139,12 +148,15 @@ function Client:status_many(ids, opts)
   return results
 end
 
+---@param s string
+---@return string s without the API key
 function Client:redact(s)
   return self.transport:redact(s)
 end
 
 -- Pooled connections belong to nginx; closing retires the client.
 function Client:close() self.transport:close() end
+---@return boolean
 function Client:closed() return self.transport:closed() end
 
 function Client:__tostring()
@@ -157,6 +169,10 @@ end
 local defaults = {}
 
 -- status(id [, opts]) -> table | nil, err; opts: client options.
+---@param id string session id
+---@param opts? kadoa.resty.Options client options (the default client's)
+---@return kadoa.StatusResult|nil res
+---@return kadoa.Error|nil err
 function M.status(id, opts)
   if type(id) ~= "string" then api.args(api.calls.status, "status", id) end
   local c, err = client.default(defaults, M.client, opts)
@@ -166,6 +182,10 @@ end
 
 -- wait(id [, opts]) -> res | nil, err; opts: kadoa.wait's options, plus
 -- opts.client (client options; default: from the environment).
+---@param id string session id
+---@param opts? kadoa.WaitOptions
+---@return kadoa.StatusResult|nil res the final status
+---@return kadoa.Error|nil err
 function M.wait(id, opts)
   if type(id) ~= "string" then api.args(api.calls.status, "wait", id) end
   if opts ~= nil and type(opts) ~= "table" then

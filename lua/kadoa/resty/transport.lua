@@ -52,12 +52,17 @@ local function now()
   return ngx.now()
 end
 
+-- The C core's transport face over cosockets (see types/kadoa/core.lua).
+---@class kadoa.resty.Transport
 local T = {}
 T.__index = T
 M.Transport = T
 
 -- new(settings, json) -> transport. settings: kadoa.client.settings(opts,
 -- "resty") (the API key still in); json: kadoa.codec.get().
+---@param s table kadoa.client.settings(opts, "resty"), the key still in
+---@param json table kadoa.codec.get()'s codec
+---@return kadoa.resty.Transport
 function M.new(s, json)
   local core_t = core.new({
     api_key = s.api_key, base_url = s.base_url, user_agent = s.user_agent,
@@ -274,6 +279,12 @@ end
 
 -- transport:fetch(route, timeout, extra, seg...) -> value | nil, report:
 -- what the C core's fetch returns for the same call.
+---@param route kadoa.core.Route
+---@param timeout number seconds
+---@param extra kadoa.core.Extra|nil
+---@param ... string path segments
+---@return any|nil value
+---@return kadoa.core.Report|nil report
 function T:fetch(route, timeout, extra, ...)
   if self._closed then
     return nil, { kind = "usage", message = "client is closed", sent = false }
@@ -313,7 +324,10 @@ function T:fetch(route, timeout, extra, ...)
   return self._core:finish(h.status, res, h, extra and extra.raw or false, now() - start)
 end
 
+---@return number in [0, 1)
 function T:random() return self._core:random() end
+---@param s string
+---@return string s without the API key
 function T:redact(s) return self._core:redact(s) end
 
 -- Pooled connections belong to nginx; closing retires the transport and
@@ -324,6 +338,7 @@ function T:close()
   self._core:close()
 end
 
+---@return boolean
 function T:closed() return self._closed == true end
 
 return M

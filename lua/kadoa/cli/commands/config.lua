@@ -13,6 +13,13 @@ local crawl = require("kadoa.cli.commands.crawl")
 local M = {}
 
 -- run(output, env, client, action, ids, opts) -> exit code
+---@param output table kadoa.cli.output's
+---@param env table kadoa.cli.env's
+---@param client kadoa.Client
+---@param action "create"|"get"|"delete"|string
+---@param ids string[] session ids
+---@param opts table the parsed options
+---@return integer code the exit status
 function M.run(output, env, client, action, ids, opts)
   if action == "create" then
     local body, msg = crawl.body(env, client, ids, opts)

@@ -12,6 +12,11 @@ local M = {}
 local DONE = { pause = "paused", resume = "resumed" }
 
 -- run(output, client, verb, id) -> exit code. verb: "pause" or "resume".
+---@param output table kadoa.cli.output's
+---@param client kadoa.Client
+---@param verb string
+---@param id string
+---@return integer code the exit status
 function M.run(output, client, verb, id)
   local res, err = call(client, nil, verb, id)
   if not res then return output:fail(err, format.text(id, 200)) end

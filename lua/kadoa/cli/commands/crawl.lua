@@ -27,6 +27,12 @@ end
 -- error). The --body file's fields first, then what the flags say over
 -- them: URLs replace both url and startUrls (one URL is "url", several
 -- "startUrls"), --max-pages, --max-depth and the filters their fields.
+---@param env table kadoa.cli.env's
+---@param client kadoa.Client
+---@param urls string[]
+---@param opts table the parsed options
+---@return table|nil body the API's fields
+---@return string|nil message a usage error
 function M.body(env, client, urls, opts)
   local body = {}
   if opts.body then
@@ -53,6 +59,13 @@ end
 
 -- run(output, env, client, urls, opts, wopts) -> exit code. wopts: wait's
 -- timing and display (args.wait_options, display.live) when --wait.
+---@param output table kadoa.cli.output's
+---@param env table kadoa.cli.env's
+---@param client kadoa.Client
+---@param urls string[]
+---@param opts table the parsed options
+---@param wopts table|nil wait's timing and display, with --wait
+---@return integer code the exit status
 function M.run(output, env, client, urls, opts, wopts)
   local res, err
   if opts.config then

@@ -18,6 +18,9 @@ local function count(n) return format.number(type(n) == "number" and n or 0) end
 
 -- summary(s, dir) -> the last line: what was written, skipped, failed
 -- (and, of a crawl still running, how many pages it has not crawled yet).
+---@param s kadoa.ExportResult
+---@param dir string
+---@return string
 function M.summary(s, dir)
   local pending = (s.pending or 0) > 0 and (", " .. count(s.pending) .. " not crawled yet") or ""
   return ("exported %s pages to %s: %s written, %s skipped, %s failed%s; index %s"):format(
@@ -26,6 +29,14 @@ function M.summary(s, dir)
 end
 
 -- run(output, env, client, id, dir, opts, live) -> exit code
+---@param output table kadoa.cli.output's
+---@param env table kadoa.cli.env's
+---@param client kadoa.Client
+---@param id string
+---@param dir string
+---@param opts table the parsed options
+---@param live boolean the progress bar on a terminal
+---@return integer code the exit status
 function M.run(output, env, client, id, dir, opts, live)
   local show = progress.new(live, output, env)
   local last

@@ -21,6 +21,11 @@ local function pad(s, n)
 end
 
 -- list(output, client, id, opts) -> exit code
+---@param output table kadoa.cli.output's
+---@param client kadoa.Client
+---@param id string
+---@param opts table the parsed options
+---@return integer code the exit status
 function M.list(output, client, id, opts)
   -- statuses are an open set (the API may say READY): compared as given,
   -- without regard to case
@@ -47,6 +52,13 @@ local function for_terminal(s)
 end
 
 -- show(output, env, client, id, page_id, opts) -> exit code
+---@param output table kadoa.cli.output's
+---@param env table kadoa.cli.env's
+---@param client kadoa.Client
+---@param id string
+---@param page_id string
+---@param opts table the parsed options
+---@return integer code the exit status
 function M.show(output, env, client, id, page_id, opts)
   local res, err = call(client, nil, "page", id, page_id, opts.format and { format = opts.format } or nil)
   if not res then return output:fail(err, format.text(id, 200) .. " " .. format.text(page_id, 200)) end

@@ -21,6 +21,8 @@ end
 
 -- line(s) -> the table line of one CrawlerSessionItem. Columns are fixed
 -- (a shortened UUID is 9 characters), so lines stream out as they come.
+---@param s kadoa.SessionItem
+---@return string
 function M.line(s)
   local id = format.short_id(s.sessionId)
   local domain = format.text(s.domain, 28)   -- at most 29 with the ellipsis
@@ -30,6 +32,10 @@ function M.line(s)
 end
 
 -- run(output, client, opts) -> exit code
+---@param output table kadoa.cli.output's
+---@param client kadoa.Client
+---@param opts table the parsed options
+---@return integer code the exit status
 function M.run(output, client, opts)
   for s, err in client:each_session() do
     if not s then return output:fail(err) end

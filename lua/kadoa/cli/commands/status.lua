@@ -27,6 +27,11 @@ local function check_body(client, body)
 end
 
 -- run(output, client, ids, opts) -> exit code. opts: the parsed options.
+---@param output table kadoa.cli.output's
+---@param client kadoa.Client
+---@param ids string[] session ids
+---@param opts table the parsed options
+---@return integer code the exit status
 function M.run(output, client, ids, opts)
   local code = exit.ok
   -- the worst outcome decides: API error, usage error, failed crawl

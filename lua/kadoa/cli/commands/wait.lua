@@ -24,6 +24,9 @@ local function poller(client, show)
   }, { __index = client })
 end
 
+-- interrupted(e): e is the error Lua raises on Ctrl-C ("interrupted!")
+---@param e any what pcall caught
+---@return boolean
 local function interrupted(e)
   return type(e) == "string" and e:find("interrupted!", 1, true) ~= nil
 end
@@ -32,6 +35,12 @@ M.interrupted = interrupted
 -- run(output, env, client, id, o) -> exit code. o: args.wait_options's
 -- timing plus o.live (display.live), and o.grace (crawl --wait: how long
 -- a fresh session may answer 404 before that counts).
+---@param output table kadoa.cli.output's
+---@param env table kadoa.cli.env's
+---@param client kadoa.Client
+---@param id string
+---@param o table args.wait_options's timing, live and grace
+---@return integer code the exit status
 function M.run(output, env, client, id, o)
   local show = display.new(id, o.live, output, env)
   if not o.live then

@@ -1,0 +1,185 @@
+---@meta kadoa.core
+-- kadoa.core: LuaCATS definitions for the C module (src/core.c, multi.c,
+-- route.c), which has no Lua source for an editor to read. Internal: the
+-- library's modules use it; scripts use kadoa.client. doc/HACKING.md
+-- ("The C core's Lua surface") says the same in prose. Read by
+-- lua-language-server only; never loaded.
+
+---What the core reports for a call that did not succeed (errors.from_report
+---turns it into a kadoa.Error).
+---@class kadoa.core.Report
+---@field kind "response"|"timeout"|"network"|"tls"|"decode"|"too_large"|"memory"|"io"|"usage"
+---@field message string
+---@field elapsed number seconds
+---@field sent boolean whether any of the request may have reached the server
+---@field status? integer
+---@field body? string response: the body (key redacted)
+---@field json? table response: the body decoded, when a JSON object
+---@field content_type? string
+---@field request_id? string
+---@field retry_after? number seconds
+
+---@class kadoa.core.Config
+---@field api_key string
+---@field base_url string no trailing slash
+---@field user_agent string whole
+---@field ca_file? string
+---@field timeout number seconds
+---@field connect_timeout number seconds
+---@field max_body number bytes
+---@field decode fun(text: string): any the JSON decoder every answer goes through
+---@field null any the decoder's null
+
+---The extra table of fetch/start/path.
+---@class kadoa.core.Extra
+---@field raw? boolean the body as sent, not decoded
+---@field body? string JSON text to send
+---@field query? string[] name, value, ... (encoded by the core)
+---@field file? string a 2xx body goes to this file ({ bytes = n } comes back)
+---@field field? string with file: only this top-level string field goes there
+
+---A compiled API path (core.route).
+---@class kadoa.core.Route
+
+---A response head read by core.head.
+---@class kadoa.core.Head
+---@field status integer
+---@field version string
+---@field request_id? string
+---@field content_type? string
+---@field retry_after? number
+---@field content_length integer -1 when unreadable
+---@field chunked? boolean
+---@field close? boolean
+---@field content_encoding? string
+
+---A non-blocking exchange (t:start); __gc and __close cancel it.
+---@class kadoa.core.Handle
+local Handle = {}
+
+---Nothing while running; then the value, or nil and a report (once).
+---@return any value
+---@return kadoa.core.Report|nil report
+function Handle:result() end
+
+---@return boolean
+function Handle:done() end
+
+---Stop and free the transfer. Idempotent.
+function Handle:cancel() end
+
+---The client userdata: one libcurl easy handle, a multi handle, the key.
+---@class kadoa.core.Transport
+local Transport = {}
+
+---One blocking exchange.
+---@param route kadoa.core.Route
+---@param timeout number seconds
+---@param extra kadoa.core.Extra|nil
+---@param ... string path segments (each percent-encoded; empty or over 4096 bytes: usage)
+---@return any|nil value the decoded answer, a string with raw, { bytes = n } with file
+---@return kadoa.core.Report|nil report
+function Transport:fetch(route, timeout, extra, ...) end
+
+---Start a non-blocking exchange on the multi handle.
+---@param route kadoa.core.Route
+---@param timeout number
+---@param extra kadoa.core.Extra|nil
+---@param ... string path segments
+---@return kadoa.core.Handle|nil handle
+---@return kadoa.core.Report|nil report
+function Transport:start(route, timeout, extra, ...) end
+
+---One step of the multi handle.
+---@return integer running
+---@return kadoa.core.Handle[] finished the handles finished since the last perform (each once)
+function Transport:perform() end
+
+---Block until there is something to do, ms at most.
+---@param ms integer
+function Transport:wait(ms) end
+
+---@return integer ms until perform is wanted; -1 for none
+function Transport:timeout() end
+
+---The request target, for other hosts' transports.
+---@param route kadoa.core.Route
+---@param timeout number
+---@param extra kadoa.core.Extra|nil
+---@param ... string
+---@return string|nil path "/v4/...?..."
+---@return kadoa.core.Report|nil report
+function Transport:path(route, timeout, extra, ...) end
+
+---What fetch would return for an answer received elsewhere.
+---@param status integer
+---@param body string
+---@param head kadoa.core.Head|table
+---@param raw boolean|nil
+---@param elapsed? number
+---@return any|nil value
+---@return kadoa.core.Report|nil report
+function Transport:finish(status, body, head, raw, elapsed) end
+
+---@param text string
+---@return any|nil value
+---@return string|nil message
+function Transport:decode(text) end
+
+---@return number r in [0, 1), from the client's own generator (seeded from /dev/urandom)
+function Transport:random() end
+
+---@return string uuid a fresh version 4 UUID
+function Transport:request_id() end
+
+---@param text string
+---@return string text with the API key replaced by [redacted]
+function Transport:redact(text) end
+
+---Take every transfer back and scrub the key. Idempotent.
+function Transport:close() end
+
+---@return boolean
+function Transport:closed() end
+
+---@class kadoa.core
+---@field version string the library's version
+---@field MAX_ID integer the longest path segment, in bytes
+local core = {}
+
+---@param cfg kadoa.core.Config
+---@return kadoa.core.Transport
+function core.new(cfg) end
+
+---@param method "GET"|"POST"|"DELETE"
+---@param template string a path with {name} segments ("/v4/crawl/{session id}/status")
+---@return kadoa.core.Route
+function core.route(method, template) end
+
+---A response's status line and header lines, read by libcurl's rules.
+---@param block string
+---@return kadoa.core.Head|nil
+function core.head(block) end
+
+---@param seconds number
+---@return boolean slept false when a signal cut it short
+---@return string|nil reason "interrupted"
+function core.sleep(seconds) end
+
+---@return number seconds on a monotonic clock
+function core.monotime() end
+
+---@param s string
+---@return string segment s percent-encoded as one URL path segment (all but A-Z a-z 0-9 - _ ~)
+function core.escape(s) end
+
+---One folder, mode 0755; one that is already there is fine.
+---@param path string
+---@return true|nil ok
+---@return string|nil message
+function core.mkdir(path) end
+
+---@return { version: string, ssl: string, zlib: string, http2: boolean, brotli: boolean }
+function core.curl_info() end
+
+return core
