@@ -152,13 +152,13 @@ declare("keepalive_timeout", { "number", gt = 0, finite = true, default = 60,
 ---require("kadoa.fleet").new(client, opts): how often the model refreshes.
 ---@class kadoa.FleetOptions
 ---@field concurrency? integer status requests in flight during a refresh (>= 1; default 16)
----@field interval? number seconds: the first and shortest time between refreshes while crawls move (> 0; default 2)
----@field factor? number the time between refreshes grows by this while nothing moves, or after a failure (>= 1; default 1.5)
+---@field interval? number seconds between refreshes while crawls move; the first (> 0; default 2)
+---@field factor? number that time grows by this while nothing moves or after a failure (>= 1; default 1.5)
 ---@field max_interval? number seconds: the longest time between refreshes (> 0; default 30)
----@field min_interval? number seconds: the shortest time between two refreshes, whatever else says (> 0; default 1)
+---@field min_interval? number seconds: the shortest time between two refreshes, always (> 0; default 1)
 ---@field page_size? integer sessions per listing page (1..100; default 100, the fewest requests)
 ---@field clock? fun(): number seconds on a monotonic clock (default: the client's settings.clock)
----@field wall_clock? fun(): number seconds since the epoch, to age a session from its createdAt (default: os.time)
+---@field wall_clock? fun(): number seconds since the epoch, to age a crawl from createdAt (default: os.time)
 
 ---require("kadoa.nvim").setup(opts).
 ---@class kadoa.nvim.Options
