@@ -98,6 +98,7 @@ build = {
       ["kadoa.nvim.driver"] = "lua/kadoa/nvim/driver.lua",
       ["kadoa.nvim.init"] = "lua/kadoa/nvim/init.lua",
       ["kadoa.nvim.loader"] = "lua/kadoa/nvim/loader.lua",
+      ["kadoa.nvim.top"] = "lua/kadoa/nvim/top.lua",
       ["kadoa.nvim.watch"] = "lua/kadoa/nvim/watch.lua",
       ["kadoa.options"] = "lua/kadoa/options.lua",
       ["kadoa.paginate"] = "lua/kadoa/paginate.lua",

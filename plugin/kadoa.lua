@@ -9,6 +9,8 @@
 --                        Markdown, q closes
 --   :KadoaSessions       the account's crawls in a buffer; <CR> lists one's
 --                        pages, q closes
+--   :KadoaTop [k=v ...]  every crawl, live, refreshed while shown; p pauses,
+--                        r resumes, <CR> lists pages, q closes
 --
 -- What they do is kadoa.nvim.commands'. Session ids complete from the
 -- watched crawls.
@@ -42,3 +44,7 @@ end, { nargs = 1, complete = ids, desc = "kadoa: list a crawl's pages" })
 vim.api.nvim_create_user_command("KadoaSessions", function()
   cmds().sessions()
 end, { nargs = 0, desc = "kadoa: list your crawl sessions" })
+
+vim.api.nvim_create_user_command("KadoaTop", function(o)
+  cmds().top(o.args)
+end, { nargs = "*", desc = "kadoa: every crawl, live (p pause, r resume, <CR> pages)" })

@@ -164,6 +164,7 @@ declare("keepalive_timeout", { "number", gt = 0, finite = true, default = 60,
 ---@class kadoa.nvim.Options
 ---@field client? kadoa.ClientOptions for the editor's client
 ---@field wait? kadoa.WaitOptions for watches
+---@field top? kadoa.nvim.TopOptions for :KadoaTop
 ---@field poll_interval? integer ms, the longest gap between two looks at the sockets (1..1000; default 10)
 ---@field notify? boolean watches report with vim.notify (default true)
 

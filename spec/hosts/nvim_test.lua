@@ -811,11 +811,324 @@ test(":KadoaPages of a failing session reports an error and does not crash", fun
 end)
 
 ---------------------------------------------------------------------------
+-- :KadoaTop, every crawl live
+
+local top_crawls = {}   -- the crawls the top tests watch: fast, paused, done
+local top_buf
+
+-- the line of the top buffer that shows session id, and its fields
+local function top_row(b, id)
+  local ids = require("kadoa.nvim.top").state(b).ids
+  for line, sid in pairs(ids) do
+    if sid == id then
+      local text = lines_of(b)[line]
+      local fields = {}
+      for w in text:gmatch("%S+") do fields[#fields + 1] = w end
+      -- kadoa top's columns: SESSION STATE PAGES PG/MIN ... DOMAIN
+      return line, { state = fields[2], pages = tonumber((fields[3] or ""):gsub(",", ""), 10),
+                     text = text }
+    end
+  end
+end
+
+-- crawl time of a session, read twice `gap` seconds apart through a
+-- blocking client of its own: did it move?
+local function moving(id, gap)
+  local c = side_client()
+  local a = assert(c:status(id)).payload.crawledPages
+  wait_for(gap * 1000, function() return false end)
+  local b = assert(c:status(id)).payload.crawledPages
+  c:close()
+  return b > a, a, b
+end
+
+-- every top refresh the view says it drew
+local top_updates = 0
+vim.api.nvim_create_autocmd("User", { pattern = "KadoaTopUpdate",
+  callback = function() top_updates = top_updates + 1 end })
+
+test(":KadoaTop lists every crawl and refreshes in place, the editor ticking", function()
+  local c = side_client()
+  for _, k in ipairs({ "fast", "paused" }) do
+    top_crawls[k] = assert(c:crawl("https://pages-400.seconds-40." .. k .. tag .. ".example.com/")).sessionId
+  end
+  top_crawls.done = assert(c:crawl("https://pages-5.seconds-0.done" .. tag .. ".example.com/")).sessionId
+  c:close()
+  -- min_interval too: fleet's floor (1 s) would hold the 0.2 s up
+  kn.setup({ top = { interval = 0.2, min_interval = 0.1, confirm = false } })
+  local stop = ticker()
+  local t0 = uv.hrtime()
+  vim.cmd("KadoaTop")
+  local back = (uv.hrtime() - t0) / 1e6
+  local b = buf_named("kadoa://top")
+  check(b, "no kadoa://top buffer")
+  top_buf = b
+  eq(b, vim.api.nvim_get_current_buf(), "shown")
+  wait_for(5000, function()
+    return top_row(b, top_crawls.fast) and top_row(b, top_crawls.paused) and top_row(b, top_crawls.done)
+  end)
+  local _, fast1 = top_row(b, top_crawls.fast)
+  check(fast1, "the crawls are not listed:\n" .. table.concat(lines_of(b), "\n"))
+  local u1 = top_updates
+  -- two more refreshes: the fast crawl (10 pages/s) has grown
+  local fast2
+  wait_for(5000, function()
+    local _, r = top_row(b, top_crawls.fast)
+    fast2 = r
+    return top_updates >= u1 + 2 and r and r.pages and fast1.pages and r.pages > fast1.pages
+  end)
+  local elapsed = (uv.hrtime() - t0) / 1e9
+  local ticks, worst = stop()
+  measured.top = ("top: %d refreshes drawn in %.2f s, %d ticks of the 10 ms timer (largest gap %.1f ms)")
+    :format(top_updates, elapsed, ticks, worst)
+  check(back < 50, ("the command took %.1f ms to return"):format(back))
+  check(top_updates >= u1 + 2, "refreshes drawn: " .. (top_updates - u1))
+  check(fast2.pages > fast1.pages, ("pages did not grow: %s -> %s"):format(fast1.text, fast2.text))
+  eq(b, buf_named("kadoa://top"), "the same buffer")
+  eq("running", fast2.state, "state of the fast crawl")
+  local _, done = top_row(b, top_crawls.done)
+  eq("finished", done.state, "state of the finished crawl")
+  eq(5, done.pages, "pages of the finished crawl")
+  local lines = lines_of(b)
+  check(lines[1]:find("running", 1, true) and lines[1]:find("sessions", 1, true), "totals: " .. lines[1])
+  check(lines[2]:find("^refreshed "), "refreshed line: " .. lines[2])
+  check(lines[3]:find("PG/MIN", 1, true), "column heading: " .. lines[3])
+  local width = vim.api.nvim_win_get_width(0)
+  for i = 3, #lines do
+    check(vim.fn.strdisplaywidth(lines[i]) <= width,
+      ("line %d is wider than the window: %s"):format(i, lines[i]))
+  end
+  check(done.text:find(require("kadoa.format").short_id(top_crawls.done), 1, true), done.text)
+  check(done.text:find("pages-5", 1, true), "domain: " .. done.text)
+  eq("live", buf_state(b), "b:kadoa_state")
+  eq("nofile", vim.bo[b].buftype, "buftype")
+  eq(false, vim.bo[b].modifiable, "modifiable")
+  eq("kadoa-top", vim.bo[b].filetype, "filetype")
+  check(ticks >= elapsed * 100 * 0.5, ("only %d ticks in %.2f s"):format(ticks, elapsed))
+end)
+
+test(":KadoaTop: p pauses the crawl on the cursor's line in the mock, r resumes it", function()
+  local b = assert(top_buf, "no top buffer")
+  local id = top_crawls.paused
+  local line = top_row(b, id)
+  check(line, "the crawl is not listed")
+  vim.api.nvim_win_set_cursor(0, { line, 0 })
+  check(moving(id, 0.3), "the crawl does not move before the pause")
+  vim.api.nvim_feedkeys("p", "x", false)
+  wait_for(3000, function()
+    local _, r = top_row(b, id)
+    return r and r.state == "paused"
+  end)
+  local _, r = top_row(b, id)
+  eq("paused", r.state, "row state after p")
+  local moved, a, z = moving(id, 0.4)
+  check(not moved, ("still crawling after p: %d -> %d pages"):format(a, z))
+  line = top_row(b, id)
+  vim.api.nvim_win_set_cursor(0, { line, 0 })
+  vim.api.nvim_feedkeys("r", "x", false)
+  wait_for(3000, function()
+    local _, rr = top_row(b, id)
+    return rr and rr.state == "running"
+  end)
+  _, r = top_row(b, id)
+  eq("running", r.state, "row state after r")
+  check(moving(id, 0.4), "not crawling again after r")
+  -- p on a line without a session says so, and sends nothing
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
+  local n = #notes
+  vim.api.nvim_feedkeys("p", "x", false)
+  check(#notes > n and notes[#notes].msg:find("no session on this line", 1, true),
+    "no warning for p on the header")
+end)
+
+test(":KadoaTop with confirm: p asks, and No pauses nothing", function()
+  local b = kn.top({ interval = 0.2, confirm = true })
+  wait_for(5000, function() return top_row(b, top_crawls.paused) ~= nil end)
+  local id = top_crawls.paused
+  local client = kn.client()
+  local sent = {}
+  client.send = function(self, name, ...)
+    sent[#sent + 1] = name
+    return getmetatable(self).send(self, name, ...)
+  end
+  local real, asked = vim.fn.confirm, {}
+  local answer = 2
+  vim.fn.confirm = function(msg, choices, default)
+    asked[#asked + 1] = { msg, choices, default }
+    return answer
+  end
+  local ok, err = pcall(function()
+    vim.api.nvim_win_set_cursor(0, { top_row(b, id), 0 })
+    vim.api.nvim_feedkeys("p", "x", false)
+    wait_for(300, function() return false end)
+    eq(1, #asked, "asked once")
+    check(asked[1][1]:find(id, 1, true), "the question names the crawl: " .. asked[1][1])
+    eq(2, asked[1][3], "No is the default")
+    for _, name in ipairs(sent) do check(name ~= "pause", "a pause was sent after No") end
+    check(moving(id, 0.3), "paused after No")
+    answer = 1
+    vim.api.nvim_win_set_cursor(0, { top_row(b, id), 0 })
+    vim.api.nvim_feedkeys("p", "x", false)
+    wait_for(3000, function()
+      local _, r = top_row(b, id)
+      return r and r.state == "paused"
+    end)
+    check(not moving(id, 0.3), "not paused after Yes")
+    vim.api.nvim_win_set_cursor(0, { top_row(b, id), 0 })
+    vim.api.nvim_feedkeys("r", "x", false)
+    wait_for(3000, function()
+      local _, r = top_row(b, id)
+      return r and r.state == "running"
+    end)
+  end)
+  vim.fn.confirm = real
+  client.send = nil
+  assert(ok, err)
+  eq(3, #asked, "asked for p, p again and r")
+  top_buf = b
+end)
+
+test(":KadoaTop stops refreshing while hidden and starts again when shown", function()
+  local top = require("kadoa.nvim.top")
+  local b = assert(top_buf, "no top buffer")
+  eq(b, vim.api.nvim_get_current_buf(), "top is shown")
+  local client = kn.client()
+  local sent = 0
+  client.send = function(self, ...)
+    sent = sent + 1
+    return getmetatable(self).send(self, ...)
+  end
+  local ok, err = pcall(function()
+    local u0 = top_updates
+    wait_for(3000, function() return top_updates >= u0 + 1 end)
+    vim.cmd("enew")
+    wait_for(100, function() return false end)   -- a refresh in flight winds down
+    local st = top.state(b)
+    check(st, "the view is gone: hiding must not wipe it")
+    eq(false, st.visible, "visible")
+    eq(false, st.timer, "a timer while hidden")
+    eq(0, st.pending, "requests while hidden")
+    local s0, u1 = sent, top_updates
+    wait_for(600, function() return false end)
+    eq(s0, sent, "requests sent while hidden")
+    eq(u1, top_updates, "refreshes drawn while hidden")
+    vim.cmd("buffer " .. b)
+    wait_for(3000, function() return top_updates >= u1 + 2 end)
+    check(top_updates >= u1 + 2, "no refresh after showing it again")
+    check(sent > s0, "no request after showing it again")
+    eq(true, top.state(b).visible, "visible again")
+    -- shown in two windows, one closed: it still refreshes
+    vim.cmd("split")
+    vim.cmd("close")
+    local u2 = top_updates
+    wait_for(3000, function() return top_updates >= u2 + 1 end)
+    check(top_updates >= u2 + 1, "stopped while still shown in a window")
+  end)
+  client.send = nil
+  assert(ok, err)
+end)
+
+test(":KadoaTop: hiding it cancels the refresh in flight, and nothing lands in the buffer", function()
+  local top = require("kadoa.nvim.top")
+  local driver = require("kadoa.nvim.driver")
+  local b = assert(top_buf, "no top buffer")
+  eq(b, vim.api.nvim_get_current_buf(), "top is shown")
+  local client = kn.client()
+  -- the listing now takes 1.5 s (a slow status stands in for it): hide
+  -- the view while it is out
+  local slow = 0
+  client.send = function(self, name, ...)
+    if name == "sessions" then
+      slow = slow + 1
+      return getmetatable(self).send(self, "status", "slow-1500")
+    end
+    return getmetatable(self).send(self, name, ...)
+  end
+  local ok, err = pcall(function()
+    wait_for(3000, function() return top.state(b).pending > 0 and slow > 0 end)
+    check(top.state(b).pending > 0, "no refresh in flight")
+    local u0, before = top_updates, table.concat(lines_of(b), "\n")
+    vim.cmd("hide enew")
+    -- the cancellation lands on the main loop, after the driver's tick
+    wait_for(1000, function()
+      return driver.stats(client).pending == 0 and top.state(b).pending == 0
+    end)
+    eq(0, driver.stats(client).pending, "requests left after hiding")
+    eq(0, top.state(b).pending, "the view's requests after hiding")
+    eq(false, top.state(b).refreshing, "a refresh still running")
+    wait_for(300, function() return false end)
+    eq(u0, top_updates, "a cancelled refresh was drawn")
+    eq(before, table.concat(lines_of(b), "\n"), "the buffer changed while hidden")
+    eq("live", buf_state(b), "b:kadoa_state after a cancelled refresh")
+  end)
+  client.send = nil
+  assert(ok, err)
+  local u1 = top_updates
+  vim.cmd("buffer " .. b)
+  wait_for(3000, function() return top_updates > u1 end)
+  check(top_updates > u1, "no refresh after showing it again")
+  eq("live", buf_state(b), "b:kadoa_state when shown again")
+end)
+
+test(":KadoaTop: a failed refresh keeps the rows, says STALE with the error, recovers", function()
+  local b = assert(top_buf, "no top buffer")
+  local n = #notes
+  kn.setup({ client = { base_url = "http://127.0.0.1:" .. mock.closed_port(), retries = 0 } })
+  wait_for(5000, function() return buf_state(b) == "stale" end)
+  local text = table.concat(lines_of(b), "\n")
+  kn.setup({ client = { base_url = srv.url, retries = 2 } })
+  eq("stale", buf_state(b), "b:kadoa_state")
+  check(lines_of(b)[2]:find("^STALE"), "no stale line:\n" .. text)
+  check(text:lower():find("connect", 1, true) or text:lower():find("refused", 1, true),
+    "no error in:\n" .. text)
+  check(top_row(b, top_crawls.fast), "the rows are gone:\n" .. text)
+  for i = n + 1, #notes do
+    check(notes[i].level ~= vim.log.levels.ERROR, "an error notification: " .. notes[i].msg)
+  end
+  wait_for(5000, function() return buf_state(b) == "live" end)
+  eq("live", buf_state(b), "b:kadoa_state after the server is back")
+  check(lines_of(b)[2]:find("^refreshed"), lines_of(b)[2])
+end)
+
+test(":KadoaTop: <CR> lists the pages of the crawl on the line; q closes and stops it all", function()
+  local top = require("kadoa.nvim.top")
+  local b = assert(top_buf, "no top buffer")
+  vim.api.nvim_win_set_cursor(0, { top_row(b, top_crawls.done), 0 })
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<CR>", true, false, true), "x", false)
+  local pb = settled("kadoa://pages/" .. top_crawls.done)
+  check(pb, "no pages buffer")
+  eq(5, #lines_of(pb), "pages")
+  vim.api.nvim_feedkeys("q", "x", false)
+  eq(b, vim.api.nvim_get_current_buf(), "back on top")
+  vim.api.nvim_feedkeys("q", "x", false)
+  eq(nil, buf_named("kadoa://top"), "q wiped the view")
+  eq(nil, top.state(b), "the view is forgotten")
+  local u = top_updates
+  wait_for(500, function() return false end)
+  eq(u, top_updates, "refreshes after q")
+  local client = kn.client()
+  wait_for(1000, function() return require("kadoa.nvim.driver").stats(client).pending == 0 end)
+  eq(0, require("kadoa.nvim.driver").stats(client).pending, "requests left after q")
+  local n
+  -- fleet's options are checked: a bad one is an error and no view
+  n = #notes
+  eq(nil, kn.top({ intervl = 1 }), "a view with a misspelt option")
+  check(#notes > n and notes[#notes].msg:find("did you mean 'interval'", 1, true),
+    "no did-you-mean: " .. tostring(notes[#notes] and notes[#notes].msg))
+  eq(nil, buf_named("kadoa://top"), "a view after a bad option")
+  -- words that are no name=value: a usage message, no view
+  n = #notes
+  vim.cmd("KadoaTop fast")
+  check(#notes > n and notes[#notes].msg:find("usage: :KadoaTop", 1, true), "no usage message")
+  eq(nil, buf_named("kadoa://top"), "a view after a usage error")
+end)
+
+---------------------------------------------------------------------------
 
 srv:stop()
 watchdog:stop()
 say("")
-for _, k in ipairs({ "blocking", "ticks", "ten", "steps", "watch", "pages", "health" }) do
+for _, k in ipairs({ "blocking", "ticks", "ten", "steps", "watch", "pages", "top", "health" }) do
   if measured[k] then say("measured: %s", measured[k]) end
 end
 say("%s: %d passed, %d failed%s", failures == 0 and "OK" or "FAILED", passed, failures,

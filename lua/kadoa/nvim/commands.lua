@@ -1,5 +1,5 @@
 -- kadoa.nvim.commands: what :KadoaStatus, :KadoaWatch, :KadoaStop,
--- :KadoaCrawl, :KadoaPages and :KadoaSessions do (plugin/kadoa.lua defines
+-- :KadoaCrawl, :KadoaPages, :KadoaSessions and :KadoaTop do (plugin/kadoa.lua defines
 -- them and calls here). Outcomes are shown with vim.notify or in scratch
 -- buffers; nothing here waits.
 
@@ -81,6 +81,33 @@ end
 ---@return integer buf
 function M.sessions()
   return kn().sessions()
+end
+
+-- :KadoaTop [name=value ...]: the live view of every crawl; the words
+-- are options over setup's top (numbers and true/false as such), e.g.
+-- :KadoaTop interval=2 confirm=false
+---@param args string the command's words
+---@return integer|nil buf
+function M.top(args)
+  local opts
+  for word in (args or ""):gmatch("%S+") do
+    local k, v = word:match("^([%w_]+)=(.*)$")
+    if not k then
+      vim.notify("kadoa: usage: :KadoaTop [name=value ...]", vim.log.levels.ERROR)
+      return
+    end
+    if tonumber(v) then v = tonumber(v)
+    elseif v == "true" then v = true
+    elseif v == "false" then v = false end
+    opts = opts or {}
+    opts[k] = v
+  end
+  local ok, res = pcall(kn().top, opts)
+  if not ok then
+    vim.notify("kadoa: " .. tostring(res), vim.log.levels.ERROR, { title = "kadoa" })
+    return
+  end
+  return res
 end
 
 -- the ids the commands complete: the watched ones (crawls started with

@@ -7,6 +7,7 @@
 --   kn.statusline()                             -- for 'statusline'
 --   kn.call("pages", cb, id, { page = 1 })      -- any API call, non-blocking
 --   kn.pages(id) / kn.sessions()                -- :KadoaPages, :KadoaSessions
+--   kn.top()                                    -- :KadoaTop, every crawl, live
 --
 -- A thin layer: the work is the library's (kadoa.client, kadoa.wait,
 -- kadoa.options), each Neovim concern has its own module:
@@ -14,6 +15,7 @@
 --   kadoa.nvim.driver    one libuv timer per client drives its requests
 --   kadoa.nvim.watch     kadoa.wait in a coroutine, statusline, notifications
 --   kadoa.nvim.browse    crawled pages and sessions in scratch buffers
+--   kadoa.nvim.top       every crawl in one live buffer (kadoa.fleet)
 --   kadoa.nvim.commands  what the :Kadoa* commands do
 --
 -- Callbacks are always called on the main loop (vim.schedule), where
@@ -33,6 +35,7 @@ local M = {}
 M.config = {
   client = {},          -- options for kadoa.client (api_key, base_url, timeout, ...)
   wait = {},            -- options for kadoa.wait used by watch (interval, timeout, ...)
+  top = {},             -- :KadoaTop: confirm (p/r ask first), split, kadoa.fleet's options
   poll_interval = options.declarations.poll_interval.default,   -- ms
   notify = options.declarations.notify.default,                 -- watches use vim.notify
 }
@@ -58,12 +61,14 @@ end
 
 -- setup([opts]): opts.client (kadoa.client options), opts.wait (watch's
 -- kadoa.wait options), opts.poll_interval (ms) and opts.notify, checked
--- with kadoa.options and merged deeply into M.config: a later setup
+-- with kadoa.options and merged deeply into M.config; opts.top (the
+-- :KadoaTop view's: confirm, split, and kadoa.fleet's own options, which
+-- fleet checks when the view is opened): a later setup
 -- changes only what it names. A new client is made on next use when
 -- opts.client is given; requests already running keep theirs.
 ---@param opts? kadoa.nvim.Options
 function M.setup(opts)
-  check("nvim", opts, "kadoa.nvim.setup", { client = "table", wait = "table" })
+  check("nvim", opts, "kadoa.nvim.setup", { client = "table", wait = "table", top = "table" })
   opts = opts or {}
   check("client", opts.client, "kadoa.nvim.setup (client)")
   check("wait", opts.wait, "kadoa.nvim.setup (wait)")
@@ -166,6 +171,20 @@ function M.page(id, page_id, opts)
     error("bad argument to 'page' (session id and page id expected as strings)", 2)
   end
   return require("kadoa.nvim.browse").page(id, page_id, opts)
+end
+
+-- top([opts]) -> buffer: kadoa://top, every crawl of the account with
+-- its state, pages and rate, refreshed in place while it is shown; p/r
+-- pause/resume the crawl on the cursor's line, <CR> lists its pages.
+-- opts over setup's top (see kadoa.nvim.top).
+---@param opts? kadoa.nvim.TopOptions
+---@return integer|nil buf
+---@return kadoa.Error|nil err
+function M.top(opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #1 to 'top' (table expected, got %s)"):format(type(opts)), 2)
+  end
+  return require("kadoa.nvim.top").open(opts)
 end
 
 -- watch(id [, opts]) -> watch | nil, err
