@@ -47,7 +47,10 @@ local options = require("kadoa.options")
 
 local M = {}
 
--- The distinct ids in first-seen order; raises on a non-string.
+-- The distinct ids in first-seen order; raises on a non-string. Shared
+-- with kadoa.resty's status_many, so both reject the same ids the same way.
+---@param ids string[]
+---@return string[] ids each once
 local function distinct(ids)
   local list, seen = {}, {}
   for i = 1, #ids do
@@ -63,6 +66,7 @@ local function distinct(ids)
   end
   return list
 end
+M.distinct = distinct
 
 -- The driver never blocks longer than this in one wait, so a loop keeps
 -- looking at the clock even when curl has no timer of its own pending.

@@ -5,7 +5,9 @@
 #                     with none found (vim.json stands in); then the help
 #                     file (test-nvim-help: every tag of doc/kadoa.txt opens)
 #   make test-nginx   nginx-extras (lua-nginx-module), driven from busted on
-#                     LuaJIT with LuaSocket (lua-socket); openssl for certs
+#                     LuaJIT with LuaSocket (lua-socket); openssl for certs;
+#                     then examples/dashboard, with headless chromium when
+#                     installed (pending otherwise)
 #   make test-hosts   both
 #
 # NVIM and NGINX (KADOA_NGINX) name other binaries; a non-Debian layout
@@ -36,3 +38,5 @@ test-nginx:
 	@$(MAKE) --no-print-directory build LUA=luajit
 	@echo "== nginx ($$($${KADOA_NGINX:-nginx} -v 2>&1))"
 	@$(BUSTED) --lua=luajit --cpath='build/luajit/?.so' spec/hosts/nginx_test.lua
+	@echo "== the dashboard example"
+	@$(BUSTED) --lua=luajit --cpath='build/luajit/?.so' spec/hosts/dashboard_test.lua

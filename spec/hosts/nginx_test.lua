@@ -124,6 +124,35 @@ local LOCATIONS = [=[
       }
     }
 
+    # client:status_many on light threads: each id's value as /status
+    # replies it, the order on_result saw, the time taken; raise=<id>: an
+    # on_result that raises at that id
+    location = /status_many {
+      content_by_lua_block {
+        local a = ngx.req.get_uri_args()
+        local t = require("kadoa_test")
+        local c = assert(require("kadoa.resty").client({ retries = 0 }))
+        local ids = {}
+        for id in a.ids:gmatch("[^,]+") do ids[#ids + 1] = id end
+        local order = {}
+        ngx.update_time()
+        local t0 = ngx.now()
+        local ok, res, err = pcall(c.status_many, c, ids, {
+          concurrency = tonumber(a.concurrency), raw = a.raw == "1",
+          on_result = function(id)
+            order[#order + 1] = id
+            if id == a.raise then error("stop at " .. id, 0) end
+          end })
+        ngx.update_time()
+        local out = { order = order, ms = (ngx.now() - t0) * 1000, raised = not ok and res or nil,
+                      values = {} }
+        if ok and res then
+          for id, v in pairs(res) do out.values[id] = t.value(v) end
+        end
+        t.reply(nil, err, out)
+      }
+    }
+
     # any route through kadoa.resty's client and kadoa.engine: the method,
     # body and unsafe flag from the query
     location = /call {
@@ -200,6 +229,13 @@ function M.options(a)
   end
   if a.ca_file then o.ca_file = a.ca_file end
   return o
+end
+-- an error value as the facts to compare, anything else as it is
+function M.value(v)
+  if require("kadoa.errors").is(v) then
+    return { err = { kind = v.kind, message = v.message, status = v.status, attempts = v.attempts } }
+  end
+  return { res = v }
 end
 function M.reply(res, err, extra)
   local out = { res = res, pid = ngx.worker.pid() }
@@ -412,6 +448,51 @@ describe("kadoa.resty in nginx", function()
       assert.matches("\r\nx%-missing: %[%]\r\n", head .. "\r\n")
       assert.matches("\r\nx%-closed: true\r\n", head .. "\r\n")
     end
+  end)
+
+  it("status_many on light threads gives what the libcurl client's status_many gives", function()
+    local ids = { "sess-a", "status-404", "failed", "status-500", "nulls", "sess-a", "slow-300",
+                  "old-shape-401", "empty-404", "types" }
+    local want = {}
+    for id, v in pairs(assert(core_client:status_many(ids))) do
+      if kadoa.errors.is(v) then
+        want[id] = { err = { kind = v.kind, message = v.message, status = v.status, attempts = v.attempts } }
+      else
+        want[id] = { res = v }
+      end
+    end
+    local got = get_json(ports.http, "/status_many?" .. query({ ids = table.concat(ids, ","),
+                                                               concurrency = 4 }))
+    assert.is_nil(got.err)
+    -- the JSON round trip makes both sides' numbers and nulls alike
+    assert.are.same(cjson.decode(cjson.encode(want)), got.values)
+    assert.are.equal(9, #got.order, "on_result once per distinct id")
+
+    -- raw: the bodies as the API sent them, like status_json
+    local raw = get_json(ports.http, "/status_many?ids=sess-b&raw=1")
+    assert.are.equal(core_client:status_json("sess-b"), raw.values["sess-b"].res)
+
+    -- concurrency bounds the requests in flight: six 0.3 s ids
+    local slow = {}
+    for i = 1, 6 do slow[i] = "demo-slow-300-sm" .. i end
+    local wide = get_json(ports.http, "/status_many?" .. query({ ids = table.concat(slow, ","),
+                                                                concurrency = 6 }))
+    local narrow = get_json(ports.http, "/status_many?" .. query({ ids = table.concat(slow, ","),
+                                                                  concurrency = 2 }))
+    assert.is_true(wide.ms < 550, wide.ms .. " ms")
+    assert.is_true(narrow.ms > 850, narrow.ms .. " ms")
+
+    -- an error raised by on_result stops the rest and is raised again
+    local stopped = get_json(ports.http, "/status_many?" .. query({
+      ids = table.concat(slow, ","), concurrency = 1, raise = "demo-slow-300-sm2" }))
+    assert.are.equal("stop at demo-slow-300-sm2", stopped.raised)
+    assert.are.same({ "demo-slow-300-sm1", "demo-slow-300-sm2" }, stopped.order)
+
+    -- bad options are a usage error, as in the libcurl client
+    local bad = get_json(ports.http, "/status_many?ids=x&concurrency=0")
+    assert.are.equal("usage", bad.err.kind)
+    assert.are.equal(select(2, core_client:status_many({ "x" }, { concurrency = 0 })).message,
+                     bad.err.message)
   end)
 
   it("sends a session id's path byte for byte as the libcurl client does", function()

@@ -6,6 +6,7 @@
 --   local res, err = kadoa.wait(id, { timeout = 600 })
 --   local c = kadoa.client({ api_key = key })    -- or a client of your own
 --   c:status(id); c:status_json(id); c:wait(id, opts)   -- every call of kadoa.api
+--   c:status_many(ids, { concurrency = 8 })  -- on light threads (ngx.thread)
 --
 -- Only the host is here: the exchange runs on cosockets
 -- (kadoa.resty.transport) and sleeps with ngx.sleep. The rest is the
@@ -27,9 +28,12 @@ local client = require("kadoa.client")
 local codec = require("kadoa.codec")
 local errors = require("kadoa.errors")
 local api = require("kadoa.api")
+local options = require("kadoa.options")
+local many = require("kadoa.many")
 local transport = require("kadoa.resty.transport")
 
 local ngx = ngx
+local unpack = table.unpack or unpack   -- LuaJIT: the global
 
 local M = {}
 
@@ -83,6 +87,65 @@ end
 for name in pairs(api.calls) do Client[name] = client.Client[name] end
 for _, name in ipairs({ "status_json", "wait", "each_page", "each_session" }) do
   Client[name] = client.Client[name]
+end
+
+-- status_many(ids [, opts]) -> { [id] = result or error value } | nil, err:
+-- kadoa.many's contract (the libcurl client's status_many: distinct ids,
+-- opts concurrency, timeout, retries, raw, on_result; an error raised by
+-- on_result stops the rest and is raised again from here), without a
+-- libcurl multi handle: up to `concurrency` light threads (ngx.thread),
+-- each taking the next id and calling status on this client's cosockets.
+-- One difference: an id waiting for its retry keeps its thread, so a
+-- backoff holds its slot. Usable where ngx.thread is (request handlers,
+-- ngx.timer callbacks).
+---@param ids string[]
+---@param opts? kadoa.ManyOptions
+---@return table<string, kadoa.StatusResult|string|kadoa.Error>|nil results by id
+---@return kadoa.Error|nil err bad options
+function Client:status_many(ids, opts)
+  errors.check_arg(ids, "table", 1, "status_many", 2)
+  local o, err = options.check("many", opts, "status_many")
+  if not o then return nil, err end
+  local list = many.distinct(ids)
+  local copts = { timeout = o.timeout, retries = o.retries }
+  local fetch = o.raw and self.status_json or self.status
+  local results, on_result = {}, o.on_result
+  local nextid, failure = 1, nil
+
+  -- one light thread: ids until none is left or on_result has failed; an
+  -- error of on_result is returned, not raised, so nginx logs nothing
+  local function worker()
+    while not failure and nextid <= #list do
+      local id = list[nextid]
+      nextid = nextid + 1
+      local res, e = fetch(self, id, copts)
+      results[id] = res or e
+      if on_result then
+        local ok, oerr = pcall(on_result, id, res, e)
+        if not ok then failure = failure or { oerr }; return end
+      end
+    end
+  end
+
+  local threads = {}
+  for i = 1, math.min(o.concurrency, #list) do
+    threads[i] = ngx.thread.spawn(worker)
+  end
+  -- wait for any thread; once on_result has failed, the others are killed
+  -- (their requests abandoned, as the libcurl client cancels its own)
+  while #threads > 0 do
+    ngx.thread.wait(unpack(threads))
+    if failure then
+      for _, t in ipairs(threads) do ngx.thread.kill(t) end
+      error(failure[1], 0)
+    end
+    local alive = {}
+    for _, t in ipairs(threads) do
+      if coroutine.status(t) ~= "dead" then alive[#alive + 1] = t end
+    end
+    threads = alive
+  end
+  return results
 end
 
 ---@param s string
