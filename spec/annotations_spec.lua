@@ -330,7 +330,7 @@ return M
         local src = table.concat(parts, "\n")
         local want, have = {}, fields(src, class)
         for k in pairs(options.groups[group]) do want[k] = true end
-        if group == "nvim" then want.client, want.wait = true, true end   -- setup's tables
+        if group == "nvim" then want.client, want.wait, want.top = true, true, true end   -- setup's tables
         if group == "resty" then have.ca_file = nil end   -- nginx decides trust
         assert.same(want, have)
       end)

@@ -30,8 +30,54 @@ local errors = require("kadoa.errors")
 local options = require("kadoa.options")
 local paginate = require("kadoa.paginate")
 
+-- The model's tables as editors see them (LuaCATS), from the header above.
+
+---A row's state: the crawl's, or the mark a pause/resume left until the
+---server confirms it.
+---@alias kadoa.fleet.State "running"|"paused"|"finished"|"failed"|"unknown"
+
+---One crawl of the account.
+---@class kadoa.fleet.Row
+---@field id string the session id
+---@field domain string the listing's domain, else its first start URL's host ("" when neither); server text
+---@field state kadoa.fleet.State
+---@field pages? number pages crawled so far (crawledPages)
+---@field active? number pages being crawled now (activeJobs)
+---@field waiting? number pages queued (waitingJobs)
+---@field pages_per_minute? number since the refresh before (nil until two refreshes saw the crawl)
+---@field elapsed? number seconds since createdAt (on wall_clock), else since the model first saw it
+---@field seen number when the last refresh listed it, on the model's clock
+---@field error? string why the crawl failed, as the server said it (the key redacted); server text
+---@field created? number createdAt as seconds since the epoch (nil: absent or unreadable)
+---@field created_at? string createdAt as the server sent it
+
+---The sums over every row.
+---@class kadoa.fleet.Totals
+---@field sessions integer rows
+---@field running integer rows in state "running"
+---@field paused integer rows in state "paused"
+---@field finished integer rows in state "finished"
+---@field failed integer rows in state "failed"
+---@field pages number pages crawled, all rows
+---@field pages_per_minute number the rows' rates added up
+---@field errors integer rows with an error
+
+---The model at one moment: a new table after every refresh or mark, never
+---changed afterwards (a view may keep it to compare with the next).
+---@class kadoa.fleet.Snapshot
+---@field rows kadoa.fleet.Row[] in the model's order (fleet.by_activity)
+---@field totals kadoa.fleet.Totals
+---@field refreshed? number when the last successful refresh ended, on the model's clock (nil before one)
+---@field stale boolean the last refresh failed: the rows are the ones before it
+---@field error? kadoa.Error why the last refresh failed (with stale)
+---@field refreshes integer refreshes started so far
+
+---require("kadoa.fleet").
+---@class kadoa.fleet
 local M = {}
 
+---The options' defaults.
+---@type kadoa.FleetOptions
 M.defaults = options.defaults("fleet")
 
 -- The decoder's null: a listing's or status's JSON null is not an error.
@@ -56,6 +102,9 @@ local function days_from_civil(y, m, d)
   return era * 146097 + doe - 719468
 end
 
+-- parse_time(s) -> seconds since the epoch | nil (not a stamp this reads).
+---@param s any an ISO 8601 stamp (createdAt): 2026-11-30T23:40:00.123Z, or with an offset
+---@return number|nil seconds since the epoch, fractions kept
 function M.parse_time(s)
   if type(s) ~= "string" then return nil end
   local y, mo, d, h, mi, sec, rest = s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[T ](%d%d):(%d%d):(%d%d)(.*)$")
@@ -93,6 +142,10 @@ local function is_error(v)
     and v.payload == nil)
 end
 
+-- The model (fleet.new); its state is private: read it through snapshot().
+---@class kadoa.fleet.Fleet
+---@field client kadoa.Client|table what new() was given
+---@field options kadoa.FleetOptions checked, defaults filled in
 local Fleet = {}
 Fleet.__index = Fleet
 M.Fleet = Fleet
@@ -103,6 +156,10 @@ local list, schedule, merge, build, rebuild
 -- new(client [, opts]) -> model | nil, usage error. opts: kadoa.options'
 -- group "fleet" (concurrency, interval, max_interval, min_interval, factor,
 -- clock, page_size, wall_clock).
+---@param client kadoa.Client|table anything with sessions, status_many, pause and resume (see above)
+---@param opts? kadoa.FleetOptions
+---@return kadoa.fleet.Fleet|nil model
+---@return kadoa.Error|nil err a usage error (a bad option, no clock)
 function M.new(client, opts)
   if type(client) ~= "table" and type(client) ~= "userdata" then
     error("bad argument #1 to 'fleet.new' (client expected, got " .. type(client) .. ")", 2)
@@ -157,6 +214,7 @@ end
 
 -- refresh() -> snapshot. Never raises on an API failure: a failed refresh
 -- keeps the rows, marks the snapshot stale and carries the error.
+---@return kadoa.fleet.Snapshot snap the new one (the current one while another coroutine refreshes)
 function Fleet:refresh()
   -- One refresh at a time: a host running it in a coroutine may ask again
   -- from elsewhere while the first waits; that caller gets the snapshot.
@@ -219,6 +277,7 @@ end
 
 -- delay() -> seconds: how long after the last refresh the next is due (0
 -- before the first refresh: due now).
+---@return number seconds
 function Fleet:delay()
   return self._delay or 0
 end
@@ -292,6 +351,10 @@ end
 -- others, newest first (createdAt, else first seen); the id breaks ties so
 -- the order never flickers.
 local RUNNING_FIRST = { running = 0, paused = 1, unknown = 1, failed = 1, finished = 1 }
+-- by_activity(a, b) -> whether a comes before b (a table.sort comparator).
+---@param a kadoa.fleet.Row
+---@param b kadoa.fleet.Row
+---@return boolean
 function M.by_activity(a, b)
   local ra, rb = RUNNING_FIRST[a.state] or 1, RUNNING_FIRST[b.state] or 1
   if ra ~= rb then return ra < rb end
@@ -339,6 +402,7 @@ function build(self, err, stale, now)
 end
 
 -- snapshot() -> the current model (no I/O).
+---@return kadoa.fleet.Snapshot
 function Fleet:snapshot()
   return self._snap
 end
@@ -373,7 +437,15 @@ function rebuild(self)
   return build(self, s and s.error, s and s.stale, nil)
 end
 
+-- pause(id) -> res | nil, err (see control above). Raises when id is not a string.
+---@param id string session id
+---@return kadoa.ControlResult|nil res
+---@return kadoa.Error|nil err
 function Fleet:pause(id) return control(self, "pause", id) end
+-- resume(id) -> res | nil, err (see control above). Raises when id is not a string.
+---@param id string session id
+---@return kadoa.ControlResult|nil res
+---@return kadoa.Error|nil err
 function Fleet:resume(id) return control(self, "resume", id) end
 
 return M

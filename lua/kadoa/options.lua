@@ -149,6 +149,17 @@ declare("keepalive_timeout", { "number", gt = 0, finite = true, default = 60,
 ---@field on_update? fun(res: kadoa.StatusResult, info: table) after every successful poll
 ---@field on_error? fun(err: kadoa.Error, info: table) after every failed poll that is retried
 
+---require("kadoa.fleet").new(client, opts): how often the model refreshes.
+---@class kadoa.FleetOptions
+---@field concurrency? integer status requests in flight during a refresh (>= 1; default 16)
+---@field interval? number seconds between refreshes while crawls move; the first (> 0; default 2)
+---@field factor? number that time grows by this while nothing moves or after a failure (>= 1; default 1.5)
+---@field max_interval? number seconds: the longest time between refreshes (> 0; default 30)
+---@field min_interval? number seconds: the shortest time between two refreshes, always (> 0; default 1)
+---@field page_size? integer sessions per listing page (1..100; default 100, the fewest requests)
+---@field clock? fun(): number seconds on a monotonic clock (default: the client's settings.clock)
+---@field wall_clock? fun(): number seconds since the epoch, to age a crawl from createdAt (default: os.time)
+
 ---require("kadoa.nvim").setup(opts).
 ---@class kadoa.nvim.Options
 ---@field client? kadoa.ClientOptions for the editor's client
@@ -274,7 +285,7 @@ end
 -- check(group, opts, fname [, extra]) -> options with defaults | nil, err
 -- extra: further names this one function takes (name -> declaration, or
 -- name -> type string for plain values such as a call's page number).
----@param gname "client"|"call"|"many"|"wait"|"nvim"|"resty"
+---@param gname "client"|"call"|"many"|"wait"|"fleet"|"nvim"|"resty"
 ---@param opts table|nil
 ---@param fname string|nil the function's name, for messages
 ---@param extra? table<string, table|string> further names this function takes
@@ -309,7 +320,7 @@ function M.check(gname, opts, fname, extra)
 end
 
 -- defaults(group) -> a fresh table of the group's defaults
----@param gname "client"|"call"|"many"|"wait"|"nvim"|"resty"
+---@param gname "client"|"call"|"many"|"wait"|"fleet"|"nvim"|"resty"
 ---@return table
 function M.defaults(gname)
   local t = {}

@@ -12,6 +12,13 @@ local M = {}
 -- Verbs in the order `kadoa --help` lists them. args: what the words after
 -- the verb are, for completion: "file"/"dir" per position (nil: not
 -- completed), or words = a fixed list for the first one.
+---@class kadoa.cli.spec.Verb
+---@field name string
+---@field desc string one line, for --help, the man page and the shells
+---@field args? (string|nil)[] per word after the verb: "file", "dir" or nil (not completed)
+---@field words? string[]|"verbs" the first word's choices ("verbs": the verbs' names)
+
+---@type kadoa.cli.spec.Verb[]
 M.verbs = {
   { name = "crawl", desc = "start a crawl; prints only its session id" },
   { name = "status", desc = "print the status of one or more crawls" },
@@ -31,6 +38,14 @@ M.verbs = {
 -- Flags in the order a man page lists them; the ones every verb takes
 -- first. value: placeholder of its value (none: a switch); kind: "file",
 -- "dir", or a list of words; short: its one-letter spelling.
+---@class kadoa.cli.spec.Flag
+---@field name string the long name, without --
+---@field desc string one line
+---@field value? string the placeholder of its value (none: a switch)
+---@field kind? "file"|"dir"|string[] what its value is, for completion (none: free text)
+---@field short? string its one-letter spelling
+
+---@type kadoa.cli.spec.Flag[]
 M.flags = {
   { name = "api-key-file", value = "PATH", kind = "file",
     desc = "read the API key from PATH (\"-\": stdin)" },
@@ -60,6 +75,8 @@ M.flags = {
 
 -- flags_of(verb) -> the flags `kadoa VERB` takes, in M.flags' order; the
 -- verbs each flag belongs to come from args.lua, the parser's own table.
+---@param verb string
+---@return kadoa.cli.spec.Flag[]
 function M.flags_of(verb)
   local options = require("kadoa.cli.args").OPTIONS
   local t = {}

@@ -26,16 +26,20 @@ local M = {}
 M.name = "kadoa://top"
 
 -- The options of open() and setup's top: the view's own, then
--- kadoa.fleet's (checked by fleet.new).
----@class kadoa.nvim.TopOptions
+-- kadoa.fleet's (every other name goes to fleet.new, which checks it).
+---@class kadoa.nvim.TopOptions: kadoa.FleetOptions
 ---@field confirm? boolean p and r ask first (default true)
 ---@field split? boolean open in a new window
----@field interval? number seconds between refreshes while something moves (fleet)
----@field min_interval? number seconds: the shortest time between two refreshes (fleet; default 1)
----@field max_interval? number seconds: the longest (fleet; default 30)
----@field factor? number the interval grows by this while nothing moves (fleet)
----@field concurrency? integer status requests at once (fleet)
----@field page_size? integer sessions per listing page (fleet)
+
+-- What state() tells about a view.
+---@class kadoa.nvim.TopState
+---@field model kadoa.fleet.Fleet
+---@field snap? kadoa.fleet.Snapshot the one drawn last (after a broken refresh: stale, error a string)
+---@field visible boolean shown in some window
+---@field refreshing? boolean a refresh is in flight
+---@field timer boolean the next refresh is scheduled
+---@field pending integer requests of the refresh in flight
+---@field ids table<integer, string> buffer line -> session id
 
 -- options of the view itself; the rest of top's options go to kadoa.fleet
 local VIEW_OPTS = { confirm = true, split = true }
@@ -515,7 +519,7 @@ end
 -- pending (requests of the refresh in flight), ids (line -> session id) }
 -- for tests and scripts; nil for a buffer that is not a top view.
 ---@param buf? integer the view's buffer (default: kadoa://top)
----@return table|nil state
+---@return kadoa.nvim.TopState|nil state
 function M.state(buf)
   local view = views[buf or existing() or -1]
   if not view then return nil end

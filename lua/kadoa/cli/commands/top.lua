@@ -89,6 +89,9 @@ local function columns(width)
 end
 
 -- One row as text, `width` characters at most.
+---@param r kadoa.fleet.Row
+---@param width integer columns
+---@return string
 function M.row_line(r, width)
   local cols, rest = columns(width)
   local parts = {}
@@ -103,6 +106,9 @@ function M.row_line(r, width)
   return text.cut(table.concat(parts, "  "), width)
 end
 
+-- The column headings over row_line's columns, `width` characters at most.
+---@param width integer columns
+---@return string
 function M.heading(width)
   local cols = columns(width)
   local parts = {}
@@ -116,6 +122,8 @@ local function count(n, one, many) return ("%s %s"):format(whole(n), n == 1 and 
 -- The totals as one line, what matters most first (a narrow terminal cuts
 -- the end): "2 running  1,234 pages/min  1 error  |  12 sessions, 1 paused,
 -- 8 finished, 1 failed, 5,678 pages".
+---@param snap kadoa.fleet.Snapshot
+---@return string
 function M.totals_line(snap)
   local t = snap.totals
   return ("%s running  %s pages/min  %s  |  %s, %s paused, %s finished, %s failed, %s"):format(
@@ -149,6 +157,11 @@ local function plain(v, depth)
   return v
 end
 
+-- json_line(snap) -> the snapshot as one line of JSON (kadoa.cli.output's
+-- json_line: no raw controls): the error as kind, message, status and
+-- request_id; rows always an array; NaN and infinities left out.
+---@param snap kadoa.fleet.Snapshot
+---@return string
 function M.json_line(snap)
   local v = plain(snap, 0)
   v.rows = json.array(v.rows)
@@ -179,6 +192,10 @@ end
 ---------------------------------------------------------------------------
 -- Sorting and filtering (the view's own: the model's order is "activity")
 
+---@alias kadoa.cli.top.Sort "activity"|"pages"|"domain"|"newest"
+
+-- The sort orders the view steps through (s), the first the model's own.
+---@type kadoa.cli.top.Sort[]
 M.SORTS = { "activity", "pages", "domain", "newest" }
 local SORT_FN = {
   pages = function(a, b)
@@ -199,6 +216,10 @@ local SORT_FN = {
 }
 
 -- view_rows(snap, sort, filter) -> the rows to show, in order
+---@param snap kadoa.fleet.Snapshot
+---@param sort kadoa.cli.top.Sort|string "activity" (or any unknown name) keeps the model's order
+---@param filter string|nil rows whose domain holds this, any case ("" or nil: every row)
+---@return kadoa.fleet.Row[]
 function M.view_rows(snap, sort, filter)
   local out = {}
   local needle = filter and filter ~= "" and filter:lower() or nil
@@ -212,6 +233,12 @@ end
 ---------------------------------------------------------------------------
 -- The terminal
 
+-- The terminal in raw mode (open_terminal).
+---@class kadoa.cli.top.Term
+---@field output table kadoa.cli.output's: where the screen is written
+---@field saved string `stty -g`: the mode to put back
+---@field tty file* /dev/tty, read for keys
+---@field open boolean until close()
 local Term = {}
 Term.__index = Term
 
@@ -225,6 +252,9 @@ end
 
 -- open(output) -> term | nil, message: raw mode on /dev/tty, the alternate
 -- screen, the cursor hidden. term:close() undoes all of it (idempotent).
+---@param output table kadoa.cli.output's
+---@return kadoa.cli.top.Term|nil term
+---@return string|nil message why not
 function M.open_terminal(output)
   local saved = shell("stty -g </dev/tty 2>/dev/null")
   saved = saved and saved:match("^%s*(.-)%s*$")
@@ -240,8 +270,11 @@ function M.open_terminal(output)
   return t
 end
 
+-- write(s): bytes to the screen (standard output).
+---@param s string text and escape sequences
 function Term:write(s) self.output:write(self.output.stdout, s) end
 
+-- close(): the terminal's mode, screen and cursor back.
 function Term:close()
   if not self.open then return end
   self.open = false
@@ -250,7 +283,10 @@ function Term:close()
   self.tty:close()
 end
 
--- size() -> lines, columns (re-read: the window may have been resized)
+-- size() -> lines, columns (re-read: the window may have been resized);
+-- 24, 80 when the terminal does not say or is smaller than 3 x 20
+---@return integer lines
+---@return integer columns
 function Term.size()
   local s = shell("stty size </dev/tty 2>/dev/null") or ""
   local lines, cols = s:match("^(%d+) (%d+)")
@@ -260,6 +296,7 @@ function Term.size()
 end
 
 -- byte() -> one byte as a string, or nil after a tenth of a second without one
+---@return string|nil
 function Term:byte()
   local b = self.tty:read(1)
   if b == "" then return nil end
@@ -269,6 +306,7 @@ end
 -- key() -> a key name ("up", "down", "pgup", "pgdn", "home", "end",
 -- "enter", "esc", "backspace", "ctrl-c") or the character typed, or nil
 -- when nothing came within a tenth of a second.
+---@return string|nil key a name, a character, or "ignored" for an unknown escape sequence
 function Term:key()
   local b = self:byte()
   if not b then return nil end
@@ -304,9 +342,35 @@ end
 ---------------------------------------------------------------------------
 -- The full-screen view
 
+-- The full-screen view's state: sort, filter, selection, scrolling, the
+-- prompt and message of the bottom line, and the last frame drawn.
+---@class kadoa.cli.top.View
+---@field sort integer index in M.SORTS
+---@field filter string "" for none
+---@field typing? string the filter being typed after /
+---@field prompt? { what: "pause"|"resume", id: string, text: string } the question awaiting y/n
+---@field message? string the bottom line's message
+---@field message_error? boolean the message is a failure
+---@field message_until number until when the message shows (monotonic seconds)
+---@field selected? string the selected row's session id
+---@field index? integer the selected row's place in rows
+---@field top integer the first row shown
+---@field rows? kadoa.fleet.Row[] the rows of the last frame, in view order
+---@field prev table<integer, string> the lines last drawn, escapes included
+---@field lines integer the terminal's size as last read
+---@field cols integer
+---@field utf8 boolean arrows may be drawn as UTF-8
 local View = {}
 View.__index = View
 
+-- One line of a frame: its text and its SGR parameters ("" for none).
+---@class kadoa.cli.top.FrameLine
+---@field [1] string
+---@field [2] string
+
+-- new_view(utf8) -> a view with nothing drawn yet
+---@param utf8 boolean the terminal takes UTF-8 (display.utf8)
+---@return kadoa.cli.top.View
 function M.new_view(utf8)
   return setmetatable({
     sort = 1, filter = "", typing = nil, prompt = nil, message = nil, message_until = 0,
@@ -317,6 +381,11 @@ end
 local STATE_COLOR = { running = "32", paused = "33", failed = "31", finished = "2", unknown = "2" }
 
 -- frame(snap, lines, cols, now) -> array of { text, sgr } lines, exactly `lines` long
+---@param snap kadoa.fleet.Snapshot
+---@param lines integer the terminal's lines
+---@param cols integer the terminal's columns
+---@param now number monotonic seconds (the model's clock)
+---@return kadoa.cli.top.FrameLine[]
 function View:frame(snap, lines, cols, now)
   local out = {}
   local w = cols - 1   -- the last column stays empty: some terminals wrap there
@@ -382,7 +451,11 @@ function View:frame(snap, lines, cols, now)
   return out
 end
 
--- draw(term, frame): only the lines that differ from the last frame
+-- draw(term, frame) -> how many lines were written: only the lines that
+-- differ from the last frame
+---@param term kadoa.cli.top.Term
+---@param frame kadoa.cli.top.FrameLine[] View:frame's
+---@return integer
 function View:draw(term, frame)
   local buf = {}
   for i, l in ipairs(frame) do
@@ -397,11 +470,19 @@ function View:draw(term, frame)
   return #buf
 end
 
+-- say(msg, is_error, now): msg on the bottom line for five seconds
+---@param msg string
+---@param is_error boolean drawn in red
+---@param now number monotonic seconds
 function View:say(msg, is_error, now)
   self.message, self.message_error, self.message_until = msg, is_error, now + 5
 end
 
 -- key(k, m, now) -> "quit" | "interrupt" | nil: one key
+---@param k string Term:key's
+---@param m kadoa.fleet.Fleet the model: y to a prompt pauses or resumes through it
+---@param now number monotonic seconds
+---@return "quit"|"interrupt"|nil
 function View:key(k, m, now)
   if k == "ctrl-c" then return "interrupt" end
   if self.typing then
@@ -504,6 +585,9 @@ end
 
 -- options(opts) -> fleet options | nil, message (--interval, --max-interval,
 -- --concurrency)
+---@param opts table the parsed options
+---@return kadoa.FleetOptions|nil options without a clock
+---@return string|nil message what is wrong
 function M.options(opts)
   local o = {}
   for _, name in ipairs({ "interval", "max-interval" }) do
@@ -527,6 +611,11 @@ function M.options(opts)
 end
 
 -- run(output, env, client, opts) -> exit code
+---@param output table kadoa.cli.output's
+---@param env table kadoa.cli.env's
+---@param client kadoa.Client
+---@param opts table the parsed options
+---@return integer code the exit status
 function M.run(output, env, client, opts)
   local fo, msg = M.options(opts)
   if not fo then return output:usage_error(msg, "top") end
