@@ -226,6 +226,19 @@ function M.from_report(r, secret)
   return M.from_transfer(r, secret)
 end
 
+---A crawl's own error (a 200 answer's `error`), whatever shape the server
+---gave it, as text: a string as it is, anything else as JSON.
+---@param e any
+---@return string
+function M.crawl_error_text(e)
+  if type(e) == "string" then return e end
+  if type(e) == "table" then
+    local text = require("kadoa.json").encode(e)
+    if type(text) == "string" then return text end
+  end
+  return tostring(e)
+end
+
 -- check_arg(v, want, i, fname, level): an argument of the wrong type is a
 -- programming mistake, raised like Lua's own argument errors ("bad
 -- argument #1 to 'status' (string expected, got number)"). level is what

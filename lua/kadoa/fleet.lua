@@ -124,18 +124,7 @@ function M.parse_time(s)
   return t
 end
 
--- A crawl's error, whatever shape the server gave it, as text.
-local function error_text(e)
-  if type(e) == "string" then return e end
-  if type(e) == "table" then
-    local ok, json = pcall(require, "kadoa.json")
-    if ok and type(json) == "table" then
-      local ok2, text = pcall(json.encode, e)
-      if ok2 and type(text) == "string" then return text end
-    end
-  end
-  return tostring(e)
-end
+local error_text = errors.crawl_error_text
 
 local function is_error(v)
   return errors.is(v) or (type(v) == "table" and type(v.kind) == "string" and type(v.message) == "string"

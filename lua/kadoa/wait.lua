@@ -44,17 +44,7 @@ local function same_numbers(a, b)
   return true
 end
 
-local function crawl_error_message(e)
-  if type(e) == "string" then return e end
-  if type(e) == "table" then
-    local ok, cjson = pcall(require, "cjson.safe")
-    if ok and type(cjson) == "table" then
-      local text = cjson.encode(e)
-      if type(text) == "string" then return text end
-    end
-  end
-  return tostring(e)
-end
+local crawl_error_message = errors.crawl_error_text
 
 -- wait(client, id [, opts]) -> res | nil, err
 -- client: anything with client:status(id) -> res | nil, err.

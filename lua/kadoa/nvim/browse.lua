@@ -89,7 +89,9 @@ end
 -- Show buf in the current window, or in a new split when asked to (from
 -- a listing, which stays open) or when the current buffer could not be
 -- left without saving.
-local function show(buf, split)
+---@param buf integer
+---@param split? boolean
+function M.show(buf, split)
   if split or (vim.bo.modified and not vim.o.hidden and vim.bo.buftype == "") then
     vim.cmd("split")
   end
@@ -167,7 +169,7 @@ function M.page(id, page_id, opts)
   local f = fmt()
   local buf, st = scratch("kadoa://page/" .. f.text(id) .. "/" .. f.text(page_id), "markdown", "page")
   st.id, st.page_id = id, page_id
-  show(buf, opts.split)
+  M.show(buf, opts.split)
   st.req = kn().call("page", function(res, err)
     st.req = nil
     if not live(buf, st) then return end
@@ -222,7 +224,7 @@ function M.pages(id, opts)
   st.id = id
   vim.keymap.set("n", "<CR>", function() open_page(buf) end,
     { buffer = buf, silent = true, desc = "kadoa: open this page's Markdown" })
-  show(buf, opts.split)
+  M.show(buf, opts.split)
   local size = opts.page_size or M.page_size
   load(buf, st, "pages", "pages of " .. fmt().short_id(id), function(n)
     return { id, { page = n, page_size = size }, n = 2 }
@@ -258,7 +260,7 @@ function M.sessions(opts)
   local buf, st = scratch("kadoa://sessions", "kadoa-sessions", "sessions")
   vim.keymap.set("n", "<CR>", function() open_session(buf) end,
     { buffer = buf, silent = true, desc = "kadoa: list this session's pages" })
-  show(buf, opts.split)
+  M.show(buf, opts.split)
   local size = opts.page_size or M.page_size
   load(buf, st, "sessions", "sessions", function(n)
     return { { page = n, page_size = size }, n = 1 }

@@ -419,12 +419,7 @@ local function existing()
   end
 end
 
-local function show(buf, split)
-  if split or (vim.bo.modified and not vim.o.hidden and vim.bo.buftype == "") then
-    vim.cmd("split")
-  end
-  api.nvim_win_set_buf(0, buf)
-end
+local show = require("kadoa.nvim.browse").show   -- one way to put a buffer on screen
 
 -- open([opts]) -> buffer: kadoa://top, shown in the current window (or a
 -- split: opts.split) | nil, err (bad options, no client: also notified).
