@@ -62,7 +62,12 @@ describe("the release " .. version, function()
   it("passes luarocks lint, both rockspecs", function()
     if sub.sh("command -v luarocks") == "" then return pending("luarocks is not installed") end
     for _, path in ipairs({ released, "kadoa-scm-1.rockspec" }) do
-      assert.are.equal("ok\n", sub.sh("luarocks --lua-version=5.4 lint " .. path .. " 2>&1 && echo ok"), path)
+      -- lint prints nothing when all is well; under `make asan` luarocks's
+      -- probe of the lua5.4 on PATH (the sanitised host) prints its usage
+      -- first, which is no lint finding
+      local out = sub.sh("luarocks --lua-version=5.4 lint " .. path .. " 2>&1 && echo ok")
+      assert.truthy(out:match("\nok\n$") or out == "ok\n", path .. ": " .. out)
+      assert.is_nil(out:find("rockspec", 1, true), path .. ": " .. out)
     end
   end)
 end)
