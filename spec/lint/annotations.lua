@@ -311,13 +311,7 @@ function M.check_calls(api_src, types_src)
   return found
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = pf.read
 
 local function find(root, dirs, extra)
   local q = "'" .. root:gsub("'", "'\\''") .. "'"
@@ -378,11 +372,7 @@ local function main(args)
       end
     end
   end
-  if bad > 0 then
-    io.stderr:write(("annotations: %d problem%s in %d file%s checked\n"):format(
-      bad, bad == 1 and "" or "s", checked, checked == 1 and "" or "s"))
-    os.exit(1)
-  end
+  pf.finish("annotations", bad, "problem", checked)
 end
 
 -- Run as a script (make lint); required (the spec), give the module.

@@ -183,6 +183,7 @@ do
   if root then package.path = (root == "" and "." or root) .. "/?.lua;" .. package.path end
 end
 local read = require("spec.helpers.subprocess").read
+M.read = read   -- for spec/lint/annotations.lua, which loads this file
 
 -- The files the rule covers, from the repository root.
 function M.tree_files(root)
@@ -193,6 +194,16 @@ function M.tree_files(root)
   for f in p:lines() do files[#files + 1] = f end
   p:close()
   return files
+end
+
+-- finish(rule, bad, noun, checked): a lint script's last word: how many
+-- problems in how many files, and exit 1 when there were any.
+function M.finish(rule, bad, noun, checked)
+  if bad > 0 then
+    io.stderr:write(("%s: %d %s%s in %d file%s checked\n"):format(
+      rule, bad, noun, bad == 1 and "" or "s", checked, checked == 1 and "" or "s"))
+    os.exit(1)
+  end
 end
 
 local function main(args)
@@ -218,11 +229,7 @@ local function main(args)
       end
     end
   end
-  if bad > 0 then
-    io.stderr:write(("private_fields: %d violation%s in %d file%s checked\n"):format(
-      bad, bad == 1 and "" or "s", #files, #files == 1 and "" or "s"))
-    os.exit(1)
-  end
+  M.finish("private_fields", bad, "violation", #files)
 end
 
 -- Run as a script (make lint); required (the lint spec), give the module.
