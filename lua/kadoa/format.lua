@@ -393,6 +393,16 @@ function M.short_id(id)
   return "?"
 end
 
+-- elapsed(seconds): time gone by, as the views show it: 7.3s, 2m05s, 1h02m.
+---@param s number seconds
+---@return string
+function M.elapsed(s)
+  if s < 60 then return ("%.1fs"):format(s) end
+  s = math.floor(s + 0.5)
+  if s < 3600 then return ("%dm%02ds"):format(math.floor(s / 60), s % 60) end
+  return ("%dh%02dm"):format(math.floor(s / 3600), math.floor(s % 3600 / 60))
+end
+
 -- number(n): a number as the views show it (14, not 14.0; nan; inf).
 ---@param n number|any
 ---@return string

@@ -275,15 +275,8 @@ function M.duration(text)
   return v * scale
 end
 
--- elapsed(seconds): time gone by, as the live line shows it: 7.3s, 2m05s, 1h02m.
----@param s number seconds
----@return string
-function M.elapsed(s)
-  if s < 60 then return ("%.1fs"):format(s) end
-  s = math.floor(s + 0.5)
-  if s < 3600 then return ("%dm%02ds"):format(math.floor(s / 60), s % 60) end
-  return ("%dh%02dm"):format(math.floor(s / 3600), math.floor(s % 3600 / 60))
-end
+-- elapsed(seconds): kadoa.format's (the fleet's views show it too).
+M.elapsed = format.elapsed
 
 -- setting(seconds): a duration as one would type it: 500ms, 2s, 1.5s, 5m, 1h.
 ---@param s number seconds
