@@ -278,6 +278,7 @@ return M
       { "src/core.c", "client_methods", "Transport", ":" },
       { "src/multi.c", "kd_multi_methods", "Transport", ":" },
       { "src/multi.c", "req_methods", "Handle", ":" },
+      { "src/term.c", "tty_methods", "Tty", ":" },
     }
     for _, c in ipairs(cases) do
       it(c[2] .. " of " .. c[1] .. ": each has its stub on " .. c[3], function()

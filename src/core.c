@@ -540,6 +540,8 @@ static const luaL_Reg module_funcs[] = {
   {"escape", l_escape},
   {"mkdir", l_mkdir},
   {"curl_info", l_curl_info},
+  {"term_size", kd_term_size},
+  {"terminal", kd_terminal},
   {NULL, NULL}
 };
 
@@ -553,6 +555,7 @@ int luaopen_kadoa_core(lua_State *L) {
     kd_new_class(L, KD_CLIENT_MT, l_close, l_close, l_tostring, methods);
   }
   kd_open_multi(L);
+  kd_open_term(L);
   {
     static const luaL_Reg none[] = {{NULL, NULL}};
     const luaL_Reg *methods[] = {none, NULL};

@@ -287,6 +287,13 @@ extern const luaL_Reg kd_multi_methods[];
 /* Cancel every request of `c` and free the multi machinery. */
 void kd_multi_cleanup(kd_client *c);
 
+/* ---- term.c: the terminal (size, raw mode) ---------------------------- */
+
+int kd_term_size(lua_State *L);   /* core.term_size() */
+int kd_terminal(lua_State *L);    /* core.terminal() */
+/* Register the tty metatable. */
+void kd_open_term(lua_State *L);
+
 /* ---- decode.c --------------------------------------------------------- */
 
 /* Decode the JSON text s[0..n) with the decode function at absolute stack

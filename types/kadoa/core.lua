@@ -142,6 +142,25 @@ function Transport:close() end
 ---@return boolean
 function Transport:closed() end
 
+---/dev/tty, opened by core.terminal(); it keeps the mode it found and puts it back on
+---close, or when collected.
+---@class kadoa.core.Tty
+local Tty = {}
+
+---Raw mode: keys one by one, no echo, Ctrl-C a byte, reads that never block.
+---@return true|nil ok
+---@return string|nil message
+function Tty:raw() end
+
+---@param n integer bytes at most, 1 to 256
+---@param wait? number seconds to wait for the first (default 0)
+---@return string|nil bytes "" when none came
+---@return string|nil message the terminal is gone
+function Tty:read(n, wait) end
+
+---The kept mode back, /dev/tty closed. Idempotent.
+function Tty:close() end
+
 ---@class kadoa.core
 ---@field version string the library's version
 ---@field MAX_ID integer the longest path segment, in bytes
@@ -181,5 +200,14 @@ function core.mkdir(path) end
 
 ---@return { version: string, ssl: string, zlib: string, http2: boolean, brotli: boolean }
 function core.curl_info() end
+
+---The size of /dev/tty (the controlling terminal).
+---@return integer|nil lines
+---@return integer|string|nil columns or, without a size, the message why
+function core.term_size() end
+
+---@return kadoa.core.Tty|nil tty /dev/tty, its mode kept
+---@return string|nil message no terminal
+function core.terminal() end
 
 return core

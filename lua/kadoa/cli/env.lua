@@ -23,10 +23,7 @@ end
 
 ---@return integer columns
 function M.width()
-  local p = io.popen("stty size </dev/tty 2>/dev/null")
-  local line = p and p:read("*l")
-  if p then p:close() end
-  local cols = tonumber((line or ""):match("^%d+ (%d+)"))
+  local _, cols = require("kadoa.core").term_size()
   if cols and cols >= 20 then return cols end
   return 80
 end
