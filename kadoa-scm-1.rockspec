@@ -88,6 +88,7 @@ build = {
       ["kadoa.errors"] = "lua/kadoa/errors.lua",
       ["kadoa.export"] = "lua/kadoa/export.lua",
       ["kadoa.fleet"] = "lua/kadoa/fleet.lua",
+      ["kadoa.fleet.view"] = "lua/kadoa/fleet/view.lua",
       ["kadoa.format"] = "lua/kadoa/format.lua",
       ["kadoa.health"] = "lua/kadoa/health.lua",
       ["kadoa.init"] = "lua/kadoa/init.lua",

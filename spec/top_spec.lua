@@ -9,6 +9,7 @@ local sub = require("spec.helpers.subprocess")
 local core = require("kadoa.core")
 local kadoa = require("kadoa")
 local top = require("kadoa.cli.commands.top")
+local view_text = require("kadoa.fleet.view")
 
 local KEY = "sk-top-Hh4kQ9wL2-do-not-print"
 
@@ -156,14 +157,33 @@ describe("kadoa top", function()
       assert.are.equal("", r.out)
     end
     assert.are.equal(0, run({ "top", "--help" }).code)
+    -- --json says the failure in kadoa.fleet.view's one shape
+    r = run({ "top", "--once", "--json" }, { KADOA_API_KEY = "wrong-key" })
+    assert.are.equal(3, r.code)
+    local snap = decode(r.out:match("[^\n]+"))
+    assert.is_true(snap.stale)
+    assert.are.same({ 0, "auth", 401 }, { #snap.rows, snap.error.kind, snap.error.status })
+    assert.is_string(snap.error.message)
   end)
 
   it("keeps server text on one clean line", function()
     local row = { id = "x", domain = "evil\27]0;owned\7.example.com\nnext", state = "failed",
       error = "boom\27[2J\r\nagain", pages = 1 }
-    local line = top.row_line(row, 200)
+    local line = view_text.row_line(row, 200)
     assert.is_nil(line:find("[%c]"))
     assert.is_true(contains(line, "boom"))
+  end)
+
+  it("reads keys out of what the terminal sent, several in one read", function()
+    assert.are.same({ "up", "down", "up", "down", "pgup", "pgdn", "home", "home", "end", "end" },
+      top.keys("\27[A\27OB\27[1;5A\27[1;2B\27[5~\27[6~\27[H\27[1~\27OF\27[4~"))
+    assert.are.same({ "j", "k", "q", "é", "日", "enter", "enter", "backspace", "backspace", "ctrl-c" },
+      top.keys("jkqé日\r\n\127\8\3"))
+    -- a lone Esc, Alt+x (Esc then x), a sequence without a name (a paste's start)
+    assert.are.same({ "esc" }, top.keys("\27"))
+    assert.are.same({ "esc", "x" }, top.keys("\27x"))
+    assert.are.same({ "ignored", "a" }, top.keys("\27[200~a"))
+    assert.are.same({}, top.keys(""))
   end)
 
   it("the view: writes only the lines that changed, sorts, filters, selects, asks before pausing", function()

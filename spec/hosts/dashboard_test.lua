@@ -227,6 +227,14 @@ describe("examples/dashboard", function()
     local out = sh(("KADOA_API_KEY=%s KADOA_BASE_URL=%s %s %s top --once --json 2>&1"):format(
       q(KEY), q(srv.url), sub.interpreter, q(ROOT .. "/bin/kadoa")))
     local cli = assert(cjson.decode(out:match("[^\n]+")), out)
+    -- one JSON shape (kadoa.fleet.view's): the page's has only the
+    -- stream's own fields (version, at, next) beside
+    local keys = {}
+    for k in pairs(frozen) do keys[#keys + 1] = k end
+    for k in pairs(cli) do keys[#keys + 1] = "cli " .. k end
+    table.sort(keys)
+    assert.are.equal("at cli refreshed cli refreshes cli rows cli stale cli totals next refreshed refreshes "
+      .. "rows stale totals version", table.concat(keys, " "))
     assert.are.equal(#frozen.rows, #cli.rows)
     for _, r in ipairs(cli.rows) do
       local w = assert(row_of(frozen, r.id), "the command shows " .. r.id .. ", the page does not")

@@ -905,6 +905,11 @@ test(":KadoaTop lists every crawl and refreshes in place, the editor ticking", f
   eq(false, vim.bo[b].modifiable, "modifiable")
   eq("kadoa-top", vim.bo[b].filetype, "filetype")
   check(ticks >= elapsed * 100 * 0.5, ("only %d ticks in %.2f s"):format(ticks, elapsed))
+  -- drawn by kadoa.fleet.view, with none of the command's modules loaded
+  check(package.loaded["kadoa.fleet.view"], "kadoa.fleet.view is not loaded")
+  for name in pairs(package.loaded) do
+    check(name ~= "kadoa.cli" and not name:find("^kadoa%.cli%."), "Neovim loaded " .. name)
+  end
 end)
 
 test(":KadoaTop: p pauses the crawl on the cursor's line in the mock, r resumes it", function()

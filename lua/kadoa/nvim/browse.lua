@@ -43,14 +43,20 @@ local function set_state(buf, st, state)
   pcall(api.nvim_buf_set_var, buf, "kadoa_state", state)
 end
 
--- Lines go in with 'modifiable' on for just that moment: the buffer is a
--- view of the server's answer, not something to edit.
-local function put_lines(buf, first, last, lines)
+-- put_lines(buf, first, last, lines): lines go in with 'modifiable' on for
+-- just that moment: the buffer is a view of the server's answer (here and
+-- in :KadoaTop), not something to edit.
+---@param buf integer
+---@param first integer as nvim_buf_set_lines takes it
+---@param last integer
+---@param lines string[]
+function M.put_lines(buf, first, last, lines)
   api.nvim_buf_set_option(buf, "modifiable", true)
   api.nvim_buf_set_lines(buf, first, last, false, lines)
   api.nvim_buf_set_option(buf, "modifiable", false)
   api.nvim_buf_set_option(buf, "modified", false)
 end
+local put_lines = M.put_lines
 
 local function close(buf)
   if #api.nvim_list_wins() > 1 and api.nvim_get_current_buf() == buf then

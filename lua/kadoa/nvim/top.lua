@@ -54,13 +54,7 @@ local function cancelled()
   return require("kadoa.errors").new("usage", "kadoa: request was cancelled (view hidden)")
 end
 
-local function err_text(err, max)
-  local f = fmt()
-  if type(err) == "table" then
-    return require("kadoa.text").one_line(f.format_error(err), max)
-  end
-  return require("kadoa.text").one_line(f.text(err), max)
-end
+local function err_text(err, max) return require("kadoa.fleet.view").error_text(err, max) end
 
 ---------------------------------------------------------------------------
 -- The proxy client: each call starts a non-blocking request and yields
@@ -191,12 +185,12 @@ end
 ---------------------------------------------------------------------------
 -- Drawing
 
--- The table is `kadoa top`'s own (kadoa.cli.commands.top: the totals
--- line, the heading, one row per session, the optional columns dropped as
--- on a narrow terminal), so both show the same thing; only the line under
--- the totals is the buffer's: when it was refreshed, or STALE and why.
+-- The table is kadoa.fleet.view's, as in `kadoa top` and the dashboard
+-- (the totals line, the heading, one row per session, the optional
+-- columns dropped as on a narrow terminal); only the line under the
+-- totals is the buffer's: when it was refreshed, or STALE and why.
 
-local function cli() return require("kadoa.cli.commands.top") end
+local view_text = require("kadoa.fleet.view")
 
 -- the width the rows are cut to: the widest window showing the buffer
 local function width_of(buf)
@@ -210,22 +204,15 @@ end
 local function header(view, width)
   local snap = view.snap
   local lines = {}
-  lines[1] = snap and cli().totals_line(snap) or "kadoa top: loading..."
+  lines[1] = snap and view_text.totals_line(snap) or "kadoa top: loading..."
   if snap and snap.stale then
     lines[2] = "STALE since " .. (view.good_at or "-") .. ": "
       .. err_text(snap.error or "refresh failed", 160)
   else
     lines[2] = "refreshed " .. (view.good_at or "-") .. "   p pause  r resume  <CR> pages  q close"
   end
-  lines[3] = cli().heading(width)
+  lines[3] = view_text.heading(width)
   return lines
-end
-
-local function put_lines(buf, lines)
-  api.nvim_buf_set_option(buf, "modifiable", true)
-  api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  api.nvim_buf_set_option(buf, "modifiable", false)
-  api.nvim_buf_set_option(buf, "modified", false)
 end
 
 -- Redraw the whole table; each window's cursor stays on the session it
@@ -241,10 +228,10 @@ local function draw(buf, view)
   local lines, ids = header(view, width), {}
   local rows = view.snap and view.snap.rows or {}
   for _, r in ipairs(rows) do
-    lines[#lines + 1] = cli().row_line(r, width)
+    lines[#lines + 1] = view_text.row_line(r, width)
     ids[#lines] = r.id
   end
-  put_lines(buf, lines)
+  require("kadoa.nvim.browse").put_lines(buf, 0, -1, lines)
   view.ids = ids
   for win, c in pairs(cursors) do
     local target = c.row
@@ -443,7 +430,7 @@ function M.open(opts)
   local fopts = {}
   for k, v in pairs(o) do if not VIEW_OPTS[k] then fopts[k] = v end end
   local view = { gen = 0, reqs = {}, ids = {}, visible = false, confirm = o.confirm ~= false }
-  -- the C core first: the table's module (the CLI's) loads it
+  -- no client, no model
   local _, lerr = kn().client()
   local model, merr = nil, lerr
   if not lerr then model, merr = require("kadoa.fleet").new(proxy_for(view), fopts) end

@@ -1,22 +1,21 @@
 -- kadoa.cli.commands.top: `kadoa top [--once] [--json] [--plain]`, every
--- crawl of the account at once, on kadoa.fleet's model.
+-- crawl of the account at once: kadoa.fleet's model in kadoa.fleet.view's
+-- table, on a terminal.
 --
 -- On a terminal: a full-screen view on the alternate screen, redrawn line
 -- by line (only the lines that changed are written), sized from the
--- terminal at every frame check, with keys read in raw mode without
--- blocking the refresh: `stty raw -echo min 0 time 1` makes a read of
--- /dev/tty return after a tenth of a second with nothing, so plain Lua
--- needs no poll(2) and no C. The terminal is put back (screen, cursor,
--- mode) however the loop ends: q, Ctrl-C, an error.
+-- terminal at every frame (core.term_size: an ioctl, no process), keys
+-- read in raw mode (core.terminal) while waiting for the next frame. The
+-- terminal is put back (screen, cursor, mode) however the loop ends: q,
+-- Ctrl-C, an error.
 --
 -- Elsewhere (a pipe, --plain, NO_COLOR, TERM=dumb) and with --once: one
--- snapshot as a table. --json: the model as JSON lines, one per refresh
--- (--once: one line).
+-- snapshot as a table. --json: kadoa.fleet.view's JSON snapshot, one line
+-- per refresh (--once: one line).
 
 local core = require("kadoa.core")
 local fleet = require("kadoa.fleet")
-local format = require("kadoa.format")
-local json = require("kadoa.json")
+local view_text = require("kadoa.fleet.view")
 local text = require("kadoa.text")
 local args = require("kadoa.cli.args")
 local display = require("kadoa.cli.display")
@@ -25,318 +24,43 @@ local output_module = require("kadoa.cli.output")
 
 local M = {}
 
----------------------------------------------------------------------------
--- Text of the model (shared by the table and the full-screen view)
+local cell, error_text = view_text.cell, view_text.error_text
 
--- Server text for one cell: one line, escaped, at most max characters.
-local function cell(s, max)
-  if type(s) ~= "string" then return "" end
-  return (text.clean(text.one_line(s, 4 * max + 8), max))
-end
-
-local function pad(s, n)
-  local w = text.width(s)
-  if w >= n then return text.cut(s, n) end
-  return s .. string.rep(" ", n - w)
-end
-
-local function rpad(s, n)
-  local w = text.width(s)
-  if w >= n then return s end
-  return string.rep(" ", n - w) .. s
-end
-
-local function whole(n)
-  if type(n) ~= "number" or n ~= n then return "-" end
-  return format.number(math.floor(n + 0.5))
-end
-
-local function rate(n)
-  if type(n) ~= "number" or n ~= n then return "-" end
-  if n > 0 and n < 10 then return ("%.1f"):format(n) end
-  return whole(n)
-end
-
--- The columns, in order; narrow terminals drop the ones marked `optional`
--- (from the last) before the domain gets less than 16 characters.
-local COLUMNS = {
-  { "SESSION", 9, function(r) return text.short_id(r.id) end },
-  { "STATE", 8, function(r) return r.state end },
-  { "PAGES", 7, function(r) return whole(r.pages) end, right = true },
-  { "PG/MIN", 7, function(r) return rate(r.pages_per_minute) end, right = true },
-  { "ACTIVE", 6, function(r) return whole(r.active) end, right = true, optional = 2 },
-  { "WAIT", 6, function(r) return whole(r.waiting) end, right = true, optional = 3 },
-  { "ELAPSED", 7, function(r) return r.elapsed and args.elapsed(r.elapsed) or "-" end,
-    right = true, optional = 1 },
-}
-
--- Which columns fit in `width`: the optional ones go, last first.
-local function columns(width)
-  local cols = {}
-  for _, c in ipairs(COLUMNS) do cols[#cols + 1] = c end
-  local function used()
-    local w = 0
-    for _, c in ipairs(cols) do w = w + c[2] + 2 end
-    return w
-  end
-  for drop = 1, 3 do
-    if width - used() >= 16 + 12 then break end
-    for i, c in ipairs(cols) do
-      if c.optional == drop then table.remove(cols, i) break end
-    end
-  end
-  return cols, math.max(width - used(), 8)
-end
-
--- One row as text, `width` characters at most.
----@param r kadoa.fleet.Row
----@param width integer columns
----@return string
-function M.row_line(r, width)
-  local cols, rest = columns(width)
-  local parts = {}
-  for _, c in ipairs(cols) do
-    local v = c[3](r)
-    parts[#parts + 1] = c.right and rpad(v, c[2]) or pad(v, c[2])
-  end
-  local domain = cell(r.domain, 40)
-  local tail = domain
-  if r.error then tail = domain .. "  " .. cell(r.error, rest) end
-  parts[#parts + 1] = tail
-  return text.cut(table.concat(parts, "  "), width)
-end
-
--- The column headings over row_line's columns, `width` characters at most.
----@param width integer columns
----@return string
-function M.heading(width)
-  local cols = columns(width)
-  local parts = {}
-  for _, c in ipairs(cols) do parts[#parts + 1] = c.right and rpad(c[1], c[2]) or pad(c[1], c[2]) end
-  parts[#parts + 1] = "DOMAIN"
-  return text.cut(table.concat(parts, "  "), width)
-end
-
-local function count(n, one, many) return ("%s %s"):format(whole(n), n == 1 and one or many) end
-
--- The totals as one line, what matters most first (a narrow terminal cuts
--- the end): "2 running  1,234 pages/min  1 error  |  12 sessions, 1 paused,
--- 8 finished, 1 failed, 5,678 pages".
----@param snap kadoa.fleet.Snapshot
----@return string
-function M.totals_line(snap)
-  local t = snap.totals
-  return ("%s running  %s pages/min  %s  |  %s, %s paused, %s finished, %s failed, %s"):format(
-    whole(t.running), rate(t.pages_per_minute), count(t.errors, "error", "errors"),
-    count(t.sessions, "session", "sessions"), whole(t.paused), whole(t.finished), whole(t.failed),
-    count(t.pages, "page", "pages"))
-end
-
-local function error_text(err)
-  if err == nil then return "" end
-  return cell(format.format_error(err), 200)
-end
-
----------------------------------------------------------------------------
--- JSON lines
-
--- A value the JSON encoder takes: the error value as its fields; a string
--- that is not valid UTF-8 escaped (the encoder refuses those).
-local function plain(v, depth)
-  if type(v) == "table" then
-    if depth > 20 then return nil end
-    local t = {}
-    if getmetatable(v) ~= nil then   -- an error value
-      return { kind = v.kind, message = plain(v.message, depth + 1), status = v.status,
-        request_id = plain(v.request_id, depth + 1) }
-    end
-    for k, x in pairs(v) do t[k] = plain(x, depth + 1) end
-    return t
-  end
-  if type(v) == "number" and (v ~= v or v == math.huge or v == -math.huge) then return nil end
-  return v
-end
-
--- json_line(snap) -> the snapshot as one line of JSON (kadoa.cli.output's
--- json_line: no raw controls): the error as kind, message, status and
--- request_id; rows always an array; NaN and infinities left out.
----@param snap kadoa.fleet.Snapshot
----@return string
-function M.json_line(snap)
-  local v = plain(snap, 0)
-  v.rows = json.array(v.rows)
-  local s, msg = json.encode(v)
-  if not s then
-    -- invalid UTF-8 from the server: escape every string and try once more
-    local function fix(x)
-      if type(x) == "string" then return (text.clean(x)) end
-      if type(x) == "table" then for k, y in pairs(x) do x[k] = fix(y) end end
-      return x
-    end
-    v = fix(v)
-    v.rows = json.array(v.rows)
-    s, msg = json.encode(v)
-  end
-  return output_module.json_line(assert(s, msg))
-end
-
----------------------------------------------------------------------------
 -- The plain table (--once, and any run that is not on a terminal)
-
 local function print_table(output, snap, width)
-  output:out(M.totals_line(snap))
-  output:out(M.heading(width))
-  for _, r in ipairs(snap.rows) do output:out(M.row_line(r, width)) end
+  output:out(view_text.totals_line(snap))
+  output:out(view_text.heading(width))
+  for _, r in ipairs(snap.rows) do output:out(view_text.row_line(r, width)) end
 end
 
 ---------------------------------------------------------------------------
--- Sorting and filtering (the view's own: the model's order is "activity")
+-- Keys
 
----@alias kadoa.cli.top.Sort "activity"|"pages"|"domain"|"newest"
+-- The keys that are not characters; an escape sequence by what follows
+-- ESC [ or ESC O, its modifiers left out (ESC [1;5A is up).
+local NAMED = { ["\3"] = "ctrl-c", ["\r"] = "enter", ["\n"] = "enter", ["\127"] = "backspace",
+  ["\8"] = "backspace", ["\27"] = "esc", A = "up", B = "down", H = "home", F = "end",
+  ["1~"] = "home", ["7~"] = "home", ["4~"] = "end", ["8~"] = "end", ["5~"] = "pgup", ["6~"] = "pgdn" }
 
--- The sort orders the view steps through (s), the first the model's own.
----@type kadoa.cli.top.Sort[]
-M.SORTS = { "activity", "pages", "domain", "newest" }
-local SORT_FN = {
-  pages = function(a, b)
-    local pa, pb = a.pages or -1, b.pages or -1
-    if pa ~= pb then return pa > pb end
-    return a.id < b.id
-  end,
-  domain = function(a, b)
-    local da, db = tostring(a.domain):lower(), tostring(b.domain):lower()
-    if da ~= db then return da < db end
-    return a.id < b.id
-  end,
-  newest = function(a, b)
-    local ca, cb = a.created or -math.huge, b.created or -math.huge
-    if ca ~= cb then return ca > cb end
-    return a.id < b.id
-  end,
-}
-
--- view_rows(snap, sort, filter) -> the rows to show, in order
----@param snap kadoa.fleet.Snapshot
----@param sort kadoa.cli.top.Sort|string "activity" (or any unknown name) keeps the model's order
----@param filter string|nil rows whose domain holds this, any case ("" or nil: every row)
----@return kadoa.fleet.Row[]
-function M.view_rows(snap, sort, filter)
-  local out = {}
-  local needle = filter and filter ~= "" and filter:lower() or nil
-  for _, r in ipairs(snap.rows) do
-    if not needle or tostring(r.domain):lower():find(needle, 1, true) then out[#out + 1] = r end
+-- keys(s) -> the keys in what the terminal sent (one read may hold
+-- several): a name ("up", "down", "pgup", "pgdn", "home", "end", "enter",
+-- "esc", "backspace", "ctrl-c"), a character (a UTF-8 one whole), or
+-- "ignored" for an escape sequence without a name.
+---@param s string bytes read from the terminal
+---@return string[]
+function M.keys(s)
+  local out, i = {}, 1
+  while i <= #s do
+    local seq, tail = s:match("^(\27[%[O]([%d;]*[%a~]))", i)
+    local k = seq or s:match("^[\192-\247][\128-\191]*", i) or s:sub(i, i)
+    if seq then
+      out[#out + 1] = NAMED[tail:match("%a$") or (tail:match("^%d*") .. "~")] or "ignored"
+    else
+      out[#out + 1] = NAMED[k] or k
+    end
+    i = i + #k
   end
-  if SORT_FN[sort] then table.sort(out, SORT_FN[sort]) end
   return out
-end
-
----------------------------------------------------------------------------
--- The terminal
-
--- The terminal in raw mode (open_terminal).
----@class kadoa.cli.top.Term
----@field output table kadoa.cli.output's: where the screen is written
----@field saved string `stty -g`: the mode to put back
----@field tty file* /dev/tty, read for keys
----@field open boolean until close()
-local Term = {}
-Term.__index = Term
-
-local function shell(cmd)
-  local p = io.popen(cmd)
-  if not p then return nil end
-  local s = p:read("*a")
-  p:close()
-  return s
-end
-
--- open(output) -> term | nil, message: raw mode on /dev/tty, the alternate
--- screen, the cursor hidden. term:close() undoes all of it (idempotent).
----@param output table kadoa.cli.output's
----@return kadoa.cli.top.Term|nil term
----@return string|nil message why not
-function M.open_terminal(output)
-  local saved = shell("stty -g </dev/tty 2>/dev/null")
-  saved = saved and saved:match("^%s*(.-)%s*$")
-  if not saved or saved == "" or saved:find("[^%w:=%-]") then
-    return nil, "cannot read the terminal's mode"
-  end
-  local tty = io.open("/dev/tty", "rb")
-  if not tty then return nil, "cannot open /dev/tty" end
-  tty:setvbuf("no")
-  local t = setmetatable({ output = output, saved = saved, tty = tty, open = true }, Term)
-  os.execute("stty raw -echo min 0 time 1 </dev/tty 2>/dev/null")
-  t:write("\27[?1049h\27[?25l\27[2J")
-  return t
-end
-
--- write(s): bytes to the screen (standard output).
----@param s string text and escape sequences
-function Term:write(s) self.output:write(self.output.stdout, s) end
-
--- close(): the terminal's mode, screen and cursor back.
-function Term:close()
-  if not self.open then return end
-  self.open = false
-  self:write("\27[0m\27[?25h\27[?1049l")
-  os.execute("stty " .. self.saved .. " </dev/tty 2>/dev/null")
-  self.tty:close()
-end
-
--- size() -> lines, columns (re-read: the window may have been resized);
--- 24, 80 when the terminal does not say or is smaller than 3 x 20
----@return integer lines
----@return integer columns
-function Term.size()
-  local s = shell("stty size </dev/tty 2>/dev/null") or ""
-  local lines, cols = s:match("^(%d+) (%d+)")
-  lines, cols = tonumber(lines), tonumber(cols)
-  if not lines or lines < 3 or not cols or cols < 20 then return 24, 80 end
-  return lines, cols
-end
-
--- byte() -> one byte as a string, or nil after a tenth of a second without one
----@return string|nil
-function Term:byte()
-  local b = self.tty:read(1)
-  if b == "" then return nil end
-  return b
-end
-
--- key() -> a key name ("up", "down", "pgup", "pgdn", "home", "end",
--- "enter", "esc", "backspace", "ctrl-c") or the character typed, or nil
--- when nothing came within a tenth of a second.
----@return string|nil key a name, a character, or "ignored" for an unknown escape sequence
-function Term:key()
-  local b = self:byte()
-  if not b then return nil end
-  if b == "\3" then return "ctrl-c" end
-  if b == "\r" or b == "\n" then return "enter" end
-  if b == "\127" or b == "\8" then return "backspace" end
-  if b ~= "\27" then
-    -- a UTF-8 character comes whole (a filter may hold one)
-    local c = b:byte()
-    local n = c >= 0xF0 and 3 or c >= 0xE0 and 2 or c >= 0xC0 and 1 or 0
-    for _ = 1, n do b = b .. (self:byte() or "") end
-    return b
-  end
-  local b2 = self:byte()
-  if b2 ~= "[" and b2 ~= "O" then return "esc" end
-  local seq = ""
-  for _ = 1, 8 do
-    local c = self:byte()
-    if not c then break end
-    seq = seq .. c
-    if c:match("[%a~]") then break end
-  end
-  local final = seq:sub(-1)
-  if final == "A" then return "up" end
-  if final == "B" then return "down" end
-  if final == "H" or seq == "1~" or seq == "7~" then return "home" end
-  if final == "F" or seq == "4~" or seq == "8~" then return "end" end
-  if seq == "5~" then return "pgup" end
-  if seq == "6~" then return "pgdn" end
-  return "ignored"
 end
 
 ---------------------------------------------------------------------------
@@ -345,7 +69,7 @@ end
 -- The full-screen view's state: sort, filter, selection, scrolling, the
 -- prompt and message of the bottom line, and the last frame drawn.
 ---@class kadoa.cli.top.View
----@field sort integer index in M.SORTS
+---@field sort integer index in kadoa.fleet.view.SORTS
 ---@field filter string "" for none
 ---@field typing? string the filter being typed after /
 ---@field prompt? { what: "pause"|"resume", id: string, text: string } the question awaiting y/n
@@ -398,15 +122,15 @@ function View:frame(snap, lines, cols, now)
     when = "refreshing..."
   end
   -- the refresh marker before the totals' tail, so a narrow terminal keeps it
-  local totals = M.totals_line(snap)
+  local totals = view_text.totals_line(snap)
   local head, tail = totals:match("^(.-)  |  (.*)$")
   out[1] = { text.cut("kadoa top  " .. head .. "  " .. when .. "  |  " .. tail, w),
     snap.stale and "1;31" or "1" }
   local filter = self.filter ~= "" and ("  filter: " .. cell(self.filter, 30)) or ""
   out[2] = { text.cut(("sort: %s (s)%s  %s select  p pause  r resume  / filter  q quit"):format(
-    M.SORTS[self.sort], filter, self.utf8 and "↑↓ j k" or "up/down j k"), w), "2" }
-  out[3] = { M.heading(w), "7" }
-  local rows = M.view_rows(snap, M.SORTS[self.sort], self.filter)
+    view_text.SORTS[self.sort], filter, self.utf8 and "↑↓ j k" or "up/down j k"), w), "2" }
+  out[3] = { view_text.heading(w), "7" }
+  local rows = view_text.rows(snap, view_text.SORTS[self.sort], self.filter)
   self.rows = rows
   -- the selection follows its session through re-sorting; a session gone
   -- hands it to the row in its place
@@ -428,7 +152,8 @@ function View:frame(snap, lines, cols, now)
     if r then
       local sgr = STATE_COLOR[r.state] or ""
       if r.id == self.selected then sgr = "7" .. (sgr ~= "" and (";" .. sgr) or "") end
-      out[#out + 1] = { pad(M.row_line(r, w), w), sgr }
+      local line = view_text.row_line(r, w)   -- the selection's colour across the whole width
+      out[#out + 1] = { line .. string.rep(" ", w - text.width(line)), sgr }
     elseif i == 0 and #rows == 0 then
       out[#out + 1] = { self.filter ~= "" and "no session matches the filter" or "no sessions", "2" }
     else
@@ -453,7 +178,7 @@ end
 
 -- draw(term, frame) -> how many lines were written: only the lines that
 -- differ from the last frame
----@param term kadoa.cli.top.Term
+---@param term { write: fun(self: table, s: string) } where the screen goes
 ---@param frame kadoa.cli.top.FrameLine[] View:frame's
 ---@return integer
 function View:draw(term, frame)
@@ -479,7 +204,7 @@ function View:say(msg, is_error, now)
 end
 
 -- key(k, m, now) -> "quit" | "interrupt" | nil: one key
----@param k string Term:key's
+---@param k string one of keys()
 ---@param m kadoa.fleet.Fleet the model: y to a prompt pauses or resumes through it
 ---@param now number monotonic seconds
 ---@return "quit"|"interrupt"|nil
@@ -521,7 +246,7 @@ function View:key(k, m, now)
   elseif k == "pgup" then go((self.index or 1) - math.max(self.lines - 5, 1))
   elseif k == "home" or k == "g" then go(1)
   elseif k == "end" or k == "G" then go(#rows)
-  elseif k == "s" then self.sort = self.sort % #M.SORTS + 1
+  elseif k == "s" then self.sort = self.sort % #view_text.SORTS + 1
   elseif k == "/" then self.typing = ""
   elseif k == "esc" then self.filter = ""
   elseif (k == "p" or k == "r") and self.selected then
@@ -534,20 +259,28 @@ function View:key(k, m, now)
   return nil
 end
 
--- The loop: refresh when due, re-read the size, draw what changed, read a
--- key (a tenth of a second at most), act on it.
+-- The loop: refresh when due, re-read the size (an ioctl, cheap enough for
+-- every frame), draw what changed, wait for keys until the next refresh
+-- (a quarter of a second at most: the clock on the top line moves, a
+-- message runs out, the window may be resized), act on them. Raw mode on
+-- /dev/tty and the alternate screen for as long as it runs.
 local function full_screen(output, env, m)
-  local term, msg = M.open_terminal(output)
-  if not term then
+  local tty, msg = core.terminal()
+  local raw
+  if tty then raw, msg = tty:raw() end
+  if not raw then
+    if tty then tty:close() end
     output:say(msg .. "; printing one snapshot instead")
     return nil
   end
+  local term = { write = function(_, s) output:write(output.stdout, s) end }
+  term:write("\27[?1049h\27[?25l\27[2J")   -- the alternate screen, no cursor
   local view = M.new_view(display.utf8(env.getenv))
   local ok, result = pcall(function()
-    local due, size_due = 0, 0
-    local snap
+    local due = 0
     while true do
       local now = core.monotime()
+      local snap
       if now >= due then
         snap = m:refresh()
         now = core.monotime()
@@ -555,25 +288,23 @@ local function full_screen(output, env, m)
       else
         snap = m:snapshot()   -- a pause or resume marks rows between refreshes
       end
-      if now >= size_due then
-        local lines, cols = term:size()
-        if lines ~= view.lines or cols ~= view.cols then
-          view.lines, view.cols, view.prev = lines, cols, {}
-          term:write("\27[0m\27[2J")
-        end
-        size_due = now + 0.5
+      local lines, cols = core.term_size()
+      if not lines or lines < 3 or cols < 20 then lines, cols = 24, 80 end
+      if lines ~= view.lines or cols ~= view.cols then
+        view.lines, view.cols, view.prev = lines, cols, {}
+        term:write("\27[0m\27[2J")
       end
       view:draw(term, view:frame(snap, view.lines, view.cols, now))
-      local k = term:key()
-      if k then
+      -- a terminal that is gone raises: the view cannot go on
+      for _, k in ipairs(M.keys(assert(tty:read(64, math.min(math.max(due - now, 0), 0.25))))) do
         local what = view:key(k, m, core.monotime())
         if what == "quit" then return exit.ok end
         if what == "interrupt" then return exit.interrupted end
-        size_due = 0   -- look at the size again at once: keys often follow a resize
       end
     end
   end)
-  term:close()
+  tty:close()   -- the mode first: it matters most
+  term:write("\27[0m\27[?25h\27[?1049l")
   -- the screen is back: now an interruption (SIGINT: kadoa.cli says it)
   -- or an error may be told
   if not ok then error(result, 0) end
@@ -627,7 +358,7 @@ function M.run(output, env, client, opts)
     -- until Ctrl-C, which kadoa.cli turns into "interrupted" and exit 130
     while true do
       local snap = m:refresh()
-      output:out(M.json_line(snap))
+      output:out(output_module.json_line(view_text.json(snap)))
       if opts.once then return snap.stale and exit.api or exit.ok end
       local due = core.monotime() + m:delay()
       -- sleep to a point on the clock: a signal may end a nanosleep early
