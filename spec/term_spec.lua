@@ -33,6 +33,17 @@ describe("core.term_size and core.terminal", function()
     assert.matches("^nil\tno terminal %(/dev/tty%): [^\n]+\nnil\tno terminal %(/dev/tty%): ", out)
   end)
 
+  it("say nil and why when the terminal does not know its size", function()
+    if not execute("command -v script >/dev/null 2>&1") then return pending("script is not installed") end
+    local script = os.tmpname()
+    sub.write(script, [[print(require("kadoa.core").term_size())]])
+    -- script's terminal is 0 x 0 until someone sets it
+    local run = sub.command() .. " " .. sub.quote(script)
+    local out = sub.sh("script -qec " .. sub.quote(run) .. " /dev/null </dev/null")
+    os.remove(script)
+    assert.matches("^nil\tthe terminal does not say its size\r?\n$", out)
+  end)
+
   it("in a tmux pane: the size, raw mode, keys, Ctrl-C as a byte, the mode back on close "
     .. "and on an error nobody catches", function()
     if not execute("command -v tmux >/dev/null 2>&1") then return pending("tmux is not installed") end

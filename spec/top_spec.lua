@@ -104,6 +104,18 @@ describe("kadoa top", function()
     assert.are.equal(6, #lines(run({ "top", "--plain" }).out))
   end)
 
+  it("--once on a terminal that does not say its size: 80 columns", function()
+    if not execute("command -v script >/dev/null 2>&1") then return pending("script is not installed") end
+    -- script's terminal is 0 x 0 until someone sets it
+    local out = sub.sh("script -qec " .. sub.quote(command({ "top", "--once" }) .. "; echo EXIT=$?")
+      .. " /dev/null </dev/null"):gsub("\r", "")
+    no_key(out)
+    assert.matches("\nEXIT=0\n", out)
+    local t = lines(out)
+    assert.matches("^SESSION +STATE +PAGES +PG/MIN +WAIT +DOMAIN$", t[2])
+    for i = 2, #t - 1 do assert.is_true(#t[i]:gsub("[\128-\191]", "") <= 80, t[i]) end   -- the table
+  end)
+
   it("--once --json prints the model as one JSON line", function()
     local r = run({ "top", "--once", "--json" })
     assert.are.equal(0, r.code, r.err)

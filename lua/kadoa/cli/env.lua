@@ -23,8 +23,8 @@ end
 
 ---@return integer columns
 function M.width()
-  local _, cols = require("kadoa.core").term_size()
-  if cols and cols >= 20 then return cols end
+  local lines, cols = require("kadoa.core").term_size()
+  if lines and cols >= 20 then return cols end
   return 80
 end
 
