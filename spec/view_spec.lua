@@ -142,6 +142,11 @@ describe("kadoa.fleet.view", function()
       v = decode(view.json(snap_of({}, { stale = true, error = "kadoa: top failed: boom" })))
       assert.are.same({ kind = "internal", message = "kadoa: top failed: boom" }, v.error)
       assert.is_nil(decode(view.json(snap_of({}))).error)
+      -- text that is not UTF-8 anywhere: still JSON, that text escaped
+      v = decode(view.json(snap_of({}, { stale = true, error = errors.new("decode", "bad \255 byte") })))
+      assert.are.equal("bad \\xFF byte", v.error.message)
+      v = decode(view.json(snap_of({}, { stale = true, error = {} })))
+      assert.are.same("internal", v.error.kind)
     end)
 
     it("carries a hostile domain exactly, escaped as JSON and never as raw control bytes", function()

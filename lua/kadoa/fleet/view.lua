@@ -190,10 +190,12 @@ local ROW = { "id", "domain", "state", "pages", "active", "waiting", "pages_per_
 local TOTALS = { "sessions", "running", "paused", "finished", "failed", "pages", "pages_per_minute",
   "errors" }
 
--- what JSON may carry of a value: text, a finite number, a boolean; else nothing
+-- what JSON may carry of a value: text (escaped when it is not UTF-8, which
+-- the encoder refuses), a finite number, a boolean; else nothing
 local function plain(v)
   local t = type(v)
-  if t == "string" or t == "boolean" then return v end
+  if t == "string" then return json.utf8_error(v) and (text.clean(v)) or v end
+  if t == "boolean" then return v end
   if t == "number" and v == v and v > -math.huge and v < math.huge then return v end
   return nil
 end
@@ -215,18 +217,7 @@ local function failure(e)
     out.message = out.message or format.format_error(e)
     return out
   end
-  return { kind = "internal", message = type(e) == "string" and e or format.format_error(e) }
-end
-
--- a copy with every string made valid UTF-8 (the encoder refuses other text)
-local function valid(v)
-  if type(v) == "string" then return json.utf8_error(v) and (text.clean(v)) or v end
-  if type(v) == "table" then
-    local out = json.is_array(v) and json.array() or {}
-    for k, x in pairs(v) do out[k] = valid(x) end
-    return out
-  end
-  return v
+  return { kind = "internal", message = type(e) == "string" and plain(e) or format.format_error(e) }
 end
 
 -- json(snap [, extra]) -> the snapshot as one line of JSON text, in the
@@ -245,9 +236,7 @@ function M.json(snap, extra)
   v.refreshed, v.refreshes = plain(snap.refreshed), plain(snap.refreshes)
   v.stale = snap.stale == true
   v.error = failure(snap.error)
-  local s = json.encode(v)
-  -- invalid UTF-8 from the server: the same snapshot with it escaped
-  return s or assert(json.encode(valid(v)))
+  return assert(json.encode(v))
 end
 
 return M
