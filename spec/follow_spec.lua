@@ -143,3 +143,126 @@ describe("following a crawl", function()
     assert.is_true(n < 100)
   end)
 end)
+
+describe("export with follow", function()
+  local fx = fixture.mock_client(KEY)
+  local srv, client
+  setup(function() srv, client = fx.start() end)
+  teardown(fx.stop)
+
+  local function tmpdir()
+    local d = os.tmpname()
+    os.remove(d)
+    assert(core.mkdir(d))
+    return d
+  end
+
+  local function files(dir)
+    local out = {}
+    for line in sub.sh("cd " .. sub.quote(dir) .. " && ls -i1 | sort -k2"):gmatch("[^\n]+") do
+      local inode, name = line:match("^%s*(%d+)%s+(.+)$")
+      if name then out[name] = inode end
+    end
+    return out
+  end
+
+  -- the index after a finished export: one line a page, each written, its
+  -- file there and whole; no file without its line, no .part left
+  local function check_home(dir, n)
+    local lines, ids = 0, {}
+    for line in io.lines(dir .. "/index.jsonl") do
+      local e = require("cjson").decode(line)
+      lines = lines + 1
+      assert.is_nil(ids[e.id], "twice in the index: " .. e.id)
+      ids[e.id] = true
+      assert.are.equal("written", e.status)
+      local body = assert(sub.read(dir .. "/" .. e.file))
+      assert.are.equal(e.bytes, #body)
+      assert.matches("^# Page %d+ of ", body)
+    end
+    assert.are.equal(n, lines)
+    local on_disk = 0
+    for name in pairs(files(dir)) do
+      assert.is_nil(name:find("%.part$"), "left behind: " .. name)
+      if name ~= "index.jsonl" then on_disk = on_disk + 1 end
+    end
+    assert.are.equal(n, on_disk)
+  end
+
+  it("brings every page home once while the crawl runs, and reports crawled and exported", function()
+    local id = assert(client:crawl("https://pages-90.seconds-1.5.latency-100.example.com/")).sessionId
+    local dir = tmpdir()
+    finally(function() sub.sh("rm -rf " .. sub.quote(dir)) end)
+    local seen_midway, last = false, nil
+    local t0 = core.monotime()
+    local summary = assert(client:export(id, dir, with(QUICK, {
+      on_progress = function(p)
+        last = p
+        assert.is_number(p.crawled)
+        if p.exported > 0 and p.crawled < 90 then seen_midway = true end
+      end,
+    })))
+    local took = core.monotime() - t0
+    assert.are.equal(90, summary.written)
+    assert.are.equal(0, summary.failed)
+    assert.are.equal(90, last.exported)
+    assert.are.equal(90, last.crawled)
+    assert.is_true(seen_midway, "pages came home while the crawl ran")
+    -- after the crawl, 90 pages at 100 ms and 16 at once would take ~0.6 s more
+    assert.is_true(took < 1.5 + 1.5, ("took %.2f s"):format(took))
+    check_home(dir, 90)
+    assert.are.equal(90, fetch_json(srv.url .. "/mock/hits/" .. id).page)
+  end)
+
+  it("gives a failed crawl's error, with what came home in err.summary", function()
+    local id = assert(client:crawl("https://pages-20.seconds-0.5.failing.example.com/")).sessionId
+    local dir = tmpdir()
+    finally(function() sub.sh("rm -rf " .. sub.quote(dir)) end)
+    local summary, err = client:export(id, dir, QUICK)
+    assert.is_nil(summary)
+    assert.are.equal("crawl_failed", err.kind)
+    assert.are.equal(12, err.summary.written)
+    check_home(dir, 12)
+  end)
+
+  it("resumes after a SIGKILL at a random moment: nothing torn, lost or fetched twice once written", function()
+    math.randomseed(os.time())
+    for round = 1, 2 do
+      local id = assert(client:crawl("https://pages-120.seconds-2.latency-80.example.com/")).sessionId
+      local dir = tmpdir()
+      finally(function() sub.sh("rm -rf " .. sub.quote(dir)) end)
+      local code = ([[
+        local kadoa = require("kadoa")
+        local c = assert(kadoa.client({ api_key = %q, base_url = %q }))
+        local s, err = c:export(%q, %q, { follow = true, interval = 0.2, max_interval = 0.5, concurrency = 4 })
+        io.write(s and "done" or tostring(err))
+      ]]):format(KEY, srv.url, id, dir)
+      local script = os.tmpname()
+      sub.write(script, code)
+      finally(function() os.remove(script) end)
+      -- the first round kills it surely midway, the second anywhere
+      local delay = round == 1 and 0.7 + math.random() * 0.8 or 0.1 + math.random() * 2
+      -- run it in the background and kill it, no goodbye
+      sub.sh(sub.command({}) .. " " .. sub.quote(script) .. " >/dev/null 2>&1 & pid=$!; sleep "
+        .. ("%.2f"):format(delay) .. "; kill -KILL $pid; wait $pid 2>/dev/null")
+      local before, home = files(dir), 0
+      for name in pairs(before) do
+        if name ~= "index.jsonl" and not name:find("%.part$") then home = home + 1 end
+      end
+      if round == 1 then assert.is_true(home > 0 and home < 120, home .. " home at the kill") end
+      local out = sub.sh(sub.command({}) .. " " .. sub.quote(script) .. " 2>&1")
+      assert.are.equal("done", out, "round " .. round)
+      check_home(dir, 120)
+      -- every file home before the kill is the very same file (not written again)
+      local after = files(dir)
+      for name, inode in pairs(before) do
+        if name ~= "index.jsonl" and not name:find("%.part$") then
+          assert.are.equal(inode, after[name], name .. " was written again")
+        end
+      end
+      -- fetched: once each, plus at most what was in flight at the kill
+      local fetched = fetch_json(srv.url .. "/mock/hits/" .. id).page
+      assert.is_true(fetched >= 120 and fetched <= 120 + 4, "fetched " .. fetched)
+    end
+  end)
+end)
