@@ -195,6 +195,8 @@ local function and_wait(start, name)
 end
 Client.crawl = and_wait(Client.crawl, "crawl")
 Client.crawl_with_config = and_wait(Client.crawl_with_config, "crawl_with_config")
+-- a pause or resume is remembered on this machine: the API has no paused state
+require("kadoa.marks").install(Client)
 
 -- client:each_page(id [, opts]), client:each_session([opts]): iterators
 -- over every item of those listings (kadoa.paginate).

@@ -253,7 +253,8 @@ CRAWLS  (started by POST /v4/crawl/ or /v4/crawl/start)
   crawledPages = number of DONE pages = floor(N*t/T), activeJobs = pages
   CRAWLING, waitingJobs = pages PENDING, finished = all N DONE.  At the
   start pages 0-12 are known (0-2 CRAWLING); T 0 means all DONE at once.
-  Crawl time stops while paused (pause/resume), so nothing moves.
+  Crawl time stops while paused (pause/resume), so nothing moves, and no
+  job is active (activeJobs 0: those pages count as waiting).
   Page i's URL: startUrls[i] (url counts as startUrls[0]) while there are
   any, then <scheme>://<host of the first URL>/<docs|blog|products|about|help,
   by i mod 5>/page-<i>.  Page id: "p" + i as 4 or more digits (p0000, p0001,
@@ -1142,7 +1143,7 @@ class Crawl:
         if self.looks_over():
             return {"crawledPages": 0, "activeJobs": 0, "waitingJobs": 0, "finished": True}, None
         done, visible, error = self.progress()
-        active = min(WORKERS, visible - done)
+        active = 0 if self.paused() else min(WORKERS, visible - done)
         return {"crawledPages": done, "activeJobs": active,
                 "waitingJobs": visible - done - active,
                 "finished": done >= self.n and error is None}, error
