@@ -225,7 +225,7 @@ describe("export with follow", function()
     check_home(dir, 12)
   end)
 
-  it("resumes after a SIGKILL at a random moment: nothing torn, lost or fetched twice once written", function()
+  it("resumes after a SIGKILL at a random moment: nothing torn, lost or fetched again once home", function()
     math.randomseed(os.time())
     for round = 1, 2 do
       local id = assert(client:crawl("https://pages-120.seconds-2.latency-80.example.com/")).sessionId
@@ -234,7 +234,8 @@ describe("export with follow", function()
       local code = ([[
         local kadoa = require("kadoa")
         local c = assert(kadoa.client({ api_key = %q, base_url = %q }))
-        local s, err = c:export(%q, %q, { follow = true, interval = 0.2, max_interval = 0.5, concurrency = 4 })
+        local s, err = c:export(%q, %q,
+          { follow = true, interval = 0.2, max_interval = 0.5, concurrency = 4 })
         io.write(s and "done" or tostring(err))
       ]]):format(KEY, srv.url, id, dir)
       local script = os.tmpname()

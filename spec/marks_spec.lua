@@ -57,7 +57,8 @@ describe("marks", function()
   it("reads a missing or corrupt file as no marks, and a write replaces a corrupt one", function()
     local path = dir .. "/marks.json"
     assert.are.same({}, marks.read(path))
-    for _, junk in ipairs({ "", "{", "[1,2]", '{"paused":[1]}', '{"paused":{"a":"x","":1,"b":2}}', "\0\255" }) do
+    local junks = { "", "{", "[1,2]", '{"paused":[1]}', '{"paused":{"a":"x","":1,"b":2}}', "\0\255" }
+    for _, junk in ipairs(junks) do
       sub.write(path, junk)
       local got = marks.read(path)
       if junk:find('"b":2', 1, true) then assert.are.same({ b = 2 }, got) else assert.are.same({}, got) end

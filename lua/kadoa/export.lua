@@ -118,8 +118,13 @@ end
 ---@field format? string "markdown" (default) or "html"
 ---@field concurrency? integer pages fetched at once (default 16)
 ---@field page_size? integer the listing's page size
----@field follow? boolean follow a running crawl (then wait's interval, factor, max_interval, jitter, grace too)
----@field on_progress? fun(p: table) { done, total, written, skipped, failed, elapsed, rate; following: crawled, exported }
+---@field follow? boolean follow a running crawl (then each_page's follow options too)
+---@field interval? number see kadoa.EachPageOptions (follow only)
+---@field factor? number see kadoa.EachPageOptions (follow only)
+---@field max_interval? number see kadoa.EachPageOptions (follow only)
+---@field jitter? number see kadoa.EachPageOptions (follow only)
+---@field grace? number see kadoa.EachPageOptions (follow only)
+---@field on_progress? fun(p: table) done, total, written, skipped, failed, elapsed, rate; crawled, exported
 
 ---@class kadoa.ExportResult
 ---@field total integer pages listed

@@ -149,12 +149,15 @@ end
 -- them; what it gives up on ends the follow as `false, err`. Clock and
 -- sleep are the client's settings, so a host whose sleep yields (Neovim's
 -- coroutines, cqueues, ngx.sleep) runs the same loop; a sleep that returns
--- false stops it.
+-- false ends it quietly (the host stopped it, and knows).
 
 local QUICK = 0.25      -- of the interval: the pause after a poll that brought pages
 local UNMET = 3         -- finished polls a count may stand unmet before it is not believed
 local SCHEDULE = { interval = true, factor = true, max_interval = true, jitter = true, grace = true }
 
+-- crawled(status) -> whether a listed page is crawled (its content there)
+---@param status any the page's status, an open string
+---@return boolean
 local function taken_status(status)
   status = type(status) == "string" and status:upper() or ""
   return status == "DONE" or status == "READY"
@@ -174,7 +177,7 @@ Follower.__index = Follower
 -- jitter, grace, and the call options (timeout, retries) for every call.
 ---@param client kadoa.Client
 ---@param id string session id
----@param opts? table page_size, wait's schedule options, call options
+---@param opts? kadoa.EachPageOptions
 ---@return table|nil follower
 ---@return kadoa.Error|nil err bad options
 function M.follower(client, id, opts)
@@ -203,6 +206,10 @@ end
 -- the lowest page holding an entry still to come (where the next read
 -- starts). A count that lags what is listed only delays a page to the
 -- next poll; the read after the end goes to the end.
+---@param from integer|nil the listing page to start at (nil: the server's first)
+---@param enough number|nil stop once this many pages were taken (nil: read to the end)
+---@return table[]|nil fresh the pages new in this read
+---@return number|kadoa.Error|nil total the listing's count (or the error)
 function Follower:read(from, enough)
   local fresh, here, call, base = {}, {}, self.call, self.base
   local page, next_from, total = from, nil, nil
@@ -247,6 +254,7 @@ function Follower:read(from, enough)
   return fresh, total
 end
 
+---@return boolean young within grace of the follow's start
 function Follower:young()
   return self.clock() - self.start < self.w.grace
 end
@@ -345,13 +353,22 @@ local function follow(f)
   end
 end
 
+---each_page's options: the listing call's, and with follow = true wait's schedule.
+---@class kadoa.EachPageOptions: kadoa.PagesOptions
+---@field follow? boolean follow a running crawl: pages as they are crawled, until it is over
+---@field interval? number seconds between polls while things move (default 2; a quarter after new pages)
+---@field factor? number the pause grows by this while nothing moves (default 1.5)
+---@field max_interval? number seconds: the longest pause (default 30)
+---@field jitter? number fraction of each pause that is random (default 0.1)
+---@field grace? number seconds a fresh session's 404 or empty "finished" is not believed (default 0)
+
 -- each_page(client, id [, opts]): every crawled page of a session.
 -- opts: page_size (default 100) and the call options (timeout, retries);
 -- follow = true follows a running crawl (see above; then wait's interval,
 -- factor, max_interval, jitter and grace are options too).
 ---@param client kadoa.Client
 ---@param id string session id
----@param opts? kadoa.PagesOptions|table
+---@param opts? kadoa.EachPageOptions
 ---@return fun(): (kadoa.PageItem|false|nil), kadoa.Error|nil iterator
 function M.each_page(client, id, opts)
   require("kadoa.errors").check_arg(id, "string", 1, "each_page", 3)
