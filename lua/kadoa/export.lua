@@ -132,6 +132,7 @@ end
 ---@field skipped integer already there (a resumed export)
 ---@field failed integer
 ---@field pending integer not crawled yet
+---@field stopped? boolean following: the host's sleep said stop before the crawl was over
 ---@field index string the index.jsonl path
 ---@field dir string
 
@@ -299,7 +300,10 @@ function M.export(client, id, dir, opts)
       if follower.failure then failure = follower.failure break end
       if follower.over then break end
       local pause = follower:pause() - (clock() - t0)
-      if pause > 0 and client.settings.sleep(pause) == false then break end
+      if pause > 0 and client.settings.sleep(pause) == false then   -- the host stopped it
+        summary.stopped = true
+        break
+      end
     end
   else
     local pages = {}
