@@ -38,7 +38,8 @@ for _, n in ipairs({ math.floor(PAGES / 4), PAGES }) do
   local seconds = n / RATE
   local dir = os.tmpname()
   os.remove(dir)
-  local url = ("https://pages-%d.seconds-%s.latency-%d.example.com/"):format(n, ("%g"):format(seconds), LATENCY)
+  local url = ("https://pages-%d.seconds-%s.latency-%d.example.com/")
+    :format(n, ("%g"):format(seconds), LATENCY)
   collectgarbage()
   collectgarbage()
   local rss0 = memory.kib("VmRSS")
