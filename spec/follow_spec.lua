@@ -267,3 +267,38 @@ describe("export with follow", function()
     end
   end)
 end)
+
+describe("the mock's completion callback", function()
+  local fx = fixture.mock_client(KEY)
+  local srv, client
+  setup(function() srv, client = fx.start() end)
+  teardown(fx.stop)
+
+  it("POSTs once to a loopback callbackUrl when the crawl is over, and never elsewhere", function()
+    local receiver = require("spec.helpers.mock").start({ key = "other" })
+    finally(function() receiver:stop() end)
+    -- the receiver is a second mock: a POST to its start route is counted there, key or not
+    local hook = receiver.url .. "/v4/crawl/"
+    local id = assert(client:crawl({ url = "https://pages-5.seconds-0.3.example.com/", callbackUrl = hook }))
+      .sessionId
+    local far = assert(client:crawl({ url = "https://pages-2.seconds-0.example.com/",
+                                      callbackUrl = "http://hook.invalid/x" })).sessionId
+    local tls = assert(client:crawl({ url = "https://pages-2.seconds-0.example.com/",
+                                      callbackUrl = "https://127.0.0.1:1/x" })).sessionId
+    assert.are.equal(0, fetch_json(receiver.url .. "/mock/starts").count)   -- not before it is over
+    local calls
+    for _ = 1, 60 do
+      calls = fetch_json(srv.url .. "/mock/callbacks")
+      if calls.count == 3 then break end
+      core.sleep(0.05)
+    end
+    assert.are.equal(3, calls.count)
+    local by = {}
+    for _, c in ipairs(calls.calls) do by[c.sessionId] = c end
+    assert.are.equal(401, by[id].code)                 -- delivered (and refused: no key)
+    assert.are.equal("not loopback", by[far].error)
+    assert.are.equal("not loopback", by[tls].error)
+    assert.are.equal(1, fetch_json(receiver.url .. "/mock/starts").count)
+    assert.is_true(assert(client:status(id)).payload.finished)
+  end)
+end)
