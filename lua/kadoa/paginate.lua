@@ -213,7 +213,7 @@ end
 function Follower:read(from, enough)
   local fresh, here, call, base = {}, {}, self.call, self.base
   local page, next_from, total = from, nil, nil
-  for _ = 1, 1e9 do
+  while true do
     call.page = page
     local listing, err = self.client:pages(self.id, call)
     if not listing then
