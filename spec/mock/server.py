@@ -38,7 +38,8 @@ ROUTING
      not valid UTF-8 is sent back byte for byte, so any byte string
      round-trips.  The id of a crawl started here answers live (CONTRACT
      ROUTES); any other id answers from BEHAVIOURS BY SESSION ID below.
-  2. GET /mock/starts  (no key needed): see INTROSPECTION.
+  2. GET /mock/starts, /mock/callbacks, /mock/hits/<id>  (no key needed): see
+     INTROSPECTION.
   3. The other contract routes, matched on the path without its query
      string (ROUTES in the code; path segments are percent-decoded; "." and
      ".." segments never match).
