@@ -161,7 +161,7 @@ function M.export(client, id, dir, opts)
   local follower
   if o.follow then
     for k in pairs(FOLLOW) do listing[k] = o[k] end
-    follower, err = paginate.follower(client, id, listing)
+    follower, err = paginate.follower(client, id, listing, "export")
     if not follower then return nil, err end
   end
   local format = o.format or "markdown"

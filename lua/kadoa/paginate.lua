@@ -178,16 +178,17 @@ Follower.__index = Follower
 ---@param client kadoa.Client
 ---@param id string session id
 ---@param opts? kadoa.EachPageOptions
+---@param fname? string the function to name in errors (default "each_page")
 ---@return table|nil follower
 ---@return kadoa.Error|nil err bad options
-function M.follower(client, id, opts)
+function M.follower(client, id, opts, fname)
   local errors = require("kadoa.errors")
   errors.check_arg(id, "string", 1, "each_page", 4)
   local call, sched = {}, {}
   for k, v in pairs(opts or {}) do
     if SCHEDULE[k] then sched[k] = v elseif k ~= "follow" then call[k] = v end
   end
-  local w, err = require("kadoa.options").check("wait", sched, "each_page")
+  local w, err = require("kadoa.options").check("wait", sched, fname or "each_page")
   if not w then return nil, err end
   call.page_size = call.page_size or 100
   local s = client.settings
