@@ -96,6 +96,7 @@ build = {
       ["kadoa.init"] = "lua/kadoa/init.lua",
       ["kadoa.json"] = "lua/kadoa/json.lua",
       ["kadoa.many"] = "lua/kadoa/many.lua",
+      ["kadoa.marks"] = "lua/kadoa/marks.lua",
       ["kadoa.nvim.browse"] = "lua/kadoa/nvim/browse.lua",
       ["kadoa.nvim.commands"] = "lua/kadoa/nvim/commands.lua",
       ["kadoa.nvim.driver"] = "lua/kadoa/nvim/driver.lua",

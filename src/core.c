@@ -14,6 +14,7 @@
  * here only keep the C side safe if it is called directly.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,13 +474,42 @@ static int l_head(lua_State *L) {
   return 1;
 }
 
-/* core.mkdir(path) -> true | nil, message: one folder, mode 0755; one that
- * is already there is fine. (Plain Lua cannot make a folder.) */
+/* core.mkdir(path [, private]) -> true | nil, message: one folder, mode
+ * 0755 (private: 0700); one that is already there is fine. (Plain Lua
+ * cannot make a folder.) */
 static int l_mkdir(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+  if (mkdir(path, lua_toboolean(L, 2) ? 0700 : 0755) != 0 && errno != EEXIST) {
     lua_pushnil(L);
     lua_pushfstring(L, "cannot make the folder %s: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* core.private_file(path, bytes) -> true | nil, message: a NEW file (never
+ * an existing one, never through a link) of mode 0600 holding bytes, on disk
+ * before it returns: the temporary half of an atomic write of state that is
+ * nobody else's business (the caller renames it into place). */
+static int l_private_file(lua_State *L) {
+  size_t n, off = 0;
+  const char *path = luaL_checkstring(L, 1);
+  const char *bytes = luaL_checklstring(L, 2, &n);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int failed = fd < 0;
+  while (!failed && off < n) {
+    ssize_t w = write(fd, bytes + off, n - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) failed = 1; else off += (size_t)w;
+  }
+  if (!failed && fsync(fd) != 0) failed = 1;
+  if (fd >= 0 && close(fd) != 0) failed = 1;
+  if (failed) {
+    int e = errno;
+    if (fd >= 0) unlink(path);
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot write %s: %s", path, strerror(e));
     return 2;
   }
   lua_pushboolean(L, 1);
@@ -539,6 +569,7 @@ static const luaL_Reg module_funcs[] = {
   {"monotime", l_monotime},
   {"escape", l_escape},
   {"mkdir", l_mkdir},
+  {"private_file", l_private_file},
   {"curl_info", l_curl_info},
   {"term_size", kd_term_size},
   {"terminal", kd_terminal},

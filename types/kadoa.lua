@@ -355,7 +355,7 @@ function kadoa.wait(id, opts) end
 function kadoa.status_many(ids, opts) end
 
 ---@param id string
----@param opts? kadoa.PagesOptions
+---@param opts? kadoa.EachPageOptions
 ---@return fun(): (kadoa.PageItem|false|nil), kadoa.Error|nil iterator # false, err once on failure
 function kadoa.each_page(id, opts) end
 

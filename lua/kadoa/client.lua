@@ -195,11 +195,13 @@ local function and_wait(start, name)
 end
 Client.crawl = and_wait(Client.crawl, "crawl")
 Client.crawl_with_config = and_wait(Client.crawl_with_config, "crawl_with_config")
+-- a pause or resume is remembered on this machine: the API has no paused state
+require("kadoa.marks").install(Client)
 
 -- client:each_page(id [, opts]), client:each_session([opts]): iterators
 -- over every item of those listings (kadoa.paginate).
 ---@param id string session id
----@param opts? kadoa.PagesOptions page_size (default 100) and call options
+---@param opts? kadoa.EachPageOptions page_size (default 100), call options, follow
 ---@return fun(): (kadoa.PageItem|false|nil), kadoa.Error|nil iterator # false, err once on failure
 function Client:each_page(id, opts)
   return require("kadoa.paginate").each_page(self, id, opts)

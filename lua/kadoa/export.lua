@@ -34,6 +34,7 @@ local options = require("kadoa.options")
 local errors = require("kadoa.errors")
 local api = require("kadoa.api")
 local many = require("kadoa.many")
+local paginate = require("kadoa.paginate")
 
 local M = {}
 
@@ -75,15 +76,24 @@ function M.name_for(url, ext)
   return stem .. "." .. ext
 end
 
+-- The index as written so far: the last line of each page wins. A line
+-- cut short by a kill is skipped, and the file is made to end in a newline
+-- so the next line is not glued onto it.
 local function read_index(client, path)
   local entries = {}
   local f = io.open(path, "rb")
   if not f then return entries end
+  local last
   for line in f:lines() do
     local e = client.transport:decode(line)
     if type(e) == "table" and type(e.id) == "string" then entries[e.id] = e end
+    last = line
   end
   f:close()
+  if last and client.transport:decode(last) == nil then
+    f = io.open(path, "ab")
+    if f then f:write("\n") f:close() end
+  end
   return entries
 end
 
@@ -92,10 +102,7 @@ local function exists(path)
   return f ~= nil and f:close() ~= nil
 end
 
-local function crawled(status)
-  status = type(status) == "string" and status:upper() or ""
-  return status == "DONE" or status == "READY"
-end
+local crawled = paginate.crawled
 
 local function usage(msg)
   return nil, errors.new("usage", "export: " .. msg)
@@ -103,11 +110,21 @@ end
 
 -- export(client, id, dir [, opts]) -> summary | nil, err
 -- summary: { total, written, skipped, failed, pending, index, dir }
+-- With follow = true the crawl is followed as it runs (kadoa.paginate's
+-- follower: its schedule, its end): each poll's new pages are fetched at
+-- once, and the export returns when the crawl is over and every page is
+-- home; a crawl that fails gives its error (err.summary: what came home).
 ---@class kadoa.ExportOptions: kadoa.CallOptions
 ---@field format? string "markdown" (default) or "html"
 ---@field concurrency? integer pages fetched at once (default 16)
 ---@field page_size? integer the listing's page size
----@field on_progress? fun(p: table) { done, total, written, skipped, failed, elapsed, rate }
+---@field follow? boolean follow a running crawl (then each_page's follow options too)
+---@field interval? number see kadoa.EachPageOptions (follow only)
+---@field factor? number see kadoa.EachPageOptions (follow only)
+---@field max_interval? number see kadoa.EachPageOptions (follow only)
+---@field jitter? number see kadoa.EachPageOptions (follow only)
+---@field grace? number see kadoa.EachPageOptions (follow only)
+---@field on_progress? fun(p: table) done, total, written, skipped, failed, elapsed, rate; crawled, exported
 
 ---@class kadoa.ExportResult
 ---@field total integer pages listed
@@ -115,8 +132,12 @@ end
 ---@field skipped integer already there (a resumed export)
 ---@field failed integer
 ---@field pending integer not crawled yet
+---@field stopped? boolean following: the host's sleep said stop before the crawl was over
 ---@field index string the index.jsonl path
 ---@field dir string
+
+local FOLLOW = { follow = "boolean", interval = "number", factor = "number", max_interval = "number",
+                 jitter = "number", grace = "number" }
 
 ---@param client kadoa.Client
 ---@param id string session id
@@ -127,13 +148,21 @@ end
 function M.export(client, id, dir, opts)
   errors.check_arg(id, "string", 1, "export", 3)
   errors.check_arg(dir, "string", 2, "export", 3)
-  local o, err = options.check("many", opts, "export",
-    { format = { "string", nocontrol = true }, on_progress = "function", page_size = "number" })
+  local extra = { format = { "string", nocontrol = true }, on_progress = "function", page_size = "number" }
+  for k, v in pairs(FOLLOW) do extra[k] = v end
+  local o, err = options.check("many", opts, "export", extra)
   if not o then return nil, err end
   if o.on_result or o.raw then return usage("options on_result and raw are not export's") end
   if id == "" then return usage("session id is empty") end
   if dir == "" or dir:find("\0", 1, true) then
     return usage("the folder name is empty or holds a NUL byte")
+  end
+  local listing = { page_size = o.page_size, timeout = o.timeout, retries = o.retries }
+  local follower
+  if o.follow then
+    for k in pairs(FOLLOW) do listing[k] = o[k] end
+    follower, err = paginate.follower(client, id, listing, "export")
+    if not follower then return nil, err end
   end
   local format = o.format or "markdown"
   local ext = EXT[format:lower()] or "txt"
@@ -149,51 +178,55 @@ function M.export(client, id, dir, opts)
   local index_path = dir .. "/index.jsonl"
   local known = read_index(client, index_path)
 
-  -- every page of the listing, in its order
-  local pages = {}
-  local listing = { page_size = o.page_size, timeout = o.timeout, retries = o.retries }
-  for entry, lerr in client:each_page(id, listing) do
-    if not entry then return nil, lerr end
-    if type(entry) == "table" and type(entry.id) == "string" then pages[#pages + 1] = entry end
-  end
-
   -- names: the ones an earlier run gave keep theirs
-  local taken, final = {}, {}
+  local taken = {}
   for _, e in pairs(known) do
     if type(e.file) == "string" then taken[e.file:lower()] = true end
   end
-  local summary = { total = #pages, written = 0, skipped = 0, failed = 0, pending = 0,
+  local summary = { total = 0, written = 0, skipped = 0, failed = 0, pending = 0,
                     index = index_path, dir = dir }
-  local jobs, by_id = {}, {}
-  for _, p in ipairs(pages) do
+  local final = {}      -- the listing's order, for the compacted index (not following)
+
+  local function name_of(p)
     local e = known[p.id]
     local name = e and type(e.file) == "string" and e.file
-    if not name then
-      name = M.name_for(p.url, ext)
-      if taken[name:lower()] then
-        name = name:gsub("(%.[^.]+)$", "-" .. hash(p.id .. "\0" .. tostring(p.url)) .. "%1")
-      end
-      local n = 1
-      local base = name
-      while taken[name:lower()] do
-        n = n + 1
-        name = base:gsub("(%.[^.]+)$", "-" .. n .. "%1")
-      end
-      taken[name:lower()] = true
+    if name then return name end
+    name = M.name_for(p.url, ext)
+    if taken[name:lower()] then
+      name = name:gsub("(%.[^.]+)$", "-" .. hash(p.id .. "\0" .. tostring(p.url)) .. "%1")
     end
-    local entry = { id = p.id, url = p.url, file = name, status = "pending", page_status = p.status }
-    final[#final + 1] = entry
-    by_id[p.id] = entry
-    if e and e.status == "written" and exists(dir .. "/" .. name) then
-      entry.status, entry.bytes = "written", e.bytes
-      summary.skipped = summary.skipped + 1
-    elseif crawled(p.status) then
-      local _, _, extra = api.prepare(api.calls.page,
-        { format = format, path = dir .. "/" .. name .. ".part" }, "export")
-      jobs[#jobs + 1] = { key = p.id, call = api.calls.page, extra = extra, a = id, b = p.id }
-    else
-      summary.pending = summary.pending + 1
+    local n, base = 1, name
+    while taken[name:lower()] do
+      n = n + 1
+      name = base:gsub("(%.[^.]+)$", "-" .. n .. "%1")
     end
+    taken[name:lower()] = true
+    return name
+  end
+
+  -- plan(pages) -> jobs: the pages not home yet, as fetches into files
+  local by_id = {}
+  local function plan(pages)
+    local jobs = {}
+    for _, p in ipairs(pages) do
+      summary.total = summary.total + 1
+      local e = known[p.id]
+      local entry = { id = p.id, url = p.url, file = name_of(p), status = "pending", page_status = p.status }
+      if not follower then final[#final + 1] = entry end
+      if e and e.status == "written" and exists(dir .. "/" .. entry.file) then
+        entry.status, entry.bytes = "written", e.bytes
+        summary.skipped = summary.skipped + 1
+      elseif crawled(p.status) then
+        local _, _, x = api.prepare(api.calls.page,
+          { format = format, path = dir .. "/" .. entry.file .. ".part" }, "export")
+        jobs[#jobs + 1] = { key = p.id, call = api.calls.page, extra = x, a = id, b = p.id }
+        by_id[p.id] = entry
+      else
+        summary.pending = summary.pending + 1
+      end
+      known[p.id] = nil   -- each page is planned once; what stays is the earlier runs'
+    end
+    return jobs
   end
 
   local log = io.open(index_path, "ab")
@@ -204,51 +237,113 @@ function M.export(client, id, dir, opts)
     end
   end
   local clock = client.settings.clock
-  local start, done = clock(), summary.skipped
+  local start, done = clock(), 0
   local on_progress = o.on_progress
+  local function progress()
+    if not on_progress then return end
+    local elapsed = clock() - start
+    local exported = summary.written + summary.skipped
+    on_progress({ done = done + summary.skipped, total = summary.total, written = summary.written,
+                  skipped = summary.skipped, failed = summary.failed, elapsed = elapsed,
+                  rate = elapsed > 0 and done / elapsed or nil,
+                  crawled = follower and math.max(follower.crawled or 0, follower.taken) or nil,
+                  exported = follower and exported or nil })
+  end
 
-  local ran, rerr = pcall(many.run, client, jobs, {
-    concurrency = o.concurrency, timeout = o.timeout, retries = o.retries,
-    on_result = function(key, res, ferr)
-      local entry = by_id[key]
-      local path = dir .. "/" .. entry.file
-      local content = type(res) == "table" and res.payload
-      if type(content) == "table" and content.bytes then
-        local renamed, why = os.rename(path .. ".part", path)
-        if renamed then
-          entry.status, entry.bytes, entry.error = "written", content.bytes, nil
-          summary.written = summary.written + 1
-        else
-          ferr = errors.new("io", "export: " .. tostring(why))
-        end
-      elseif res then
-        ferr = errors.new("decode", "export: the answer has no content (payload is not text)")
-      end
-      if entry.status ~= "written" then
-        os.remove(path .. ".part")
-        entry.status, entry.error = "failed", tostring(ferr)
-        summary.failed = summary.failed + 1
-      end
+  -- A page is home once its file has its final name. Its index line is
+  -- written first: a run killed between the two finds the line but no file
+  -- and fetches the page again; a file never lacks its line.
+  local function landed(key, res, ferr)
+    local entry = by_id[key]
+    by_id[key] = nil
+    local path = dir .. "/" .. entry.file
+    local content = type(res) == "table" and res.payload
+    if type(content) == "table" and content.bytes then
+      entry.status, entry.bytes, entry.error = "written", content.bytes, nil
       note(entry)
-      done = done + 1
-      if on_progress then
-        local elapsed = clock() - start
-        on_progress({ done = done, total = summary.total, written = summary.written,
-                      skipped = summary.skipped, failed = summary.failed, elapsed = elapsed,
-                      rate = elapsed > 0 and (done - summary.skipped) / elapsed or nil })
+      local renamed, why = os.rename(path .. ".part", path)
+      if renamed then
+        summary.written = summary.written + 1
+      else
+        entry.status, entry.bytes = "pending", nil
+        ferr = errors.new("io", "export: " .. tostring(why))
       end
-    end,
-  })
+    elseif res then
+      ferr = errors.new("decode", "export: the answer has no content (payload is not text)")
+    end
+    if entry.status ~= "written" then
+      os.remove(path .. ".part")
+      entry.status, entry.error = "failed", tostring(ferr)
+      summary.failed = summary.failed + 1
+      note(entry)
+    end
+    done = done + 1
+    progress()
+  end
+
+  -- The one place pages are fetched: many at once on the client's driver.
+  local function fetch(jobs)
+    if #jobs == 0 then return true end
+    return pcall(many.run, client, jobs, { concurrency = o.concurrency, timeout = o.timeout,
+      retries = o.retries, on_result = landed })
+  end
+
+  local ran, rerr, failure = true, nil, nil
+  if follower then
+    while true do
+      local t0 = clock()
+      local fresh, ferr = follower:poll()
+      if not fresh then failure = ferr break end
+      ran, rerr = fetch(plan(fresh))
+      if not ran then break end
+      if #fresh == 0 then progress() end
+      if follower.failure then failure = follower.failure break end
+      if follower.over then break end
+      local pause = follower:pause() - (clock() - t0)
+      if pause > 0 and client.settings.sleep(pause) == false then   -- the host stopped it
+        summary.stopped = true
+        break
+      end
+    end
+  else
+    local pages = {}
+    for entry, lerr in client:each_page(id, listing) do
+      if not entry then
+        if log then log:close() end
+        return nil, lerr
+      end
+      if type(entry) == "table" and type(entry.id) == "string" then pages[#pages + 1] = entry end
+    end
+    ran, rerr = fetch(plan(pages))
+  end
   if log then log:close() end
   if not ran then error(rerr, 0) end   -- interrupted: what landed is in the index
 
-  -- the index, compacted: one line a page, in the listing's order
+  -- the index, compacted: one line a page (following: the order they came in)
+  if follower then
+    final = {}
+    local order, last = {}, {}
+    local f = io.open(index_path, "rb")
+    for line in f and f:lines() or function() end do
+      local e = client.transport:decode(line)
+      if type(e) == "table" and type(e.id) == "string" then
+        if not last[e.id] then order[#order + 1] = e.id end
+        last[e.id] = e
+      end
+    end
+    if f then f:close() end
+    for i, k in ipairs(order) do final[i] = last[k] end
+  end
   local tmp = index_path .. ".part"
   local f = io.open(tmp, "wb")
   if f then
     for _, entry in ipairs(final) do f:write(json.encode(entry) or "{}", "\n") end
     f:close()
     os.rename(tmp, index_path)
+  end
+  if failure then
+    failure.summary = summary
+    return nil, failure
   end
   return summary
 end

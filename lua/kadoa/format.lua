@@ -179,7 +179,14 @@ local function count_text(v, one, many)
   return text .. " " .. many
 end
 
-local function short_view(res, id)
+-- What a crawl that is neither failed nor finished is doing: the API has
+-- no paused state, so a mark from kadoa.marks ("paused", "stalled") says it.
+local MARKS = { paused = true, stalled = true }
+local function running(mark)
+  return MARKS[mark] and mark or "crawling"
+end
+
+local function short_view(res, id, mark)
   local parts = {}
   if not absent(id) and id ~= "" then parts[#parts + 1] = id_text(id, true) end
   local err = rawget(res, "error")
@@ -191,7 +198,7 @@ local function short_view(res, id)
   elseif payload and rawget(payload, "finished") == true then
     parts[#parts + 1] = "finished"
   else
-    parts[#parts + 1] = "crawling"
+    parts[#parts + 1] = running(mark)
   end
   if payload then
     local pages, active, waiting = rawget(payload, "crawledPages"), rawget(payload, "activeJobs"),
@@ -211,7 +218,7 @@ local function short_view(res, id)
   return table.concat(parts, "  ")
 end
 
-local function long_view(res, id)
+local function long_view(res, id, mark)
   local rows = {}
   local function add(label, text) rows[#rows + 1] = { label, text } end
   local function num(v) if absent(v) then return "-" end return render(v, VALUE_MAX) end
@@ -227,7 +234,7 @@ local function long_view(res, id)
   elseif finished == true then
     add("state", "finished")
   else
-    add("state", "crawling")
+    add("state", running(mark))
   end
   add("pages", num(p and rawget(p, "crawledPages")))
   add("active jobs", num(p and rawget(p, "activeJobs")))
@@ -269,20 +276,23 @@ local function format_impl(res, opts)
   if type(opts) ~= "table" then opts = nil end
   local style = opts and rawget(opts, "style")
   local id = opts and rawget(opts, "id")
+  local mark = opts and rawget(opts, "mark")
   if type(res) ~= "table" then
     local text = absent(res) and "no status" or ("not a status: " .. render(res, VALUE_MAX, true))
     if not absent(id) then text = id_text(id, style ~= "long") .. "  " .. text end
     return text
   end
   if absent(id) then id = rawget(res, "sessionId") end
-  if style == "long" then return long_view(res, id) end
-  return short_view(res, id)
+  if style == "long" then return long_view(res, id, mark) end
+  return short_view(res, id, mark)
 end
 
 -- format(res [, opts]) -> string. opts.style = "short" (default, one line)
--- or "long" (aligned rows); opts.id names the session when res does not.
+-- or "long" (aligned rows); opts.id names the session when res does not;
+-- opts.mark ("paused" or "stalled", from kadoa.marks) is shown instead of
+-- "crawling" for a crawl that is neither finished nor failed.
 ---@param res kadoa.StatusResult|any
----@param opts? { style?: "short"|"long", id?: string }
+---@param opts? { style?: "short"|"long", id?: string, mark?: "paused"|"stalled" }
 ---@return string
 function M.format(res, opts)
   local ok, text = pcall(format_impl, res, opts)

@@ -18,6 +18,10 @@
 -- new: a server that says hasMore forever cannot make it loop forever.
 -- An error reaches the loop body once, as `false, err` (a nil first value
 -- would end the loop without a word), and then the iterator ends.
+--
+-- With { follow = true } each_page follows a crawl as it runs (see
+-- follower below): every page once, as it becomes DONE or READY, until
+-- the crawl is over.
 
 local M = {}
 
@@ -117,16 +121,269 @@ function M.each(fetch, items_of, key_of)
   end
 end
 
--- each_page(client, id [, opts]): every crawled page of a session.
--- opts: page_size (default 100) and the call options (timeout, retries).
+---------------------------------------------------------------------------
+-- Following a crawl as it runs.
+--
+-- What Kadoa's listing does (the contract, the mock, NOTES.md): entries are
+-- appended in discovery order and their status changes in place (PENDING,
+-- CRAWLING, then DONE). So the listing pages before the first one that
+-- holds an entry not yet taken never change for us: a poll reads from that
+-- page to the end, one request when nothing crossed a page boundary. A
+-- listing that reorders its entries between polls is still read right:
+-- items are told apart by id (taken ones in a set; no page is kept), and
+-- at the end, when fewer pages were taken than the listing counts, the
+-- listing is read again from its first page.
+--
+-- The end: a crawl is over when its status says finished (or failed). Its
+-- counts can run ahead of the listing, and a session fresh from its start
+-- may answer 404, list nothing or even say finished with nothing done
+-- (during `grace`, none of that is believed). So after the status says
+-- finished the listing is read once more to its end, and the follow ends
+-- only when that read brings nothing new (and has what the count says, or
+-- the count has stood unmet for a few polls: counts are not the truth).
+--
+-- The schedule is wait's (interval, factor, max_interval, jitter, grace):
+-- a poll that brings pages is followed by a quick one (a quarter of the
+-- interval), one where nothing moved backs off by factor up to
+-- max_interval. Faults are the client's calls' own: the engine retries
+-- them; what it gives up on ends the follow as `false, err`. Clock and
+-- sleep are the client's settings, so a host whose sleep yields (Neovim's
+-- coroutines, cqueues, ngx.sleep) runs the same loop; a sleep that returns
+-- false ends it quietly (the host stopped it, and knows).
+
+local QUICK = 0.25      -- of the interval: the pause after a poll that brought pages
+local UNMET = 3         -- finished polls a count may stand unmet before it is not believed
+local SCHEDULE = { interval = true, factor = true, max_interval = true, jitter = true, grace = true }
+
+-- crawled(status) -> whether a listed page is crawled (its content there)
+---@param status any the page's status, an open string
+---@return boolean
+local function taken_status(status)
+  status = type(status) == "string" and status:upper() or ""
+  return status == "DONE" or status == "READY"
+end
+M.crawled = taken_status
+
+local Follower = {}
+Follower.__index = Follower
+
+-- follower(client, id [, opts]) -> follower | nil, err: one poll at a time,
+-- for callers that do something between polls (export fetches the pages).
+--   f:poll()  -> array of the pages new since the last poll | nil, err
+--   f:pause() -> seconds to sleep before the next poll (0: poll at once)
+--   f.over    true once the crawl is over and its last pages were handed out
+--   f.crawled, f.taken, f.polls, f.status: what the last poll saw
+-- opts: page_size (default 100), wait's interval, factor, max_interval,
+-- jitter, grace, and the call options (timeout, retries) for every call.
 ---@param client kadoa.Client
 ---@param id string session id
----@param opts? kadoa.PagesOptions
+---@param opts? kadoa.EachPageOptions
+---@param fname? string the function to name in errors (default "each_page")
+---@return table|nil follower
+---@return kadoa.Error|nil err bad options
+function M.follower(client, id, opts, fname)
+  local errors = require("kadoa.errors")
+  errors.check_arg(id, "string", 1, "each_page", 4)
+  local call, sched = {}, {}
+  for k, v in pairs(opts or {}) do
+    if SCHEDULE[k] then sched[k] = v elseif k ~= "follow" then call[k] = v end
+  end
+  local w, err = require("kadoa.options").check("wait", sched, fname or "each_page")
+  if not w then return nil, err end
+  call.page_size = call.page_size or 100
+  local s = client.settings
+  local status_opts
+  if call.timeout or call.retries then status_opts = { timeout = call.timeout, retries = call.retries } end
+  return setmetatable({
+    client = client, id = id, call = call, w = w, status_opts = status_opts, seen = {}, taken = 0, polls = 0,
+    clock = s.clock, sleep = s.sleep, random = s.random or math.random,
+    start = s.clock(), interval = w.interval, quiet = 0, over = false,
+  }, Follower)
+end
+
+-- One read of the listing from page `from` (nil: the first) to its end,
+-- or (enough: the crawled count) until as many pages were taken as the
+-- status counts: the DONE pages not taken before, the listing's count, and
+-- the lowest page holding an entry still to come (where the next read
+-- starts). A count that lags what is listed only delays a page to the
+-- next poll; the read after the end goes to the end.
+---@param from integer|nil the listing page to start at (nil: the server's first)
+---@param enough number|nil stop once this many pages were taken (nil: read to the end)
+---@return table[]|nil fresh the pages new in this read
+---@return number|kadoa.Error|nil total the listing's count (or the error)
+function Follower:read(from, enough)
+  local fresh, here, call, base = {}, {}, self.call, self.base
+  local page, next_from, total = from, nil, nil
+  while true do
+    call.page = page
+    local listing, err = self.client:pages(self.id, call)
+    if not listing then
+      if err.kind == "not_found" and self:young() then break end
+      return nil, err
+    end
+    local items = type(listing.payload) == "table" and listing.payload or {}
+    local p = listing.pagination
+    local at, last, more = position(p, base)
+    if at and not base then base, self.base = at, at end
+    at = at or page or base or 1
+    if type(p) == "table" then total = number(p.totalItems) or number(p.totalRecords) or total end
+    local new = false
+    for _, item in ipairs(items) do
+      local k = type(item) == "table" and item.id
+      if k ~= nil and not here[k] then
+        here[k], new = true, true
+        if not self.seen[k] then
+          if taken_status(item.status) then
+            self.seen[k] = true
+            fresh[#fresh + 1] = item
+          elseif not next_from then
+            next_from = at
+          end
+        end
+      end
+    end
+    -- a page that brings nothing unseen in this read (an endless or
+    -- repeating listing) ends the read like an empty one
+    if #items == 0 or not new then break end
+    self.last_page = at
+    if more == false or (more == nil and (not last or at >= last)) then break end
+    if enough and self.taken + #fresh >= enough then break end
+    page = at + 1
+  end
+  self.taken = self.taken + #fresh
+  self.from = next_from or self.last_page or from
+  return fresh, total
+end
+
+---@return boolean young within grace of the follow's start
+function Follower:young()
+  return self.clock() - self.start < self.w.grace
+end
+
+---@return table[]|nil pages the pages new since the last poll (DONE or READY)
+---@return kadoa.Error|nil err what ended the follow (once; then f.over)
+function Follower:poll()
+  if self.over then return {} end
+  self.polls = self.polls + 1
+  local errors = require("kadoa.errors")
+  local status, err = self.client:status(self.id, self.status_opts)
+  if not status and not (err.kind == "not_found" and self:young()) then
+    self.over = true
+    return nil, err
+  end
+  local p = status and type(status.payload) == "table" and status.payload or {}
+  local failed = status and status.error
+  if failed == (require("kadoa.codec").get() or {}).null or failed == false then failed = nil end
+  local finished = p.finished == true and not (self:young() and self.taken == 0)
+  local crawled = number(p.crawledPages)
+  local moved = self.status == nil or crawled ~= self.crawled or p.activeJobs ~= self.active
+    or p.waitingJobs ~= self.waiting
+  self.status, self.crawled, self.active, self.waiting = status, crawled, p.activeJobs, p.waitingJobs
+
+  local fresh, total = self:read(self.from, not (finished or failed) and crawled or nil)
+  if not fresh then
+    self.over = true
+    return nil, total
+  end
+  if (finished or failed) and #fresh == 0 and (not total or self.taken < total) and self.from ~= nil then
+    -- the counts say more than was taken: a reordered listing moved some
+    -- before where the reads start, so read it all once more
+    local again
+    again, total = self:read(nil)
+    if not again then
+      self.over = true
+      return nil, total
+    end
+    fresh = again
+  end
+
+  if failed then
+    self.over = true
+    local text = errors.crawl_error_text(failed)
+    if type(self.client.redact) == "function" then text = self.client:redact(text) end
+    self.failure = errors.new("crawl_failed", text, { result = status })
+    return fresh
+  end
+  if finished and #fresh == 0 then
+    self.quiet = self.quiet + 1
+    if not crawled or self.taken >= crawled or self.quiet >= UNMET then self.over = true end
+  end
+  if #fresh > 0 or moved then
+    self.quiet = finished and self.quiet or 0
+    self.interval = self.w.interval
+  else
+    self.interval = math.min(self.interval * self.w.factor, self.w.max_interval)
+  end
+  self.finished, self.fresh = finished, #fresh
+  return fresh
+end
+
+---@return number seconds to sleep before the next poll
+function Follower:pause()
+  if self.finished and self.fresh > 0 then return 0 end   -- confirm the end at once
+  local x = self.fresh > 0 and self.w.interval * QUICK or self.interval
+  local j, r = self.w.jitter, self.random()
+  if type(r) ~= "number" or r ~= r then r = 0.5 end
+  return x * (1 + (2 * r - 1) * j)
+end
+
+-- follow(f) -> iterator over the pages of follower f as they are crawled.
+local function follow(f)
+  local queue, qi, first, err = {}, 1, true, nil
+  return function()
+    while true do
+      if qi <= #queue then
+        qi = qi + 1
+        return queue[qi - 1]
+      end
+      if not f then return nil end
+      if f.failure then
+        err, f = f.failure, nil
+        return false, err
+      end
+      if f.over then return nil end
+      if not first and f.sleep(f:pause()) == false then return nil end   -- the host stopped it
+      first = false
+      local fresh, perr = f:poll()
+      if not fresh then
+        f = nil
+        return false, perr
+      end
+      queue, qi = fresh, 1
+    end
+  end
+end
+
+---each_page's options: the listing call's, and with follow = true wait's schedule.
+---@class kadoa.EachPageOptions: kadoa.PagesOptions
+---@field follow? boolean follow a running crawl: pages as they are crawled, until it is over
+---@field interval? number seconds between polls while things move (default 2; a quarter after new pages)
+---@field factor? number the pause grows by this while nothing moves (default 1.5)
+---@field max_interval? number seconds: the longest pause (default 30)
+---@field jitter? number fraction of each pause that is random (default 0.1)
+---@field grace? number seconds a fresh session's 404 or empty "finished" is not believed (default 0)
+
+-- each_page(client, id [, opts]): every crawled page of a session.
+-- opts: page_size (default 100) and the call options (timeout, retries);
+-- follow = true follows a running crawl (see above; then wait's interval,
+-- factor, max_interval, jitter and grace are options too).
+---@param client kadoa.Client
+---@param id string session id
+---@param opts? kadoa.EachPageOptions
 ---@return fun(): (kadoa.PageItem|false|nil), kadoa.Error|nil iterator
 function M.each_page(client, id, opts)
   require("kadoa.errors").check_arg(id, "string", 1, "each_page", 3)
+  if type(opts) == "table" and opts.follow then
+    local f, err = M.follower(client, id, opts)
+    if not f then
+      local once = true
+      return function() if once then once = false return false, err end end
+    end
+    return follow(f)
+  end
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
+  o.follow = nil
   o.page_size = o.page_size or 100
   return M.each(function(page)
     o.page = page

@@ -38,7 +38,8 @@ ROUTING
      not valid UTF-8 is sent back byte for byte, so any byte string
      round-trips.  The id of a crawl started here answers live (CONTRACT
      ROUTES); any other id answers from BEHAVIOURS BY SESSION ID below.
-  2. GET /mock/starts  (no key needed): see INTROSPECTION.
+  2. GET /mock/starts, /mock/callbacks, /mock/hits/<id>  (no key needed): see
+     INTROSPECTION.
   3. The other contract routes, matched on the path without its query
      string (ROUTES in the code; path segments are percent-decoded; "." and
      ".." segments never match).
@@ -253,7 +254,8 @@ CRAWLS  (started by POST /v4/crawl/ or /v4/crawl/start)
   crawledPages = number of DONE pages = floor(N*t/T), activeJobs = pages
   CRAWLING, waitingJobs = pages PENDING, finished = all N DONE.  At the
   start pages 0-12 are known (0-2 CRAWLING); T 0 means all DONE at once.
-  Crawl time stops while paused (pause/resume), so nothing moves.
+  Crawl time stops while paused (pause/resume), so nothing moves, and no
+  job is active (activeJobs 0: those pages count as waiting).
   Page i's URL: startUrls[i] (url counts as startUrls[0]) while there are
   any, then <scheme>://<host of the first URL>/<docs|blog|products|about|help,
   by i mod 5>/page-<i>.  Page id: "p" + i as 4 or more digits (p0000, p0001,
@@ -297,6 +299,18 @@ may be combined in any order: https://pages-250.seconds-0.5.example.com/)
                       /case/page, /q?x=1 vs /q?x=2, backslashes, /.hidden,
                       /a/./b/../c, %2F%2F; past the list they repeat with
                       ?r=<round> (or &r=) appended
+  shuffle             the pages listing reorders its entries: every 200 ms
+                      (wall clock) they come in another order, so an entry
+                      moves between listing pages from one poll to the next
+  lag-<S>             the pages listing (and /list) shows the crawl as it was S
+                      seconds of crawl time ago: status counts run ahead of
+                      what is listed, and a finished crawl lists its last
+                      pages only S seconds later (page content answers as
+                      soon as the page is DONE)
+  early-<S>           for the first S wall-clock seconds after the start, status
+                      says finished with nothing done ({"crawledPages":0,
+                      "activeJobs":0,"waitingJobs":0,"finished":true}) and the
+                      listing is empty: a fresh session that looks over
   fault-<behaviour>   as the FIRST label: see FAULT INJECTION
   Unknown labels are ignored (example.com is the default site).
 
@@ -332,6 +346,23 @@ INTROSPECTION
                       a lost answer included); urls holds what each asked to
                       crawl: url, else startUrls[0], else (/start) its
                       config's, else null.
+  GET /mock/hits/<sessionId>   (no key) 200 {"status":<n>,"pages":<n>,
+                      "page":<n>,"listing":{"<currentPage>":<n>,...}}: the
+                      requests a started crawl's status, pages (the listing,
+                      and per listing page number) and pages/<pageId> routes
+                      answered with its live answer (not 404s of fresh404 or
+                      faults); 404 for an unknown session
+  GET /mock/callbacks (no key) 200 {"count":<n>,"calls":[{"url","sessionId",
+                      "code" (the answer's status, or null),"error"(or null)}]}
+CALLBACKS
+  A start whose body has "callbackUrl" gets a POST of {"sessionId","finished",
+  "crawledPages","error"} (JSON) to that URL once its crawl is over (finished
+  or failed), from a thread that looks every 50 ms (for at most an hour).
+  Only an http URL whose host is a literal loopback address (127.x.x.x or
+  [::1]) is ever called; any other URL is ignored (listed in /mock/callbacks
+  with error "not loopback"), so no test can send traffic off this machine.
+  The call is made once, with a 5 s timeout; its outcome goes to
+  /mock/callbacks.
 
 SELF-CHECK
   Every JSON answer of a contract route (not the fault behaviours, not the
@@ -353,6 +384,7 @@ import html
 import json
 import math
 import os
+import random
 import re
 import select
 import signal
@@ -363,7 +395,9 @@ import struct
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -971,6 +1005,7 @@ SESSIONS = {}          # sessionId -> Crawl, oldest first
 VIRTUAL = {}           # fault ids used as session ids -> Crawl (not listed)
 CONFIGS = {}           # configId -> stored config dict
 STARTS = []            # every POST start received: its url or None
+CALLBACKS = []         # every completion callback: {url, sessionId, code, error}
 
 LOOKAHEAD = 13         # pages discovered ahead of the last DONE one
 WORKERS = 3            # pages CRAWLING at once
@@ -1026,7 +1061,9 @@ LABELS = [   # (host label, Crawl attribute, parser)
     ("bytes-([0-9]+)", "size", int),
     ("latency-([0-9]+)", "latency", lambda s: int(s) / 1000.0),
     ("fresh404-([0-9]+(?:\\.[0-9]+)?)", "fresh404", float),
-    ("(failing|oldpages|zeropage|ready|endless|hostile)", None, None),
+    ("lag-([0-9]+(?:\\.[0-9]+)?)", "lag", float),
+    ("early-([0-9]+(?:\\.[0-9]+)?)", "early", float),
+    ("(failing|oldpages|zeropage|ready|endless|hostile|shuffle)", None, None),
 ]
 LABELS = [(re.compile(p), a, f) for p, a, f in LABELS]
 
@@ -1037,6 +1074,8 @@ class Crawl:
         self.created = time.time()
         self.t0 = time.monotonic()
         self.n, self.seconds, self.size, self.latency, self.fresh404 = 47, 10.0, 1500, 0.0, 0.0
+        self.lag, self.early = 0.0, 0.0
+        self.hits = {"status": 0, "pages": 0, "page": 0, "listing": {}}
         self.flags = set()
         for label in host_labels(first_url(urls)):
             for pattern, attr, parse in LABELS:
@@ -1076,13 +1115,25 @@ class Crawl:
     def too_fresh(self):
         return time.monotonic() - self.t0 < self.fresh404
 
-    def progress(self):
+    def looks_over(self):
+        """early-<S>: the fresh session says finished with nothing done."""
+        return time.monotonic() - self.t0 < self.early
+
+    def hit(self, route, page=None):
+        with STATE_LOCK:
+            self.hits[route] += 1
+            if page is not None:
+                self.hits["listing"][str(page)] = self.hits["listing"].get(str(page), 0) + 1
+
+    def progress(self, lag=0.0):
         """(done, visible, error): pages 0..done-1 are DONE, pages up to
-        visible-1 are known (the next WORKERS CRAWLING, the rest PENDING)."""
+        visible-1 are known (the next WORKERS CRAWLING, the rest PENDING);
+        as it was `lag` seconds of crawl time ago."""
         if self.seconds <= 0:
             done = self.n
         else:
-            done = min(self.n, int(self.elapsed() * self.n / self.seconds + 1e-9))
+            t = max(0.0, self.elapsed() - lag)
+            done = min(self.n, int(t * self.n / self.seconds + 1e-9))
         if "failing" in self.flags:
             dead = max(1, int(self.n * FAIL_AT))
             if done >= dead:
@@ -1090,8 +1141,10 @@ class Crawl:
         return done, min(self.n, done + LOOKAHEAD), None
 
     def stats(self):
+        if self.looks_over():
+            return {"crawledPages": 0, "activeJobs": 0, "waitingJobs": 0, "finished": True}, None
         done, visible, error = self.progress()
-        active = min(WORKERS, visible - done)
+        active = 0 if self.paused() else min(WORKERS, visible - done)
         return {"crawledPages": done, "activeJobs": active,
                 "waitingJobs": visible - done - active,
                 "finished": done >= self.n and error is None}, error
@@ -1146,12 +1199,58 @@ class Crawl:
         return head + block * max(1, room // len(block)) + tail
 
 
-def new_crawl(urls, config_id, max_pages):
+def new_crawl(urls, config_id, max_pages, callback=None):
     sid = str(uuid.uuid4())
     crawl = Crawl(sid, urls, config_id, max_pages)
     with STATE_LOCK:
         SESSIONS[sid] = crawl
+    if isinstance(callback, str) and callback:
+        threading.Thread(target=call_back, args=(crawl, callback), daemon=True).start()
     return crawl
+
+
+def loopback_url(url):
+    """True for an http URL whose host is a literal loopback address."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        parts.port      # raises on a bad port
+    except ValueError:
+        return False
+    if parts.scheme != "http":
+        return False
+    if host == "::1":
+        return True
+    return re.fullmatch(r"127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}", host) is not None
+
+
+def call_back(crawl, url):
+    """Wait for the crawl to be over, then POST its outcome to url (loopback only)."""
+    record = {"url": url, "sessionId": crawl.sid, "code": None, "error": None}
+    if not loopback_url(url):
+        record["error"] = "not loopback"
+    else:
+        end = time.monotonic() + 3600
+        while time.monotonic() < end:
+            stats, error = crawl.stats()
+            if (stats["finished"] or error) and not crawl.looks_over():
+                break
+            time.sleep(0.05)
+        stats, error = crawl.stats()
+        body = jdump({"sessionId": crawl.sid, "finished": stats["finished"],
+                      "crawledPages": stats["crawledPages"], "error": error})
+        req = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": JSON})
+        try:
+            with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                    req, timeout=5) as r:
+                record["code"] = r.status
+        except urllib.error.HTTPError as e:
+            record["code"] = e.code
+        except Exception as e:      # the receiver is the test's: say what went wrong
+            record["error"] = str(e)
+    with STATE_LOCK:
+        CALLBACKS.append(record)
 
 
 def find_crawl(sid, virtual):
@@ -1285,7 +1384,8 @@ def r_start(h, req, virtual):
     if not urls:
         return err(400, "invalid request body: url or startUrls is required")
     config = store_config(body)
-    return start_answer(new_crawl(urls, config["configId"], body.get("maxPages")), False)
+    return start_answer(new_crawl(urls, config["configId"], body.get("maxPages"),
+                                  body.get("callbackUrl")), False)
 
 
 def r_start_config(h, req, virtual):
@@ -1341,6 +1441,7 @@ def r_status(h, req, virtual):
     if missing:
         return missing
     payload, error = crawl.stats()
+    crawl.hit("status")
     return Answer(200, {"payload": payload, "sessionId": crawl.sid, "error": error})
 
 
@@ -1354,7 +1455,13 @@ def r_pages(h, req, virtual):
         size = req.number("pageSize", 100, 1)
     except ValueError as e:
         return err(400, str(e))
-    done, visible, error = crawl.progress()
+    crawl.hit("pages", page)
+    done, visible, error = crawl.progress(crawl.lag)
+    if crawl.looks_over():
+        done, visible = 0, 0
+    order = list(range(visible))
+    if "shuffle" in crawl.flags:
+        random.Random("%s/%d" % (crawl.sid, int(time.monotonic() / 0.2))).shuffle(order)
     if "endless" in crawl.flags:
         last = max(first, first + (visible + size - 1) // size - 1)
         page_items = range(min(page, last) * size - first * size, visible)
@@ -1362,7 +1469,7 @@ def r_pages(h, req, virtual):
                  for i in list(page_items)[:size]]
         total, pages, more = visible, page - first + 2, True
     else:
-        wanted, total, pages, more = paginate(range(visible), page, size, first)
+        wanted, total, pages, more = paginate(order, page, size, first)
         items = [{"id": crawl.page_id(i), "url": crawl.url(i), "status": crawl.status_of(i, done)}
                  for i in wanted]
     if "oldpages" in crawl.flags:
@@ -1392,6 +1499,7 @@ def r_page(h, req, virtual):
         return err(404, "no such page: " + req.ids[1])
     if i >= done:
         return err(404, "page not crawled yet: " + req.ids[1], {"status": crawl.status_of(i, done)})
+    crawl.hit("page")
     return Answer(200, {"payload": crawl.content(i, FORMATS[fmt]), "pageId": req.ids[1],
                         "pageFormat": fmt, "sessionId": crawl.sid, "error": None},
                   delay=crawl.latency)
@@ -1404,7 +1512,7 @@ def r_list(h, req, virtual):
     every = req.query.get("includeAll", "false")
     if every not in ("true", "false", ""):
         return err(400, "includeAll must be true or false, not %r" % every)
-    done, visible, error = crawl.progress()
+    done, visible, error = crawl.progress(crawl.lag)
     data = []
     for i in range(visible if every == "true" else done):
         ok = i < done
@@ -1689,6 +1797,15 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "GET" and path == b"/mock/starts":
             with STATE_LOCK:
                 return self.reply(200, jdump({"count": len(STARTS), "urls": list(STARTS)}))
+        if self.command == "GET" and path == b"/mock/callbacks":
+            with STATE_LOCK:
+                return self.reply(200, jdump({"count": len(CALLBACKS), "calls": list(CALLBACKS)}))
+        if self.command == "GET" and path.startswith(b"/mock/hits/"):
+            crawl = find_crawl(b2s(urllib.parse.unquote_to_bytes(path[len(b"/mock/hits/"):])), False)
+            if crawl is None:
+                return self.reply(404, jdump({"error": True, "message": "no such session"}))
+            with STATE_LOCK:
+                return self.reply(200, jdump(crawl.hits))
         for method, pattern, fn, op, key in ROUTES:
             m = pattern.fullmatch(path)
             if m and method == self.command and not {b".", b".."} & set(m.groups()):

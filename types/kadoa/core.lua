@@ -192,11 +192,19 @@ function core.monotime() end
 ---@return string segment s percent-encoded as one URL path segment (all but A-Z a-z 0-9 - _ ~)
 function core.escape(s) end
 
----One folder, mode 0755; one that is already there is fine.
+---One folder, mode 0755 (private: 0700); one that is already there is fine.
 ---@param path string
+---@param private? boolean
 ---@return true|nil ok
 ---@return string|nil message
-function core.mkdir(path) end
+function core.mkdir(path, private) end
+
+---A new file (never an existing one, never through a link), mode 0600, holding bytes, synced.
+---@param path string
+---@param bytes string
+---@return true|nil ok
+---@return string|nil message
+function core.private_file(path, bytes) end
 
 ---@return { version: string, ssl: string, zlib: string, http2: boolean, brotli: boolean }
 function core.curl_info() end

@@ -1,0 +1,181 @@
+-- kadoa.marks: what the API does not say about a crawl, kept on this machine.
+--
+--   local marks = require("kadoa.marks")
+--   marks.paused(id)            -- the time it was paused through this client, or nil
+--   marks.of(id, observations)  -- "paused", "stalled" or nil, for kadoa.format's mark
+--
+-- Kadoa has no paused state: after a pause, the status and the session
+-- listing look exactly like a crawl that is running (finished false, the
+-- numbers merely standing still), and a crawl that has quietly stopped
+-- looks the same. So a pause or resume made through this client, in any
+-- host (the command, Neovim, OpenResty: they all share client.lua's
+-- pause and resume), is remembered here, in a small state file:
+-- $XDG_STATE_HOME/kadoa/marks.json, else ~/.local/state/kadoa/marks.json.
+-- It holds only session ids and the times they were paused (no key, no
+-- URL), is mode 0600 in a 0700 folder, and is replaced whole (a new file,
+-- then a rename), so a reader never sees half of it; a missing or corrupt
+-- file reads as no marks. Two writers at the same moment: the last wins.
+-- A pause made elsewhere (another machine, the web app) is unknown here;
+-- such a crawl is judged `stalled` once it stops moving (see stalled).
+
+local M = {}
+
+local FILE = "marks.json"
+local MAX_MARKS = 1000       -- the newest kept: the file cannot grow forever
+M.STALLED_AFTER = 3          -- observations without a move or an active job
+
+local function nonempty(v) return type(v) == "string" and v ~= "" and v or nil end
+
+-- path([getenv]) -> the state file's path | nil, err
+---@param getenv? fun(name: string): string|nil the environment (default os.getenv)
+---@return string|nil path
+---@return kadoa.Error|nil err no HOME and no XDG_STATE_HOME
+function M.path(getenv)
+  getenv = getenv or os.getenv
+  local state = nonempty(getenv("XDG_STATE_HOME"))
+  if state and state:sub(1, 1) ~= "/" then state = nil end   -- the spec wants it absolute
+  if not state then
+    local home = nonempty(getenv("HOME"))
+    if not home then
+      return nil, require("kadoa.errors").new("io", "marks: neither XDG_STATE_HOME nor HOME is set")
+    end
+    state = home .. "/.local/state"
+  end
+  return state .. "/kadoa/" .. FILE
+end
+
+-- read([path]) -> { [session id] = time paused }: a missing, unreadable or
+-- corrupt file is no marks.
+---@param path? string the state file (default: path())
+---@return table<string, number> paused
+function M.read(path)
+  path = path or M.path()
+  local f = path and io.open(path, "rb")
+  if not f then return {} end
+  local text = f:read("*a")
+  f:close()
+  local codec = require("kadoa.codec").get()
+  local ok, t = pcall(codec and codec.decode or error, text or "")
+  local out = {}
+  if ok and type(t) == "table" and type(t.paused) == "table" then
+    for id, at in pairs(t.paused) do
+      if nonempty(id) and type(at) == "number" and at == at then out[id] = at end
+    end
+  end
+  return out
+end
+
+local function write(path, paused)
+  local ids = {}
+  for id in pairs(paused) do ids[#ids + 1] = id end
+  table.sort(ids, function(a, b) return paused[a] > paused[b] or (paused[a] == paused[b] and a < b) end)
+  local json = require("kadoa.json")
+  local keep = {}
+  for i = 1, math.min(#ids, MAX_MARKS) do keep[ids[i]] = paused[ids[i]] end
+  local text = assert(json.encode({ paused = keep }))
+  local core = require("kadoa.core")
+  local dir = path:match("^(.*)/[^/]*$")
+  -- the folders up to the state file: the last ones private
+  local sofar = ""
+  for part in dir:gmatch("[^/]+") do
+    sofar = sofar .. "/" .. part
+    local ok, err = core.mkdir(sofar, sofar == dir)
+    if not ok then return nil, require("kadoa.errors").new("io", "marks: " .. err) end
+  end
+  local tmp = ("%s.%d%06d.tmp"):format(path, os.time(), math.floor(math.random() * 1e6))
+  local ok, err = core.private_file(tmp, text .. "\n")
+  if ok then ok, err = os.rename(tmp, path) end
+  if not ok then
+    os.remove(tmp)
+    return nil, require("kadoa.errors").new("io", "marks: " .. tostring(err))
+  end
+  return true
+end
+
+-- set(id, paused [, path [, now]]) -> true | nil, err: a pause remembered
+-- (paused = true), or its mark cleared (false: a resume).
+---@param id string session id
+---@param paused boolean
+---@param path? string the state file (default: path())
+---@param now? number the time to record (default os.time())
+---@return true|nil ok
+---@return kadoa.Error|nil err
+function M.set(id, paused, path, now)
+  require("kadoa.errors").check_arg(id, "string", 1, "marks.set", 2)
+  local err
+  if not path then
+    path, err = M.path()
+    if not path then return nil, err end
+  end
+  local all = M.read(path)
+  if paused then
+    all[id] = now or os.time()
+  elseif all[id] == nil then
+    return true            -- nothing to clear: the file is left alone
+  else
+    all[id] = nil
+  end
+  return write(path, all)
+end
+
+-- paused(id [, marks]) -> the time it was paused through this client | nil
+---@param id string session id
+---@param paused? table<string, number> what read() gave (default: read it now)
+---@return number|nil at
+function M.paused(id, paused)
+  return (paused or M.read())[id]
+end
+
+-- stalled(observations [, n]) -> boolean: over the last n observations
+-- (status payloads or session items, oldest first; default STALLED_AFTER)
+-- the crawl was never finished, its pages never moved, and no job was
+-- active. Fewer observations than n: not (yet) stalled.
+---@param observations table[] payloads: crawledPages, activeJobs, waitingJobs, finished
+---@param n? integer how many (default STALLED_AFTER)
+---@return boolean
+function M.stalled(observations, n)
+  n = n or M.STALLED_AFTER
+  local count = type(observations) == "table" and #observations or 0
+  if count < n or n < 1 then return false end
+  local first = observations[count - n + 1]
+  for i = count - n + 1, count do
+    local o = observations[i]
+    if type(o) ~= "table" or o.finished == true or o.activeJobs ~= 0
+      or type(first) ~= "table" or o.crawledPages ~= first.crawledPages then
+      return false
+    end
+  end
+  return true
+end
+
+-- of(id [, observations [, paused]]) -> "paused" | "stalled" | nil: the
+-- mark kadoa.format shows for a crawl that is neither finished nor failed.
+---@param id string session id
+---@param observations? table[] payloads, oldest first (see stalled)
+---@param paused? table<string, number> what read() gave (default: read it now)
+---@return "paused"|"stalled"|nil mark
+function M.of(id, observations, paused)
+  if M.paused(id, paused) then return "paused" end
+  if observations and M.stalled(observations) then return "stalled" end
+  return nil
+end
+
+-- install(Client): the client's pause and resume (made from kadoa.api)
+-- leave their mark once the API said yes. A failure to write the mark
+-- never fails the call (the crawl was paused): res.mark_error says why.
+---@param Client table the class whose pause and resume to wrap
+function M.install(Client)
+  for name, paused in pairs({ pause = true, resume = false }) do
+    local call = Client[name]
+    Client[name] = function(self, id, ...)
+      local res, err = call(self, id, ...)
+      if res and type(id) == "string" then
+        local ok, why = M.set(id, paused)
+        if not ok and type(res) == "table" then res.mark_error = tostring(why) end
+      end
+      return res, err
+    end
+  end
+end
+
+return M
