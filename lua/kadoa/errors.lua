@@ -1,12 +1,16 @@
--- Error values: one place that decides what kind of failure a response or
--- a transfer outcome is, and turns it into a table that prints well.
+-- Error values: one place that decides what kind of failure an outcome
+-- is, and turns it into a table that prints well.
 --
 -- Every failure the library reports is made here, so the rules ("401 is
--- auth", "an HTML page never becomes a message") live in one file.
+-- auth", "an HTML page never becomes a message", "a refused connection is
+-- network") live in one file. The transports only record what happened
+-- (the outcome record: src/outcome.c for libcurl, kadoa.resty.transport
+-- for cosockets), already redacted where it was made: nothing here
+-- redacts again.
 
 -- It loads no other library: a JSON error body arrives already decoded
--- (the C core's report carries it as `json`), so this module works the
--- same under lua-cjson, Neovim's vim.json and OpenResty.
+-- (the record carries it as `json`), so this module works the same under
+-- lua-cjson, Neovim's vim.json and OpenResty.
 
 local M = {}
 
@@ -95,12 +99,6 @@ local function redact(s, secret)
 end
 M.redact = redact
 
--- One clean line without the secret. Redacting first means a cut can never
--- leave half a key behind; again after, in case folding blanks made one.
-local function clean(s, max, secret)
-  return redact(one_line(redact(s, secret), max), secret)
-end
-
 -- new(kind, message [, fields]): fields are copied onto the error.
 -- kind must be one of M.kinds: callers switch on it, so a kind outside
 -- the list is a bug here, raised where it is made rather than found later.
@@ -181,49 +179,72 @@ local function message_from_body(status, body, content_type, t)
   return base
 end
 
--- from_response(r, secret): r is what the C core reports for a completed
--- exchange that was not a success: { status, body, json, content_type,
--- request_id, retry_after }. The core has already redacted what the server
--- sent (so `json` holds no key either); secret redacts once more after
--- the message is folded to one line.
----@param r table the C core's report
----@param secret? string|fun(s: string): string
----@return kadoa.Error
-function M.from_response(r, secret)
+-- An HTTP answer that is not a success (the record has no `failure`).
+local function from_response(r)
   local msg, details = message_from_body(r.status, r.body, r.content_type, r.json)
-  return M.new(M.kind_of_status(r.status), clean(msg, 300, secret), {
+  return M.new(M.kind_of_status(r.status), one_line(msg, 300), {
     status = r.status,
     details = details,
-    request_id = redact(r.request_id, secret),
+    request_id = r.request_id,
     retry_after = r.retry_after,
     sent = true,
   })
 end
 
--- from_transfer(r, secret): r is { kind, message [, status, request_id],
--- sent } as the C core reports a transfer that failed below HTTP (connect,
--- TLS, timeout, size, decoding) or was refused before it started. `sent`
--- says whether any of the request may have reached the server.
----@param r table the C core's report
----@param secret? string|fun(s: string): string
+local function too_large(r)
+  if r.max_body then return ("response body larger than max_body (%d bytes)"):format(r.max_body) end
+  return r.detail or "response headers too large (over 100 KB), or out of memory"
+end
+
+local function memory(r)
+  if r.size then return ("out of memory decoding a response of %d bytes"):format(r.size) end
+  return "out of memory while reading the response"
+end
+
+-- Every failure class an outcome record can name: { kind, message }. The
+-- message is a function of the record's facts, or what the layer below
+-- said (`detail`: libcurl's error text, the socket's, a usage reason)
+-- with this line when it said nothing.
+---@type table<string, { [1]: kadoa.ErrorKind, [2]: string|fun(r: table): string }>
+M.failures = {
+  refused = { "network", "connection refused" },
+  dns = { "network", "could not resolve the host" },
+  reset = { "network", "the connection broke" },
+  protocol = { "network", "not an HTTP answer" },
+  network = { "network", "network failure" },
+  timeout = { "timeout", "timed out" },
+  tls = { "tls", "TLS failure" },
+  too_large = { "too_large", too_large },
+  encoding = { "decode", "cannot undo the answer's Content-Encoding" },
+  empty = { "decode", function() return "empty response body" end },
+  json = { "decode", function(r) return "invalid JSON in response: " .. tostring(r.detail) end },
+  not_object = { "decode", function() return "response is JSON but not an object" end },
+  memory = { "memory", memory },
+  io = { "io", function(r)
+    return ("cannot write %s: %s"):format(r.file or "the file", tostring(r.detail))
+  end },
+  usage = { "usage", "not a valid call" },
+}
+
+-- from_report(r): whatever a transport recorded for a request that did
+-- not succeed (kadoa.core.Report), as the error value every API of this
+-- library returns. A class outside M.failures is a bug in a transport.
+---@param r kadoa.core.Report
 ---@return kadoa.Error
-function M.from_transfer(r, secret)
-  return M.new(r.kind, clean(r.message or r.kind, 300, secret), {
+function M.from_report(r)
+  if r.failure == nil then return from_response(r) end
+  local f = M.failures[r.failure]
+  if not f then
+    error("kadoa: internal error: unknown failure " .. tostring(r.failure), 2)
+  end
+  local msg = f[2]
+  if type(msg) == "function" then msg = msg(r) else msg = r.detail or msg end
+  return M.new(f[1], one_line(msg, 300), {
     status = r.status,
-    request_id = redact(r.request_id, secret),
+    request_id = r.request_id,
     retry_after = r.retry_after,
     sent = r.sent ~= false,
   })
-end
-
--- from_report(r, secret): whatever the C core reported for a request that
--- did not succeed, as the error value every API of this library returns.
----@param r table the C core's report
----@param secret? string|fun(s: string): string
----@return kadoa.Error
-function M.from_report(r, secret)
-  if r.kind == "response" then return M.from_response(r, secret) end
-  return M.from_transfer(r, secret)
 end
 
 ---A crawl's own error (a 200 answer's `error`), whatever shape the server
