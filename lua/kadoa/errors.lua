@@ -143,11 +143,23 @@ function M.kind_of_status(status)
   return "http"
 end
 
+-- The messages of a list of errors ({"errors": [...]}, as gateways and
+-- validators answer): strings, or tables with a string `message`.
+local function listed(list)
+  local out = {}
+  for _, e in ipairs(list) do
+    local m = type(e) == "table" and e.message or e
+    if type(m) == "string" and m ~= "" then out[#out + 1] = m end
+  end
+  return out[1] and table.concat(out, "; ") or nil
+end
+
 -- The API answers errors as {"error": true, "message": "...", "details": ...};
--- older versions as {"message": "...", "error": "<string>"} (`t` is that
--- body decoded, nulls in objects already gone). Anything else (an HTML page
--- from a load balancer, nothing at all) gets a short message made from the
--- status line, or the page's <title> when it has one.
+-- older versions as {"message": "...", "error": "<string>"}; others as
+-- {"errors": [...]} (`t` is that body decoded, nulls in objects already
+-- gone). Anything else (an HTML page from a load balancer, nothing at all)
+-- gets a short message made from the status line, or the page's <title>
+-- when it has one.
 local function message_from_body(status, body, content_type, t)
   body = body or ""
   local head = body:match("^%s*(.)")
@@ -159,6 +171,10 @@ local function message_from_body(status, body, content_type, t)
     local details = t.details
     if details == nil and type(t.error) == "string" and t.error ~= msg then
       details = t.error
+    end
+    if not msg and type(t.errors) == "table" then
+      msg = listed(t.errors)
+      if details == nil then details = t.errors end
     end
     if msg then return msg, details end
   end
