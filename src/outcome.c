@@ -147,7 +147,7 @@ static int push_response(lua_State *L, const kd_outcome *o, int dec, int null) {
   kd_push_redacted(L, o->cfg, o->body, o->len);
   lua_setfield(L, -2, "body");
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
-  if (p < end && *p == '{') {
+  if (p < end && *p == '{') {   /* the redacted text, checked once more once decoded */
     size_t n;
     const char *s;
     lua_getfield(L, -1, "body");
@@ -162,34 +162,37 @@ static int push_response(lua_State *L, const kd_outcome *o, int dec, int null) {
   return 2;
 }
 
-int kd_push_outcome(lua_State *L, const kd_outcome *o, int raw, int dec, int null) {
+/* A 2xx answer whose body is not what every call expects. */
+static int bad_body(lua_State *L, const kd_outcome *o, const char *failure, const char *detail) {
   kd_outcome f = *o;
+  f.sent = 1;
+  f.size = o->len;
+  return kd_push_failure(L, &f, failure, detail);
+}
+
+int kd_push_outcome(lua_State *L, const kd_outcome *o, int raw, int dec, int null) {
   int r;
   if (o->status < 200 || o->status > 299) return push_response(L, o, dec, null);
   if (raw) {
     lua_pushlstring(L, o->body, o->len);
     return 1;
   }
-  f.sent = 1;
-  if (o->len == 0) return kd_push_failure(L, &f, "empty", NULL);
+  if (o->len == 0) return bad_body(L, o, "empty", NULL);
   r = kd_decode(L, dec, null, o->body, o->len);
   if (r != 1) {
-    int n;
-    f.size = o->len;
-    n = r < 0 ? kd_push_failure(L, &f, "memory", NULL)
-              : kd_push_failure(L, &f, "json", lua_tostring(L, -1));
+    r = bad_body(L, o, r < 0 ? "memory" : "json", r < 0 ? NULL : lua_tostring(L, -1));
     lua_remove(L, -3);   /* the decoder's message */
-    return n;
+    return r;
   }
   if (lua_type(L, -1) != LUA_TTABLE || kd_rawlen(L, -1) > 0) {
     lua_pop(L, 1);
-    return kd_push_failure(L, &f, "not_object", NULL);
+    return bad_body(L, o, "not_object", NULL);
   }
   return 1;
 }
 
 /* A record made before anything was sent: no head, no time. */
-static int refused(lua_State *L, const char *failure, const char *detail, const char *file) {
+static int unsent(lua_State *L, const char *failure, const char *detail, const char *file) {
   kd_outcome o;
   memset(&o, 0, sizeof o);
   o.retry_after = -1;
@@ -198,10 +201,10 @@ static int refused(lua_State *L, const char *failure, const char *detail, const 
 }
 
 int kd_usage_failure(lua_State *L, const char *msg) {
-  return refused(L, "usage", msg, NULL);
+  return unsent(L, "usage", msg, NULL);
 }
 
 int kd_prepare_failed(lua_State *L, int e, const char *file) {
   if (e < 0) return luaL_error(L, "kadoa: out of memory preparing a request");
-  return refused(L, "io", strerror(e), file);
+  return unsent(L, "io", strerror(e), file);
 }

@@ -77,27 +77,15 @@ end
 local one_line = require("kadoa.text").one_line
 M.one_line = one_line
 
--- Remove a secret from text that came from elsewhere (a server may echo
--- the key back in an error message; it must not reach a log through us).
--- `secret` is the key itself or a client's redact function.
+-- s with every `secret` blanked: for what the command writes (kadoa.cli.output).
+-- Error values need none of it: their records were redacted when made.
 ---@param s string|nil
----@param secret string|fun(s: string): string|nil the key, or a redact function
+---@param secret string|nil
 ---@return string|nil
-local function redact(s, secret)
+function M.redact(s, secret)
   if not secret or secret == "" or type(s) ~= "string" then return s end
-  if type(secret) == "function" then return secret(s) end
-  local out, i = {}, 1
-  while true do
-    local a, b = s:find(secret, i, true)
-    if not a then break end
-    out[#out + 1] = s:sub(i, a - 1)
-    out[#out + 1] = "[redacted]"
-    i = b + 1
-  end
-  out[#out + 1] = s:sub(i)
-  return table.concat(out)
+  return (s:gsub(secret:gsub("%p", "%%%0"), "[redacted]"))
 end
-M.redact = redact
 
 -- new(kind, message [, fields]): fields are copied onto the error.
 -- kind must be one of M.kinds: callers switch on it, so a kind outside
@@ -143,23 +131,11 @@ function M.kind_of_status(status)
   return "http"
 end
 
--- The messages of a list of errors ({"errors": [...]}, as gateways and
--- validators answer): strings, or tables with a string `message`.
-local function listed(list)
-  local out = {}
-  for _, e in ipairs(list) do
-    local m = type(e) == "table" and e.message or e
-    if type(m) == "string" and m ~= "" then out[#out + 1] = m end
-  end
-  return out[1] and table.concat(out, "; ") or nil
-end
-
 -- The API answers errors as {"error": true, "message": "...", "details": ...};
--- older versions as {"message": "...", "error": "<string>"}; others as
--- {"errors": [...]} (`t` is that body decoded, nulls in objects already
--- gone). Anything else (an HTML page from a load balancer, nothing at all)
--- gets a short message made from the status line, or the page's <title>
--- when it has one.
+-- older versions as {"message": "...", "error": "<string>"} (`t` is that
+-- body decoded, nulls in objects already gone). Anything else (an HTML page
+-- from a load balancer, {"errors": [...]}, nothing at all) gets a short
+-- message made from the status line, or the page's <title> when it has one.
 local function message_from_body(status, body, content_type, t)
   body = body or ""
   local head = body:match("^%s*(.)")
@@ -171,10 +147,6 @@ local function message_from_body(status, body, content_type, t)
     local details = t.details
     if details == nil and type(t.error) == "string" and t.error ~= msg then
       details = t.error
-    end
-    if not msg and type(t.errors) == "table" then
-      msg = listed(t.errors)
-      if details == nil then details = t.errors end
     end
     if msg then return msg, details end
   end
@@ -195,28 +167,6 @@ local function message_from_body(status, body, content_type, t)
   return base
 end
 
--- An HTTP answer that is not a success (the record has no `failure`).
-local function from_response(r)
-  local msg, details = message_from_body(r.status, r.body, r.content_type, r.json)
-  return M.new(M.kind_of_status(r.status), one_line(msg, 300), {
-    status = r.status,
-    details = details,
-    request_id = r.request_id,
-    retry_after = r.retry_after,
-    sent = true,
-  })
-end
-
-local function too_large(r)
-  if r.max_body then return ("response body larger than max_body (%d bytes)"):format(r.max_body) end
-  return r.detail or "response headers too large (over 100 KB), or out of memory"
-end
-
-local function memory(r)
-  if r.size then return ("out of memory decoding a response of %d bytes"):format(r.size) end
-  return "out of memory while reading the response"
-end
-
 -- Every failure class an outcome record can name: { kind, message }. The
 -- message is a function of the record's facts, or what the layer below
 -- said (`detail`: libcurl's error text, the socket's, a usage reason)
@@ -230,12 +180,18 @@ M.failures = {
   network = { "network", "network failure" },
   timeout = { "timeout", "timed out" },
   tls = { "tls", "TLS failure" },
-  too_large = { "too_large", too_large },
+  too_large = { "too_large", function(r)
+    return r.max_body and ("response body larger than max_body (%d bytes)"):format(r.max_body)
+      or r.detail or "response headers too large (over 100 KB), or out of memory"
+  end },
   encoding = { "decode", "cannot undo the answer's Content-Encoding" },
   empty = { "decode", function() return "empty response body" end },
   json = { "decode", function(r) return "invalid JSON in response: " .. tostring(r.detail) end },
   not_object = { "decode", function() return "response is JSON but not an object" end },
-  memory = { "memory", memory },
+  memory = { "memory", function(r)
+    return r.size and ("out of memory decoding a response of %d bytes"):format(r.size)
+      or "out of memory while reading the response"
+  end },
   io = { "io", function(r)
     return ("cannot write %s: %s"):format(r.file or "the file", tostring(r.detail))
   end },
@@ -244,23 +200,23 @@ M.failures = {
 
 -- from_report(r): whatever a transport recorded for a request that did
 -- not succeed (kadoa.core.Report), as the error value every API of this
--- library returns. A class outside M.failures is a bug in a transport.
+-- library returns: without `failure`, an HTTP answer that is not 2xx.
+-- A class outside M.failures is a bug in a transport.
 ---@param r kadoa.core.Report
 ---@return kadoa.Error
 function M.from_report(r)
-  if r.failure == nil then return from_response(r) end
-  local f = M.failures[r.failure]
-  if not f then
-    error("kadoa: internal error: unknown failure " .. tostring(r.failure), 2)
+  local kind, msg, details
+  if r.failure == nil then
+    kind = M.kind_of_status(r.status)
+    msg, details = message_from_body(r.status, r.body, r.content_type, r.json)
+  else
+    local f = M.failures[r.failure]
+    if not f then error("kadoa: internal error: unknown failure " .. tostring(r.failure), 2) end
+    kind, msg = f[1], f[2]
+    if type(msg) == "function" then msg = msg(r) else msg = r.detail or msg end
   end
-  local msg = f[2]
-  if type(msg) == "function" then msg = msg(r) else msg = r.detail or msg end
-  return M.new(f[1], one_line(msg, 300), {
-    status = r.status,
-    request_id = r.request_id,
-    retry_after = r.retry_after,
-    sent = r.sent ~= false,
-  })
+  return M.new(kind, one_line(msg, 300), { status = r.status, details = details,
+    request_id = r.request_id, retry_after = r.retry_after, sent = r.sent ~= false })
 end
 
 ---A crawl's own error (a 200 answer's `error`), whatever shape the server
