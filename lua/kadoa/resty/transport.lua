@@ -111,6 +111,7 @@ local function report(self, x, failure, detail)
   if h then
     r.status, r.retry_after = h.status, h.retry_after
     r.request_id = h.request_id and self._core:redact(h.request_id)
+    r.content_type = h.content_type and self._core:redact(h.content_type)
   end
   return nil, r
 end
