@@ -15,7 +15,7 @@ CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -pedantic -Wshadow -Wpointer-arith -Wcast-qual \
            -Wstrict-prototypes -Wmissing-prototypes -Wconversion -Wno-sign-conversion
 CSTD     = -std=c99 -D_POSIX_C_SOURCE=200809L
-SRC      = src/core.c src/route.c src/transfer.c src/sink.c src/multi.c src/decode.c src/escape.c src/term.c
+SRC      = src/core.c src/route.c src/transfer.c src/outcome.c src/sink.c src/multi.c src/rand.c src/decode.c src/escape.c src/term.c
 HDR      = src/kadoa.h
 BUSTED  ?= busted
 DEPS     = .ci/deps

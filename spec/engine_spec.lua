@@ -131,7 +131,8 @@ describe("kadoa.engine", function()
             for i = 1, 1e10 do grow[i] = s .. i end
           end, null = cjson.null })
         local _, r = t:finish(200, '{"a":1}', {}, false)
-        io.write(r.kind, "|", r.message)
+        local e = require("kadoa.errors").from_report(r)
+        io.write(e.kind, "|", e.message)
       ]]
       if os.getenv("KADOA_ASAN") then
         return pending("AddressSanitizer reserves more address space than this limit allows")

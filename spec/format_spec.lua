@@ -441,10 +441,10 @@ describe("kadoa.format", function()
     end
 
     it("writes errors made from responses", function()
-      local err = errors.from_response({ status = 502, content_type = "text/html",
+      local err = errors.from_report({ status = 502, content_type = "text/html",
         body = "<html><title>502 Bad Gateway</title></html>", request_id = "x-9" })
       assert.are.equal("server: 502 Bad Gateway (HTTP 502, request-id x-9)", format_error(err))
-      err = errors.from_response({ status = 404, content_type = "application/json",
+      err = errors.from_report({ status = 404, content_type = "application/json",
         body = '{"error":true,"message":"Session not found"}',
         json = { error = true, message = "Session not found" } })
       assert.are.equal("not found: Session not found (HTTP 404)", format_error(err))

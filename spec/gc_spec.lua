@@ -132,7 +132,7 @@ describe("aggressive GC", function()
         for _, r in ipairs(reqs) do
           assert(r:done())
           local res, rep = r:result()
-          assert(res == nil and rep.kind == "usage")
+          assert(res == nil and rep.failure == "usage")
           r:cancel()
         end
         assert(c.transport:perform() == 0)

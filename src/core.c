@@ -1,7 +1,7 @@
 /*
- * core.c: luaopen_kadoa_core, the client userdata and the small utilities
- * the Lua side needs from C (a real sleep, a monotonic clock, randomness
- * seeded from the OS).
+ * core.c: luaopen_kadoa_core, the client userdata and its Lua bindings,
+ * and the small utilities the Lua side needs from C (a real sleep, a
+ * monotonic clock, a folder, the reading of a response head).
  *
  * The client is a userdata owning one kd_config and, once used, one
  * transfer for blocking requests. It is zeroed and given its metatable
@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <sys/stat.h>
 
 #include "kadoa.h"
@@ -113,16 +112,6 @@ static void client_cleanup(kd_client *c) {
   c->closed = 1;
 }
 
-static void seed(uint64_t rng[2], const void *salt) {
-  FILE *f = fopen("/dev/urandom", "rb");
-  if (!f || fread(rng, sizeof(uint64_t), 2, f) != 2) {
-    rng[0] = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    rng[1] = (uint64_t)(uintptr_t)salt ^ (uint64_t)clock();
-  }
-  if (f) fclose(f);
-  if (!rng[0] && !rng[1]) rng[1] = 0x9e3779b97f4a7c15ULL;
-}
-
 static const char *opt_string(lua_State *L, const char *k, int required, size_t *len) {
   const char *s;
   lua_getfield(L, 1, k);
@@ -193,7 +182,7 @@ static int l_new(lua_State *L) {
   c->cfg.timeout_ms = kd_ms(timeout);
   c->cfg.connect_timeout_ms = kd_ms(ctimeout);
   c->cfg.max_body = (size_t)max_body;
-  seed(c->cfg.rng, c);
+  kd_seed(c->cfg.rng, c);
 
   c->cfg.key = dup_mem(key, keylen);
   c->cfg.key_len = keylen;
@@ -216,32 +205,7 @@ static int l_new(lua_State *L) {
   return 1;
 }
 
-int kd_prepare_failed(lua_State *L, int e, const char *file) {
-  if (e < 0) return luaL_error(L, "kadoa: out of memory preparing a request");
-  lua_pushnil(L);
-  lua_createtable(L, 0, 3);
-  lua_pushliteral(L, "io");
-  lua_setfield(L, -2, "kind");
-  lua_pushfstring(L, "cannot write %s: %s", file ? file : "the file", strerror(e));
-  lua_setfield(L, -2, "message");
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "sent");
-  return 2;
-}
-
-int kd_usage_failure(lua_State *L, const char *msg) {
-  lua_pushnil(L);
-  lua_createtable(L, 0, 3);
-  lua_pushliteral(L, "usage");
-  lua_setfield(L, -2, "kind");
-  lua_pushstring(L, msg);
-  lua_setfield(L, -2, "message");
-  lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "sent");
-  return 2;
-}
-
-/* client:fetch(route, timeout, extra, seg...) -> value | nil, report
+/* client:fetch(route, timeout, extra, seg...) -> value | nil, record
  * The blocking request: the status call's path, so it does no more than
  * it must. extra: nil, or { body = json, query = { name, value, ... },
  * raw = true }. */
@@ -264,7 +228,7 @@ static int l_fetch(lua_State *L) {
   return kd_xfer_push_result(L, &c->main, rc, call.raw, dec, dec + 1);
 }
 
-/* client:path(route, timeout, extra, seg...) -> "/v4/...?..." | nil, report
+/* client:path(route, timeout, extra, seg...) -> "/v4/...?..." | nil, record
  * The request target a call would use, for transports of other hosts. */
 static int l_path(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
@@ -282,7 +246,7 @@ static int l_path(lua_State *L) {
   return 1;
 }
 
-/* client:finish(status, body, head, raw [, elapsed]) -> value | nil, report
+/* client:finish(status, body, head, raw [, elapsed]) -> value | nil, record
  * What an answer received elsewhere (OpenResty) means: exactly what fetch
  * would have returned for it. head: { content_type, request_id,
  * retry_after } as core.head gives. */
@@ -290,6 +254,7 @@ static int l_finish(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   kd_outcome o;
   int dec;
+  memset(&o, 0, sizeof o);
   o.status = (long)luaL_checkinteger(L, 2);
   o.body = luaL_checklstring(L, 3, &o.len);
   luaL_checktype(L, 4, LUA_TTABLE);
@@ -301,7 +266,7 @@ static int l_finish(lua_State *L) {
   o.retry_after = luaL_optnumber(L, -1, -1);
   lua_pop(L, 3);   /* the head table keeps the strings */
   o.elapsed = luaL_optnumber(L, 6, 0);
-  o.cfg = &c->cfg;
+  o.cfg = c->closed ? NULL : &c->cfg;
   dec = kd_push_codec(L, 1);
   return kd_push_outcome(L, &o, lua_toboolean(L, 5), dec, dec + 1);
 }
@@ -516,20 +481,6 @@ static int l_private_file(lua_State *L) {
   return 1;
 }
 
-static int l_escape(lua_State *L) {
-  size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
-  luaL_Buffer b;
-  char *out = malloc(3 * n + 1);
-  if (!out) return luaL_error(L, "kadoa: out of memory");
-  n = kd_escape(out, s, n);
-  luaL_buffinit(L, &b);   /* copy into Lua before anything can raise */
-  luaL_addlstring(&b, out, n);
-  free(out);
-  luaL_pushresult(&b);
-  return 1;
-}
-
 static int l_curl_info(lua_State *L) {
   const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
   lua_createtable(L, 0, 6);
@@ -567,7 +518,6 @@ static const luaL_Reg module_funcs[] = {
   {"head", l_head},
   {"sleep", l_sleep},
   {"monotime", l_monotime},
-  {"escape", l_escape},
   {"mkdir", l_mkdir},
   {"private_file", l_private_file},
   {"curl_info", l_curl_info},
@@ -597,7 +547,5 @@ int luaopen_kadoa_core(lua_State *L) {
   kd_setfuncs(L, module_funcs, 0);
   lua_pushliteral(L, KADOA_VERSION);
   lua_setfield(L, -2, "version");
-  lua_pushinteger(L, KD_MAX_ID);
-  lua_setfield(L, -2, "MAX_ID");
   return 1;
 }

@@ -1,14 +1,17 @@
 /*
  * kadoa.h: what the C files of kadoa.core share.
  *
- * The core is five files, one job each: core.c (luaopen, the client's
- * lifecycle and its Lua bindings), route.c (an API path template and the
- * URL of one call), transfer.c (one HTTP exchange on a libcurl easy handle
- * and what its outcome means), multi.c (non-blocking exchanges and their
- * completion queue), decode.c (JSON text to native Lua values) and
- * escape.c (pure byte-level helpers: percent-encoding, response-header
- * parsing, scrubbing; free of Lua and libcurl state so they can be fuzzed
- * alone).
+ * One job per file: core.c (luaopen, the client's lifecycle and its Lua
+ * bindings), route.c (an API path template and the URL of one call),
+ * transfer.c (one HTTP exchange on a libcurl easy handle, and the facts of
+ * how it ended), outcome.c (those facts as the outcome record Lua gets,
+ * the API key redacted from it), sink.c (a 2xx body streamed to a file),
+ * multi.c (non-blocking exchanges and their completion queue), rand.c (a
+ * client's random source and request ids), decode.c (JSON text to native
+ * Lua values), escape.c (pure byte-level helpers: percent-encoding,
+ * response-header parsing, scrubbing, buffers; free of Lua and libcurl
+ * state so they can be fuzzed alone) and term.c (the controlling terminal:
+ * its size and raw mode, for kadoa top).
  */
 #ifndef KADOA_H
 #define KADOA_H
@@ -223,34 +226,59 @@ void kd_xfer_free(kd_xfer *x);
 int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *call);
 
 /* Push what the finished exchange means for Lua: the decoded table (or the
- * body string when `raw`), or nil and a report table. Returns the number
+ * body string when `raw`), or nil and its outcome record. Returns the number
  * of values pushed. Stack slots `dec` and `null` hold the decoder and its
  * null value. */
 int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec, int null);
 
-/* The same judgement for an exchange made elsewhere (OpenResty's
- * cosockets): status, body and the facts of its head. */
-typedef struct kd_outcome {
-  long status;
-  const char *body;
-  size_t len;
-  const char *content_type;   /* "" when none */
-  const char *request_id;     /* "" when none */
-  double retry_after;
-  double elapsed;
-  const struct kd_config *cfg; /* for redaction; may be NULL */
-} kd_outcome;
-int kd_push_outcome(lua_State *L, const kd_outcome *o, int raw, int dec, int null);
-
 /* Drop per-exchange state (keeps the buffer's memory unless it grew big). */
 void kd_xfer_reset(kd_xfer *x);
 
-/* xorshift128+ over a client's state */
-uint64_t kd_random(uint64_t s[2]);
-void kd_request_id(char *out, uint64_t rng[2]);
+/* ---- outcome.c: the outcome record ------------------------------------ */
+
+/* The facts of one finished exchange, from libcurl (kd_xfer_push_result)
+ * or from another host's transport (client:finish). No wording: Lua's
+ * errors.lua makes the kind and message from the record. */
+typedef struct kd_outcome {
+  long status;                /* 0: no answer */
+  const char *body;
+  size_t len;
+  const char *content_type;   /* "" or NULL when none */
+  const char *request_id;     /* "" or NULL when none */
+  double retry_after;         /* -1: none */
+  double elapsed;
+  int sent;                   /* a failure: may the request have left? */
+  int curl;                   /* the CURLcode of a failed transfer, 0: none */
+  size_t max_body;            /* too_large: the limit the body crossed */
+  size_t size;                /* a body that would not decode: its bytes */
+  const char *file;           /* io: the path, when known */
+  const struct kd_config *cfg; /* the key to redact; may be NULL */
+} kd_outcome;
+
+/* What an answer means for Lua: the decoded table (the body string when
+ * `raw`), or nil and a record. Stack slots `dec` and `null` hold the
+ * decoder and its null. Returns the number of values pushed. */
+int kd_push_outcome(lua_State *L, const kd_outcome *o, int raw, int dec, int null);
+
+/* nil and the record of a failure: `failure` is its class (errors.lua's
+ * table of failures lists them), `detail` what the layer below said, or
+ * NULL. Returns 2. */
+int kd_push_failure(lua_State *L, const kd_outcome *o, const char *failure, const char *detail);
+
+/* nil and a usage record (a call refused before it started). */
+int kd_usage_failure(lua_State *L, const char *msg);
+/* What a failed kd_xfer_prepare means: out of memory (raises) or a file
+ * that cannot be written (nil and an io record). */
+int kd_prepare_failed(lua_State *L, int e, const char *file);
 
 /* Push s[0..n) with every occurrence of the client's key replaced. */
 void kd_push_redacted(lua_State *L, const struct kd_config *cfg, const char *s, size_t n);
+
+/* ---- rand.c: a client's random source --------------------------------- */
+
+void kd_seed(uint64_t rng[2], const void *salt);   /* from /dev/urandom */
+uint64_t kd_random(uint64_t s[2]);                  /* xorshift128+ */
+void kd_request_id(char *out, uint64_t rng[2]);     /* 36 chars, no NUL */
 
 /* ---- core.c / multi.c: the client and its non-blocking requests ----- */
 
@@ -271,10 +299,6 @@ typedef struct kd_client {
 #define KD_REQ_MT "kadoa.request"
 
 kd_client *kd_check_client(lua_State *L, int i);
-int kd_usage_failure(lua_State *L, const char *msg);
-/* What a failed kd_xfer_prepare means: out of memory (raises) or a file
- * that cannot be written (nil, an "io" report). */
-int kd_prepare_failed(lua_State *L, int e, const char *file);
 
 /* Push the client's decoder and null (from its user value) and return the
  * index of the decoder; the null is just above it. */

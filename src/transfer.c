@@ -1,6 +1,6 @@
 /*
- * transfer.c: one request of the API on a libcurl easy handle, and what
- * its outcome means.
+ * transfer.c: one request of the API on a libcurl easy handle, and the
+ * facts of how it ended (outcome.c makes them a record for Lua).
  *
  * A transfer is set up once (options, header lists, buffers) and then
  * reused: a GET like the status call only changes the URL and the request
@@ -194,33 +194,6 @@ void kd_xfer_free(kd_xfer *x) {
   x->reqid = NULL;
 }
 
-/* xorshift128+: request ids and jitter need to be unique and spread, not
- * secret; the state is seeded from the OS per client */
-uint64_t kd_random(uint64_t s[2]) {
-  uint64_t a = s[0], b = s[1];
-  s[0] = b;
-  a ^= a << 23;
-  s[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
-  return s[1] + b;
-}
-
-void kd_request_id(char *out, uint64_t rng[2]) {
-  static const char hexd[] = "0123456789abcdef";
-  uint64_t r[2];
-  unsigned char b[16];
-  int i, o = 0;
-  r[0] = kd_random(rng);
-  r[1] = kd_random(rng);
-  memcpy(b, r, 16);
-  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);  /* version 4 */
-  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);  /* RFC 4122 variant */
-  for (i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-    out[o++] = hexd[b[i] >> 4];
-    out[o++] = hexd[b[i] & 15];
-  }
-}
-
 void kd_xfer_reset(kd_xfer *x) {
   drop_sink(x);
   x->sink_checked = 0;
@@ -277,39 +250,33 @@ int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *cal
   return 0;
 }
 
-/* What a failed transfer is, in the library's own words. */
-static const char *curl_kind(CURLcode rc, const kd_xfer *x) {
+/* What happened, as a class of failure (errors.lua words it). */
+static const char *curl_failure(CURLcode rc) {
   switch (rc) {
   case CURLE_OPERATION_TIMEDOUT:
     return "timeout";
-  case CURLE_FILESIZE_EXCEEDED:
-    return "too_large";
-  case CURLE_WRITE_ERROR:
-    return x->too_large ? "too_large" : x->oom ? "memory" : "network";
+  case CURLE_COULDNT_CONNECT:
+    return "refused";
+  case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY:
+    return "dns";
+  case CURLE_SEND_ERROR: case CURLE_RECV_ERROR: case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE:
+    return "reset";
+  case CURLE_WEIRD_SERVER_REPLY:
+    return "protocol";
   case CURLE_BAD_CONTENT_ENCODING:
-    return "decode";
+    return "encoding";
   case CURLE_OUT_OF_MEMORY:   /* libcurl < 8.6 also says this for a header over 100 KB */
 #if LIBCURL_VERSION_NUM >= 0x080600
   case CURLE_TOO_LARGE:
 #endif
     return "too_large";
-  case CURLE_URL_MALFORMAT:
-  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_URL_MALFORMAT: case CURLE_UNSUPPORTED_PROTOCOL:
     return "usage";
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_ENGINE_NOTFOUND:
-  case CURLE_SSL_ENGINE_SETFAILED:
-  case CURLE_SSL_ENGINE_INITFAILED:
-  case CURLE_SSL_CRL_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-  case CURLE_SSL_INVALIDCERTSTATUS:
-  case CURLE_SSL_SHUTDOWN_FAILED:
-  case CURLE_USE_SSL_FAILED:
+  case CURLE_SSL_CONNECT_ERROR: case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER: case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED: case CURLE_SSL_ENGINE_INITFAILED: case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR: case CURLE_SSL_PINNEDPUBKEYNOTMATCH: case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_SHUTDOWN_FAILED: case CURLE_USE_SSL_FAILED:
     return "tls";
   default:
     return "network";
@@ -322,11 +289,8 @@ static const char *curl_kind(CURLcode rc, const kd_xfer *x) {
 static int request_sent(const kd_xfer *x, CURLcode rc) {
   curl_off_t pre = 0;
   switch (rc) {
-  case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY:
-  case CURLE_COULDNT_CONNECT:
-  case CURLE_URL_MALFORMAT:
-  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY: case CURLE_COULDNT_CONNECT:
+  case CURLE_URL_MALFORMAT: case CURLE_UNSUPPORTED_PROTOCOL:
     return 0;
   default:
     break;
@@ -335,126 +299,11 @@ static int request_sent(const kd_xfer *x, CURLcode rc) {
   return pre > 0;
 }
 
-void kd_push_redacted(lua_State *L, const kd_config *cfg, const char *s, size_t n) {
-  luaL_Buffer b;
-  const char *p = s, *end = s + n;
-  size_t k = cfg ? cfg->key_len : 0;
-  if (k == 0 || n < k) {
-    lua_pushlstring(L, s, n);
-    return;
-  }
-  luaL_buffinit(L, &b);
-  while ((size_t)(end - p) >= k) {
-    const char *hit = p;
-    while ((size_t)(end - hit) >= k && memcmp(hit, cfg->key, k) != 0) hit++;
-    if ((size_t)(end - hit) < k) break;
-    luaL_addlstring(&b, p, (size_t)(hit - p));
-    luaL_addstring(&b, "[redacted]");
-    p = hit + k;
-  }
-  luaL_addlstring(&b, p, (size_t)(end - p));
-  luaL_pushresult(&b);
-}
-
-static void set_str(lua_State *L, const kd_config *cfg, const char *k, const char *v) {
-  kd_push_redacted(L, cfg, v, strlen(v));
-  lua_setfield(L, -2, k);
-}
-
-static void set_num(lua_State *L, const char *k, double v) {
-  lua_pushnumber(L, v);
-  lua_setfield(L, -2, k);
-}
-
-/* nil, { kind, message, status, request_id, retry_after, elapsed, sent };
- * the message is at the top of the stack and is replaced. */
-static int push_failure(lua_State *L, const kd_outcome *o, const char *kind, int sent) {
-  size_t n;
-  const char *msg = lua_tolstring(L, -1, &n);
-  lua_pushnil(L);
-  lua_createtable(L, 0, 7);
-  lua_pushstring(L, kind);
-  lua_setfield(L, -2, "kind");
-  kd_push_redacted(L, o->cfg, msg, n);
-  lua_setfield(L, -2, "message");
-  if (o->status > 0) {
-    lua_pushinteger(L, (lua_Integer)o->status);
-    lua_setfield(L, -2, "status");
-  }
-  if (o->request_id[0]) set_str(L, o->cfg, "request_id", o->request_id);
-  if (o->retry_after >= 0) set_num(L, "retry_after", o->retry_after);
-  set_num(L, "elapsed", o->elapsed);
-  lua_pushboolean(L, sent);
-  lua_setfield(L, -2, "sent");
-  lua_remove(L, -3);   /* the message */
-  return 2;
-}
-
-/* An answer that is not a success: what the server said, for errors.lua.
- * A JSON body is decoded here (`json`), so the Lua side needs no decoder
- * of its own. */
-static int push_response(lua_State *L, const kd_outcome *o, int dec, int null) {
-  const char *p = o->body, *end = o->body + o->len;
-  lua_pushnil(L);
-  lua_createtable(L, 0, 9);
-  lua_pushliteral(L, "response");
-  lua_setfield(L, -2, "kind");
-  lua_pushinteger(L, (lua_Integer)o->status);
-  lua_setfield(L, -2, "status");
-  kd_push_redacted(L, o->cfg, o->body, o->len);
-  lua_setfield(L, -2, "body");
-  while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
-  if (p < end && *p == '{') {
-    /* decode the redacted text, so nothing in `json` can hold the key */
-    lua_getfield(L, -1, "body");
-    {
-      size_t n;
-      const char *s = lua_tolstring(L, -1, &n);
-      if (kd_decode(L, dec, null, s, n) == 1 && lua_type(L, -1) == LUA_TTABLE)
-        lua_setfield(L, -3, "json");
-      else
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-  }
-  if (o->content_type[0]) set_str(L, o->cfg, "content_type", o->content_type);
-  if (o->request_id[0]) set_str(L, o->cfg, "request_id", o->request_id);
-  if (o->retry_after >= 0) set_num(L, "retry_after", o->retry_after);
-  set_num(L, "elapsed", o->elapsed);
-  lua_pushboolean(L, 1);
-  lua_setfield(L, -2, "sent");
-  return 2;
-}
-
-int kd_push_outcome(lua_State *L, const kd_outcome *o, int raw, int dec, int null) {
-  int r;
-  if (o->status < 200 || o->status > 299) return push_response(L, o, dec, null);
-  if (raw) {
-    lua_pushlstring(L, o->body, o->len);
-    return 1;
-  }
-  if (o->len == 0) {
-    lua_pushliteral(L, "empty response body");
-    return push_failure(L, o, "decode", 1);
-  }
-  r = kd_decode(L, dec, null, o->body, o->len);
-  if (r != 1) {
-    char n[32];   /* %f would print "8388608.0" on Lua 5.3+ */
-    if (r < 0) {
-      snprintf(n, sizeof n, "%lu", (unsigned long)o->len);
-      lua_pushfstring(L, "out of memory decoding a response of %s bytes", n);
-    } else {
-      lua_pushfstring(L, "invalid JSON in response: %s", lua_tostring(L, -1));
-    }
-    lua_remove(L, -2);
-    return push_failure(L, o, r < 0 ? "memory" : "decode", 1);
-  }
-  if (lua_type(L, -1) != LUA_TTABLE || kd_rawlen(L, -1) > 0) {
-    lua_pop(L, 1);
-    lua_pushliteral(L, "response is JSON but not an object");
-    return push_failure(L, o, "decode", 1);
-  }
-  return 1;
+/* A file that could not be written while the answer streamed in. */
+static int sink_failed(lua_State *L, kd_xfer *x, kd_outcome *o, int err) {
+  o->sent = 1;
+  drop_sink(x);
+  return kd_push_failure(L, o, "io", strerror(err));
 }
 
 /* A 2xx answer whose body went to a file: { bytes = n } for a whole file;
@@ -466,11 +315,7 @@ static int push_sunk(lua_State *L, kd_xfer *x, kd_outcome *o, int dec, int null)
   size_t written;
   char field[sizeof k->field];
   memcpy(field, k->field, sizeof field);
-  if (kd_sink_close(k) != 0) {
-    lua_pushfstring(L, "cannot write the file: %s", strerror(k->err));
-    drop_sink(x);
-    return push_failure(L, o, "io", 1);
-  }
+  if (kd_sink_close(k) != 0) return sink_failed(L, x, o, k->err);
   written = k->written;
   drop_sink(x);
   if (!extract) {
@@ -491,37 +336,34 @@ static int push_sunk(lua_State *L, kd_xfer *x, kd_outcome *o, int dec, int null)
 
 int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec, int null) {
   kd_outcome o;
-  o.status = 0;
+  const char *failure;
+  memset(&o, 0, sizeof o);
   curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &o.status);
   o.body = x->body.data ? x->body.data : "";
   o.len = x->body.len;
   o.content_type = x->content_type;
   o.request_id = x->request_id;
   o.retry_after = x->retry_after;
-  o.elapsed = 0;
   o.cfg = x->cfg;
   /* seconds the exchange took, so a caller retrying it can keep to its
    * overall budget without reading a clock before every request */
   curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &o.elapsed);
 
   if (rc != CURLE_OK) {
-    if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-      char n[32];
-      snprintf(n, sizeof n, "%lu", (unsigned long)x->max_body);
-      lua_pushfstring(L, "response body larger than max_body (%s bytes)", n);
-    } else if (x->sink && x->sink->err) {
-      lua_pushfstring(L, "cannot write the file: %s", strerror(x->sink->err));
-      drop_sink(x);
-      return push_failure(L, &o, "io", 1);
-    } else if (x->oom) {
-      lua_pushliteral(L, "out of memory while reading the response");
-    } else if (rc == CURLE_OUT_OF_MEMORY && !x->errbuf[0]) {
-      lua_pushliteral(L, "response headers too large (over 100 KB), or out of memory");
-    } else {
-      lua_pushstring(L, x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
-    }
+    int big = x->too_large || rc == CURLE_FILESIZE_EXCEEDED;
+    if (!big && x->sink && x->sink->err) return sink_failed(L, x, &o, x->sink->err);
     drop_sink(x);
-    return push_failure(L, &o, curl_kind(rc, x), request_sent(x, rc));
+    failure = curl_failure(rc);
+    o.curl = (int)rc;
+    o.sent = request_sent(x, rc);
+    if (big) {
+      o.max_body = x->max_body;
+      return kd_push_failure(L, &o, "too_large", NULL);
+    }
+    if (x->oom) return kd_push_failure(L, &o, "memory", NULL);
+    /* no text: libcurl < 8.6's word for a header line over 100 KB */
+    return kd_push_failure(L, &o, failure, x->errbuf[0] ? x->errbuf
+                           : rc == CURLE_OUT_OF_MEMORY ? NULL : curl_easy_strerror(rc));
   }
   if (x->sink && o.status >= 200 && o.status <= 299) return push_sunk(L, x, &o, dec, null);
   drop_sink(x);

@@ -32,7 +32,6 @@
 --                      (the C core's, or OpenResty's cosocket transport)
 --   client.settings    timeout, retries, retry_base, retry_cap,
 --                      max_retry_wait, clock, sleep, random
---   client:redact(s)   s without the API key
 
 local errors = require("kadoa.errors")
 local options = require("kadoa.options")
@@ -102,14 +101,6 @@ function M.delay(policy, attempt, err, random)
   end
   if wait > max_wait then wait = max_wait end
   return wait
-end
-
--- failure(client, report) -> the error value every API returns
----@param client kadoa.Client
----@param r kadoa.core.Report
----@return kadoa.Error
-function M.failure(client, r)
-  return errors.from_report(r, function(s) return client:redact(s) end)
 end
 
 ---------------------------------------------------------------------------
@@ -185,7 +176,7 @@ function M.run(client, call, budget, retries, extra, a, b)
   local t = client.transport
   local res, r = t:fetch(call.route, budget, extra, a, b)
   if res ~= nil then return res end
-  local err = M.failure(client, r)
+  local err = errors.from_report(r)
   local s = client.settings
   if (retries or s.retries) == 0 or not M.retryable(err, call.unsafe) then
     err.attempts = 1
@@ -203,7 +194,7 @@ function M.run(client, call, budget, retries, extra, a, b)
     if not left then return nil, plan:final(err) end
     res, r = t:fetch(call.route, left, extra, a, b)
     if res ~= nil then return res end
-    err = M.failure(client, r)
+    err = errors.from_report(r)
   end
 end
 

@@ -1,12 +1,16 @@
--- Error values: one place that decides what kind of failure a response or
--- a transfer outcome is, and turns it into a table that prints well.
+-- Error values: one place that decides what kind of failure an outcome
+-- is, and turns it into a table that prints well.
 --
 -- Every failure the library reports is made here, so the rules ("401 is
--- auth", "an HTML page never becomes a message") live in one file.
+-- auth", "an HTML page never becomes a message", "a refused connection is
+-- network") live in one file. The transports only record what happened
+-- (the outcome record: src/outcome.c for libcurl, kadoa.resty.transport
+-- for cosockets), already redacted where it was made: nothing here
+-- redacts again.
 
 -- It loads no other library: a JSON error body arrives already decoded
--- (the C core's report carries it as `json`), so this module works the
--- same under lua-cjson, Neovim's vim.json and OpenResty.
+-- (the record carries it as `json`), so this module works the same under
+-- lua-cjson, Neovim's vim.json and OpenResty.
 
 local M = {}
 
@@ -73,32 +77,14 @@ end
 local one_line = require("kadoa.text").one_line
 M.one_line = one_line
 
--- Remove a secret from text that came from elsewhere (a server may echo
--- the key back in an error message; it must not reach a log through us).
--- `secret` is the key itself or a client's redact function.
+-- s with every `secret` blanked: for what the command writes (kadoa.cli.output).
+-- Error values need none of it: their records were redacted when made.
 ---@param s string|nil
----@param secret string|fun(s: string): string|nil the key, or a redact function
+---@param secret string|nil
 ---@return string|nil
-local function redact(s, secret)
+function M.redact(s, secret)
   if not secret or secret == "" or type(s) ~= "string" then return s end
-  if type(secret) == "function" then return secret(s) end
-  local out, i = {}, 1
-  while true do
-    local a, b = s:find(secret, i, true)
-    if not a then break end
-    out[#out + 1] = s:sub(i, a - 1)
-    out[#out + 1] = "[redacted]"
-    i = b + 1
-  end
-  out[#out + 1] = s:sub(i)
-  return table.concat(out)
-end
-M.redact = redact
-
--- One clean line without the secret. Redacting first means a cut can never
--- leave half a key behind; again after, in case folding blanks made one.
-local function clean(s, max, secret)
-  return redact(one_line(redact(s, secret), max), secret)
+  return (s:gsub(secret:gsub("%p", "%%%0"), "[redacted]"))
 end
 
 -- new(kind, message [, fields]): fields are copied onto the error.
@@ -148,8 +134,8 @@ end
 -- The API answers errors as {"error": true, "message": "...", "details": ...};
 -- older versions as {"message": "...", "error": "<string>"} (`t` is that
 -- body decoded, nulls in objects already gone). Anything else (an HTML page
--- from a load balancer, nothing at all) gets a short message made from the
--- status line, or the page's <title> when it has one.
+-- from a load balancer, {"errors": [...]}, nothing at all) gets a short
+-- message made from the status line, or the page's <title> when it has one.
 local function message_from_body(status, body, content_type, t)
   body = body or ""
   local head = body:match("^%s*(.)")
@@ -181,49 +167,56 @@ local function message_from_body(status, body, content_type, t)
   return base
 end
 
--- from_response(r, secret): r is what the C core reports for a completed
--- exchange that was not a success: { status, body, json, content_type,
--- request_id, retry_after }. The core has already redacted what the server
--- sent (so `json` holds no key either); secret redacts once more after
--- the message is folded to one line.
----@param r table the C core's report
----@param secret? string|fun(s: string): string
----@return kadoa.Error
-function M.from_response(r, secret)
-  local msg, details = message_from_body(r.status, r.body, r.content_type, r.json)
-  return M.new(M.kind_of_status(r.status), clean(msg, 300, secret), {
-    status = r.status,
-    details = details,
-    request_id = redact(r.request_id, secret),
-    retry_after = r.retry_after,
-    sent = true,
-  })
-end
+-- Every failure class an outcome record can name: { kind, message }. The
+-- message is a function of the record's facts, or what the layer below
+-- said (`detail`: libcurl's error text, the socket's, a usage reason)
+-- with this line when it said nothing.
+---@type table<string, { [1]: kadoa.ErrorKind, [2]: string|fun(r: table): string }>
+M.failures = {
+  refused = { "network", "connection refused" },
+  dns = { "network", "could not resolve the host" },
+  reset = { "network", "the connection broke" },
+  protocol = { "network", "not an HTTP answer" },
+  network = { "network", "network failure" },
+  timeout = { "timeout", "timed out" },
+  tls = { "tls", "TLS failure" },
+  too_large = { "too_large", function(r)
+    return r.max_body and ("response body larger than max_body (%d bytes)"):format(r.max_body)
+      or r.detail or "response headers too large (over 100 KB), or out of memory"
+  end },
+  encoding = { "decode", "cannot undo the answer's Content-Encoding" },
+  empty = { "decode", function() return "empty response body" end },
+  json = { "decode", function(r) return "invalid JSON in response: " .. tostring(r.detail) end },
+  not_object = { "decode", function() return "response is JSON but not an object" end },
+  memory = { "memory", function(r)
+    return r.size and ("out of memory decoding a response of %d bytes"):format(r.size)
+      or "out of memory while reading the response"
+  end },
+  io = { "io", function(r)
+    return ("cannot write %s: %s"):format(r.file or "the file", tostring(r.detail))
+  end },
+  usage = { "usage", "not a valid call" },
+}
 
--- from_transfer(r, secret): r is { kind, message [, status, request_id],
--- sent } as the C core reports a transfer that failed below HTTP (connect,
--- TLS, timeout, size, decoding) or was refused before it started. `sent`
--- says whether any of the request may have reached the server.
----@param r table the C core's report
----@param secret? string|fun(s: string): string
+-- from_report(r): whatever a transport recorded for a request that did
+-- not succeed (kadoa.core.Report), as the error value every API of this
+-- library returns: without `failure`, an HTTP answer that is not 2xx.
+-- A class outside M.failures is a bug in a transport.
+---@param r kadoa.core.Report
 ---@return kadoa.Error
-function M.from_transfer(r, secret)
-  return M.new(r.kind, clean(r.message or r.kind, 300, secret), {
-    status = r.status,
-    request_id = redact(r.request_id, secret),
-    retry_after = r.retry_after,
-    sent = r.sent ~= false,
-  })
-end
-
--- from_report(r, secret): whatever the C core reported for a request that
--- did not succeed, as the error value every API of this library returns.
----@param r table the C core's report
----@param secret? string|fun(s: string): string
----@return kadoa.Error
-function M.from_report(r, secret)
-  if r.kind == "response" then return M.from_response(r, secret) end
-  return M.from_transfer(r, secret)
+function M.from_report(r)
+  local kind, msg, details
+  if r.failure == nil then
+    kind = M.kind_of_status(r.status)
+    msg, details = message_from_body(r.status, r.body, r.content_type, r.json)
+  else
+    local f = M.failures[r.failure]
+    if not f then error("kadoa: internal error: unknown failure " .. tostring(r.failure), 2) end
+    kind, msg = f[1], f[2]
+    if type(msg) == "function" then msg = msg(r) else msg = r.detail or msg end
+  end
+  return M.new(kind, one_line(msg, 300), { status = r.status, details = details,
+    request_id = r.request_id, retry_after = r.retry_after, sent = r.sent ~= false })
 end
 
 ---A crawl's own error (a 200 answer's `error`), whatever shape the server

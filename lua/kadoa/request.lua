@@ -90,7 +90,7 @@ function Driver:start(call, budget, retries, extra, a, b, group)
   }, Request)
   local ok, r = launch(self, req, budget)
   if not ok then
-    local err = engine.failure(self.client, r)
+    local err = errors.from_report(r)
     err.attempts = 1
     return nil, err
   end
@@ -102,7 +102,7 @@ local function land(self, req, res, r)
   local g = req.group
   if g then g.running = g.running - 1 end
   if res ~= nil then return settle(req, res, nil) end
-  local err = engine.failure(self.client, r)
+  local err = errors.from_report(r)
   local now = self.s.clock()
   req.plan = req.plan or engine.plan(self.s, req.deadline, req.retries, req.call.unsafe)
   local wait = req.plan:next(err, now)
@@ -128,7 +128,7 @@ local function start_due(self)
       if ok then
         req.retry_at = nil
       elseif r then
-        settle(req, nil, req.plan:final(engine.failure(self.client, r)))   -- closed meanwhile
+        settle(req, nil, req.plan:final(errors.from_report(r)))   -- closed meanwhile
       else
         settle(req, nil, req.plan:final(req.last_err))
       end

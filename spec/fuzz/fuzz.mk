@@ -38,7 +38,8 @@ fuzz-build: $(FUZZ_BINS)
 
 $(FUZZ_OUT)/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/fuzz_check.h spec/fuzz/fuzz_lua.h $(SRC) $(HDR)
 	@mkdir -p $(FUZZ_OUT)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< src/escape.c src/decode.c src/route.c src/sink.c $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< src/escape.c src/decode.c src/route.c src/sink.c \
+	  src/outcome.c src/rand.c $(FUZZ_LIBS)
 
 # Each target runs from the committed corpus plus what earlier runs found
 # (build/fuzz/corpus); any crash, leak, sanitizer report or failed

@@ -16,13 +16,17 @@
  *
  * Header lines go through on_header one by one, the body through on_body
  * in chunks (a refused chunk ends the transfer as libcurl would, with
- * CURLE_WRITE_ERROR); then kd_xfer_push_result classifies the outcome and
- * lua/kadoa/errors.lua turns a failure into the error value. Properties:
+ * CURLE_WRITE_ERROR); then kd_xfer_push_result makes the outcome record
+ * (outcome.c) and lua/kadoa/errors.lua turns it into the error value.
+ * Properties:
  *  - one result (a table that is a JSON object, or the raw body string)
- *    only for CURLE_OK and a 2xx status; else nil and a report whose kind
- *    is one of the core's, with a string message or the body;
+ *    only for CURLE_OK and a 2xx status; else nil and a record: an answer
+ *    (a status and its body, no failure) exactly for CURLE_OK and another
+ *    status, else a failure class errors.lua knows;
+ *  - no string anywhere in the record holds the key (it is redacted where
+ *    the record is made, and nowhere else);
  *  - the body is never kept beyond max_body; header values copied into
- *    the report are short, printable ASCII;
+ *    the record are short, printable ASCII;
  *  - the error value's kind is a known one and tostring(err) is one line,
  *    at most a few hundred bytes, and never contains the key.
  */
@@ -54,16 +58,6 @@ static char fz_key[] = SECRET;
 static kd_config fz_cfg = { fz_key, sizeof fz_key - 1, NULL, NULL, 0, NULL, NULL, 0, 0, 0, {0, 0},
                             {NULL, 0, 0} };
 
-static const char *core_kinds[] = {
-  "response", "timeout", "network", "tls", "decode", "too_large", "usage", "memory", NULL
-};
-
-static int known(const char *k, const char **list) {
-  for (; *list; list++)
-    if (strcmp(k, *list) == 0) return 1;
-  return 0;
-}
-
 static void printable_field(lua_State *L, int t, const char *name) {
   size_t n, i;
   const char *s;
@@ -87,17 +81,17 @@ static int run_push(lua_State *L) {
   return kd_xfer_push_result(L, x, rc, raw, 1, 5);
 }
 
-/* errors.from_* over the report, then checks on the error value. */
+/* errors.from_report over the record, then checks on the error value. */
 static const char *TO_ERROR =
   "local r, secret = ...\n"
   "local function clean(v, d)\n"
-  "  if type(v) == 'string' then assert(not v:find(secret, 1, true), 'the key in the report') end\n"
+  "  if type(v) == 'string' then assert(not v:find(secret, 1, true), 'the key in the record') end\n"
   "  if type(v) == 'table' and d < 50 then for k, x in pairs(v) do clean(k, d + 1); clean(x, d + 1) end end\n"
   "end\n"
   "clean(r, 0)\n"
   "local errors = require('kadoa.errors')\n"
-  "local e = r.kind == 'response' and errors.from_response(r, secret)\n"
-  "  or errors.from_transfer(r, secret)\n"
+  "assert(r.failure == nil or errors.failures[r.failure], 'unknown failure ' .. tostring(r.failure))\n"
+  "local e = errors.from_report(r)\n"
   "assert(errors.is(e), 'not an error value')\n"
   "assert(errors.kinds[e.kind], 'unknown kind ' .. tostring(e.kind))\n"
   "assert(type(e.message) == 'string', 'message')\n"
@@ -208,17 +202,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       FZ_CHECK(lua_type(L, 1) == LUA_TTABLE && kd_rawlen(L, 1) == 0, "result is not an object");
     }
   } else {
-    const char *kind;
-    FZ_CHECK(nret == 2 && lua_isnil(L, 1) && lua_type(L, 2) == LUA_TTABLE, "not nil, report");
+    int answer;
+    FZ_CHECK(nret == 2 && lua_isnil(L, 1) && lua_type(L, 2) == LUA_TTABLE, "not nil, record");
     t = 2;
-    lua_getfield(L, t, "kind");
-    kind = lua_tostring(L, -1);
-    FZ_CHECK(kind && known(kind, core_kinds), "unknown kind in the report");
-    FZ_CHECK((strcmp(kind, "response") == 0) == (rc == CURLE_OK && (fz_status < 200 || fz_status > 299)),
-             "response kind for the wrong outcome");
+    lua_getfield(L, t, "failure");
+    FZ_CHECK(lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING, "failure is not a string");
+    answer = lua_isnil(L, -1);
+    FZ_CHECK(answer == (rc == CURLE_OK && (fz_status < 200 || fz_status > 299)),
+             "an answer's record for the wrong outcome");
     lua_pop(L, 1);
-    lua_getfield(L, t, strcmp(kind, "response") == 0 ? "body" : "message");
-    FZ_CHECK(lua_type(L, -1) == LUA_TSTRING, "report without message or body");
+    lua_getfield(L, t, answer ? "body" : "detail");
+    FZ_CHECK(lua_type(L, -1) == LUA_TSTRING || (!answer && lua_isnil(L, -1)),
+             "an answer without its body, or a detail that is not text");
     lua_pop(L, 1);
     printable_field(L, t, "request_id");
     printable_field(L, t, "content_type");

@@ -167,6 +167,21 @@ local LOCATIONS = [=[
       }
     }
 
+    # the outcome record the cosocket transport makes for a status call
+    location = /record {
+      content_by_lua_block {
+        local a = ngx.req.get_uri_args()
+        local t = require("kadoa_test")
+        local c = assert(require("kadoa.resty").client(t.options(a)))
+        local route = require("kadoa.api").calls.status.route
+        local res, r = c.transport:fetch(route, tonumber(a.timeout), nil, a.id)
+        c:close()
+        if res ~= nil then r = { value = true } end
+        r.elapsed, r.json = nil, r.json and true
+        ngx.say(require("cjson").encode(r))
+      }
+    }
+
     # client:status_json's body as it is; which calls of kadoa.api the
     # client lacks as methods
     location = /json {
@@ -339,14 +354,17 @@ describe("kadoa.resty in nginx", function()
   end
 
   describe("gives the core's results and errors", function()
-    -- the error text of these comes from the response or the decoder, so
-    -- it must match word for word; for the others the kind and facts do
+    -- the error text of these comes from the response, the decoder or the
+    -- facts of the outcome record (kadoa.errors words both transports'), so
+    -- it must match word for word; for the others (libcurl's own words
+    -- against the socket's) the kind and facts do
     local same_message = {
       ["status-404"] = true, ["status-500"] = true, ["status-400"] = true,
       ["old-shape-401"] = true, ["html-502"] = true, ["text-503"] = true, ["empty-404"] = true,
       ["retry-after-7"] = true, ["request-id"] = true, ["amzn-request-id"] = true,
       ["leak-key"] = true, redirect = true, ["invalid-json"] = true, ["json-array"] = true,
       ["empty-200"] = true, ["json-string"] = true, ["json-null"] = true,
+      ["huge-300000"] = true, ["huge-chunked-300000"] = true,
     }
     local ids = {
       "sess-1", "types", "nulls", "failed", "invalid-utf8", "gzip", "huge-chunked-100000",
@@ -382,6 +400,34 @@ describe("kadoa.resty in nginx", function()
           assert.is_nil(e.text:find(KEY, 1, true))
         end
       end)
+    end
+  end)
+
+  it("makes the outcome records the libcurl core makes: the same facts, no wording", function()
+    local route = require("kadoa.api").calls.status.route
+    local closed = "http://127.0.0.1:" .. mock.closed_port()
+    -- id, options; `detail` is each layer's own text, compared only where
+    -- neither transport's words are in it (an answer's record has none)
+    for _, row in ipairs({
+      { "status-503" }, { "html-502" }, { "empty-404" }, { "leak-key" }, { "request-id" },
+      { "retry-after-7" }, { "redirect" }, { "empty-200" }, { "json-array" }, { "invalid-json" },
+      { "reset" }, { "truncated" }, { "chunked-cut" }, { "gzip-corrupt" }, { "big-header-200000" },
+      { "huge-300000" }, { "huge-chunked-300000" }, { "hang", timeout = 0.3 }, { "x", base = closed },
+    }) do
+      local id = row[1]
+      local c = row.base and assert(kadoa.client({ api_key = KEY, base_url = row.base, retries = 0 }))
+        or core_client
+      local _, want = c.transport:fetch(route, row.timeout, nil, id)
+      local got = get_json(ports.http, "/record?" .. query({ id = id, timeout = row.timeout,
+                                                             base = row.base, max_body = 200000 }))
+      for _, k in ipairs({ "failure", "status", "body", "content_type", "retry_after", "sent",
+                           "max_body", "size" }) do
+        assert.are.equal(want[k], got[k], id .. ": " .. k)
+      end
+      assert.are.equal(want.json ~= nil, got.json == true, id .. ": json")
+      assert.are.equal(want.request_id ~= nil, got.request_id ~= nil, id .. ": request_id")
+      assert.is_nil(got.kind or got.message, id .. ": wording in a record")
+      if row.base then c:close() end
     end
   end)
 

@@ -1,23 +1,29 @@
 ---@meta kadoa.core
 -- kadoa.core: LuaCATS definitions for the C module (src/core.c, multi.c,
--- route.c), which has no Lua source for an editor to read. Internal: the
+-- route.c, outcome.c), which has no Lua source for an editor to read. Internal: the
 -- library's modules use it; scripts use kadoa.client. doc/HACKING.md
 -- ("The C core's Lua surface") says the same in prose. Read by
 -- lua-language-server only; never loaded.
 
----What the core reports for a call that did not succeed (errors.from_report
----turns it into a kadoa.Error).
+---The outcome record of a call that did not succeed: facts only, the API key
+---already redacted (src/outcome.c; kadoa.resty.transport makes the same);
+---errors.from_report makes the kadoa.Error, kind and message, from it.
+---Without `failure` it is an HTTP answer that is not 2xx.
 ---@class kadoa.core.Report
----@field kind "response"|"timeout"|"network"|"tls"|"decode"|"too_large"|"memory"|"io"|"usage"
----@field message string
+---@field failure? string what went wrong below HTTP: a class of kadoa.errors.failures
+---@field detail? string what the layer below said (libcurl, the socket, the decoder) or a usage reason
+---@field curl? integer the CURLcode of a failed libcurl transfer
 ---@field elapsed number seconds
 ---@field sent boolean whether any of the request may have reached the server
 ---@field status? integer
----@field body? string response: the body (key redacted)
----@field json? table response: the body decoded, when a JSON object
+---@field body? string an answer: the body
+---@field json? table an answer: the body decoded, when a JSON object
 ---@field content_type? string
 ---@field request_id? string
 ---@field retry_after? number seconds
+---@field max_body? integer too_large: the limit the body crossed
+---@field size? integer json, memory: the bytes that would not decode
+---@field file? string io: the file, when known
 
 ---@class kadoa.core.Config
 ---@field api_key string
@@ -163,7 +169,6 @@ function Tty:close() end
 
 ---@class kadoa.core
 ---@field version string the library's version
----@field MAX_ID integer the longest path segment, in bytes
 local core = {}
 
 ---@param cfg kadoa.core.Config
@@ -187,10 +192,6 @@ function core.sleep(seconds) end
 
 ---@return number seconds on a monotonic clock
 function core.monotime() end
-
----@param s string
----@return string segment s percent-encoded as one URL path segment (all but A-Z a-z 0-9 - _ ~)
-function core.escape(s) end
 
 ---One folder, mode 0755 (private: 0700); one that is already there is fine.
 ---@param path string

@@ -10,11 +10,13 @@
 -- head (core.head, libcurl's header rules) and of the answer
 -- (core_transport:finish: decoding, error bodies, redaction).
 --
--- Failures below HTTP are reports shaped like the core's: { kind
--- (network, timeout, tls, too_large, decode), message, status?,
--- request_id?, retry_after?, elapsed, sent }. `sent` is false only when no
--- byte of the request was written (connect, DNS, TLS handshake): the
--- engine repeats an unsafe call (a POST) only then.
+-- Failures below HTTP are outcome records shaped like the core's (see
+-- kadoa.core.Report): { failure (a class of kadoa.errors.failures),
+-- detail (what the socket said), status?, request_id?, retry_after?,
+-- max_body?, elapsed, sent }, redacted here, where they are made; kinds and
+-- messages are kadoa.errors'. `sent` is false only when no byte of the
+-- request was written (connect, DNS, TLS handshake): the engine repeats
+-- an unsafe call (a POST) only then.
 --
 -- Connections: a GET may ride an idle pooled connection (the pool is
 -- named after scheme, host and port). A pooled connection the server has
@@ -100,19 +102,26 @@ end
 ---------------------------------------------------------------------------
 -- Reports
 
--- One exchange's state: its deadline and start, what was written, the
--- head once read.
-local function report(self, x, kind, message)
-  local r = { kind = kind, message = self._core:redact(message), elapsed = now() - x.start,
-              sent = x.sent }
+-- The record of a failure of exchange x (its deadline and start, what was
+-- written, the head once read), the key redacted from what it holds.
+local function report(self, x, failure, detail)
+  local r = { failure = failure, detail = detail and self._core:redact(detail),
+              elapsed = now() - x.start, sent = x.sent }
   local h = x.head
-  if h then r.status, r.request_id, r.retry_after = h.status, h.request_id, h.retry_after end
+  if h then
+    r.status, r.retry_after = h.status, h.retry_after
+    r.request_id = h.request_id and self._core:redact(h.request_id)
+    r.content_type = h.content_type and self._core:redact(h.content_type)
+  end
   return nil, r
 end
 
--- the kind of a cosocket error
-local function io_kind(err)
+-- the failure class of a cosocket error, as src/transfer.c classes libcurl's
+local function io_failure(err, connecting)
   if err == "timeout" then return "timeout" end
+  if not connecting then return "reset" end
+  if err:find("refused", 1, true) then return "refused" end
+  if err:find("resolve", 1, true) then return "dns" end
   return "network"
 end
 
@@ -135,7 +144,7 @@ local function read_head(self, x, sock)
       local data, err, partial = read_block(8192)
       if err then
         x.early = got == 0 and (partial or "") == ""
-        return report(self, x, io_kind(err), "reading the response headers: " .. err)
+        return report(self, x, io_failure(err), "reading the response headers: " .. err)
       end
       if not data then break end
       size, got = size + #data, got + #data
@@ -150,7 +159,7 @@ local function read_head(self, x, sock)
     local block = table.concat(parts)
     local head = core.head(block)
     if not head then
-      return report(self, x, "network", "not an HTTP response: "
+      return report(self, x, "protocol", "not an HTTP response: "
         .. (block:sub(1, 60):gsub("[^\32-\126]", "?")))
     end
     if head.status >= 200 or head.status < 100 then
@@ -161,8 +170,9 @@ local function read_head(self, x, sock)
 end
 
 local function too_large(self, x)
-  return report(self, x, "too_large",
-    ("response body larger than max_body (%d bytes)"):format(self._max_body))
+  local _, r = report(self, x, "too_large")
+  r.max_body = self._max_body
+  return nil, r
 end
 
 local function read_chunked(self, x, sock)
@@ -170,14 +180,14 @@ local function read_chunked(self, x, sock)
   while true do
     sock:settimeout(left_ms(x))
     local line, err = sock:receive("*l")
-    if not line then return report(self, x, io_kind(err), "reading the response body: " .. err) end
+    if not line then return report(self, x, io_failure(err), "reading the response body: " .. err) end
     local n = tonumber(line:match("^%s*(%x+)"), 16)
-    if not n then return report(self, x, "network", "bad chunk in the response body") end
+    if not n then return report(self, x, "protocol", "bad chunk in the response body") end
     if n == 0 then
       repeat   -- trailers, up to the empty line
         sock:settimeout(left_ms(x))
         line, err = sock:receive("*l")
-        if not line then return report(self, x, io_kind(err), "reading the response body: " .. err) end
+        if not line then return report(self, x, io_failure(err), "reading the response body: " .. err) end
       until line == ""
       return table.concat(parts)
     end
@@ -185,13 +195,13 @@ local function read_chunked(self, x, sock)
     sock:settimeout(left_ms(x))
     local data
     data, err = sock:receive(n)
-    if not data then return report(self, x, io_kind(err), "reading the response body: " .. err) end
+    if not data then return report(self, x, io_failure(err), "reading the response body: " .. err) end
     parts[#parts + 1] = data
     size = size + n
     sock:settimeout(left_ms(x))
     line, err = sock:receive("*l")
     if line ~= "" then
-      return report(self, x, err and io_kind(err) or "network", "bad chunk in the response body")
+      return report(self, x, err and io_failure(err) or "protocol", "bad chunk in the response body")
     end
   end
 end
@@ -204,12 +214,12 @@ local function read_body(self, x, sock)
   if h.chunked then return read_chunked(self, x, sock) end
   local n = h.content_length
   if n then
-    if n < 0 then return report(self, x, "network", "bad Content-Length in the response") end
+    if n < 0 then return report(self, x, "protocol", "bad Content-Length in the response") end
     if n > self._max_body then return too_large(self, x) end
     if n == 0 then return "" end
     sock:settimeout(left_ms(x))
     local data, err = sock:receive(n)
-    if not data then return report(self, x, io_kind(err), "reading the response body: " .. err) end
+    if not data then return report(self, x, io_failure(err), "reading the response body: " .. err) end
     return data
   end
   x.until_close = true
@@ -219,7 +229,7 @@ local function read_body(self, x, sock)
     local data, err = sock:receiveany(BLOCK)
     if not data then
       if err == "closed" then return table.concat(parts) end
-      return report(self, x, io_kind(err), "reading the response body: " .. err)
+      return report(self, x, io_failure(err), "reading the response body: " .. err)
     end
     size = size + #data
     if size > self._max_body then return too_large(self, x) end
@@ -236,7 +246,8 @@ local function exchange(self, x, request)
   sock:settimeout(math.min(left_ms(x), self._connect_ms))
   local ok, err = sock:connect(self._host, self._port, { pool = x.fresh and self._fresh_pool or self._pool })
   if not ok then
-    return report(self, x, io_kind(err), ("connecting to %s port %d: %s"):format(self._host, self._port, err))
+    return report(self, x, io_failure(err, true),
+      ("connecting to %s port %d: %s"):format(self._host, self._port, err))
   end
   x.reused = sock:getreusedtimes() > 0
   if self._tls and not x.reused then
@@ -259,7 +270,7 @@ local function exchange(self, x, request)
   if not ok then
     sock:close()
     x.early = err ~= "timeout"
-    return report(self, x, io_kind(err), "sending the request: " .. err)
+    return report(self, x, io_failure(err), "sending the request: " .. err)
   end
   local body, r
   body, r = read_head(self, x, sock)
@@ -287,7 +298,7 @@ end
 ---@return kadoa.core.Report|nil report
 function T:fetch(route, timeout, extra, ...)
   if self._closed then
-    return nil, { kind = "usage", message = "client is closed", sent = false }
+    return nil, { failure = "usage", detail = "client is closed", sent = false }
   end
   local target, bad = self._core:path(route, timeout, extra, ...)
   if not target then return nil, bad end
@@ -312,14 +323,14 @@ function T:fetch(route, timeout, extra, ...)
     res, r = exchange(self, x, request)
     -- a pooled connection found closed before one byte of an answer: the
     -- GET never got an answer on it, and asking again is harmless
-    if res or not (x.reused and x.early and r.kind == "network") then break end
+    if res or not (x.reused and x.early and r.failure ~= "timeout") then break end
   end
   if not res then return nil, r end
   local h = x.head
   local ce = h.content_encoding
   if ce and ce:lower() ~= "identity" then
     -- nothing was asked for in any encoding (no Accept-Encoding)
-    return report(self, x, "decode", "unsupported Content-Encoding: " .. ce)
+    return report(self, x, "encoding", "unsupported Content-Encoding: " .. ce)
   end
   return self._core:finish(h.status, res, h, extra and extra.raw or false, now() - start)
 end
