@@ -32,7 +32,6 @@ local core = require("kadoa.core")
 local json = require("kadoa.json")
 local options = require("kadoa.options")
 local errors = require("kadoa.errors")
-local api = require("kadoa.api")
 local many = require("kadoa.many")
 
 local M = {}
@@ -164,7 +163,7 @@ function M.export(client, id, dir, opts)
   end
   local summary = { total = #pages, written = 0, skipped = 0, failed = 0, pending = 0,
                     index = index_path, dir = dir }
-  local jobs, by_id = {}, {}
+  local jobs, by_id = {}, {}   -- page ids to fetch
   for _, p in ipairs(pages) do
     local e = known[p.id]
     local name = e and type(e.file) == "string" and e.file
@@ -188,9 +187,7 @@ function M.export(client, id, dir, opts)
       entry.status, entry.bytes = "written", e.bytes
       summary.skipped = summary.skipped + 1
     elseif crawled(p.status) then
-      local _, _, extra = api.prepare(api.calls.page,
-        { format = format, path = dir .. "/" .. name .. ".part" }, "export")
-      jobs[#jobs + 1] = { key = p.id, call = api.calls.page, extra = extra, a = id, b = p.id }
+      jobs[#jobs + 1] = p.id
     else
       summary.pending = summary.pending + 1
     end
@@ -207,8 +204,12 @@ function M.export(client, id, dir, opts)
   local start, done = clock(), summary.skipped
   local on_progress = o.on_progress
 
-  local ran, rerr = pcall(many.run, client, jobs, {
-    concurrency = o.concurrency, timeout = o.timeout, retries = o.retries,
+  local function fetch(c, pid)
+    return c:page(id, pid, { format = format, path = dir .. "/" .. by_id[pid].file .. ".part",
+                             timeout = o.timeout, retries = o.retries })
+  end
+  local ran, rerr = pcall(many.run, client, jobs, fetch, {
+    concurrency = o.concurrency,
     on_result = function(key, res, ferr)
       local entry = by_id[key]
       local path = dir .. "/" .. entry.file
