@@ -110,10 +110,11 @@ function M.run(client, keys, call, o)
   end
   local workers = {}
   for i = 1, math.min(o.concurrency, #keys) do workers[i] = host.spawn(client, worker) end
-  local ok, crash = host.join(workers, function() return failure ~= nil end)
+  local ok, why = host.join(workers, function() return failure ~= nil end)
   if failure or not ok then
+    failure = failure or { why }   -- no worker goes on
     for _, w in ipairs(workers) do host.kill(w) end
-    error(failure and failure[1] or crash, 0)
+    error(failure[1], 0)
   end
   return results
 end

@@ -17,7 +17,7 @@
 -- tasks (join). Moving it on (advance) resumes it only when that is over;
 -- ready() says so without running any of its code. An error raised inside
 -- ends the task with a usage error and leaves the raised value in
--- task.crash, for join to raise again.
+-- task.crash, for join to report.
 
 local errors = require("kadoa.errors")
 
@@ -39,13 +39,11 @@ local unpack = table.unpack or unpack   -- LuaJIT: the global
 ---------------------------------------------------------------------------
 -- The proxy client
 
-local real_of = setmetatable({}, { __mode = "k" })   -- proxy -> client
-
--- proxy(client) -> the client as task code sees it
----@param client kadoa.Client
+-- proxy(client) -> the client as task code sees it (proxy.real: the client)
+---@param client kadoa.Client a client, or a proxy of one
 ---@return kadoa.Client proxy
 function M.proxy(client)
-  client = real_of[client] or client
+  client = client.real or client
   local t = client.transport
   local fetch = function(_, route, timeout, extra, ...)
     local h, r = t:start(route, timeout, extra, ...)
@@ -55,12 +53,11 @@ function M.proxy(client)
   local settings = setmetatable({ sleep = function(s) YIELD("sleep", s) end },
     { __index = client.settings })
   local p = setmetatable({
-    transport = { fetch = fetch }, settings = settings, host = M,
+    real = client, transport = { fetch = fetch }, settings = settings, host = M,
     driver = function() return client:driver() end,
     redact = function(_, s) return client:redact(s) end,
     closed = function() return client:closed() end,
   }, { __index = client })
-  real_of[p] = client
   return p
 end
 
@@ -88,24 +85,41 @@ function ready(t)
   return true   -- not started
 end
 
+local CANCELLED = "request was cancelled"
+
+-- abandon(t): its exchange cancelled, its code never resumed (a worker
+-- kadoa.many gives up on, or one of a cancelled task's)
+local function abandon(t)
+  if t.result then return end
+  if t.h then t.h:cancel() end
+  for _, w in ipairs(t.group or {}) do abandon(w) end
+  t.h, t.wake, t.group = nil, nil, nil
+  t.result = { nil, errors.new("usage", CANCELLED) }
+end
+
 local function advance(t)
   while not t.result do
-    local g = t.group
-    if g then for _, w in ipairs(g) do advance(w) end end
-    if not ready(t) or (g and not (all_done(g) or (t.stop and t.stop()))) then return end
-    local h = t.h
+    local g, h, gone = t.group, t.h, t.cancelled
+    if g then for _, w in ipairs(g) do if gone then abandon(w) else advance(w) end end end
+    if not gone and (not ready(t) or (g and not (all_done(g) or (t.stop and t.stop())))) then return end
+    if coroutine.status(t.co) ~= "suspended" then return end   -- cancelled from its own code
     t.h, t.wake, t.group, t.stop = nil, nil, nil, nil
+    local a, b
+    if h and gone then
+      h:cancel()
+      a, b = nil, { kind = "usage", message = CANCELLED, sent = true }
+    elseif h then
+      a, b = h:result()
+    end
     local outer = current
     current = t
-    local ok, what, x, y
-    if h then ok, what, x, y = coroutine.resume(t.co, h:result())
-    else ok, what, x, y = coroutine.resume(t.co) end
+    local ok, what, x, y = coroutine.resume(t.co, a, b)
     current = outer
     if not ok then
       t.crash = what
       t.result = { nil, errors.new("usage", "kadoa: task failed: " .. tostring(what)) }
     elseif coroutine.status(t.co) == "dead" then
-      t.result = { what, x }
+      t.result = gone and { nil, errors.new("usage", CANCELLED) } or { what, x }
     elseif what == "handle" then t.h = x
     elseif what == "sleep" then t.wake = t.client.settings.clock() + (tonumber(x) or 0)
     elseif what == "join" then t.group, t.stop = x, y
@@ -121,7 +135,7 @@ end
 ---@return kadoa.Task
 function M.start(client, fn, ...)
   local p = M.proxy(client)
-  local real = real_of[p]
+  local real = p.real
   local n, args = select("#", ...), { ... }
   local t = setmetatable({ client = real, driver = real:driver(),
     co = coroutine.create(function() return fn(p, unpack(args, 1, n)) end) }, Task)
@@ -136,7 +150,7 @@ end
 function M.spawn(client, fn) return M.start(client, fn) end
 
 ---@param t kadoa.Task
-function M.kill(t) t:cancel() end
+function M.kill(t) abandon(t) end
 
 -- drive(tasks, stop, seconds): block until every task is over, stop()
 -- says so, or seconds pass; one driver step at a time, waiting on the
@@ -167,23 +181,23 @@ local function drive(list, stop, seconds)
   end
 end
 
--- join(tasks, stop) -> true | false, crash: until every task is over or
--- stop() is true. Inside a task it yields that task meanwhile; outside
--- any, it blocks (and an interruption cancels them all before it goes on).
+-- join(tasks, stop) -> true | false, why: until every task is over or
+-- stop() is true. Inside a task it yields that task meanwhile (false, its
+-- cancellation when it is cancelled); outside any, it blocks (false, the
+-- interruption when one comes).
 ---@param list kadoa.Task[]
 ---@param stop fun(): boolean
 ---@return boolean ok
----@return any crash what a task raised
+---@return any why what a task raised, or what stopped the wait
 function M.join(list, stop)
   if #list > 0 then
     if current then
+      local me = current
       YIELD("join", list, stop)
+      if me.cancelled then return false, CANCELLED end
     else
       local ok, e = pcall(drive, list, stop)
-      if not ok then
-        for _, w in ipairs(list) do w:cancel() end
-        error(e, 0)
-      end
+      if not ok then return false, e end
     end
   end
   for _, w in ipairs(list) do
@@ -232,14 +246,14 @@ function Task:timeout()
   return ms
 end
 
--- task:cancel(): its exchange (and the tasks it waits for) cancelled, its
--- code never resumed; it polls as "request was cancelled". Idempotent.
+-- task:cancel(): its exchange cancelled, and its code run down at once:
+-- every call it still makes answers "request was cancelled" and every
+-- sleep is over, so what it holds is let go (kadoa.fleet's refresh, a
+-- wait). It polls as "request was cancelled". Idempotent.
 function Task:cancel()
-  if self.result then return end
-  if self.h then self.h:cancel() end
-  for _, w in ipairs(self.group or {}) do w:cancel() end
-  self.h, self.wake, self.group = nil, nil, nil
-  self.result = { nil, errors.new("usage", "request was cancelled") }
+  if self.result or self.cancelled then return end
+  self.cancelled = true
+  advance(self)
 end
 
 -- task:await([seconds]) -> res | nil, err: block until it is over (for

@@ -162,7 +162,7 @@ local LOCATIONS = [=[
         local c = assert(require("kadoa.resty").client(t.options(a)))
         local call = { route = require("kadoa.core").route(a.method, "/v4/crawl/{session id}/status"),
                        unsafe = a.method == "POST" }
-        local res, err = require("kadoa.engine").run(c, call, nil, nil, a.body and { body = a.body }, a.id)
+        local res, err = require("kadoa.engine").run(c, { call = call, a.id, extra = a.body and { body = a.body } })
         t.reply(res, err, {})
       }
     }
@@ -193,7 +193,7 @@ local LOCATIONS = [=[
         local warm, werr = c:status("warm")
         local call = { route = require("kadoa.core").route("POST", "/v4/crawl/{session id}/status"),
                        unsafe = true }
-        local res, err = require("kadoa.engine").run(c, call, nil, nil, { body = '{"n":1}' }, "post-1")
+        local res, err = require("kadoa.engine").run(c, { call = call, "post-1", extra = { body = '{"n":1}' } })
         local again, aerr = c:status("again")
         t.reply(res, err, { warm = warm and warm.sessionId or tostring(werr),
                             again = again and again.sessionId or tostring(aerr) })

@@ -324,7 +324,7 @@ test(":KadoaStop stops watches, in flight or asleep, and clears the statusline",
   wait_for(3000, function() return kn.watches[1].result ~= nil end)
   check(kn.statusline():find("crawling", 1, true), kn.statusline())
   local w1, w2 = kn.watches[1], kn.watches[2]
-  check(w2.req ~= nil, "the slow watch has no request in flight")
+  check(w2.task and not w2.task:ready(), "the slow watch has no request in flight")
   vim.cmd("KadoaStop " .. asleep)
   eq("stopped", w1.state, "stopped asleep")
   eq(1, #kn.watches, "one left")
@@ -392,7 +392,7 @@ end)
 
 test("status: a bad call option is a usage error through the callback", function()
   local errors = kadoa_errors()
-  for _, o in ipairs({ { retires = 1 }, { timeout = -1 }, { api_key = "x" }, 5 }) do
+  for _, o in ipairs({ { retires = 1 }, { timeout = -1 }, { api_key = 5 }, { base_url = "ftp://x" }, 5 }) do
     local got, fast
     local req, rerr = kn.status("sess-bad-opts", function(res, err)
       got, fast = { res, err }, vim.in_fast_event()
@@ -445,9 +445,10 @@ end)
 test("watch: every poll is one request (retries = 0) and max_failures counts requests", function()
   local client = kn.client()
   local seen = {}
-  client.send = function(self, name, id, o)
-    seen[#seen + 1] = { name = name, id = id, opts = o }
-    return getmetatable(self).send(self, name, id, o)
+  -- the watch's task calls the client's methods (over its proxy)
+  client.status = function(self, id, o)
+    seen[#seen + 1] = { name = "status", id = id, opts = o }
+    return getmetatable(client).status(self, id, o)
   end
   local ok, res1, err1 = pcall(function()
     local out
@@ -456,7 +457,7 @@ test("watch: every poll is one request (retries = 0) and max_failures counts req
     wait_for(5000, function() return out ~= nil end)
     return out and out[1], out and out[2]
   end)
-  client.send = nil
+  client.status = nil
   assert(ok, res1)
   check(res1, "watch failed: " .. tostring(err1))
   check(#seen >= 2, "polls: " .. #seen)
@@ -994,9 +995,12 @@ test(":KadoaTop stops refreshing while hidden and starts again when shown", func
   eq(b, vim.api.nvim_get_current_buf(), "top is shown")
   local client = kn.client()
   local sent = 0
-  client.send = function(self, ...)
-    sent = sent + 1
-    return getmetatable(self).send(self, ...)
+  -- the refresh's task calls the client's methods (over its proxy)
+  for _, name in ipairs({ "sessions", "status" }) do
+    client[name] = function(self, ...)
+      sent = sent + 1
+      return getmetatable(client)[name](self, ...)
+    end
   end
   local ok, err = pcall(function()
     local u0 = top_updates
@@ -1024,7 +1028,7 @@ test(":KadoaTop stops refreshing while hidden and starts again when shown", func
     wait_for(3000, function() return top_updates >= u2 + 1 end)
     check(top_updates >= u2 + 1, "stopped while still shown in a window")
   end)
-  client.send = nil
+  client.sessions, client.status = nil, nil
   assert(ok, err)
 end)
 
@@ -1037,12 +1041,9 @@ test(":KadoaTop: hiding it cancels the refresh in flight, and nothing lands in t
   -- the listing now takes 1.5 s (a slow status stands in for it): hide
   -- the view while it is out
   local slow = 0
-  client.send = function(self, name, ...)
-    if name == "sessions" then
-      slow = slow + 1
-      return getmetatable(self).send(self, "status", "slow-1500")
-    end
-    return getmetatable(self).send(self, name, ...)
+  client.sessions = function(self)
+    slow = slow + 1
+    return getmetatable(client).status(self, "slow-1500")
   end
   local ok, err = pcall(function()
     wait_for(3000, function() return top.state(b).pending > 0 and slow > 0 end)
@@ -1061,7 +1062,7 @@ test(":KadoaTop: hiding it cancels the refresh in flight, and nothing lands in t
     eq(before, table.concat(lines_of(b), "\n"), "the buffer changed while hidden")
     eq("live", buf_state(b), "b:kadoa_state after a cancelled refresh")
   end)
-  client.send = nil
+  client.sessions = nil
   assert(ok, err)
   local u1 = top_updates
   vim.cmd("buffer " .. b)

@@ -93,6 +93,43 @@ function M.client()
   return c
 end
 
+-- The client a call's options pick: their client options (api_key,
+-- base_url, ...: the ones that are not also call options) over setup's
+-- client, under kadoa.status's default-client rule (kadoa.client.default:
+-- one client per set of options, kept); none: M.client(). Returns the
+-- client and the options left for the call.
+local defaults = {}
+local function client_for(opts)
+  local picked, rest
+  if type(opts) == "table" then
+    for k, v in pairs(opts) do
+      if options.groups.client[k] and not options.groups.call[k] then
+        picked = picked or options.merge(M.config.client, {})
+        picked[k] = v
+      else
+        rest = rest or {}
+        rest[k] = v
+      end
+    end
+  end
+  if not picked then
+    local c, err = M.client()
+    if not c then return nil, err end
+    return c, opts
+  end
+  local kadoa, err = loader.load()
+  if not kadoa then return nil, errors.new("usage", err) end
+  local c, cerr = require("kadoa.client").default(defaults, kadoa.client, picked)
+  if not c then return nil, cerr end
+  return c, rest
+end
+
+-- a failure before any request: to the callback too, on the main loop
+local function refused(callback, err)
+  vim.schedule(function() callback(nil, err) end)
+  return nil, err
+end
+
 ---------------------------------------------------------------------------
 -- Calls
 
@@ -101,7 +138,8 @@ end
 -- status table, or nil and an error of kadoa.errors (the same ones
 -- client:status gives, after the same retries; "request was cancelled"
 -- when req:cancel() stopped it; a usage error for bad options). opts are
--- client:status's call options (timeout, retries, raw). Never blocks.
+-- client:status's call options (timeout, retries, raw) and, as for
+-- kadoa.status, client options (api_key, base_url, ...). Never blocks.
 ---@param id string session id
 ---@param callback fun(res: kadoa.StatusResult|nil, err: kadoa.Error|nil)
 ---@param opts? kadoa.CallOptions
@@ -110,20 +148,17 @@ end
 function M.status(id, callback, opts)
   errors.check_arg(id, "string", 1, "status", 2)
   errors.check_arg(callback, "function", 2, "status", 2)
-  local client, err = M.client()
-  if not client then
-    vim.schedule(function() callback(nil, err) end)
-    return nil, err
-  end
-  return driver.call(client, callback, "status", id, opts)
+  local client, rest = client_for(opts)
+  if not client then return refused(callback, rest) end
+  return driver.call(client, callback, "status", id, rest)
 end
 
 -- call(name, callback, ...) -> request | nil, err
 -- Any call of kadoa.api (client:send's name and arguments: "crawl", url;
 -- "pages", id, { page = n }; "page", id, page_id, { format = "markdown" };
 -- "sessions", ...), non-blocking; callback(res, err) exactly once, on the
--- main loop, as for status. An unknown name or a bad argument raises, as
--- client:send does.
+-- main loop, as for status; the options take client options too, as for
+-- status. An unknown name or a bad argument raises, as client:send does.
 ---@param name string a call of kadoa.api ("pages", "crawl", ...)
 ---@param callback fun(res: any, err: kadoa.Error|nil)
 ---@param ... any the call's arguments and options, as for client:send
@@ -133,12 +168,19 @@ function M.call(name, callback, ...)
   if type(callback) ~= "function" then
     error(("bad argument #2 to 'call' (function expected, got %s)"):format(type(callback)), 2)
   end
-  local client, err = M.client()
-  if not client then
-    vim.schedule(function() callback(nil, err) end)
-    return nil, err
+  local kadoa, lerr = loader.load()
+  if not kadoa then return refused(callback, errors.new("usage", lerr)) end
+  local d = require("kadoa.api").calls[name]
+  local n, args = select("#", ...), { ... }
+  local client, rest
+  if d and n > d.nargs then
+    client, rest = client_for(args[d.nargs + 1])
+    args[d.nargs + 1] = rest
+  else
+    client, rest = M.client()
   end
-  return driver.call(client, callback, name, ...)
+  if not client then return refused(callback, rest) end
+  return driver.call(client, callback, name, unpack(args, 1, n))
 end
 
 -- pages(id [, opts]) -> buffer: the crawled pages of a session listed in
