@@ -322,6 +322,58 @@ end
 
 local MAX_DEFAULTS = 16
 
+local unpack = table.unpack or unpack   -- LuaJIT: the global
+
+-- split_options(opts) -> client options | nil, the rest | nil: the names
+-- only a client takes (api_key, base_url, ...) apart from a call's own
+-- (timeout, retries and raw stay the call's). How a shortcut's options
+-- pick its default client (kadoa.NAME, kadoa.nvim's calls).
+---@param opts any a call's options, client options among them
+---@return table|nil client options
+---@return any rest the call's options (opts itself when nothing was taken)
+function M.split_options(opts)
+  if type(opts) ~= "table" then return nil, opts end
+  local groups = options.groups
+  local picked, rest
+  for k, v in pairs(opts) do
+    if groups.client[k] and not groups.call[k] then
+      picked = picked or {}
+      picked[k] = v
+    else
+      rest = rest or {}
+      rest[k] = v
+    end
+  end
+  if not picked then return nil, opts end
+  return picked, rest
+end
+
+-- shortcut(d, pick) -> the function kadoa.NAME (and kadoa.resty.NAME):
+-- the call on the client pick(client options) gives, the client options
+-- taken out of the call's own (split_options); a wrong argument raises at
+-- its caller.
+---@param d table a compiled declaration of kadoa.api
+---@param pick fun(opts: table|nil): kadoa.Client|nil, kadoa.Error|nil
+---@return function
+function M.shortcut(d, pick)
+  local name, nargs = d.name, d.nargs
+  return function(...)
+    args(d, name, ...)
+    local n = select("#", ...)
+    if n <= nargs then
+      local c, err = pick(nil)
+      if not c then return nil, err end
+      return c[name](c, ...)
+    end
+    local a = { ... }
+    local copts
+    copts, a[nargs + 1] = M.split_options(a[nargs + 1])
+    local c, err = pick(copts)
+    if not c then return nil, err end
+    return c[name](c, unpack(a, 1, n))
+  end
+end
+
 -- default(cache, make, opts) -> client | nil, err
 -- Without options (the common case) only the two environment variables
 -- are compared; with options, a key made of their names and values.

@@ -94,33 +94,22 @@ function M.client()
 end
 
 -- The client a call's options pick: their client options (api_key,
--- base_url, ...: the ones that are not also call options) over setup's
--- client, under kadoa.status's default-client rule (kadoa.client.default:
--- one client per set of options, kept); none: M.client(). Returns the
--- client and the options left for the call.
+-- base_url, ...) over setup's client, under kadoa.status's rule
+-- (kadoa.client.split_options, kadoa.client.default); none: M.client().
+-- Returns the client and the options left for the call.
 local defaults = {}
 local function client_for(opts)
-  local picked, rest
-  if type(opts) == "table" then
-    for k, v in pairs(opts) do
-      if options.groups.client[k] and not options.groups.call[k] then
-        picked = picked or options.merge(M.config.client, {})
-        picked[k] = v
-      else
-        rest = rest or {}
-        rest[k] = v
-      end
-    end
+  local kadoa, lerr = loader.load()
+  if not kadoa then return nil, errors.new("usage", lerr) end
+  local cl = require("kadoa.client")
+  local picked, rest = cl.split_options(opts)
+  local c, err
+  if picked then
+    c, err = cl.default(defaults, kadoa.client, options.merge(M.config.client, picked))
+  else
+    c, err = M.client()
   end
-  if not picked then
-    local c, err = M.client()
-    if not c then return nil, err end
-    return c, opts
-  end
-  local kadoa, err = loader.load()
-  if not kadoa then return nil, errors.new("usage", err) end
-  local c, cerr = require("kadoa.client").default(defaults, kadoa.client, picked)
-  if not c then return nil, cerr end
+  if not c then return nil, err end
   return c, rest
 end
 
@@ -168,8 +157,8 @@ function M.call(name, callback, ...)
   if type(callback) ~= "function" then
     error(("bad argument #2 to 'call' (function expected, got %s)"):format(type(callback)), 2)
   end
-  local kadoa, lerr = loader.load()
-  if not kadoa then return refused(callback, errors.new("usage", lerr)) end
+  local _, lerr = loader.load()
+  if lerr then return refused(callback, errors.new("usage", lerr)) end
   local d = require("kadoa.api").calls[name]
   local n, args = select("#", ...), { ... }
   local client, rest

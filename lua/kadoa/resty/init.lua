@@ -141,28 +141,10 @@ end
 
 local defaults = {}
 
--- status(id [, opts]) -> table | nil, err; opts: client options.
----@param id string session id
----@param opts? kadoa.resty.Options client options (the default client's)
----@return kadoa.StatusResult|nil res
----@return kadoa.Error|nil err
-function M.status(id, opts)
-  if type(id) ~= "string" then api.args(api.calls.status, "status", id) end
-  local c, err = client.default(defaults, M.client, opts)
-  if not c then return nil, err end
-  return c:status(id)
-end
-
--- Every other call: kadoa.resty.NAME(...) is the default client's NAME(...).
-for name in pairs(api.calls) do
-  if name ~= "status" then
-    M[name] = function(...)
-      local c, err = client.default(defaults, M.client)
-      if not c then return nil, err end
-      return c[name](c, ...)
-    end
-  end
-end
+-- Every call: kadoa.resty.NAME(...) on the worker's default client for
+-- the client options among the call's options (as kadoa.NAME).
+local function default(opts) return client.default(defaults, M.client, opts) end
+for name, d in pairs(api.calls) do M[name] = client.shortcut(d, default) end
 
 -- wait(id [, opts]) -> res | nil, err; opts: kadoa.wait's options, plus
 -- opts.client (client options; default: from the environment).
@@ -179,7 +161,7 @@ function M.wait(id, opts)
   for k, v in pairs(opts or {}) do
     if k == "client" then copts = v else wopts[k] = v end
   end
-  local c, err = client.default(defaults, M.client, copts)
+  local c, err = default(copts)
   if not c then return nil, err end
   return c:wait(id, wopts)
 end
