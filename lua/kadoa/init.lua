@@ -53,7 +53,8 @@ end
 -- works as it always has.
 for name, d in pairs(api.calls) do M[name] = client.shortcut(d, M.default_client) end
 
-for _, name in ipairs({ "status_json", "wait", "status_many", "many", "each_page", "each_session", "export" }) do
+for _, name in ipairs({ "status_json", "wait", "status_many", "many", "each_page", "each_session",
+                        "export" }) do
   M[name] = function(...)
     if name == "wait" and type((...)) ~= "string" then errors.check_id((...), "wait") end
     local c, err = M.default_client()

@@ -113,10 +113,11 @@ Client.host = {
 
 -- send is the libcurl client's (its requests move on libcurl's multi
 -- handle); here every call is already non-blocking.
+---@param _ kadoa.resty.Client
 ---@param name string
 ---@return nil
 ---@return kadoa.Error err
-function Client:send(name)
+function Client.send(_, name)
   return usage("send is not available in kadoa.resty: client:" .. tostring(name)
     .. "(...) already yields to nginx instead of blocking; many at once: client:many")
 end
