@@ -408,6 +408,73 @@ test("status: a bad call option is a usage error through the callback", function
   end
 end)
 
+-- the face walk (spec/helpers/face.lua) over Neovim's front ends: kn.call
+-- (and kn.status for status), and many at once in a task of kadoa.nvim.async
+test("one face: every call takes its options through kn.call, kn.status and many", function()
+  local face = require("spec.helpers.face")
+  local async = require("kadoa.nvim.async")
+  local c = assert(require("kadoa").client({ api_key = KEY, base_url = srv.url, retries = 0 }))
+  local ids = face.prepare(c)
+  local dir = vim.fn.tempname()
+  vim.fn.mkdir(dir, "p")
+  local fronts = {
+    call = function(name, args, cb) kn.call(name, cb, unpack(args)) end,
+    status = function(_, args, cb) kn.status(args[1], cb, args[2]) end,
+    many = function(name, args, cb)
+      async.run(kn.client(), function(tc)
+        local r, e = tc:many(name, { args })
+        if not r then return nil, e end
+        if kadoa_errors().is(r[1]) then return nil, r[1] end
+        return r[1]
+      end, cb)
+    end,
+  }
+  local fails, n = {}, 0
+  for fname, front in pairs(fronts) do
+    for _, case in ipairs(face.cases(ids, dir)) do
+      if fname ~= "status" or case.name == "status" then
+        local out
+        front(case.name, case.args, function(res, err) out = { res, err } end)
+        wait_for(10000, function() return out ~= nil end)
+        n = n + 1
+        local ok, why = false, "no callback"
+        if out then ok, why = face.judge(case, out[1], out[2]) end
+        if not ok then fails[#fails + 1] = fname .. ": " .. tostring(why) end
+      end
+    end
+  end
+  c:close()
+  vim.fn.delete(dir, "rf")
+  check(n > 3 * #face.calls(), "cases: " .. n)
+  eq("", table.concat(fails, "\n"), "failures")
+end)
+
+test("many at once in Neovim raises an error of on_result again, as everywhere", function()
+  local out
+  require("kadoa.nvim.async").run(kn.client(), function(tc)
+    return tc:status_many({ "sess-m1", "sess-m2", "sess-m3" }, { concurrency = 1,
+      on_result = function(id) if id == "sess-m2" then error("boom at " .. id, 0) end end })
+  end, function(res, err) out = { res, err } end)
+  wait_for(5000, function() return out ~= nil end)
+  check(out, "no callback")
+  eq(nil, out[1], "res")
+  check(tostring(out[2]):find("boom at sess-m2", 1, true), tostring(out[2]))
+end)
+
+test("kn.status and kn.call take client options as kadoa.status does", function()
+  local closed = "http://127.0.0.1:" .. mock.closed_port()
+  local got = {}
+  kn.status("sess-copts", function(res, err) got.status = { res, err } end, { base_url = closed })
+  kn.call("pages", function(res, err) got.call = { res, err } end, "sess-copts", { base_url = closed, page = 1 })
+  kn.status("sess-key", function(res, err) got.key = { res, err } end, { api_key = "sk-wrong", retries = 0 })
+  kn.status("sess-same", function(res, err) got.same = { res, err } end, { api_key = KEY, timeout = 5 })
+  wait_for(5000, function() return got.status and got.call and got.key and got.same end)
+  eq("network", got.status[2] and got.status[2].kind, "status with another base_url")
+  eq("network", got.call[2] and got.call[2].kind, "call with another base_url")
+  eq("auth", got.key[2] and got.key[2].kind, "status with another key")
+  eq("sess-same", got.same[1] and got.same[1].sessionId, "status with the same key")
+end)
+
 test("status: ten at once settle from one timer, one step per tick", function()
   local driver = require("kadoa.nvim.driver")
   local client = kn.client()
