@@ -110,6 +110,9 @@ end
 
 -- The known field an unknown name was most likely meant to be, or nil
 -- (kadoa.options' did-you-mean; no field is longer than 100 bytes).
+---@param name string
+---@param known table<string, any> the known names (keys)
+---@return string|nil
 local function closest(name, known)
   if #name > 100 then return nil end
   return options.closest(name, known)

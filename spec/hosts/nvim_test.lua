@@ -465,7 +465,8 @@ test("kn.status and kn.call take client options as kadoa.status does", function(
   local closed = "http://127.0.0.1:" .. mock.closed_port()
   local got = {}
   kn.status("sess-copts", function(res, err) got.status = { res, err } end, { base_url = closed })
-  kn.call("pages", function(res, err) got.call = { res, err } end, "sess-copts", { base_url = closed, page = 1 })
+  kn.call("pages", function(res, err) got.call = { res, err } end, "sess-copts",
+    { base_url = closed, page = 1 })
   kn.status("sess-key", function(res, err) got.key = { res, err } end, { api_key = "sk-wrong", retries = 0 })
   kn.status("sess-same", function(res, err) got.same = { res, err } end, { api_key = KEY, timeout = 5 })
   wait_for(5000, function() return got.status and got.call and got.key and got.same end)
