@@ -1,59 +1,27 @@
--- kadoa.many: the status of many sessions at once.
+-- kadoa.many: many calls at once, for every host, written once.
 --
 --   local results = client:status_many(ids [, opts])   -- or kadoa.status_many
---   for id, v in pairs(results) do
---     if kadoa.errors.is(v) then print(id, tostring(v)) else print(id, v.payload) end
---   end
+--   local pages = client:many("page", { { id, p1 }, { id, p2, { format = "html" } } })
 --
--- Every request is a non-blocking call on the client's driver
--- (kadoa.request), on the client's libcurl multi handle, so connections
--- are kept and reused between ids and between calls: a keep-alive pool
--- over HTTP/1.1, streams multiplexed over one connection when the server
--- speaks HTTP/2.
+-- status_many: ids is an array of session ids (a non-string element raises
+-- before anything starts; duplicates are fetched once). opts: concurrency
+-- (default 16), timeout and retries (each id's, as for status), raw (each
+-- success as the body the API sent, as status_json gives), on_result(id,
+-- res, err) as each lands. The result is keyed by id; each value is exactly
+-- what client:status(id) gives: the result table, or its error value
+-- (kadoa.errors.is(v); results never carry a metatable). Bad opts: nil and
+-- a usage error, nothing fetched. many(name, calls, opts) is the same for
+-- any call: calls[i] one call's arguments (its options last), results[i].
+-- An error raised by on_result stops the rest and is raised again. An id
+-- waiting for its retry keeps its worker (its slot).
 --
--- ids     an array (1..#ids) of session ids. Anything but a table, or an
---         element that is not a string, is a programming mistake and raises
---         before any request starts. Duplicates are fetched once. An empty
---         string is fetched like any id and gets the usage error that
---         client:status("") returns.
--- opts    concurrency  at most this many requests in flight (default 16)
---         timeout      seconds each id may take, its retries included
---                      (default: the client's timeout, as for status)
---         retries      as for status (default: the client's)
---         raw          true: each success is the response body exactly as
---                      the API sent it (a string, as client:status_json
---                      gives), not the decoded table
---         on_result    function(id, res, err), called once per distinct id
---                      as its outcome lands (completion order, not ids
---                      order): res is the result table or nil, err the error
---                      value or nil. An error it raises cancels every request
---                      still in flight and is re-raised from status_many.
---
--- Returns a table keyed by id. Each value is exactly what client:status(id)
--- would have given: the decoded result table on success, else the error
--- value it returns second (a kadoa.errors.Error: `kadoa.errors.is(v)`,
--- `v.kind`, `v.message`, `tostring(v)`). Results come from the JSON decoder
--- and never carry a metatable, so errors.is can never mistake one for an
--- error. One failed id never hides the others. Bad opts give nil and a
--- usage error instead of the table, and nothing is fetched.
---
--- Retries follow the client's policy (kadoa.engine) exactly as status
--- does, and a failed value carries `attempts` as status's does. An id
--- waiting for its retry keeps its worker, so a backoff holds its slot.
---
--- client:many(name, calls [, opts]) is the same for any call of kadoa.api:
--- calls[i] holds one call's arguments (its options last), results[i] its
--- outcome, on_result(i, res, err).
---
--- Written once for every host, over its HOST face (client.host; the
--- libcurl client's is kadoa.task):
---   host.spawn(client, fn) -> worker   fn(c) runs beside the caller and
---                                      calls c's methods blocking-style
---   host.join(workers, stop) -> true | false, what a worker raised:
---                                      until all are over or stop() is true
+-- Over the host's face (client.host; the libcurl client's is kadoa.task):
+--   host.spawn(client, fn) -> worker   fn(c) calls c's methods blocking-style
+--   host.join(workers, stop) -> true | false, why   until all are over or stop()
 --   host.kill(worker)                  its request abandoned
--- kadoa.task runs workers as coroutines over the multi handle (inside a
--- task, as Neovim's are, join yields); OpenResty's are ngx.thread's.
+-- Workers are coroutines over the client's multi handle (kadoa.task: one
+-- keep-alive pool, HTTP/2 streams on one connection; inside a task, as in
+-- Neovim, join yields), or ngx.thread's in OpenResty.
 
 local api = require("kadoa.api")
 local errors = require("kadoa.errors")

@@ -1,23 +1,18 @@
 -- kadoa.task: blocking-style code run side by side, in coroutines over a
 -- client's multi handle, without blocking.
 --
---   local t = task.start(client, fn, ...)   -- fn(c, ...) runs in a coroutine
---   t:poll()  t:done()  t:timeout()  t:cancel()  t:await([s])   -- a kadoa.request's face
+--   local t = task.start(client, fn, ...)   -- fn(c, ...) in a coroutine
+--   t:poll()  t:done()  t:timeout()  t:cancel()  t:await([s])   -- a request's face
 --
--- fn gets a PROXY of the client (task.proxy): the same methods and
--- settings, but its transport starts each exchange on the client's multi
--- handle and yields until it is done, and its sleep yields until the time
--- is up. So the engine's retries, kadoa.wait's schedule, a start with its
--- wait and kadoa.many's workers run unchanged, as they do on OpenResty's
--- cosockets, and whoever owns the loop moves the task on: client:send (a
--- crawl with `wait`), kadoa.many (the workers of the libcurl client and of
--- Neovim), kadoa.nvim.async (Neovim's timer, on its main loop).
---
--- A task waits for one thing at a time: an exchange, a time, or other
--- tasks (join). Moving it on (advance) resumes it only when that is over;
--- ready() says so without running any of its code. An error raised inside
--- ends the task with a usage error and leaves the raised value in
--- task.crash, for join to report.
+-- fn's c is a PROXY of the client: the same methods, but its transport
+-- starts each exchange on the multi handle and yields until it is done, and
+-- its sleep yields until the time is up. So the engine's retries, kadoa.wait,
+-- a start with its wait and kadoa.many's workers run unchanged (as on
+-- OpenResty's cosockets), moved on by whoever owns the loop: client:send,
+-- kadoa.many, kadoa.nvim.async. A task waits for one thing at a time (an
+-- exchange, a time, other tasks); ready() says it may move without running
+-- its code. What its code raises ends it with a usage error, and is kept
+-- in task.crash for join.
 
 local errors = require("kadoa.errors")
 
@@ -143,11 +138,7 @@ function M.start(client, fn, ...)
   return t
 end
 
--- For kadoa.many: a worker is a task over the client's proxy.
----@param client kadoa.Client
----@param fn fun(c: kadoa.Client)
----@return kadoa.Task
-function M.spawn(client, fn) return M.start(client, fn) end
+M.spawn = M.start   -- kadoa.many's host face: a worker is a task
 
 ---@param t kadoa.Task
 function M.kill(t) abandon(t) end
