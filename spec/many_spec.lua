@@ -28,9 +28,10 @@ describe("status_many", function()
   setup(function() srv, client = fx.start() end)
   teardown(fx.stop)
 
-  -- nothing left on the client's multi handle
+  -- nothing left on the client's multi handle: no request of the driver
+  -- pending, then no transfer of anyone's running (many's workers' too)
   local function idle(c)
-    return c:driver():step() == 0
+    return c:driver():step() == 0 and c.transport:perform() == 0
   end
 
   -- the probe above must be able to say no, or every assert on it passes
@@ -39,6 +40,11 @@ describe("status_many", function()
     local req = assert(c:start("slow-300"))
     assert.is_false(idle(c))
     req:cancel()
+    assert.is_true(idle(c))
+    -- a task's transfer is not the driver's, and is seen too
+    local t = assert(c:send("crawl", "https://pages-2.seconds-5.example.com/", { wait = { timeout = 10 } }))
+    assert.is_false(idle(c))
+    t:cancel()
     assert.is_true(idle(c))
     c:close()
   end)

@@ -29,6 +29,9 @@ M.Task = Task
 
 local current        -- the task whose code is running now, if any
 local YIELD = coroutine.yield
+-- PUC 5.1 cannot yield across pcall (on_result's, say) nor tell: there a
+-- join inside a task blocks instead
+local yieldable = coroutine.isyieldable or function() return false end
 local unpack = table.unpack or unpack   -- LuaJIT: the global
 
 ---------------------------------------------------------------------------
@@ -174,7 +177,7 @@ end
 
 -- join(tasks, stop) -> true | false, why: until every task is over or
 -- stop() is true. Inside a task it yields that task meanwhile (false, its
--- cancellation when it is cancelled); outside any, it blocks (false, the
+-- cancellation when it is cancelled); elsewhere it blocks (false, the
 -- interruption when one comes).
 ---@param list kadoa.Task[]
 ---@param stop fun(): boolean
@@ -182,7 +185,7 @@ end
 ---@return any why what a task raised, or what stopped the wait
 function M.join(list, stop)
   if #list > 0 then
-    if current then
+    if current and yieldable() then
       local me = current
       YIELD("join", list, stop)
       if me.cancelled then return false, CANCELLED end
