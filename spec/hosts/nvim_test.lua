@@ -461,6 +461,21 @@ test("many at once in Neovim raises an error of on_result again, as everywhere",
   check(tostring(out[2]):find("boom at sess-m2", 1, true), tostring(out[2]))
 end)
 
+test("kn.call: a crawl with wait, its callbacks on the main loop", function()
+  local out, updates, fast = nil, 0, false
+  kn.call("crawl", function(res, err) out = { res, err } end, "https://pages-3.seconds-0.3.example.com/",
+    { wait = { interval = 0.05, jitter = 0, on_update = function()
+      updates = updates + 1
+      fast = fast or vim.in_fast_event()
+      vim.api.nvim_get_current_buf()
+    end } })
+  wait_for(5000, function() return out ~= nil end)
+  check(out and out[1], "no final status: " .. tostring(out and out[2]))
+  eq(true, out[1].payload.finished, "finished")
+  check(updates >= 1, "updates: " .. updates)
+  eq(false, fast, "on_update in a fast event")
+end)
+
 test("kn.status and kn.call take client options as kadoa.status does", function()
   local closed = "http://127.0.0.1:" .. mock.closed_port()
   local got = {}

@@ -169,6 +169,12 @@ function M.call(name, callback, ...)
     client, rest = M.client()
   end
   if not client then return refused(callback, rest) end
+  if d and d.starts and type(rest) == "table" and rest.wait ~= nil then
+    -- a start and its wait: a task moved on from the main loop, where
+    -- wait's callbacks may use vim.api
+    return require("kadoa.nvim.async").run(client, function(c) return c[name](c, unpack(args, 1, n)) end,
+      callback)
+  end
   return driver.call(client, callback, name, unpack(args, 1, n))
 end
 
