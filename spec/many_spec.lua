@@ -28,9 +28,10 @@ describe("status_many", function()
   setup(function() srv, client = fx.start() end)
   teardown(fx.stop)
 
-  -- nothing left on the client's multi handle
+  -- nothing left on the client's multi handle: no request of the driver
+  -- pending, then no transfer of anyone's running (many's workers' too)
   local function idle(c)
-    return c:driver():step() == 0
+    return c:driver():step() == 0 and c.transport:perform() == 0
   end
 
   -- the probe above must be able to say no, or every assert on it passes
@@ -39,6 +40,11 @@ describe("status_many", function()
     local req = assert(c:start("slow-300"))
     assert.is_false(idle(c))
     req:cancel()
+    assert.is_true(idle(c))
+    -- a task's transfer is not the driver's, and is seen too
+    local t = assert(c:send("crawl", "https://pages-2.seconds-5.example.com/", { wait = { timeout = 10 } }))
+    assert.is_false(idle(c))
+    t:cancel()
     assert.is_true(idle(c))
     c:close()
   end)
@@ -294,7 +300,7 @@ describe("status_many", function()
       c:close()
     end)
 
-    it("frees the slot while an id waits, and keeps to the id's time budget", function()
+    it("keeps the slot while an id waits (as on every host), and keeps to the id's time budget", function()
       -- 429 with Retry-After: 1 every time. Budget 1.5 s: one retry fits
       -- (at 1 s), the next would end past the budget, so two attempts.
       local c = retrying({ timeout = 1.5 })
@@ -303,7 +309,7 @@ describe("status_many", function()
         concurrency = 1,
         on_result = function(id) order[#order + 1] = id end,
       }))
-      assert.are.same({ "next", "retry-after-1" }, order)
+      assert.are.same({ "retry-after-1", "next" }, order)
       assert.are.equal("rate_limited", res["retry-after-1"].kind)
       assert.are.equal(2, res["retry-after-1"].attempts)
       assert.are.equal(1, res["retry-after-1"].retry_after)

@@ -259,7 +259,8 @@ function Client:config(config_id, opts) end
 function Client:config_delete(config_id, opts) end
 
 -- The kadoa.* shortcuts: the same calls on the default client -----------------
--- (kadoa.status, the exception, takes client options; see kadoa/init.lua)
+-- (each one's options may hold client options too, api_key, base_url...:
+-- they pick the default client; see kadoa.client.split_options)
 
 ---@class kadoa
 local kadoa = {}
@@ -369,3 +370,12 @@ function kadoa.each_session(opts) end
 ---@return kadoa.ExportResult|nil summary
 ---@return kadoa.Error|nil err
 function kadoa.export(id, dir, opts) end
+
+---Any call of kadoa.api many at once: calls[i] holds one call's arguments
+---(its options last); results[i] its result or error value.
+---@param name string a call of kadoa.api
+---@param calls any[][]
+---@param opts? kadoa.ManyOptions concurrency and on_result(i, res, err)
+---@return table<integer, any|kadoa.Error>|nil results by index
+---@return kadoa.Error|nil err
+function kadoa.many(name, calls, opts) end

@@ -4,10 +4,10 @@
 -- in braces are percent-encoded by the C core, one segment each), the
 -- call options that become query parameters, and whether it is safe to
 -- repeat. From it kadoa.client makes the blocking method
--- (`client:status(id [, opts])`), and `client:send(name, ...)` the
--- non-blocking request; status_many, Neovim and OpenResty take the same
--- declarations. Adding a GET or POST of the API is adding an entry here
--- (and its tests): see doc/HACKING.md.
+-- (`client:status(id [, opts])`), `client:send(name, ...)` the
+-- non-blocking request and `client:many(name, calls)` many at once;
+-- Neovim and OpenResty take the same methods. Adding a GET or POST of the
+-- API is adding an entry here (and its mock route): see doc/HACKING.md.
 --
 --   name = {
 --     "GET", "/v4/crawl/{session id}/status",   -- method, path
@@ -20,8 +20,21 @@
 --     raw = true,                              -- the answer is bytes, not JSON
 --     field = "payload",                       -- opts.path streams this string
 --                                              -- field of the answer to a file
+--     starts = true,                           -- the answer names a session:
+--                                              -- opts.wait waits for it
 --     unsafe = true,                           -- not idempotent (POSTs are)
 --   }
+--
+-- Query parameters go out sorted by parameter name (`page=2&pageSize=10`),
+-- the same every time, whatever order the options were given in.
+--
+-- One invocation of a call is described by one REQUEST table, made by
+-- prepare() and taken as it is by kadoa.engine, the driver
+-- (kadoa.request) and every transport:
+--   { call = <declaration>, [1] = segment, [2] = segment,
+--     extra = { query, body, raw, file, field } or nil (kadoa.core's),
+--     budget = seconds or nil, retries = n or nil,
+--     wait = kadoa.wait's options or nil (a call that `starts`) }
 
 local core = require("kadoa.core")
 local options = require("kadoa.options")
@@ -35,10 +48,10 @@ local PAGE_SIZE = { "pageSize", "number", ge = 1, whole = true, finite = true }
 M.calls = {
   status = { "GET", "/v4/crawl/{session id}/status",
     doc = "how far a crawl got: { payload = { crawledPages, activeJobs, waitingJobs, finished }, ... }" },
-  crawl = { "POST", "/v4/crawl/", body = "StartCrawlerSessionRequest", shorthand = "url",
+  crawl = { "POST", "/v4/crawl/", body = "StartCrawlerSessionRequest", shorthand = "url", starts = true,
     doc = "start a crawl; body: the API's fields (url or startUrls, maxPages, ...) or a URL" },
   crawl_with_config = { "POST", "/v4/crawl/start", body = "StartSessionWithConfigRequest",
-    args = { "configId" }, doc = "start a crawl from a saved config" },
+    args = { "configId" }, starts = true, doc = "start a crawl from a saved config" },
   pause = { "POST", "/v4/crawl/pause", body = "PauseCrawlerSessionRequest", args = { "sessionId" },
     doc = "pause a crawl" },
   resume = { "POST", "/v4/crawl/resume", body = "ResumeCrawlerSessionRequest", args = { "sessionId" },
@@ -72,11 +85,15 @@ local function compile(name, d)
   d.nsegs = select(2, d.path:gsub("{", ""))
   if d.unsafe == nil then d.unsafe = d.method == "POST" end
   d.options = {}   -- the call's own options, beside timeout, retries and raw
+  d.params = {}    -- the query options, by parameter name (the wire order)
   for opt, q in pairs(d.query or {}) do
     local decl = { q[2] }
     for k, v in pairs(q) do if type(k) == "string" then decl[k] = v end end
     d.options[opt] = decl
+    d.params[#d.params + 1] = { opt, q[1] }
   end
+  table.sort(d.params, function(x, y) return x[2] < y[2] end)
+  if d.starts then d.options.wait = "any" end   -- true or wait's options: checked in prepare
   if d.body then d.options.extra = "table" end     -- fields this version does not know
   if d.raw or d.field then d.options.path = { "string", nonul = true } end   -- stream to a file
   -- the positional arguments: path segments, or body fields, or a body
@@ -92,15 +109,15 @@ local function check_arg(v, i, fname)
   errors.check_arg(v, "string", i, fname, 4)
 end
 
--- The query array the core encodes: name, value, ... in a fixed order.
+-- The query array the core encodes: name, value, ... sorted by name.
 local function query_of(d, o)
   local q
-  for opt, spec in pairs(d.query or {}) do
-    local v = o[opt]
+  for _, p in ipairs(d.params) do
+    local v = o[p[1]]
     if v ~= nil then
       q = q or {}
       if type(v) == "number" and v == math.floor(v) then v = string.format("%d", v) end
-      q[#q + 1] = spec[1]
+      q[#q + 1] = p[2]
       q[#q + 1] = tostring(v)
     end
   end
@@ -108,7 +125,21 @@ local function query_of(d, o)
 end
 
 local function usage(fname, msg)
-  return nil, nil, nil, errors.new("usage", fname .. ": " .. msg)
+  return nil, errors.new("usage", fname .. ": " .. msg)
+end
+
+-- A start's `wait`: true, or kadoa.wait's options (a session fresh from
+-- its start may answer 404 for a while: `grace`, 10 s unless given).
+local function wait_of(fname, w)
+  if w ~= true and type(w) ~= "table" then
+    return usage(fname, "option 'wait' must be true or a table of wait's options, got " .. type(w))
+  end
+  local o, err = options.check("wait", w ~= true and w or nil, fname .. " (wait)")
+  if not o then return nil, err end
+  local wo = {}
+  if w ~= true then for k, v in pairs(w) do wo[k] = v end end
+  if wo.grace == nil then wo.grace = 10 end
+  return wo
 end
 
 -- The JSON body of a body call, from its positional argument(s): a table
@@ -132,22 +163,38 @@ local function body_of(d, fname, o, a, b)
   return require("kadoa.body").check(d.body, fields, fname, o.extra)
 end
 
--- prepare(call, opts, fname, a, b) -> budget, retries, extra | nil, nil, nil, err
--- The per-invocation part of a call: its options checked, its query, its
--- body checked against the contract and encoded. a, b: the positional
--- arguments (for a body call, what becomes the body).
+---@class kadoa.api.Request
+---@field call table the compiled declaration
+---@field extra? kadoa.core.Extra
+---@field budget? number seconds (nil: the client's timeout)
+---@field retries? integer (nil: the client's)
+---@field wait? table kadoa.wait's options (a start with opts.wait)
+
+-- prepare(call, opts, fname, a, b) -> request | nil, err
+-- One invocation of a call as a request table (see the top): its options
+-- checked, its query, its body checked against the contract and encoded.
+-- a, b: the positional arguments (for a body call, what becomes the body).
 ---@param d table a compiled declaration of M.calls
 ---@param opts table|nil the call's options
 ---@param fname string the call's name, for messages
 ---@param a any first positional argument (a segment, or the body)
 ---@param b any second positional argument
----@return number|nil budget seconds (nil: the client's timeout)
----@return integer|nil retries (nil: the client's)
----@return kadoa.core.Extra|nil extra for the transport
+---@return kadoa.api.Request|nil request
 ---@return kadoa.Error|nil err a usage error
 function M.prepare(d, opts, fname, a, b)
+  local w = d.starts and type(opts) == "table" and opts.wait or nil
+  if w ~= nil then
+    local o = {}
+    for k, v in pairs(opts) do if k ~= "wait" then o[k] = v end end
+    local err
+    if w == false then w = nil else w, err = wait_of(fname, w) end
+    if err then return nil, err end
+    opts = o
+  end
   local o, err = options.check("call", opts, fname, d.options)
-  if not o then return nil, nil, nil, err end
+  if not o then return nil, err end
+  local rq = { call = d, budget = o.timeout, retries = o.retries, wait = w or nil }
+  if not d.body then rq[1], rq[2] = a, b end
   local extra
   local q = query_of(d, o)
   if q or o.raw or d.raw then extra = { query = q, raw = o.raw or d.raw or nil } end
@@ -155,7 +202,7 @@ function M.prepare(d, opts, fname, a, b)
     local text, berr = body_of(d, fname, o, a, b)
     if not text then
       if type(berr) == "string" then return usage(fname, berr) end
-      return nil, nil, nil, berr
+      return nil, berr
     end
     extra = extra or {}
     extra.body = text
@@ -164,7 +211,8 @@ function M.prepare(d, opts, fname, a, b)
     extra = extra or {}
     extra.file, extra.field = o.path, d.field
   end
-  return o.timeout, o.retries, extra
+  rq.extra = extra
+  return rq
 end
 
 -- args(d, fname, a, b): the positional arguments must be strings (a body

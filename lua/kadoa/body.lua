@@ -54,12 +54,13 @@
 
 local json = require("kadoa.json")
 local errors = require("kadoa.errors")
+local options = require("kadoa.options")
 local schemas = require("kadoa.schema")
 
 local M = {}
 
 local type, pairs, next, tostring = type, pairs, next, tostring
-local floor, huge, min = math.floor, math.huge, math.min
+local floor, huge = math.floor, math.huge
 local format, concat, sort = string.format, table.concat, table.sort
 
 -- Why a check stops: thrown inside, caught once in M.check, so the walk
@@ -107,53 +108,14 @@ local function kind(v)
   return strs and "object" or "array"
 end
 
--- Damerau-Levenshtein distance (optimal string alignment): a swap of two
--- neighbouring letters counts as one edit, the commonest typo.
----@param a string
----@param b string
----@return integer edits
-local function distance(a, b)
-  local la, lb = #a, #b
-  local d = {}
-  for i = 0, la do d[i] = { [0] = i } end
-  for j = 0, lb do d[0][j] = j end
-  for i = 1, la do
-    for j = 1, lb do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      local v = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
-        v = min(v, d[i - 2][j - 2] + 1)
-      end
-      d[i][j] = v
-    end
-  end
-  return d[la][lb]
-end
-M.distance = distance
-
--- The known field an unknown name was most likely meant to be, or nil:
--- equal but for case first, else the nearest within 2 edits (or a third of
--- the name's length, for long names). Ties go to the first name in order.
+-- The known field an unknown name was most likely meant to be, or nil
+-- (kadoa.options' did-you-mean; no field is longer than 100 bytes).
 ---@param name string
----@param known string[] the known names, in order
+---@param known table<string, any> the known names (keys)
 ---@return string|nil
 local function closest(name, known)
-  if #name > 100 then return nil end -- no field is that long; spare the O(n*m) distance
-  local lname = name:lower()
-  local names = {}
-  for k in pairs(known) do names[#names + 1] = k end
-  sort(names)
-  for _, k in ipairs(names) do
-    if k:lower() == lname then return k end
-  end
-  local best, best_d
-  for _, k in ipairs(names) do
-    local d = distance(lname, k:lower())
-    local limit = 2
-    if floor(#k / 3) > limit then limit = floor(#k / 3) end
-    if d <= limit and d < #name and (not best_d or d < best_d) then best, best_d = k, d end
-  end
-  return best
+  if #name > 100 then return nil end
+  return options.closest(name, known)
 end
 M.closest = closest
 

@@ -125,9 +125,9 @@ end
 
 -- Every call of the API as a blocking method: client:NAME(seg..., opts).
 -- No options means the plain call: nothing to check, nothing allocated.
-local run, prepare, args = engine.run, api.prepare, api.args
+local run, run_plain, prepare, args = engine.run, engine.run_plain, api.prepare, api.args
 
--- args(d, ...) -> a, b, opts: a call's positional arguments and its options
+-- split(d, ...) -> a, b, opts: a call's positional arguments and its options
 local function split(d, ...)
   local n = select("#", ...)
   local a, b = ...
@@ -135,11 +135,20 @@ local function split(d, ...)
   return a, b, opts
 end
 
--- The segments of the path: a body call has none (its arguments went
--- into the body).
-local function segs(d, a, b)
-  if d.body then return nil, nil end
-  return a, b
+-- A start and its wait in one call (a request with `wait`): the crawl is
+-- started, then waited for with kadoa.wait's schedule. It returns what
+-- wait returns: the final status (its sessionId is the crawl's) or nil and
+-- an error that names the session (err.session_id), so the caller can go on.
+local function run_and_wait(self, rq)
+  local started, err = run(self, rq)
+  if not rq.wait or not started then return started, err end
+  local id = started.sessionId
+  if type(id) ~= "string" or id == "" then
+    return nil, errors.new("decode", rq.call.name .. ": the answer names no session (sessionId)")
+  end
+  local res, werr = self:wait(id, rq.wait)
+  if werr then werr.session_id = id end
+  return res, werr
 end
 
 local function blocking(d)
@@ -147,54 +156,22 @@ local function blocking(d)
   if d.nsegs == 1 and not d.body and not d.raw then   -- the status call's shape: no varargs
     return function(self, a, opts)
       if type(a) ~= "string" then args(d, name, a) end
-      if opts == nil then return run(self, d, nil, nil, nil, a) end
-      local budget, retries, extra, err = prepare(d, opts, name)
-      if err then return nil, err end
-      return run(self, d, budget, retries, extra, a)
+      if opts == nil then return run_plain(self, d, a) end
+      local rq, err = prepare(d, opts, name, a)
+      if not rq then return nil, err end
+      return run(self, rq)
     end
   end
   return function(self, ...)
     local a, b, opts = split(d, ...)
     args(d, name, a, b)
-    local budget, retries, extra, err = prepare(d, opts, name, a, b)
-    if err then return nil, err end
-    local sa, sb = segs(d, a, b)
-    return run(self, d, budget, retries, extra, sa, sb)
+    local rq, err = prepare(d, opts, name, a, b)
+    if not rq then return nil, err end
+    return run_and_wait(self, rq)
   end
 end
 for name, d in pairs(api.calls) do Client[name] = blocking(d) end
 
--- A start and its wait in one call: client:crawl(body, { wait = opts })
--- starts the crawl, then waits for it with kadoa.wait's schedule (opts:
--- wait's options, or true), polling a session fresh from its start again
--- while it answers 404 (`grace`, 10 s unless given). It returns what wait
--- returns: the final status (its sessionId is the crawl's) or nil and an
--- error that names the session (err.session_id), so the caller can go on.
-local function and_wait(start, name)
-  return function(self, arg, opts)
-    if type(opts) ~= "table" or opts.wait == nil then return start(self, arg, opts) end
-    local w, o = opts.wait, {}
-    for k, v in pairs(opts) do if k ~= "wait" then o[k] = v end end
-    if w ~= true and type(w) ~= "table" then
-      return nil, errors.new("usage", name
-        .. ": option 'wait' must be true or a table of wait's options, got " .. type(w))
-    end
-    local started, err = start(self, arg, o)
-    if not started then return nil, err end
-    local id = started.sessionId
-    if type(id) ~= "string" or id == "" then
-      return nil, errors.new("decode", name .. ": the answer names no session (sessionId)")
-    end
-    local wo = {}
-    if w ~= true then for k, v in pairs(w) do wo[k] = v end end
-    if wo.grace == nil then wo.grace = 10 end
-    local res, werr = self:wait(id, wo)
-    if werr then werr.session_id = id end
-    return res, werr
-  end
-end
-Client.crawl = and_wait(Client.crawl, "crawl")
-Client.crawl_with_config = and_wait(Client.crawl_with_config, "crawl_with_config")
 -- a pause or resume is remembered on this machine: the API has no paused state
 require("kadoa.marks").install(Client)
 
@@ -223,7 +200,7 @@ function Client:export(id, dir, opts)
   return require("kadoa.export").export(self, id, dir, opts)
 end
 
-local STATUS, RAW = api.calls.status, { raw = true }
+local STATUS = api.calls.status
 
 -- client:status_json(id [, opts]) -> the body exactly as the API sent it | nil, err
 ---@param id string session id
@@ -232,19 +209,19 @@ local STATUS, RAW = api.calls.status, { raw = true }
 ---@return kadoa.Error|nil err
 function Client:status_json(id, opts)
   if type(id) ~= "string" then args(STATUS, "status_json", id) end
-  if opts == nil then return run(self, STATUS, nil, nil, RAW, id) end
-  local budget, retries, extra, err = prepare(STATUS, opts, "status_json")
-  if err then return nil, err end
-  extra = extra or {}
-  extra.raw = true
-  return run(self, STATUS, budget, retries, extra, id)
+  local rq, err = prepare(STATUS, opts, "status_json", id)
+  if not rq then return nil, err end
+  rq.extra = rq.extra or {}
+  rq.extra.raw = true
+  return run(self, rq)
 end
 
 -- client:send(name, seg..., opts) -> request | nil, err: any call of the
--- API, non-blocking (see kadoa.request).
+-- API, non-blocking (see kadoa.request). A start with `wait` is a task
+-- (kadoa.task: the same face) that starts the crawl, then waits for it.
 ---@param name string a call of kadoa.api ("status", "pages", ...)
 ---@param ... any the call's arguments, then its options, as for the blocking method
----@return kadoa.Request|nil req
+---@return kadoa.Request|kadoa.Task|nil req
 ---@return kadoa.Error|nil err a usage error (bad options)
 function Client:send(name, ...)
   local d = api.calls[name]
@@ -253,10 +230,10 @@ function Client:send(name, ...)
   end
   local a, b, opts = split(d, ...)
   args(d, name, a, b)
-  local budget, retries, extra, err = prepare(d, opts, name, a, b)
-  if err then return nil, err end
-  local sa, sb = segs(d, a, b)
-  return self:driver():start(d, budget, retries, extra, sa, sb)
+  local rq, err = prepare(d, opts, name, a, b)
+  if not rq then return nil, err end
+  if rq.wait then return require("kadoa.task").start(self, run_and_wait, rq) end
+  return self:driver():start(rq)
 end
 
 -- client:start(id [, opts]) -> request: the status call, non-blocking
@@ -314,6 +291,18 @@ function Client:status_many(ids, opts)
   return require("kadoa.many").status_many(self, ids, opts)
 end
 
+-- client:many(name, calls [, opts]) -> { [i] = result or error value } |
+-- nil, err: calls[i] is an array of the call's arguments (its options
+-- last, as for the blocking method); opts: concurrency, on_result(i, res, err).
+---@param name string a call of kadoa.api
+---@param calls any[][] each call's arguments
+---@param opts? kadoa.ManyOptions concurrency and on_result
+---@return table<integer, any|kadoa.Error>|nil results by index
+---@return kadoa.Error|nil err bad options
+function Client:many(name, calls, opts)
+  return require("kadoa.many").many(self, name, calls, opts)
+end
+
 function Client:__tostring()
   return "kadoa.client (" .. self.base_url .. ")" .. (self:closed() and " closed" or "")
 end
@@ -335,6 +324,58 @@ local function options_key(opts)
 end
 
 local MAX_DEFAULTS = 16
+
+local unpack = table.unpack or unpack   -- LuaJIT: the global
+
+-- split_options(opts) -> client options | nil, the rest | nil: the names
+-- only a client takes (api_key, base_url, ...) apart from a call's own
+-- (timeout, retries and raw stay the call's). How a shortcut's options
+-- pick its default client (kadoa.NAME, kadoa.nvim's calls).
+---@param opts any a call's options, client options among them
+---@return table|nil client options
+---@return any rest the call's options (opts itself when nothing was taken)
+function M.split_options(opts)
+  if type(opts) ~= "table" then return nil, opts end
+  local groups = options.groups
+  local picked, rest
+  for k, v in pairs(opts) do
+    if groups.client[k] and not groups.call[k] then
+      picked = picked or {}
+      picked[k] = v
+    else
+      rest = rest or {}
+      rest[k] = v
+    end
+  end
+  if not picked then return nil, opts end
+  return picked, rest
+end
+
+-- shortcut(d, pick) -> the function kadoa.NAME (and kadoa.resty.NAME):
+-- the call on the client pick(client options) gives, the client options
+-- taken out of the call's own (split_options); a wrong argument raises at
+-- its caller.
+---@param d table a compiled declaration of kadoa.api
+---@param pick fun(opts: table|nil): kadoa.Client|nil, kadoa.Error|nil
+---@return function
+function M.shortcut(d, pick)
+  local name, nargs = d.name, d.nargs
+  return function(...)
+    args(d, name, ...)
+    local n = select("#", ...)
+    if n <= nargs then
+      local c, err = pick(nil)
+      if not c then return nil, err end
+      return c[name](c, ...)
+    end
+    local a = { ... }
+    local copts
+    copts, a[nargs + 1] = M.split_options(a[nargs + 1])
+    local c, err = pick(copts)
+    if not c then return nil, err end
+    return c[name](c, unpack(a, 1, n))
+  end
+end
 
 -- default(cache, make, opts) -> client | nil, err
 -- Without options (the common case) only the two environment variables

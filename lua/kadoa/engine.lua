@@ -159,23 +159,10 @@ end
 ---------------------------------------------------------------------------
 -- The blocking call.
 
--- run(client, call, budget, retries, extra, a, b) -> value | nil, err
--- call: a declared call of kadoa.api (route, unsafe); budget and retries
--- override the client's (nil: the client's); extra and the segments a, b
--- go to the transport as they are.
----@param client kadoa.Client
----@param call table a compiled declaration of kadoa.api
----@param budget number|nil seconds (nil: the client's timeout)
----@param retries integer|nil (nil: the client's)
----@param extra kadoa.core.Extra|nil
----@param a string|nil first path segment
----@param b string|nil second path segment
----@return any|nil value
----@return kadoa.Error|nil err
-function M.run(client, call, budget, retries, extra, a, b)
-  local t = client.transport
-  local res, r = t:fetch(call.route, budget, extra, a, b)
-  if res ~= nil then return res end
+-- After a failed first attempt: the plan's retries, blocking (sleeping
+-- with the client's sleep, which a host may make yield).
+local function retry(client, rq, r)
+  local call, budget, retries = rq.call, rq.budget, rq.retries
   local err = errors.from_report(r)
   local s = client.settings
   if (retries or s.retries) == 0 or not M.retryable(err, call.unsafe) then
@@ -184,7 +171,7 @@ function M.run(client, call, budget, retries, extra, a, b)
   end
   -- the first attempt ran with the whole budget and the core says how long
   -- it took: only now is a clock read
-  local clock, sleep = s.clock, s.sleep
+  local clock, sleep, t = s.clock, s.sleep, client.transport
   local plan = M.plan(s, clock() - (r.elapsed or 0) + (budget or s.timeout), retries, call.unsafe)
   while true do
     local wait = plan:next(err, clock())
@@ -192,10 +179,36 @@ function M.run(client, call, budget, retries, extra, a, b)
     if sleep(wait) == false then return nil, plan:final(err) end   -- interrupted: let the host act
     local left = plan:budget(clock())
     if not left then return nil, plan:final(err) end
-    res, r = t:fetch(call.route, left, extra, a, b)
+    local res
+    res, r = t:fetch(call.route, left, rq.extra, rq[1], rq[2])
     if res ~= nil then return res end
     err = errors.from_report(r)
   end
+end
+
+-- run(client, request) -> value | nil, err: a request of kadoa.api
+-- (api.prepare's table: call, segments, extra, budget, retries).
+---@param client kadoa.Client
+---@param rq kadoa.api.Request
+---@return any|nil value
+---@return kadoa.Error|nil err
+function M.run(client, rq)
+  local res, r = client.transport:fetch(rq.call.route, rq.budget, rq.extra, rq[1], rq[2])
+  if res ~= nil then return res end
+  return retry(client, rq, r)
+end
+
+-- run_plain(client, call, seg) -> value | nil, err: a call of one segment
+-- without options (client:status(id)), allocating nothing until it fails.
+---@param client kadoa.Client
+---@param call table a compiled declaration of kadoa.api
+---@param seg string its path segment
+---@return any|nil value
+---@return kadoa.Error|nil err
+function M.run_plain(client, call, seg)
+  local res, r = client.transport:fetch(call.route, nil, nil, seg)
+  if res ~= nil then return res end
+  return retry(client, { call = call, seg }, r)
 end
 
 return M

@@ -32,7 +32,6 @@ local core = require("kadoa.core")
 local json = require("kadoa.json")
 local options = require("kadoa.options")
 local errors = require("kadoa.errors")
-local api = require("kadoa.api")
 local many = require("kadoa.many")
 local paginate = require("kadoa.paginate")
 
@@ -217,9 +216,7 @@ function M.export(client, id, dir, opts)
         entry.status, entry.bytes = "written", e.bytes
         summary.skipped = summary.skipped + 1
       elseif crawled(p.status) then
-        local _, _, x = api.prepare(api.calls.page,
-          { format = format, path = dir .. "/" .. entry.file .. ".part" }, "export")
-        jobs[#jobs + 1] = { key = p.id, call = api.calls.page, extra = x, a = id, b = p.id }
+        jobs[#jobs + 1] = p.id
         by_id[p.id] = entry
       else
         summary.pending = summary.pending + 1
@@ -282,10 +279,13 @@ function M.export(client, id, dir, opts)
   end
 
   -- The one place pages are fetched: many at once on the client's driver.
+  local function get(c, pid)
+    return c:page(id, pid, { format = format, path = dir .. "/" .. by_id[pid].file .. ".part",
+                             timeout = o.timeout, retries = o.retries })
+  end
   local function fetch(jobs)
     if #jobs == 0 then return true end
-    return pcall(many.run, client, jobs, { concurrency = o.concurrency, timeout = o.timeout,
-      retries = o.retries, on_result = landed })
+    return pcall(many.run, client, jobs, get, { concurrency = o.concurrency, on_result = landed })
   end
 
   local ran, rerr, failure = true, nil, nil

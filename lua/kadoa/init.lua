@@ -47,31 +47,14 @@ function M.default_client(opts)
   return client.default(defaults, client.new, opts)
 end
 
--- status(id [, opts]): opts are client options (see README), as they
--- always were; the other shortcuts take the call's own options.
----@param id string session id
----@param opts? kadoa.ClientOptions client options (this shortcut only)
----@return kadoa.StatusResult|nil res
----@return kadoa.Error|nil err
-function M.status(id, opts)
-  if type(id) ~= "string" then errors.check_id(id, "status") end
-  local c, err = M.default_client(opts)
-  if not c then return nil, err end
-  return c:status(id)
-end
+-- Every call: kadoa.NAME(...) is default_client(opts):NAME(...), the
+-- call's options holding client options too (api_key, base_url, ...:
+-- they pick the default client), so kadoa.status(id, { api_key = key })
+-- works as it always has.
+for name, d in pairs(api.calls) do M[name] = client.shortcut(d, M.default_client) end
 
--- Every other call: kadoa.NAME(...) is default_client():NAME(...).
-for name in pairs(api.calls) do
-  if name ~= "status" then
-    M[name] = function(...)
-      local c, err = M.default_client()
-      if not c then return nil, err end
-      return c[name](c, ...)
-    end
-  end
-end
-
-for _, name in ipairs({ "status_json", "wait", "status_many", "each_page", "each_session", "export" }) do
+for _, name in ipairs({ "status_json", "wait", "status_many", "many", "each_page", "each_session",
+                        "export" }) do
   M[name] = function(...)
     if name == "wait" and type((...)) ~= "string" then errors.check_id((...), "wait") end
     local c, err = M.default_client()

@@ -57,7 +57,8 @@ function M.driver(client)
 end
 
 local function launch(self, req, budget)
-  local h, r = self.t:start(req.call.route, budget, req.extra, req.a, req.b)
+  local rq = req.rq
+  local h, r = self.t:start(rq.call.route, budget, rq.extra, rq[1], rq[2])
   if not h then return false, r end
   req.handle = h
   self.by_handle[h] = req
@@ -72,21 +73,16 @@ local function settle(req, res, err)
   if req.on_done then req.on_done(res, err) end
 end
 
--- start(call, budget, retries, extra, a, b [, group]) -> request | nil, err
----@param call table a compiled declaration of kadoa.api
----@param budget number|nil seconds (nil: the client's timeout)
----@param retries number|nil (nil: the client's)
----@param extra table|nil the core's extra table (query, body, raw, file)
----@param a string|nil first path segment
----@param b string|nil second path segment
+-- start(request [, group]) -> request object | nil, err
+---@param rq kadoa.api.Request a request of kadoa.api (api.prepare's)
 ---@param group? { running: integer, limit: integer } a concurrency group
 ---@return kadoa.Request|nil
 ---@return kadoa.Error|nil err
-function Driver:start(call, budget, retries, extra, a, b, group)
-  local now = self.s.clock()
+function Driver:start(rq, group)
+  local now, budget = self.s.clock(), rq.budget
   local req = setmetatable({
-    driver = self, call = call, extra = extra, a = a, b = b, group = group,
-    deadline = now + (budget or self.s.timeout), retries = retries,
+    driver = self, rq = rq, call = rq.call, group = group,
+    deadline = now + (budget or self.s.timeout), retries = rq.retries,
   }, Request)
   local ok, r = launch(self, req, budget)
   if not ok then

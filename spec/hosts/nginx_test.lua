@@ -11,6 +11,7 @@
 
 local kadoa = require("kadoa")
 local mock = require("spec.helpers.mock")
+local face = require("spec.helpers.face")
 local certs = require("spec.helpers.certs")
 local cjson = require("cjson")
 local socket = require("socket")
@@ -162,7 +163,8 @@ local LOCATIONS = [=[
         local c = assert(require("kadoa.resty").client(t.options(a)))
         local call = { route = require("kadoa.core").route(a.method, "/v4/crawl/{session id}/status"),
                        unsafe = a.method == "POST" }
-        local res, err = require("kadoa.engine").run(c, call, nil, nil, a.body and { body = a.body }, a.id)
+        local rq = { call = call, a.id, extra = a.body and { body = a.body } }
+        local res, err = require("kadoa.engine").run(c, rq)
         t.reply(res, err, {})
       }
     }
@@ -208,10 +210,47 @@ local LOCATIONS = [=[
         local warm, werr = c:status("warm")
         local call = { route = require("kadoa.core").route("POST", "/v4/crawl/{session id}/status"),
                        unsafe = true }
-        local res, err = require("kadoa.engine").run(c, call, nil, nil, { body = '{"n":1}' }, "post-1")
+        local rq = { call = call, "post-1", extra = { body = '{"n":1}' } }
+        local res, err = require("kadoa.engine").run(c, rq)
         local again, aerr = c:status("again")
         t.reply(res, err, { warm = warm and warm.sessionId or tostring(werr),
                             again = again and again.sessionId or tostring(aerr) })
+      }
+    }
+
+    # the face walk (spec/helpers/face.lua) over kadoa.resty's front ends:
+    # the method, the kadoa.resty.NAME shortcut, many; `path` refused
+    # naming kadoa.resty, and so is send. The ids come in the query.
+    location = /face {
+      content_by_lua_block {
+        local a = ngx.req.get_uri_args()
+        local face = require("spec.helpers.face")
+        local errors = require("kadoa.errors")
+        local kr = require("kadoa.resty")
+        local c = assert(kr.client({ retries = 0 }))
+        local fronts = {
+          method = function(name, args) return c[name](c, unpack(args)) end,
+          shortcut = function(name, args) return kr[name](unpack(args)) end,
+          many = function(name, args)
+            local r, e = c:many(name, { args })
+            if not r then return nil, e end
+            if errors.is(r[1]) then return nil, r[1] end
+            return r[1]
+          end,
+        }
+        local failures, n = {}, 0
+        for fname, front in pairs(fronts) do
+          for _, case in ipairs(face.cases(a, a.dir, { path = "kadoa.resty" })) do
+            n = n + 1
+            local ok, why = face.judge(case, front(case.name, case.args))
+            if not ok then failures[#failures + 1] = fname .. ": " .. why end
+          end
+        end
+        local _, serr = c:send("status", a.session)
+        if not (serr and serr.kind == "usage" and serr.message:find("kadoa.resty", 1, true)) then
+          failures[#failures + 1] = "send: " .. tostring(serr)
+        end
+        ngx.say(require("cjson").encode({ n = n, failures = failures }))
       }
     }
 
@@ -321,7 +360,7 @@ describe("kadoa.resty in nginx", function()
       -- as root, the worker would be nobody, who may not read this tree
       user = nginx.as_root and "root" or nil,
       env = { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url },
-      lua_package_path = ("%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua;;"):format(ROOT, ROOT, dir),
+      lua_package_path = ("%s/lua/?.lua;%s/lua/?/init.lua;%s/?.lua;%s/?.lua;;"):format(ROOT, ROOT, dir, ROOT),
       lua_package_cpath = ("%s/build/luajit/?.so;;"):format(ROOT),
     })
     -- the worker may still be starting: wait until it answers
@@ -494,6 +533,14 @@ describe("kadoa.resty in nginx", function()
       assert.matches("\r\nx%-missing: %[%]\r\n", head .. "\r\n")
       assert.matches("\r\nx%-closed: true\r\n", head .. "\r\n")
     end
+  end)
+
+  it("one face: every call takes its options in every front end, path is refused naming the host", function()
+    local ids = face.prepare(core_client)
+    ids.dir = dir
+    local got = get_json(ports.http, "/face?" .. query(ids))
+    assert.is_true(got.n > 3 * #face.calls(), "cases walked: " .. tostring(got.n))
+    assert.are.same({}, got.failures)
   end)
 
   it("status_many on light threads gives what the libcurl client's status_many gives", function()

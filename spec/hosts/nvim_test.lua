@@ -324,7 +324,7 @@ test(":KadoaStop stops watches, in flight or asleep, and clears the statusline",
   wait_for(3000, function() return kn.watches[1].result ~= nil end)
   check(kn.statusline():find("crawling", 1, true), kn.statusline())
   local w1, w2 = kn.watches[1], kn.watches[2]
-  check(w2.req ~= nil, "the slow watch has no request in flight")
+  check(w2.task and not w2.task:ready(), "the slow watch has no request in flight")
   vim.cmd("KadoaStop " .. asleep)
   eq("stopped", w1.state, "stopped asleep")
   eq(1, #kn.watches, "one left")
@@ -392,7 +392,7 @@ end)
 
 test("status: a bad call option is a usage error through the callback", function()
   local errors = kadoa_errors()
-  for _, o in ipairs({ { retires = 1 }, { timeout = -1 }, { api_key = "x" }, 5 }) do
+  for _, o in ipairs({ { retires = 1 }, { timeout = -1 }, { api_key = 5 }, { base_url = "ftp://x" }, 5 }) do
     local got, fast
     local req, rerr = kn.status("sess-bad-opts", function(res, err)
       got, fast = { res, err }, vim.in_fast_event()
@@ -406,6 +406,89 @@ test("status: a bad call option is a usage error through the callback", function
     eq(rerr, got[2], "the same error returned and called back")
     eq(false, fast, "fast event")
   end
+end)
+
+-- the face walk (spec/helpers/face.lua) over Neovim's front ends: kn.call
+-- (and kn.status for status), and many at once in a task of kadoa.nvim.async
+test("one face: every call takes its options through kn.call, kn.status and many", function()
+  local face = require("spec.helpers.face")
+  local async = require("kadoa.nvim.async")
+  local c = assert(require("kadoa").client({ api_key = KEY, base_url = srv.url, retries = 0 }))
+  local ids = face.prepare(c)
+  local dir = vim.fn.tempname()
+  vim.fn.mkdir(dir, "p")
+  local fronts = {
+    call = function(name, args, cb) kn.call(name, cb, unpack(args)) end,
+    status = function(_, args, cb) kn.status(args[1], cb, args[2]) end,
+    many = function(name, args, cb)
+      async.run(kn.client(), function(tc)
+        local r, e = tc:many(name, { args })
+        if not r then return nil, e end
+        if kadoa_errors().is(r[1]) then return nil, r[1] end
+        return r[1]
+      end, cb)
+    end,
+  }
+  local fails, n = {}, 0
+  for fname, front in pairs(fronts) do
+    for _, case in ipairs(face.cases(ids, dir)) do
+      if fname ~= "status" or case.name == "status" then
+        local out
+        front(case.name, case.args, function(res, err) out = { res, err } end)
+        wait_for(10000, function() return out ~= nil end)
+        n = n + 1
+        local ok, why = false, "no callback"
+        if out then ok, why = face.judge(case, out[1], out[2]) end
+        if not ok then fails[#fails + 1] = fname .. ": " .. tostring(why) end
+      end
+    end
+  end
+  c:close()
+  vim.fn.delete(dir, "rf")
+  check(n > 3 * #face.calls(), "cases: " .. n)
+  eq("", table.concat(fails, "\n"), "failures")
+end)
+
+test("many at once in Neovim raises an error of on_result again, as everywhere", function()
+  local out
+  require("kadoa.nvim.async").run(kn.client(), function(tc)
+    return tc:status_many({ "sess-m1", "sess-m2", "sess-m3" }, { concurrency = 1,
+      on_result = function(id) if id == "sess-m2" then error("boom at " .. id, 0) end end })
+  end, function(res, err) out = { res, err } end)
+  wait_for(5000, function() return out ~= nil end)
+  check(out, "no callback")
+  eq(nil, out[1], "res")
+  check(tostring(out[2]):find("boom at sess-m2", 1, true), tostring(out[2]))
+end)
+
+test("kn.call: a crawl with wait, its callbacks on the main loop", function()
+  local out, updates, fast = nil, 0, false
+  kn.call("crawl", function(res, err) out = { res, err } end, "https://pages-3.seconds-0.3.example.com/",
+    { wait = { interval = 0.05, jitter = 0, on_update = function()
+      updates = updates + 1
+      fast = fast or vim.in_fast_event()
+      vim.api.nvim_get_current_buf()
+    end } })
+  wait_for(5000, function() return out ~= nil end)
+  check(out and out[1], "no final status: " .. tostring(out and out[2]))
+  eq(true, out[1].payload.finished, "finished")
+  check(updates >= 1, "updates: " .. updates)
+  eq(false, fast, "on_update in a fast event")
+end)
+
+test("kn.status and kn.call take client options as kadoa.status does", function()
+  local closed = "http://127.0.0.1:" .. mock.closed_port()
+  local got = {}
+  kn.status("sess-copts", function(res, err) got.status = { res, err } end, { base_url = closed })
+  kn.call("pages", function(res, err) got.call = { res, err } end, "sess-copts",
+    { base_url = closed, page = 1 })
+  kn.status("sess-key", function(res, err) got.key = { res, err } end, { api_key = "sk-wrong", retries = 0 })
+  kn.status("sess-same", function(res, err) got.same = { res, err } end, { api_key = KEY, timeout = 5 })
+  wait_for(5000, function() return got.status and got.call and got.key and got.same end)
+  eq("network", got.status[2] and got.status[2].kind, "status with another base_url")
+  eq("network", got.call[2] and got.call[2].kind, "call with another base_url")
+  eq("auth", got.key[2] and got.key[2].kind, "status with another key")
+  eq("sess-same", got.same[1] and got.same[1].sessionId, "status with the same key")
 end)
 
 test("status: ten at once settle from one timer, one step per tick", function()
@@ -445,9 +528,10 @@ end)
 test("watch: every poll is one request (retries = 0) and max_failures counts requests", function()
   local client = kn.client()
   local seen = {}
-  client.send = function(self, name, id, o)
-    seen[#seen + 1] = { name = name, id = id, opts = o }
-    return getmetatable(self).send(self, name, id, o)
+  -- the watch's task calls the client's methods (over its proxy)
+  client.status = function(self, id, o)
+    seen[#seen + 1] = { name = "status", id = id, opts = o }
+    return getmetatable(client).status(self, id, o)
   end
   local ok, res1, err1 = pcall(function()
     local out
@@ -456,7 +540,7 @@ test("watch: every poll is one request (retries = 0) and max_failures counts req
     wait_for(5000, function() return out ~= nil end)
     return out and out[1], out and out[2]
   end)
-  client.send = nil
+  client.status = nil
   assert(ok, res1)
   check(res1, "watch failed: " .. tostring(err1))
   check(#seen >= 2, "polls: " .. #seen)
@@ -999,9 +1083,12 @@ test(":KadoaTop stops refreshing while hidden and starts again when shown", func
   eq(b, vim.api.nvim_get_current_buf(), "top is shown")
   local client = kn.client()
   local sent = 0
-  client.send = function(self, ...)
-    sent = sent + 1
-    return getmetatable(self).send(self, ...)
+  -- the refresh's task calls the client's methods (over its proxy)
+  for _, name in ipairs({ "sessions", "status" }) do
+    client[name] = function(self, ...)
+      sent = sent + 1
+      return getmetatable(client)[name](self, ...)
+    end
   end
   local ok, err = pcall(function()
     local u0 = top_updates
@@ -1029,7 +1116,7 @@ test(":KadoaTop stops refreshing while hidden and starts again when shown", func
     wait_for(3000, function() return top_updates >= u2 + 1 end)
     check(top_updates >= u2 + 1, "stopped while still shown in a window")
   end)
-  client.send = nil
+  client.sessions, client.status = nil, nil
   assert(ok, err)
 end)
 
@@ -1042,12 +1129,9 @@ test(":KadoaTop: hiding it cancels the refresh in flight, and nothing lands in t
   -- the listing now takes 1.5 s (a slow status stands in for it): hide
   -- the view while it is out
   local slow = 0
-  client.send = function(self, name, ...)
-    if name == "sessions" then
-      slow = slow + 1
-      return getmetatable(self).send(self, "status", "slow-1500")
-    end
-    return getmetatable(self).send(self, name, ...)
+  client.sessions = function(self)
+    slow = slow + 1
+    return getmetatable(client).status(self, "slow-1500")
   end
   local ok, err = pcall(function()
     wait_for(3000, function() return top.state(b).pending > 0 and slow > 0 end)
@@ -1066,7 +1150,7 @@ test(":KadoaTop: hiding it cancels the refresh in flight, and nothing lands in t
     eq(before, table.concat(lines_of(b), "\n"), "the buffer changed while hidden")
     eq("live", buf_state(b), "b:kadoa_state after a cancelled refresh")
   end)
-  client.send = nil
+  client.sessions = nil
   assert(ok, err)
   local u1 = top_updates
   vim.cmd("buffer " .. b)

@@ -38,8 +38,8 @@ ROUTING
      not valid UTF-8 is sent back byte for byte, so any byte string
      round-trips.  The id of a crawl started here answers live (CONTRACT
      ROUTES); any other id answers from BEHAVIOURS BY SESSION ID below.
-  2. GET /mock/starts, /mock/callbacks, /mock/hits/<id>  (no key needed): see
-     INTROSPECTION.
+  2. GET /mock/starts, /mock/callbacks, /mock/hits/<id>, /mock/last-query (no key
+     needed): see INTROSPECTION.
   3. The other contract routes, matched on the path without its query
      string (ROUTES in the code; path segments are percent-decoded; "." and
      ".." segments never match).
@@ -363,6 +363,9 @@ CALLBACKS
   with error "not loopback"), so no test can send traffic off this machine.
   The call is made once, with a 5 s timeout; its outcome goes to
   /mock/callbacks.
+  GET /mock/last-query (no key) 200 {"query":<raw query string or "">}: the
+                      query string of the last request a contract route
+                      (not status) received, exactly as it came.
 
 SELF-CHECK
   Every JSON answer of a contract route (not the fault behaviours, not the
@@ -1006,6 +1009,7 @@ VIRTUAL = {}           # fault ids used as session ids -> Crawl (not listed)
 CONFIGS = {}           # configId -> stored config dict
 STARTS = []            # every POST start received: its url or None
 CALLBACKS = []         # every completion callback: {url, sessionId, code, error}
+LAST_QUERY = [""]      # the raw query of the last contract route request
 
 LOOKAHEAD = 13         # pages discovered ahead of the last DONE one
 WORKERS = 3            # pages CRAWLING at once
@@ -1806,10 +1810,15 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(404, jdump({"error": True, "message": "no such session"}))
             with STATE_LOCK:
                 return self.reply(200, jdump(crawl.hits))
+        if self.command == "GET" and path == b"/mock/last-query":
+            with STATE_LOCK:
+                return self.reply(200, jdump({"query": LAST_QUERY[0]}))
         for method, pattern, fn, op, key in ROUTES:
             m = pattern.fullmatch(path)
             if m and method == self.command and not {b".", b".."} & set(m.groups()):
                 ids = [b2s(urllib.parse.unquote_to_bytes(g)) for g in m.groups()]
+                with STATE_LOCK:
+                    LAST_QUERY[0] = b2s(query)
                 q = dict(urllib.parse.parse_qsl(b2s(query), keep_blank_values=True))
                 return self.contract(op, Request(ids, q, self.body), fn, key)
 

@@ -93,6 +93,32 @@ function M.client()
   return c
 end
 
+-- The client a call's options pick: their client options (api_key,
+-- base_url, ...) over setup's client, under kadoa.status's rule
+-- (kadoa.client.split_options, kadoa.client.default); none: M.client().
+-- Returns the client and the options left for the call.
+local defaults = {}
+local function client_for(opts)
+  local kadoa, lerr = loader.load()
+  if not kadoa then return nil, errors.new("usage", lerr) end
+  local cl = require("kadoa.client")
+  local picked, rest = cl.split_options(opts)
+  local c, err
+  if picked then
+    c, err = cl.default(defaults, kadoa.client, options.merge(M.config.client, picked))
+  else
+    c, err = M.client()
+  end
+  if not c then return nil, err end
+  return c, rest
+end
+
+-- a failure before any request: to the callback too, on the main loop
+local function refused(callback, err)
+  vim.schedule(function() callback(nil, err) end)
+  return nil, err
+end
+
 ---------------------------------------------------------------------------
 -- Calls
 
@@ -101,7 +127,8 @@ end
 -- status table, or nil and an error of kadoa.errors (the same ones
 -- client:status gives, after the same retries; "request was cancelled"
 -- when req:cancel() stopped it; a usage error for bad options). opts are
--- client:status's call options (timeout, retries, raw). Never blocks.
+-- client:status's call options (timeout, retries, raw) and, as for
+-- kadoa.status, client options (api_key, base_url, ...). Never blocks.
 ---@param id string session id
 ---@param callback fun(res: kadoa.StatusResult|nil, err: kadoa.Error|nil)
 ---@param opts? kadoa.CallOptions
@@ -110,20 +137,17 @@ end
 function M.status(id, callback, opts)
   errors.check_arg(id, "string", 1, "status", 2)
   errors.check_arg(callback, "function", 2, "status", 2)
-  local client, err = M.client()
-  if not client then
-    vim.schedule(function() callback(nil, err) end)
-    return nil, err
-  end
-  return driver.call(client, callback, "status", id, opts)
+  local client, rest = client_for(opts)
+  if not client then return refused(callback, rest) end
+  return driver.call(client, callback, "status", id, rest)
 end
 
 -- call(name, callback, ...) -> request | nil, err
 -- Any call of kadoa.api (client:send's name and arguments: "crawl", url;
 -- "pages", id, { page = n }; "page", id, page_id, { format = "markdown" };
 -- "sessions", ...), non-blocking; callback(res, err) exactly once, on the
--- main loop, as for status. An unknown name or a bad argument raises, as
--- client:send does.
+-- main loop, as for status; the options take client options too, as for
+-- status. An unknown name or a bad argument raises, as client:send does.
 ---@param name string a call of kadoa.api ("pages", "crawl", ...)
 ---@param callback fun(res: any, err: kadoa.Error|nil)
 ---@param ... any the call's arguments and options, as for client:send
@@ -133,12 +157,25 @@ function M.call(name, callback, ...)
   if type(callback) ~= "function" then
     error(("bad argument #2 to 'call' (function expected, got %s)"):format(type(callback)), 2)
   end
-  local client, err = M.client()
-  if not client then
-    vim.schedule(function() callback(nil, err) end)
-    return nil, err
+  local _, lerr = loader.load()
+  if lerr then return refused(callback, errors.new("usage", lerr)) end
+  local d = require("kadoa.api").calls[name]
+  local n, args = select("#", ...), { ... }
+  local client, rest
+  if d and n > d.nargs then
+    client, rest = client_for(args[d.nargs + 1])
+    args[d.nargs + 1] = rest
+  else
+    client, rest = M.client()
   end
-  return driver.call(client, callback, name, ...)
+  if not client then return refused(callback, rest) end
+  if d and d.starts and type(rest) == "table" and rest.wait ~= nil then
+    -- a start and its wait: a task moved on from the main loop, where
+    -- wait's callbacks may use vim.api
+    return require("kadoa.nvim.async").run(client, function(c) return c[name](c, unpack(args, 1, n)) end,
+      callback)
+  end
+  return driver.call(client, callback, name, unpack(args, 1, n))
 end
 
 -- pages(id [, opts]) -> buffer: the crawled pages of a session listed in

@@ -2,12 +2,12 @@
 -- (kadoa://top), the Neovim face of kadoa.fleet (what `kadoa top` shows).
 --
 -- kadoa.fleet is host-neutral: it does I/O only through its client's
--- sessions/status_many/pause/resume and never sleeps. Here it gets a PROXY
--- client whose methods start the non-blocking call on kadoa.nvim's driver
--- and yield until it settles, so m:refresh() runs in a coroutine that the
--- driver's timer moves forward one answer at a time (the same pattern as
--- kadoa.nvim.watch). When a refresh is over the table is redrawn in place
--- and the next one is due after m:delay() seconds, on a libuv timer.
+-- sessions/status_many/pause/resume and never sleeps. Here each refresh
+-- (and each pause or resume) runs as a task of kadoa.nvim.async, over the
+-- client's task proxy, as kadoa.nvim.watch runs kadoa.wait; status_many
+-- is kadoa.many's, its workers tasks too. When a refresh is over the
+-- table is redrawn in place and the next one is due after m:delay()
+-- seconds, on a libuv timer.
 --
 -- Nobody looking, nothing running: when the buffer leaves its last window
 -- the timer stops and a refresh in flight is cancelled; when it is shown
@@ -18,7 +18,8 @@
 
 local uv = vim.uv or vim.loop
 local api = vim.api
-local driver = require("kadoa.nvim.driver")
+local async = require("kadoa.nvim.async")
+local task = require("kadoa.task")
 
 local M = {}
 
@@ -38,148 +39,40 @@ M.name = "kadoa://top"
 ---@field visible boolean shown in some window
 ---@field refreshing? boolean a refresh is in flight
 ---@field timer boolean the next refresh is scheduled
----@field pending integer requests of the refresh in flight
+---@field pending integer refreshes in flight (0 or 1)
 ---@field ids table<integer, string> buffer line -> session id
 
 -- options of the view itself; the rest of top's options go to kadoa.fleet
 local VIEW_OPTS = { confirm = true, split = true }
 
--- buffer -> view { model, snap, gen, timer, reqs, visible, ids, refreshing }
+-- buffer -> view { model, snap, timer, task, visible, ids, refreshing }
 local views = {}
 
 local function kn() return require("kadoa.nvim") end
 local function fmt() return require("kadoa.format") end
 
-local function cancelled()
-  return require("kadoa.errors").new("usage", "kadoa: request was cancelled (view hidden)")
-end
-
 local function err_text(err, max) return require("kadoa.fleet.view").error_text(err, max) end
 
----------------------------------------------------------------------------
--- The proxy client: each call starts a non-blocking request and yields
--- until it settles. `gen` ties the requests of one refresh to the view:
--- once the view is hidden (its gen moves on) they are cancelled and no
--- new one starts, so the model's refresh ends at once with errors and its
--- snapshot is dropped. Pause and resume pass gen = nil: a confirmed pause
--- goes through even if the view is hidden meanwhile.
+-- The model's client: the task proxy of kadoa.nvim's current client (a
+-- setup with new client options moves the view to the new client).
+local last_client, last_proxy
+local model_client = setmetatable({}, { __index = function(_, k)
+  local c = kn().client()
+  if not c then   -- the model still reads its clock
+    return k == "settings" and { clock = function() return uv.hrtime() / 1e9 end } or nil
+  end
+  if c ~= last_client then last_client, last_proxy = c, task.proxy(c) end
+  return last_proxy[k]
+end })
 
--- resume(co, ...): the coroutine in which the proxy was called, resumed
--- with the outcome. An error raised inside it (a bug in the model) goes to
--- the handler the coroutine was made with, never into the scheduler's
--- hands. No pcall inside the coroutines: a Neovim on PUC Lua 5.1 cannot
--- yield across one.
-local crash_handlers = setmetatable({}, { __mode = "k" })
-
-local function resume(co, ...)
-  local ok, e = coroutine.resume(co, ...)
-  if not ok and crash_handlers[co] then crash_handlers[co](e) end
-end
-
+-- spawn(fn, on_crash): fn() as a task over the current client; an error
+-- it raises (a bug in the model) or no client goes to on_crash
 local function spawn(fn, on_crash)
-  local co = coroutine.create(fn)
-  crash_handlers[co] = on_crash
-  resume(co)
-end
-
--- await(view, gen, name, ...) -> what the call gives (res | nil, err)
-local function await(view, gen, name, ...)
-  if gen and view.gen ~= gen then return nil, cancelled() end
   local client, cerr = kn().client()
-  if not client then return nil, cerr end
-  local co = coroutine.running()
-  if not co then error("kadoa.nvim.top: a proxy call outside a coroutine", 2) end
-  local req
-  -- the callback always comes on the main loop, after the yield below
-  req = driver.call(client, function(res, err)
-    if req then view.reqs[req] = nil end
-    resume(co, res, err)
-  end, name, ...)
-  if req and gen then view.reqs[req] = true end
-  return coroutine.yield()
-end
-
--- status_many over the driver: one send("status", id) per distinct id,
--- at most opts.concurrency at once, and the table status_many returns
--- (id -> result or error value).
-local function await_many(view, gen, ids, opts)
-  opts = opts or {}
-  local client, cerr = kn().client()
-  if not client then return nil, cerr end
-  local co = coroutine.running()
-  if not co then error("kadoa.nvim.top: a proxy call outside a coroutine", 2) end
-  local list, seen = {}, {}
-  for i, id in ipairs(ids) do
-    -- raised here, in the model's coroutine, as status_many raises: not
-    -- later from a driver callback
-    if type(id) ~= "string" then
-      error(("bad argument #1 to 'status_many' (ids[%d] is a %s, string expected)")
-        :format(i, type(id)), 3)
-    end
-    if not seen[id] then seen[id] = true list[#list + 1] = id end
-  end
-  local results = {}
-  if #list == 0 then return results end
-  local limit = tonumber(opts.concurrency) or 16
-  local copts = { timeout = opts.timeout, retries = opts.retries, raw = opts.raw }
-  if next(copts) == nil then copts = nil end
-  local nextid, running, left = 1, 0, #list
-  local waiting = false
-  local fill
-  local function landed(id, res, err)
-    results[id] = res or err
-    left = left - 1
-    if opts.on_result then pcall(opts.on_result, id, res, err) end
-  end
-  function fill()
-    while running < limit and nextid <= #list do
-      local id = list[nextid]
-      nextid = nextid + 1
-      if gen and view.gen ~= gen then
-        landed(id, nil, cancelled())
-      else
-        running = running + 1
-        local req
-        req = driver.call(client, function(res, err)
-          if req then view.reqs[req] = nil end
-          running = running - 1
-          landed(id, res, err)
-          fill()
-          if left == 0 and waiting then
-            waiting = false
-            resume(co, results)
-          end
-        end, "status", id, copts)
-        if req and gen then view.reqs[req] = true end
-      end
-    end
-  end
-  fill()
-  if left == 0 then return results end
-  waiting = true
-  return coroutine.yield()
-end
-
--- the model's one client: sessions and status_many belong to the refresh
--- running (view.refresh_gen), pause and resume to nobody
-local function proxy_for(view)
-  return setmetatable({
-    sessions = function(_, opts) return await(view, view.refresh_gen, "sessions", opts) end,
-    status_many = function(_, ids, opts) return await_many(view, view.refresh_gen, ids, opts) end,
-    pause = function(_, id) return await(view, nil, "pause", id) end,
-    resume = function(_, id) return await(view, nil, "resume", id) end,
-    -- the model takes the key out of the server's text with it
-    redact = function(_, text)
-      local c = kn().client()
-      return c and c:redact(text) or text
-    end,
-  }, { __index = function(_, k)
-    -- settings (the model's clock) and anything else: the current client's
-    if k == "settings" then
-      local c = kn().client()
-      return c and c.settings or { clock = function() return uv.hrtime() / 1e9 end }
-    end
-  end })
+  if not client then return on_crash(cerr) end
+  return async.run(client, fn, function(_, err)
+    if err ~= nil then on_crash(err) end
+  end)
 end
 
 ---------------------------------------------------------------------------
@@ -262,24 +155,17 @@ local function broken(buf, view, e)
   schedule_next(buf, view)
 end
 
--- one refresh of the model in a coroutine; its snapshot is drawn unless
--- the view was hidden or wiped meanwhile. One at a time: a view shown
--- again while its cancelled refresh is still winding down starts the next
--- one when that ends.
+-- one refresh of the model in a task; its snapshot is drawn unless the
+-- view was hidden (its task cancelled: it winds down, drawing nothing) or wiped.
 local function refresh(buf, view)
   if view.refreshing or not view.visible or views[buf] ~= view then return end
   view.refreshing = true
-  local gen = view.gen
-  view.refresh_gen = gen
-  spawn(function()
+  local t
+  t = spawn(function()
     local snap = view.model:refresh()
-    view.refreshing = false
-    if views[buf] ~= view then return end
-    if view.gen ~= gen then
-      -- hidden meanwhile (its answers were cancelled): drop the snapshot
-      if view.visible then refresh(buf, view) end
-      return
-    end
+    -- hidden meanwhile (sleep cancelled it and let it go) or wiped
+    if view.task ~= t or views[buf] ~= view then return end
+    view.refreshing, view.task = false, nil
     if type(snap) ~= "table" then error("refresh gave " .. type(snap)) end
     view.snap = snap
     if not snap.stale then view.good_at = os.date("%H:%M:%S") end
@@ -288,13 +174,11 @@ local function refresh(buf, view)
     pcall(api.nvim_exec_autocmds, "User", { pattern = "KadoaTopUpdate", modeline = false })
     schedule_next(buf, view)
   end, function(e)
-    view.refreshing = false
-    if view.gen == gen then
-      broken(buf, view, e)
-    elseif view.visible then
-      refresh(buf, view)   -- shown again while this one wound down
-    end
+    if view.task ~= t then return end   -- hidden meanwhile: sleep() let it go
+    view.refreshing, view.task = false, nil
+    broken(buf, view, e)
   end)
+  if view.refreshing then view.task = t end
 end
 
 function schedule_next(buf, view)
@@ -320,9 +204,12 @@ end
 local function sleep(view)
   if not view.visible then return end
   view.visible = false
-  view.gen = view.gen + 1
   if view.timer and not view.timer:is_closing() then view.timer:stop() end
-  for req in pairs(view.reqs) do req:cancel() end
+  local t = view.task
+  if t then
+    view.task, view.refreshing = nil, false
+    t:cancel()   -- the refresh winds down at once, and draws nothing
+  end
 end
 
 local function visible(buf)
@@ -429,11 +316,11 @@ function M.open(opts)
   end
   local fopts = {}
   for k, v in pairs(o) do if not VIEW_OPTS[k] then fopts[k] = v end end
-  local view = { gen = 0, reqs = {}, ids = {}, visible = false, confirm = o.confirm ~= false }
+  local view = { ids = {}, visible = false, confirm = o.confirm ~= false }
   -- no client, no model
   local _, lerr = kn().client()
   local model, merr = nil, lerr
-  if not lerr then model, merr = require("kadoa.fleet").new(proxy_for(view), fopts) end
+  if not lerr then model, merr = require("kadoa.fleet").new(model_client, fopts) end
   if not model then
     -- bad options: the view already open (if any) goes on as it was
     vim.notify("kadoa: top: " .. err_text(merr, 300), vim.log.levels.ERROR, { title = "kadoa" })
@@ -505,8 +392,7 @@ end
 function M.state(buf)
   local view = views[buf or existing() or -1]
   if not view then return nil end
-  local pending = 0
-  for _ in pairs(view.reqs) do pending = pending + 1 end
+  local pending = view.task and not view.task:ready() and 1 or 0
   return { model = view.model, snap = view.snap, visible = view.visible,
            refreshing = view.refreshing, timer = view.timer:is_active(),
            pending = pending, ids = view.ids }

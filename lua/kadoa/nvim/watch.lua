@@ -1,17 +1,15 @@
 -- kadoa.nvim.watch: watching crawls without blocking the editor.
 --
--- A watch runs kadoa.wait, the library's own schedule, in a coroutine:
--- its status calls go out as non-blocking requests (kadoa.nvim.driver)
+-- A watch runs kadoa.wait, the library's own schedule, as a task
+-- (kadoa.nvim.async): its status calls go out as non-blocking requests
 -- and its sleeps are libuv timers, and each yields to the loop until the
--- answer or the timer is in. Everything in the coroutine runs on the main
--- loop, so callbacks, notifications and autocommands may use vim.api.
+-- answer or the timer is in. Everything in it runs on the main loop, so
+-- callbacks, notifications and autocommands may use vim.api.
 -- Progress shows in vim.notify (one notification replaced as it goes),
 -- in statusline() and as the User KadoaUpdate autocommand.
 
-local uv = vim.uv or vim.loop
-local errors = require("kadoa.errors")
 local options = require("kadoa.options")
-local driver = require("kadoa.nvim.driver")
+local async = require("kadoa.nvim.async")
 
 local M = {}
 
@@ -87,33 +85,13 @@ Watch.__index = Watch
 function Watch:stop()
   if self.state == "running" then
     self.state = "stopped"
-    if self.req then self.req:cancel() end
+    if self.task then self.task:cancel() end
     changed(self)
   end
-  if self.timer and not self.timer:is_closing() then self.timer:close() end
   for i, w in ipairs(M.list) do
     if w == self then table.remove(M.list, i) break end
   end
   if by_id[self.id] == self then by_id[self.id] = nil end
-end
-
--- What kadoa.wait needs from a client, over a real one: status yields
--- until the non-blocking answer is in, passing wait's per-poll options
--- (timeout, retries = 0) on, so max_failures counts the same requests as
--- in the library and the command; settings (random, timeout) and redact
--- are the real client's.
-local function proxy_for(client, w, resume)
-  return {
-    settings = client.settings,
-    redact = function(_, s) return client:redact(s) end,
-    status = function(_, sid, copts)
-      w.req = driver.call(client, function(res, err)
-        w.req = nil
-        resume(res, err)
-      end, "status", sid, copts)
-      return coroutine.yield()
-    end,
-  }
 end
 
 -- start(client, id, opts, defaults) -> watch | nil, err
@@ -131,27 +109,9 @@ function M.start(client, id, opts, defaults)
   opts = opts or {}
   if by_id[id] then by_id[id]:stop() end
 
-  local w = setmetatable({ id = id, state = "running", notify = defaults.notify,
-                           timer = uv.new_timer() }, Watch)
+  local w = setmetatable({ id = id, state = "running", notify = defaults.notify }, Watch)
   if opts.notify ~= nil then w.notify = opts.notify end
   local on_done = opts.on_done
-  local co
-
-  local function finish(res, err)
-    if not w.timer:is_closing() then w.timer:close() end
-    changed(w)
-    if on_done then on_done(res, err) end
-    return res, err
-  end
-
-  local function resume(...)
-    if w.state ~= "running" then return end
-    local ok, e = coroutine.resume(co, ...)
-    if not ok then
-      w.state, w.err = "failed", errors.new("usage", "kadoa: watch failed: " .. tostring(e))
-      finish(nil, w.err)
-    end
-  end
 
   local wopts = {}
   for k, v in pairs(defaults.wait or {}) do wopts[k] = v end
@@ -169,32 +129,23 @@ function M.start(client, id, opts, defaults)
     changed(w)
     if user_error then user_error(err, info) end
   end
-  -- never the client's own sleep: that one blocks
-  wopts.sleep = function(seconds)
-    w.timer:start(math.max(0, math.floor(seconds * 1000 + 0.5)), 0, function()
-      vim.schedule(resume)
-    end)
-    coroutine.yield()
-  end
-  wopts.clock = wopts.clock or function() return uv.hrtime() / 1e9 end
-
-  local proxy = proxy_for(client, w, resume)
-  co = coroutine.create(function()
-    local res, err = require("kadoa.wait").wait(proxy, id, wopts)
-    if w.state ~= "running" then return end
-    if res then
-      w.state, w.result = "finished", res
-    else
-      w.state, w.err = "failed", err
-      if type(err) == "table" and type(err.result) == "table" then w.result = err.result end
-    end
-    finish(res, err)
-  end)
 
   M.list[#M.list + 1] = w
   by_id[id] = w
-  -- start on the main loop, so everything in the coroutine may use vim.api
-  vim.schedule(resume)
+  -- its polls are the task's (retries = 0 each, so max_failures counts
+  -- requests as in the library and the command), its sleeps yield
+  w.task = async.run(client, function(c) return require("kadoa.wait").wait(c, id, wopts) end,
+    function(res, err)
+      if w.state ~= "running" then return end
+      if res then
+        w.state, w.result = "finished", res
+      else
+        w.state, w.err = "failed", err
+        if type(err) == "table" and type(err.result) == "table" then w.result = err.result end
+      end
+      changed(w)
+      if on_done then on_done(res, err) end
+    end)
   return w
 end
 

@@ -7,6 +7,7 @@
 --   local c = kadoa.client({ api_key = key })    -- or a client of your own
 --   c:status(id); c:status_json(id); c:wait(id, opts)   -- every call of kadoa.api
 --   c:status_many(ids, { concurrency = 8 })  -- on light threads (ngx.thread)
+--   c:many("page", { { id, p1 }, { id, p2 } })  -- any call, many at once
 --
 -- Only the host is here: the exchange runs on cosockets
 -- (kadoa.resty.transport) and sleeps with ngx.sleep. The rest is the
@@ -28,8 +29,6 @@ local client = require("kadoa.client")
 local codec = require("kadoa.codec")
 local errors = require("kadoa.errors")
 local api = require("kadoa.api")
-local options = require("kadoa.options")
-local many = require("kadoa.many")
 local transport = require("kadoa.resty.transport")
 
 local ngx = ngx
@@ -82,70 +81,45 @@ end
 -- Every call of the API as a blocking method: the libcurl client's own,
 -- being host-neutral (they drive the engine over client.transport), and
 -- so are status_json, wait (with ngx.sleep from the settings), a crawl
--- with its wait, and the iterators. export needs the multi interface and
--- is the libcurl client's only.
+-- with its wait, the iterators, and many at once (kadoa.many, over the
+-- host face below). export (files written as pages arrive) is the libcurl
+-- client's only, and so is send: its requests are driven by libcurl's
+-- multi handle.
 for name in pairs(api.calls) do Client[name] = client.Client[name] end
-for _, name in ipairs({ "status_json", "wait", "each_page", "each_session" }) do
+for _, name in ipairs({ "status_json", "wait", "each_page", "each_session", "status_many", "many" }) do
   Client[name] = client.Client[name]
 end
 
--- status_many(ids [, opts]) -> { [id] = result or error value } | nil, err:
--- kadoa.many's contract (the libcurl client's status_many: distinct ids,
--- opts concurrency, timeout, retries, raw, on_result; an error raised by
--- on_result stops the rest and is raised again from here), without a
--- libcurl multi handle: up to `concurrency` light threads (ngx.thread),
--- each taking the next id and calling status on this client's cosockets.
--- One difference: an id waiting for its retry keeps its thread, so a
--- backoff holds its slot. Usable where ngx.thread is (request handlers,
--- ngx.timer callbacks).
----@param ids string[]
----@param opts? kadoa.ManyOptions
----@return table<string, kadoa.StatusResult|string|kadoa.Error>|nil results by id
----@return kadoa.Error|nil err bad options
-function Client:status_many(ids, opts)
-  errors.check_arg(ids, "table", 1, "status_many", 2)
-  local o, err = options.check("many", opts, "status_many")
-  if not o then return nil, err end
-  local list = many.distinct(ids)
-  local copts = { timeout = o.timeout, retries = o.retries }
-  local fetch = o.raw and self.status_json or self.status
-  local results, on_result = {}, o.on_result
-  local nextid, failure = 1, nil
-
-  -- one light thread: ids until none is left or on_result has failed; an
-  -- error of on_result is returned, not raised, so nginx logs nothing
-  local function worker()
-    while not failure and nextid <= #list do
-      local id = list[nextid]
-      nextid = nextid + 1
-      local res, e = fetch(self, id, copts)
-      results[id] = res or e
-      if on_result then
-        local ok, oerr = pcall(on_result, id, res, e)
-        if not ok then failure = failure or { oerr }; return end
+-- kadoa.many's host face (status_many, many): workers are light threads
+-- (ngx.thread), each calling this client's methods on its cosockets.
+-- Usable where ngx.thread is (request handlers, ngx.timer callbacks).
+Client.host = {
+  spawn = function(c, fn) return ngx.thread.spawn(fn, c) end,
+  kill = function(t) ngx.thread.kill(t) end,
+  join = function(threads, stop)
+    while #threads > 0 do
+      local ok, e = ngx.thread.wait(unpack(threads))
+      if not ok then return false, e end
+      if stop() then return true end
+      local alive = {}
+      for _, t in ipairs(threads) do
+        if coroutine.status(t) ~= "dead" then alive[#alive + 1] = t end
       end
+      threads = alive
     end
-  end
+    return true
+  end,
+}
 
-  local threads = {}
-  for i = 1, math.min(o.concurrency, #list) do
-    threads[i] = ngx.thread.spawn(worker)
-  end
-  -- wait for any thread; once on_result has failed, the others are killed
-  -- (their requests abandoned, as the libcurl client cancels its own)
-  while #threads > 0 do
-    ngx.thread.wait(unpack(threads))
-    if failure then
-      for _, t in ipairs(threads) do ngx.thread.kill(t) end
-      error(failure[1], 0)
-    end
-    local alive = {}
-    for _, t in ipairs(threads) do
-      if coroutine.status(t) ~= "dead" then alive[#alive + 1] = t end
-    end
-    threads = alive
-  end
-  return results
+-- send is the libcurl client's (its requests move on libcurl's multi
+-- handle); here every call is already non-blocking.
+---@param _ kadoa.resty.Client
+---@param name string
+---@return nil
+---@return kadoa.Error err
+function Client.send(_, name)
+  return usage("send is not available in kadoa.resty: client:" .. tostring(name)
+    .. "(...) already yields to nginx instead of blocking; many at once: client:many")
 end
 
 ---@param s string
@@ -168,17 +142,10 @@ end
 
 local defaults = {}
 
--- status(id [, opts]) -> table | nil, err; opts: client options.
----@param id string session id
----@param opts? kadoa.resty.Options client options (the default client's)
----@return kadoa.StatusResult|nil res
----@return kadoa.Error|nil err
-function M.status(id, opts)
-  if type(id) ~= "string" then api.args(api.calls.status, "status", id) end
-  local c, err = client.default(defaults, M.client, opts)
-  if not c then return nil, err end
-  return c:status(id)
-end
+-- Every call: kadoa.resty.NAME(...) on the worker's default client for
+-- the client options among the call's options (as kadoa.NAME).
+local function default(opts) return client.default(defaults, M.client, opts) end
+for name, d in pairs(api.calls) do M[name] = client.shortcut(d, default) end
 
 -- wait(id [, opts]) -> res | nil, err; opts: kadoa.wait's options, plus
 -- opts.client (client options; default: from the environment).
@@ -195,7 +162,7 @@ function M.wait(id, opts)
   for k, v in pairs(opts or {}) do
     if k == "client" then copts = v else wopts[k] = v end
   end
-  local c, err = client.default(defaults, M.client, copts)
+  local c, err = default(copts)
   if not c then return nil, err end
   return c:wait(id, wopts)
 end

@@ -300,6 +300,11 @@ function T:fetch(route, timeout, extra, ...)
   if self._closed then
     return nil, { failure = "usage", detail = "client is closed", sent = false }
   end
+  if extra and extra.file then
+    -- said, not ignored: a call's `path` is a known option elsewhere
+    return nil, { kind = "usage", sent = false, message = "option 'path' is not available in "
+      .. "kadoa.resty: writing the file would block the nginx worker; the result holds the content" }
+  end
   local target, bad = self._core:path(route, timeout, extra, ...)
   if not target then return nil, bad end
   local method = method_of(route)

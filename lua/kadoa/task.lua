@@ -1,0 +1,269 @@
+-- kadoa.task: blocking-style code run side by side, in coroutines over a
+-- client's multi handle, without blocking.
+--
+--   local t = task.start(client, fn, ...)   -- fn(c, ...) in a coroutine
+--   t:poll()  t:done()  t:timeout()  t:cancel()  t:await([s])   -- a request's face
+--
+-- fn's c is a PROXY of the client: the same methods, but its transport
+-- starts each exchange on the multi handle and yields until it is done, and
+-- its sleep yields until the time is up. So the engine's retries, kadoa.wait,
+-- a start with its wait and kadoa.many's workers run unchanged (as on
+-- OpenResty's cosockets), moved on by whoever owns the loop: client:send,
+-- kadoa.many, kadoa.nvim.async. A task waits for one thing at a time (an
+-- exchange, a time, other tasks); ready() says it may move without running
+-- its code. What its code raises ends it with a usage error, and is kept
+-- in task.crash for join.
+
+local errors = require("kadoa.errors")
+
+local M = {}
+
+---@class kadoa.Task
+---@field client kadoa.Client the client it runs over
+---@field driver kadoa.Driver that client's driver (its steps perform every exchange)
+---@field wake? number on the client's clock: when its sleep is over (sleeping)
+---@field crash? any what its code raised
+local Task = {}
+Task.__index = Task
+M.Task = Task
+
+local current        -- the task whose code is running now, if any
+local YIELD = coroutine.yield
+-- PUC 5.1 cannot yield across pcall (on_result's, say) nor tell: there a
+-- join inside a task blocks instead
+local yieldable = coroutine.isyieldable or function() return false end
+local unpack = table.unpack or unpack   -- LuaJIT: the global
+
+---------------------------------------------------------------------------
+-- The proxy client
+
+-- proxy(client) -> the client as task code sees it (proxy.real: the client)
+---@param client kadoa.Client a client, or a proxy of one
+---@return kadoa.Client proxy
+function M.proxy(client)
+  client = client.real or client
+  local t = client.transport
+  local fetch = function(_, route, timeout, extra, ...)
+    local h, r = t:start(route, timeout, extra, ...)
+    if not h then return nil, r end
+    return YIELD("handle", h)   -- resumed with h:result()
+  end
+  local settings = setmetatable({ sleep = function(s) YIELD("sleep", s) end },
+    { __index = client.settings })
+  local p = setmetatable({
+    real = client, transport = { fetch = fetch }, settings = settings, host = M,
+    driver = function() return client:driver() end,
+    redact = function(_, s) return client:redact(s) end,
+    closed = function() return client:closed() end,
+  }, { __index = client })
+  return p
+end
+
+---------------------------------------------------------------------------
+-- Moving a task on
+
+local ready
+
+local function all_done(list)
+  for _, w in ipairs(list) do if not w.result then return false end end
+  return true
+end
+
+-- ready(t): advancing t now would move it (nothing of its code runs here)
+function ready(t)
+  if t.result then return true end
+  if t.h then return t.h:done() end
+  if t.wake then return t.client.settings.clock() >= t.wake end
+  local g = t.group
+  if g then
+    if all_done(g) or (t.stop and t.stop()) then return true end
+    for _, w in ipairs(g) do if ready(w) then return true end end
+    return false
+  end
+  return true   -- not started
+end
+
+local CANCELLED = "request was cancelled"
+
+-- abandon(t): its exchange cancelled, its code never resumed (a worker
+-- kadoa.many gives up on, or one of a cancelled task's)
+local function abandon(t)
+  if t.result then return end
+  if t.h then t.h:cancel() end
+  for _, w in ipairs(t.group or {}) do abandon(w) end
+  t.h, t.wake, t.group = nil, nil, nil
+  t.result = { nil, errors.new("usage", CANCELLED) }
+end
+
+local function advance(t)
+  while not t.result do
+    local g, h, gone = t.group, t.h, t.cancelled
+    if g then for _, w in ipairs(g) do if gone then abandon(w) else advance(w) end end end
+    if not gone and (not ready(t) or (g and not (all_done(g) or (t.stop and t.stop())))) then return end
+    if coroutine.status(t.co) ~= "suspended" then return end   -- cancelled from its own code
+    t.h, t.wake, t.group, t.stop = nil, nil, nil, nil
+    local a, b
+    if h and gone then
+      h:cancel()
+      a, b = nil, { kind = "usage", message = CANCELLED, sent = true }
+    elseif h then
+      a, b = h:result()
+    end
+    local outer = current
+    current = t
+    local ok, what, x, y = coroutine.resume(t.co, a, b)
+    current = outer
+    if not ok then
+      t.crash = what
+      t.result = { nil, errors.new("usage", "kadoa: task failed: " .. tostring(what)) }
+    elseif coroutine.status(t.co) == "dead" then
+      t.result = gone and { nil, errors.new("usage", CANCELLED) } or { what, x }
+    elseif what == "handle" then t.h = x
+    elseif what == "sleep" then t.wake = t.client.settings.clock() + (tonumber(x) or 0)
+    elseif what == "join" then t.group, t.stop = x, y
+    end
+  end
+end
+
+-- start(client, fn, ...) -> task: fn(proxy, ...) started at once (its
+-- first exchange goes out now).
+---@param client kadoa.Client a client (or a task's proxy of one)
+---@param fn fun(c: kadoa.Client, ...): any, any
+---@param ... any fn's further arguments
+---@return kadoa.Task
+function M.start(client, fn, ...)
+  local p = M.proxy(client)
+  local real = p.real
+  local n, args = select("#", ...), { ... }
+  local t = setmetatable({ client = real, driver = real:driver(),
+    co = coroutine.create(function() return fn(p, unpack(args, 1, n)) end) }, Task)
+  advance(t)
+  return t
+end
+
+M.spawn = M.start   -- kadoa.many's host face: a worker is a task
+
+---@param t kadoa.Task
+function M.kill(t) abandon(t) end
+
+-- drive(tasks, stop, seconds): block until every task is over, stop()
+-- says so, or seconds pass; one driver step at a time, waiting on the
+-- sockets in between.
+local function drive(list, stop, seconds)
+  local d = list[1].driver
+  local s = list[1].client.settings
+  local deadline = seconds and s.clock() + seconds
+  while true do
+    d:step()
+    local ms, busy, over = 1000, false, true
+    for _, w in ipairs(list) do
+      advance(w)
+      if not w.result then
+        over = false
+        local tm = w:timeout()
+        if tm >= 0 and tm < ms then ms = tm end
+        busy = busy or w.h ~= nil or w.group ~= nil
+      end
+    end
+    if over or (stop and stop()) then return true end
+    if deadline then
+      local left = deadline - s.clock()
+      if left <= 0 then return false end
+      ms = math.min(ms, math.ceil(left * 1000))
+    end
+    if busy then d.client.transport:wait(ms) elseif ms > 0 then s.sleep(ms / 1000) end
+  end
+end
+
+-- join(tasks, stop) -> true | false, why: until every task is over or
+-- stop() is true. Inside a task it yields that task meanwhile (false, its
+-- cancellation when it is cancelled); elsewhere it blocks (false, the
+-- interruption when one comes).
+---@param list kadoa.Task[]
+---@param stop fun(): boolean
+---@return boolean ok
+---@return any why what a task raised, or what stopped the wait
+function M.join(list, stop)
+  if #list > 0 then
+    if current and yieldable() then
+      local me = current
+      YIELD("join", list, stop)
+      if me.cancelled then return false, CANCELLED end
+    else
+      local ok, e = pcall(drive, list, stop)
+      if not ok then return false, e end
+    end
+  end
+  for _, w in ipairs(list) do
+    if w.crash ~= nil then return false, w.crash end
+  end
+  return true
+end
+
+---------------------------------------------------------------------------
+-- A kadoa.request's face
+
+-- task:ready() -> whether moving it on would do something (or it is over);
+-- runs none of its code, so a host may ask from anywhere.
+---@return boolean
+function Task:ready() return ready(self) end
+
+---@return any res nothing while it runs; its result once over
+---@return kadoa.Error|nil err
+function Task:poll()
+  if not self.result then
+    self.driver:step()
+    advance(self)
+  end
+  local r = self.result
+  if r then return r[1], r[2] end
+end
+
+---@return boolean over
+function Task:done()
+  advance(self)
+  return self.result ~= nil
+end
+
+-- task:timeout() -> ms until it needs moving on for a timer's sake; -1 for none
+---@return integer ms
+function Task:timeout()
+  if self.result then return -1 end
+  if self.wake then
+    return math.max(0, math.ceil((self.wake - self.client.settings.clock()) * 1000))
+  end
+  local ms = self.client.transport:timeout()
+  for _, w in ipairs(self.group or {}) do
+    local tm = w:timeout()
+    if tm >= 0 and (ms < 0 or tm < ms) then ms = tm end
+  end
+  return ms
+end
+
+-- task:cancel(): its exchange cancelled, and its code run down at once:
+-- every call it still makes answers "request was cancelled" and every
+-- sleep is over, so what it holds is let go (kadoa.fleet's refresh, a
+-- wait). It polls as "request was cancelled". Idempotent.
+function Task:cancel()
+  if self.result or self.cancelled then return end
+  self.cancelled = true
+  advance(self)
+end
+
+-- task:await([seconds]) -> res | nil, err: block until it is over (for
+-- scripts outside any event loop), at most `seconds`.
+---@param seconds? number
+---@return any res nothing when the time ran out first
+---@return kadoa.Error|nil err
+function Task:await(seconds)
+  if not self.result and not drive({ self }, nil, seconds) then return end
+  return self:poll()
+end
+
+function Task:__tostring()
+  return "kadoa.task (" .. (self.result and "done" or self.wake and "sleeping" or "running") .. ")"
+end
+
+Task.__close = Task.cancel
+
+return M
