@@ -269,8 +269,8 @@ describe("kadoa.cli", function()
       assert.are.equal("option --max-pages wants a whole number of at least 1, not '1.5'",
         check({ "crawl", "u", "--max-pages", "1.5" }))
       assert.are.equal("option --wait is for 'kadoa crawl', not 'wait'", check({ "wait", "x", "--wait" }))
-      assert.are.equal("option --json is for 'kadoa status', 'kadoa pages', 'kadoa sessions' "
-        .. "and 'kadoa top', not 'page'",
+      assert.are.equal("option --json is for 'kadoa status', 'kadoa pages', 'kadoa sessions', "
+        .. "'kadoa top' and 'kadoa files', not 'page'",
         check({ "page", "s", "p", "--json" }))
       assert.are.equal("page: give a session id and a page id, no more", check({ "page", "a", "b", "c" }))
       assert.are.equal("export: give a session id and a directory", check({ "export", "s" }))

@@ -21,15 +21,23 @@ function M.is_terminal()
   return r == true or r == 0
 end
 
+-- size() -> lines, columns of the terminal; 24, 80 when it does not say
+-- or is smaller than 3 x 20. The one place the command asks (kadoa top's
+-- view may point here, and this at the C core, without another caller).
+---@return integer lines
 ---@return integer columns
-function M.width()
+function M.size()
   local p = io.popen("stty size </dev/tty 2>/dev/null")
   local line = p and p:read("*l")
   if p then p:close() end
-  local cols = tonumber((line or ""):match("^%d+ (%d+)"))
-  if cols and cols >= 20 then return cols end
-  return 80
+  local lines, cols = (line or ""):match("^(%d+) (%d+)")
+  lines, cols = tonumber(lines), tonumber(cols)
+  if not lines or lines < 3 or not cols or cols < 20 then return 24, 80 end
+  return lines, cols
 end
+
+---@return integer columns
+function M.width() return (select(2, M.size())) end
 
 -- A key is short; /dev/zero is not: one byte past the limit is read, so
 -- the caller can tell a key file that is too large.
@@ -56,6 +64,13 @@ function M.read_file(path)
   if f ~= io.stdin then f:close() end
   if not text then return nil, path .. ": cannot be read" end
   return text
+end
+
+-- interrupted(e): e is the error Lua raises on Ctrl-C ("interrupted!")
+---@param e any what pcall caught
+---@return boolean
+function M.interrupted(e)
+  return type(e) == "string" and e:find("interrupted!", 1, true) ~= nil
 end
 
 ---@param env? table overrides: stdout, stderr, getenv, is_terminal, width, ...

@@ -1,6 +1,9 @@
 -- kadoa.cli.help: the help texts of the kadoa command, one per topic
 -- ("main", and one per command). Text only: main decides when to show
--- which and where.
+-- which and where. The main text's lists of commands and common options
+-- come from kadoa.cli.verbs; each command's text is its manual.
+
+local verbs = require("kadoa.cli.verbs")
 
 local M = {}
 
@@ -19,34 +22,33 @@ Exit codes:
   130  interrupted (Ctrl-C)
 ]]
 
+-- "  name ARGS           one line": a left column of 21, wrapped when wider.
+local function entry(left, desc)
+  left = "  " .. left
+  if #left > 22 then return left .. "\n" .. string.rep(" ", 23) .. desc .. "\n" end
+  return left .. string.rep(" ", 23 - #left) .. desc .. "\n"
+end
+
+local commands, common = {}, {}
+for _, v in ipairs(verbs.verbs) do
+  commands[#commands + 1] = entry(v.name .. (v.usage ~= "" and (" " .. v.usage) or ""), v.desc)
+end
+for _, f in ipairs(verbs.flags_of(nil)) do
+  common[#common + 1] = entry((f.short and ("-" .. f.short .. ", ") or "") .. "--" .. f.name
+    .. (f.value and (" " .. f.value) or ""), f.desc)
+end
+
 M.main = [[
 Usage: kadoa [OPTIONS] COMMAND [ARGS]
 
 Start crawls with the Kadoa API, watch them, list and fetch their pages,
-export them to a directory.
+export them to a directory; any call of the API with kadoa api.
 
 Commands:
-  crawl URL... [--wait]  start a crawl; prints only its session id (--wait:
-                         then watch it as wait does)
-  status ID [ID...]    print the status of one or more crawls, one line each
-  wait ID              poll a crawl until it finishes, fails or times out
-  pause ID             pause a crawl
-  resume ID            resume a paused crawl
-  pages ID             list every page of a crawl (--status, --json)
-  page ID PAGE_ID      print one page's content (--format, -o FILE)
-  sessions             list every crawl session of the account (--json)
-  top                  watch every crawl at once, full screen (--once, --json)
-  export ID DIR        write every crawled page to DIR, with an index
-  config create|get|delete   crawl configs: create from URLs or --body,
-                       print one, delete one
-  help [COMMAND]       show this help, or a command's (also: kadoa COMMAND --help)
+]] .. table.concat(commands) .. [[
 
 Options (every command):
-  --api-key-file PATH  read the API key from PATH (first line; "-" reads stdin)
-  --base-url URL       the API's address (default: $KADOA_BASE_URL, else
-                       https://api.kadoa.com)
-  -h, --help           show help and exit
-  --version            show the version and exit
+]] .. table.concat(common) .. [[
 
 The API key comes from the environment variable KADOA_API_KEY or from
 --api-key-file. There is deliberately no --api-key option: a command's
@@ -320,5 +322,77 @@ Exit codes:
   3    API or network error (for example: no such config)
   130  interrupted (Ctrl-C)
 ]]
+
+M.files = [[
+Usage: kadoa files [--all] [--json] ID
+
+List what is stored for a crawl's pages (the API's session_files call):
+one line each, status, URL and the stored file's name, which
+`kadoa file NAME` fetches:
+  DONE      https://example.com/about  ZWNoby0xL3Aw...
+
+Options:
+  --all                every known page, not only the crawled ones
+  --json               one JSON object per page with the API's fields
+]] .. CONNECTION .. [[
+
+Exit codes:
+  0    the list was printed
+  2    usage error
+  3    API or network error (for example: no such crawl)
+  130  interrupted (Ctrl-C)
+]]
+
+M.file = [[
+Usage: kadoa file [-o FILE] NAME
+
+Fetch one stored file (NAME as `kadoa files` lists it, an html_filename)
+to standard output, byte for byte to a pipe or a file, cleaned line by
+line on a terminal; with -o, streamed into FILE (written as FILE.part,
+then renamed, so FILE is never half there).
+
+Options:
+  -o, --output FILE    write the file to FILE instead of stdout
+]] .. CONNECTION .. [[
+
+Exit codes:
+  0    the file was printed or written
+  2    usage error
+  3    API or network error (no such file, ...), or FILE could not be written
+  130  interrupted (Ctrl-C)
+]]
+
+M.api = [[
+Usage: kadoa api CALL [ARG...] [--OPTION VALUE...] [--body FILE.json|-]
+
+Make any call of the API (the names of the Lua client's methods: status,
+pages, page, session_files, file, sessions, crawl, pause, ...) and print
+its answer as JSON on one line, as it was decoded; a call whose answer is
+bytes (file) prints them as they came. The checks are the Lua call's own:
+its arguments, and its options by their declaration, so a number must be
+a number and a misspelt name gets a suggestion.
+
+  kadoa api pages 3f2a0c4e-... --page 2 --page_size 50
+  kadoa api crawl https://example.com
+  kadoa api config_create --body config.json
+
+Arguments:
+  ARG                  the call's words in order: session id, page id, ...
+                       (a call that sends a JSON body takes it from --body,
+                       or crawl a URL)
+  --OPTION VALUE       an option of the call (page, page_size, format,
+                       include_all, timeout, retries, raw, path, ...; -
+                       and _ alike): true or false for a switch
+  --body FILE.json     the JSON body of crawl or config_create ("-": stdin)
+]] .. CONNECTION .. [[
+
+Exit codes:
+  0    the call succeeded
+  2    usage error: no such call or option, a bad value or argument
+  3    API or network error
+  130  interrupted (Ctrl-C)
+]]
+
+M.help = M.main
 
 return M

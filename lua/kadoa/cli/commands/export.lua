@@ -10,7 +10,7 @@ local format = require("kadoa.format")
 local args = require("kadoa.cli.args")
 local exit = require("kadoa.cli.exit")
 local progress = require("kadoa.cli.progress")
-local interrupted = require("kadoa.cli.commands.wait").interrupted
+local interrupted = require("kadoa.cli.env").interrupted
 
 local M = {}
 

@@ -9,16 +9,13 @@
 
 local json = require("kadoa.json")
 local format = require("kadoa.format")
-local text = require("kadoa.text")
 local exit = require("kadoa.cli.exit")
 local call = require("kadoa.cli.call")
 local output_module = require("kadoa.cli.output")
 
 local M = {}
 
-local function pad(s, n)
-  return s .. string.rep(" ", n - text.width(s))
-end
+local pad = output_module.pad
 
 -- list(output, client, id, opts) -> exit code
 ---@param output table kadoa.cli.output's
@@ -43,12 +40,6 @@ function M.list(output, client, id, opts)
     end
   end
   return exit.ok
-end
-
--- Content for a terminal: each line cleaned (escape sequences shown, not
--- obeyed), line breaks and tabs kept so it still reads as text.
-local function for_terminal(s)
-  return (s:gsub("[^\n\t]+", function(piece) return (text.clean(piece)) end))
 end
 
 -- show(output, env, client, id, page_id, opts) -> exit code
@@ -81,9 +72,7 @@ function M.show(output, env, client, id, page_id, opts)
     end
     return exit.ok
   end
-  if env.is_terminal() then content = for_terminal(content) end
-  if content ~= "" and content:sub(-1) ~= "\n" and env.is_terminal() then content = content .. "\n" end
-  output:write(output.stdout, content)
+  output:content(content, env.is_terminal())
   return exit.ok
 end
 

@@ -4,15 +4,12 @@
 
 local json = require("kadoa.json")
 local format = require("kadoa.format")
-local text = require("kadoa.text")
 local exit = require("kadoa.cli.exit")
 local output_module = require("kadoa.cli.output")
 
 local M = {}
 
-local function pad(s, n)
-  return s .. string.rep(" ", n - text.width(s))
-end
+local pad = output_module.pad
 
 local function state(s)
   if s.finished == true then return "finished" end

@@ -24,13 +24,7 @@ local function poller(client, show)
   }, { __index = client })
 end
 
--- interrupted(e): e is the error Lua raises on Ctrl-C ("interrupted!")
----@param e any what pcall caught
----@return boolean
-local function interrupted(e)
-  return type(e) == "string" and e:find("interrupted!", 1, true) ~= nil
-end
-M.interrupted = interrupted
+local interrupted = require("kadoa.cli.env").interrupted
 
 -- run(output, env, client, id, o) -> exit code. o: args.wait_options's
 -- timing plus o.live (display.live), and o.grace (crawl --wait: how long

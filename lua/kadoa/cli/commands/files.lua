@@ -1,0 +1,49 @@
+-- kadoa.cli.commands.files: `kadoa files [--all] [--json] ID`, what is
+-- stored for a crawl's pages (session_files), and `kadoa file NAME
+-- [-o FILE]`, one stored file's bytes (file): to stdout as `kadoa page`
+-- writes content, or streamed into FILE by the core (FILE.part, renamed).
+
+local json = require("kadoa.json")
+local format = require("kadoa.format")
+local exit = require("kadoa.cli.exit")
+local call = require("kadoa.cli.call")
+local output_module = require("kadoa.cli.output")
+
+local M = {}
+
+-- list(output, client, id, opts) -> exit code: "STATUS  NAME  URL" a page
+---@param output table kadoa.cli.output's
+---@param client kadoa.Client
+---@param id string session id
+---@param opts table the parsed options
+---@return integer code the exit status
+function M.list(output, client, id, opts)
+  local res, err = call(client, nil, "session_files", id, opts.all and { include_all = true } or nil)
+  if not res then return output:fail(err, format.text(id, 200)) end
+  for _, e in ipairs(type(res.data) == "table" and res.data or {}) do
+    if opts.json then
+      output:out(output_module.json_line(json.encode(e)))
+    else
+      local name = type(e.html_filename) == "string" and format.text(e.html_filename, 1000) or "-"
+      output:out(output_module.pad(format.text(e.status, 20), 8) .. "  " .. name .. "  "
+        .. format.text(e.url, 2000))
+    end
+  end
+  return exit.ok
+end
+
+-- fetch(output, env, client, name, opts) -> exit code
+---@param output table kadoa.cli.output's
+---@param env table kadoa.cli.env's
+---@param client kadoa.Client
+---@param name string a stored file's name
+---@param opts table the parsed options (output: the file to write)
+---@return integer code the exit status
+function M.fetch(output, env, client, name, opts)
+  local res, err = call(client, nil, "file", name, opts.output and { path = opts.output } or nil)
+  if not res then return output:fail(err, format.text(name, 200)) end
+  if not opts.output then output:content(res, env.is_terminal()) end
+  return exit.ok
+end
+
+return M

@@ -1,0 +1,156 @@
+-- kadoa.cli.verbs: the kadoa command described once. The parser and its
+-- checks (kadoa.cli.args), the dispatch (kadoa.cli), the main help's list
+-- of commands (kadoa.cli.help), the completions and the man page
+-- (completions/gen.lua) all read these two tables. Adding a flag to a verb
+-- is one line in `flags`; a verb is one entry in `verbs` (and its help
+-- text). Loading it loads nothing else: each verb's module is required
+-- only when the verb runs.
+
+local M = {}
+
+---@class kadoa.cli.Flag
+---@field name string the long name, without --
+---@field desc string one line, for the man page and the shells
+---@field value? string the placeholder of its value (none: a switch)
+---@field kind? "file"|"dir"|string[] its value: a file, a directory, one of these words (checked)
+---@field short? string its one-letter spelling
+---@field list? boolean may be given again: a list
+---@field verbs? string[] the only verbs that take it (none: every verb)
+---@field whole? integer a whole number of at least this
+---@field duration? "positive"|"any" a duration (2, 500ms, 5m, 1h)
+
+-- In the order the man page lists them; the ones every verb takes first.
+---@type kadoa.cli.Flag[]
+M.flags = {
+  { name = "api-key-file", value = "PATH", kind = "file",
+    desc = "read the API key from PATH (\"-\": stdin)" },
+  { name = "base-url", value = "URL", desc = "the API's address" },
+  { name = "help", short = "h", desc = "show help and exit" },
+  { name = "version", desc = "show the version and exit" },
+  { name = "json", desc = "print JSON, one object per line",
+    verbs = { "status", "pages", "sessions", "top", "files" } },
+  { name = "long", desc = "an aligned multi-line view per crawl", verbs = { "status" } },
+  { name = "plain", desc = "plain lines, even on a terminal", verbs = { "wait", "crawl", "export", "top" } },
+  { name = "interval", value = "T", duration = "positive", desc = "first and shortest pause between polls",
+    verbs = { "wait", "crawl", "top" } },
+  { name = "max-interval", value = "T", duration = "positive", desc = "longest pause between polls",
+    verbs = { "wait", "crawl", "top" } },
+  { name = "timeout", value = "T", duration = "any", desc = "give up after T", verbs = { "wait", "crawl" } },
+  { name = "wait", desc = "watch the crawl until it is over", verbs = { "crawl" } },
+  { name = "max-pages", value = "N", whole = 1, desc = "stop after N pages", verbs = { "crawl" } },
+  { name = "max-depth", value = "N", whole = 0, desc = "follow links at most N deep", verbs = { "crawl" } },
+  { name = "filter-in", value = "RE", list = true, desc = "crawl only paths matching RE (repeatable)",
+    verbs = { "crawl" } },
+  { name = "filter-out", value = "RE", list = true, desc = "skip paths matching RE (repeatable)",
+    verbs = { "crawl" } },
+  { name = "body", value = "FILE.json", kind = "file",
+    desc = "a JSON object of the API's fields (\"-\": stdin)", verbs = { "crawl", "config", "api" } },
+  { name = "config", value = "CONFIG_ID", desc = "start the crawl of a saved config", verbs = { "crawl" } },
+  { name = "status", value = "S", desc = "only pages with status S", verbs = { "pages" } },
+  { name = "all", desc = "every known page, not only the crawled ones", verbs = { "files" } },
+  { name = "format", value = "F", kind = { "markdown", "md", "html" }, desc = "the page format",
+    verbs = { "page", "export" } },
+  { name = "output", short = "o", value = "FILE", kind = "file", desc = "write the content to FILE",
+    verbs = { "page", "file" } },
+  { name = "concurrency", value = "N", whole = 1, desc = "requests at once", verbs = { "export", "top" } },
+  { name = "once", desc = "print one snapshot and exit", verbs = { "top" } },
+}
+
+---@class kadoa.cli.Verb
+---@field name string
+---@field usage string what follows the verb, for the main help and the man page
+---@field desc string one line
+---@field min? integer the fewest words after the verb (default 0)
+---@field max? integer the most (default min)
+---@field few? string what to say with too few
+---@field many? string what to say with too many
+---@field actions? table<string, kadoa.cli.Verb> the word after the verb picks one (config)
+---@field args? (string|nil)[] per word after the verb, for completion: "file", "dir" or nil (not completed)
+---@field words? string[]|"verbs" the first word's choices, for completion ("verbs": the verbs' names)
+---@field any_option? boolean takes --NAME VALUE options of its own (kadoa api: a call's options)
+---@field run? fun(m: table, c: table): integer the verb's work, given its module (kadoa.cli.commands.*)
+---@field module? string that module (default: the verb's name)
+
+local ONE_ID = { min = 1, few = "give a session id", many = "one session id at a time" }
+local function one_id(t)
+  for k, v in pairs(ONE_ID) do t[k] = t[k] or v end
+  return t
+end
+local huge = math.huge
+
+-- In the order `kadoa --help` lists them. A run gets the context c: out,
+-- env, client, ids, opts, action, verb (kadoa.cli's run).
+---@type kadoa.cli.Verb[]
+M.verbs = {
+  { name = "crawl", usage = "URL... [--wait]", desc = "start a crawl; prints only its session id",
+    max = huge,
+    run = function(m, c) return m.run(c.out, c.env, c.client, c.ids, c.opts, c.wopts) end },
+  { name = "status", usage = "ID [ID...]", desc = "print the status of one or more crawls",
+    min = 1, max = huge, few = "give a session id",
+    run = function(m, c) return m.run(c.out, c.client, c.ids, c.opts) end },
+  one_id { name = "wait", usage = "ID", desc = "poll a crawl until it finishes, fails or times out",
+    run = function(m, c) return m.run(c.out, c.env, c.client, c.ids[1], c.wopts) end },
+  one_id { name = "pause", usage = "ID", desc = "pause a crawl", module = "control",
+    run = function(m, c) return m.run(c.out, c.client, "pause", c.ids[1]) end },
+  one_id { name = "resume", usage = "ID", desc = "resume a paused crawl", module = "control",
+    run = function(m, c) return m.run(c.out, c.client, "resume", c.ids[1]) end },
+  one_id { name = "pages", usage = "ID", desc = "list every page of a crawl",
+    run = function(m, c) return m.list(c.out, c.client, c.ids[1], c.opts) end },
+  { name = "page", usage = "ID PAGE_ID", desc = "print one page's content", module = "pages",
+    min = 2, few = "give a session id and a page id", many = "give a session id and a page id, no more",
+    run = function(m, c) return m.show(c.out, c.env, c.client, c.ids[1], c.ids[2], c.opts) end },
+  one_id { name = "files", usage = "ID", desc = "list the files stored for a crawl's pages",
+    run = function(m, c) return m.list(c.out, c.client, c.ids[1], c.opts) end },
+  { name = "file", usage = "NAME [-o FILE]", desc = "fetch one stored file (a name `kadoa files` lists)",
+    min = 1, few = "give a file name", many = "one file name at a time",
+    run = function(m, c) return m.fetch(c.out, c.env, c.client, c.ids[1], c.opts) end, module = "files" },
+  { name = "sessions", usage = "", desc = "list every crawl session of the account",
+    many = "takes no arguments",
+    run = function(m, c) return m.run(c.out, c.client, c.opts) end },
+  { name = "top", usage = "", desc = "a live view of every crawl of the account", many = "takes no arguments",
+    run = function(m, c) return m.run(c.out, c.env, c.client, c.opts) end },
+  { name = "export", usage = "ID DIR", desc = "write every crawled page to a directory",
+    args = { nil, "dir" },
+    min = 2, few = "give a session id and a directory", many = "give a session id and a directory, no more",
+    run = function(m, c) return m.run(c.out, c.env, c.client, c.ids[1], c.ids[2], c.opts, c.live()) end },
+  { name = "config", usage = "create|get|delete", desc = "crawl configs: create, get or delete",
+    words = { "create", "get", "delete" }, actions = {
+      create = { max = huge },
+      get = { min = 1, few = "give a config id", many = "one config id at a time" },
+      delete = { min = 1, few = "give a config id", many = "one config id at a time" },
+    }, run = function(m, c) return m.run(c.out, c.env, c.client, c.action, c.ids, c.opts) end },
+  { name = "api", usage = "CALL [ARG...]", desc = "any call of the API; prints its answer as JSON",
+    min = 1, max = huge, few = "give the name of a call", any_option = true,
+    run = function(m, c) return m.run(c.out, c.env, c.client, c.ids, c.opts) end },
+  { name = "help", usage = "[COMMAND]", desc = "show the help of kadoa or of a command", words = "verbs",
+    max = huge },
+}
+
+M.by_name = {}
+for _, v in ipairs(M.verbs) do M.by_name[v.name] = v end
+M.flag = {}
+for _, f in ipairs(M.flags) do M.flag[f.name] = f end
+
+-- takes(flag, verb) -> whether `kadoa VERB` takes the flag (verb nil:
+-- before any verb, where only the flags of every verb belong)
+---@param f kadoa.cli.Flag
+---@param verb string|nil
+---@return boolean
+function M.takes(f, verb)
+  if not f.verbs then return true end
+  for _, v in ipairs(f.verbs) do if v == verb then return true end end
+  return false
+end
+
+-- flags_of(verb) -> the flags `kadoa VERB` takes, in M.flags' order
+---@param verb string|nil
+---@return kadoa.cli.Flag[]
+function M.flags_of(verb)
+  local t = {}
+  for _, f in ipairs(M.flags) do
+    if M.takes(f, verb) then t[#t + 1] = f end
+  end
+  return t
+end
+
+return M
