@@ -341,13 +341,22 @@ describe("kadoa.cli", function()
       local out = lines(rec.text)
       assert.are.equal(11, #out)
       assert.are.equal("5/47 pages  10.0 pages/s  5s left", out[1])
-      assert.are.equal("47/47 pages  10.0 pages/s  0s left", out[10])
+      assert.are.equal("43/47 pages  10.0 pages/s", out[9])   -- 0.4 s left: not shown
+      assert.are.equal("47/47 pages  10.0 pages/s", out[10])
       assert.are.equal("summary", out[11])
       assert.is_nil(rec.text:find("[\r\27]"))
       -- a total not known yet: a line every 100 pages
       show, rec = progress_on(false)
       for done = 1, 250 do show:update({ done = done, rate = 5 }) end
       assert.are.same({ "100 pages  5.0 pages/s", "200 pages  5.0 pages/s" }, lines(rec.text))
+    end)
+
+    it("progress: no time left under a second, however fast the pages come", function()
+      local function numbers(done, rate) return progress.numbers({ done = done, total = 10000, rate = rate }) end
+      assert.are.equal("8001/10000 pages  2000.0 pages/s", numbers(8001, 2000))   -- 0.9995 s
+      assert.are.equal("8000/10000 pages  2000.0 pages/s  1s left", numbers(8000, 2000))
+      assert.are.equal("9999/10000 pages  0.5 pages/s  2s left", numbers(9999, 0.5))
+      assert.are.equal("5000/10000 pages  2000.0 pages/s  3s left", numbers(5000, 2000))
     end)
 
     it("progress, live: a bar redrawn in place within the width, cleared for the summary", function()
@@ -358,7 +367,7 @@ describe("kadoa.cli", function()
       local frames = {}
       for f in rec.text:gmatch("\r([^\r]-)\27%[K") do frames[#frames + 1] = f end
       assert.are.equal("[" .. string.rep("░", 30) .. "] 0/40 pages  0.0 pages/s", frames[1])
-      assert.matches("^%[" .. string.rep("█", 12) .. "%] 40/40 pages  8%.0 pages/s  2 failed  0s left$",
+      assert.matches("^%[" .. string.rep("█", 21) .. "%] 40/40 pages  8%.0 pages/s  2 failed$",
         frames[2])
       for _, f in ipairs(frames) do assert.is_true(require("kadoa.text").width(f) <= 59, f) end
       assert.matches("\r\27%[Ksummary\n$", rec.text)
