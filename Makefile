@@ -26,8 +26,9 @@ LUA_PATH_DEV = lua/?.lua;lua/?/init.lua;;
 
 all: build
 
+# Each target asks .ci/deps for its own group only (make deps: all of them).
 deps:
-	@$(DEPS)
+	@$(DEPS) all
 
 build: $(foreach v,$(LUA),build/$(v)/kadoa/core.so)
 
@@ -56,7 +57,8 @@ rock:
 # One busted run per Lua, then (with LuaJIT) the suites inside a real
 # Neovim and a real nginx. The last line sums up every run for CI:
 # "total: N passed, N failed".
-test: deps
+test:
+	@$(DEPS) test
 	@$(MAKE) --no-print-directory build LUA="$(LUA)"
 	@rm -rf build/log; mkdir -p build/log; \
 	for v in $(LUA); do \
@@ -69,7 +71,8 @@ test: deps
 	fi; \
 	.ci/summary build/log/*.log | tee build/summary.txt; exit $${PIPESTATUS[0]}
 
-demo: deps
+demo:
+	@$(DEPS) demo
 	@$(MAKE) --no-print-directory build LUA=lua5.4
 	@LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='build/lua5.4/?.so;;' lua5.4 examples/demo.lua
 
