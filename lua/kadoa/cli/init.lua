@@ -31,7 +31,7 @@ local interrupted = environment.interrupted
 ---@return string
 function M.version_text()
   local lua = rawget(_G, "jit") and jit.version or _VERSION
-  local ok, info = pcall(require("kadoa.core").curl_info)
+  local ok, info = pcall(function() return require("kadoa.core").curl_info() end)
   local curl = ok and type(info) == "table" and info.version and (", libcurl " .. info.version) or ""
   return ("kadoa %s (%s%s)"):format(require("kadoa").version, lua, curl)
 end
