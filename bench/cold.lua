@@ -41,7 +41,8 @@ f:close()
 local results = {}
 for block in text:gmatch('"command":(.-)"exit_codes"') do
   results[#results + 1] = { median = tonumber(block:match('"median":%s*([%d.e%-]+)')),
-    mean = tonumber(block:match('"mean":%s*([%d.e%-]+)')), stddev = tonumber(block:match('"stddev":%s*([%d.e%-]+)')) }
+    mean = tonumber(block:match('"mean":%s*([%d.e%-]+)')),
+    stddev = tonumber(block:match('"stddev":%s*([%d.e%-]+)')) }
 end
 assert(#results == #rows, "hyperfine's JSON holds " .. #results .. " results")
 
@@ -52,8 +53,8 @@ local lines = {
   "| row | median ms | mean ± σ ms | × curl |", "|---|---:|---:|---:|",
 }
 for i, r in ipairs(results) do
-  lines[#lines + 1] = ("| %s | %.1f | %.1f ± %.1f | %.2f |"):format(rows[i][2], r.median * 1000, r.mean * 1000,
-    r.stddev * 1000, r.median / curl)
+  lines[#lines + 1] = ("| %s | %.1f | %.1f ± %.1f | %.2f |"):format(rows[i][2], r.median * 1000,
+    r.mean * 1000, r.stddev * 1000, r.median / curl)
 end
 local table_text = table.concat(lines, "\n")
 io.write(table_text, "\n")

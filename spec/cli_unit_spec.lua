@@ -352,7 +352,9 @@ describe("kadoa.cli", function()
     end)
 
     it("progress: no time left under a second, however fast the pages come", function()
-      local function numbers(done, rate) return progress.numbers({ done = done, total = 10000, rate = rate }) end
+      local function numbers(done, rate)
+        return progress.numbers({ done = done, total = 10000, rate = rate })
+      end
       assert.are.equal("8001/10000 pages  2000.0 pages/s", numbers(8001, 2000))   -- 0.9995 s
       assert.are.equal("8000/10000 pages  2000.0 pages/s  1s left", numbers(8000, 2000))
       assert.are.equal("9999/10000 pages  0.5 pages/s  2s left", numbers(9999, 0.5))

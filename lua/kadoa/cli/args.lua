@@ -66,12 +66,10 @@ function M.parse(argv)
           value = argv[i]
           if value == nil then return nil, "option --" .. name .. " needs a value", command end
         end
-        if spec.field then
-          opts.fields = opts.fields or {}
-          table.insert(opts.fields, { name, value })
-        elseif spec.list then
-          opts[name] = opts[name] or {}
-          table.insert(opts[name], value)
+        if spec.list then
+          local key = spec.field and "fields" or name
+          opts[key] = opts[key] or {}
+          table.insert(opts[key], spec.field and { name, value } or value)
         else
           opts[name] = value
         end

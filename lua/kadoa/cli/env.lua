@@ -39,32 +39,26 @@ end
 ---@return integer columns
 function M.width() return (select(2, M.size())) end
 
+---@param path string "-": stdin
+---@param limit? integer bytes to read at most (default: all)
+---@return string|nil text
+---@return string|nil message
+function M.read_file(path, limit)
+  local f, msg
+  if path == "-" then f = io.stdin else f, msg = io.open(path, "rb") end
+  if not f then return nil, msg or path end
+  local text = f:read(limit or "*a") or (limit and "")
+  if f ~= io.stdin then f:close() end
+  if not text then return nil, path .. ": cannot be read" end
+  return text
+end
+
 -- A key is short; /dev/zero is not: one byte past the limit is read, so
 -- the caller can tell a key file that is too large.
 ---@param path string "-": stdin
 ---@return string|nil text at most 65537 bytes
 ---@return string|nil message
-function M.read_key_file(path)
-  local f, msg
-  if path == "-" then f = io.stdin else f, msg = io.open(path, "rb") end
-  if not f then return nil, msg or path end
-  local text = f:read(65537) or ""
-  if f ~= io.stdin then f:close() end
-  return text
-end
-
----@param path string "-": stdin
----@return string|nil text
----@return string|nil message
-function M.read_file(path)
-  local f, msg
-  if path == "-" then f = io.stdin else f, msg = io.open(path, "rb") end
-  if not f then return nil, msg or path end
-  local text = f:read("*a")
-  if f ~= io.stdin then f:close() end
-  if not text then return nil, path .. ": cannot be read" end
-  return text
-end
+function M.read_key_file(path) return M.read_file(path, 65537) end
 
 -- interrupted(e): e is the error Lua raises on Ctrl-C ("interrupted!")
 ---@param e any what pcall caught

@@ -79,6 +79,14 @@ function Output:content(s, terminal)
   self:write(self.stdout, s)
 end
 
+-- has_error(e): an answer's "error" field says something went wrong
+-- (null, absent and false say it did not).
+---@param e any
+---@return boolean
+function M.has_error(e)
+  return e ~= nil and e ~= require("kadoa").null and e ~= false
+end
+
 -- pad(s, n): s and spaces up to n columns (a table's cell).
 ---@param s string
 ---@param n integer

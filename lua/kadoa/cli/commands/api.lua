@@ -3,8 +3,8 @@
 -- `gh api`: the call's words, its options (each value converted by the
 -- type its declaration gives, never guessed), its JSON body from a file or
 -- stdin; the answer as the API sent it (cleaned on a terminal), or with
--- --raw false as one line of JSON from the decoded value. The call's own checks apply, through client:send,
--- so messages, did-you-mean and exit codes are the library's.
+-- --raw false as one line of JSON from the decoded value. The call's own
+-- checks apply, through client:send: its messages, did-you-mean, exit codes.
 
 local api = require("kadoa.api")
 local json = require("kadoa.json")
@@ -23,27 +23,25 @@ local function value(decl, v)
   local want = type(decl) == "table" and decl[1] or decl
   if want == "string" then return v end
   if want == "number" then return tonumber(v), "must be a number" end
-  if want == "boolean" then
-    if v == "true" or v == "false" then return v == "true" end
-    return nil, "must be true or false"
-  end
-  return nil, "cannot be given from the shell (a " .. tostring(want) .. ")"
+  if want == "boolean" and (v == "true" or v == "false") then return v == "true" end
+  return nil, want == "boolean" and "must be true or false" or ("cannot come from a shell (" .. want .. ")")
 end
 
 -- call_options(d, fields) -> the call's options | nil, message. A name
 -- neither the call nor the call group declares passes as it is: the
 -- call's own check refuses it, with a suggestion.
 local function call_options(d, fields)
-  local o
+  local o = {}
   for _, f in ipairs(fields or {}) do
     local name = f[1]:gsub("%-", "_")
     local decl = d.options[name] or options.groups.call[name]
     local v, why = f[2], nil
     if decl then v, why = value(decl, f[2]) end
     if v == nil then return nil, ("option --%s %s, not '%s'"):format(shown(f[1]), why, shown(f[2])) end
-    o = o or {}
     o[name] = v
   end
+  -- the answer as the API wrote it, unless --raw or --path say otherwise
+  if o.raw == nil and o.path == nil then o.raw = true end
   return o
 end
 
@@ -56,39 +54,32 @@ end
 ---@param opts table the parsed options (fields: { name, value } pairs; body)
 ---@return integer code the exit status
 function M.run(output, env, client, words, opts)
-  local name = words[1]
+  local name, a = words[1], { unpack(words, 2) }
   local d = api.calls[name]
+  local function usage(msg) return output:usage_error("api: " .. msg, "api") end
   if not d then
     local near = options.closest(name, api.calls)
-    return output:usage_error(("api: no call named '%s'%s"):format(shown(name),
-      near and (" (did you mean '" .. near .. "'?)") or ""), "api")
+    return usage(("no call named '%s'%s"):format(shown(name),
+      near and (" (did you mean '" .. near .. "'?)") or ""))
   end
   local o, msg = call_options(d, opts.fields)
-  if msg then return output:usage_error("api: " .. name .. ": " .. msg, "api") end
-  local a = { unpack(words, 2) }
+  if not o then return usage(name .. ": " .. msg) end
   local body_call = d.body and not d.args
   if opts.body then
-    if not body_call then return output:usage_error("api: " .. name .. " takes no --body", "api") end
-    if #a > 0 then return output:usage_error("api: " .. name .. ": --body or a " .. d.shorthand
-      .. ", not both", "api") end
-    local body
-    body, msg = require("kadoa.cli.commands.crawl").body(env, client, {}, { body = opts.body })
-    if not body then return output:usage_error("api: " .. msg, "api") end
-    a[1] = body
+    if not body_call then return usage(name .. " takes no --body") end
+    if #a > 0 then return usage(name .. ": --body or a " .. d.shorthand .. ", not both") end
+    a[1], msg = require("kadoa.cli.commands.crawl").body(env, client, {}, { body = opts.body })
+    if not a[1] then return usage(msg) end
   elseif body_call and not (d.shorthand and #a == 1) then
-    return output:usage_error("api: " .. name .. " takes its body from --body FILE.json"
-      .. (d.shorthand and (" or one " .. d.shorthand) or ""), "api")
+    return usage(name .. " takes its body from --body FILE.json"
+      .. (d.shorthand and (" or one " .. d.shorthand) or ""))
   elseif #a ~= d.nargs then
-    return output:usage_error(("api: %s takes %d argument%s%s, not %d"):format(name, d.nargs,
-      d.nargs == 1 and "" or "s", d.args and (" (" .. table.concat(d.args, ", ") .. ")") or "", #a), "api")
+    return usage(("%s takes %d argument%s%s, not %d"):format(name, d.nargs, d.nargs == 1 and "" or "s",
+      d.args and (" (" .. table.concat(d.args, ", ") .. ")") or "", #a))
   end
-  -- the answer as the API wrote it, unless --raw or --path say otherwise
-  o = o or {}
-  if o.raw == nil and o.path == nil then o.raw = true end
   a[d.nargs + 1] = o
   local res, err = call(client, nil, name, unpack(a, 1, d.nargs + 1))
-  if not res and err.kind == "usage" then return output:usage_error("api: " .. err.message, "api") end
-  if not res then return output:fail(err, name) end
+  if not res then return err.kind == "usage" and usage(err.message) or output:fail(err, name) end
   if type(res) == "string" then
     output:content(res, env.is_terminal())
     return exit.ok

@@ -2,10 +2,10 @@
 -- one call each, one line saying what happened (the API's own message,
 -- cleaned, and the id).
 
-local kadoa = require("kadoa")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local call = require("kadoa.cli.call")
+local has_error = require("kadoa.cli.output").has_error
 
 local M = {}
 
@@ -20,9 +20,8 @@ local DONE = { pause = "paused", resume = "resumed" }
 function M.run(output, client, verb, id)
   local res, err = call(client, nil, verb, id)
   if not res then return output:fail(err, format.text(id, 200)) end
-  local e = res.error
-  if e ~= nil and e ~= kadoa.null and e ~= false then
-    output:say(format.text(id, 200) .. ": " .. format.text(e, 300))
+  if has_error(res.error) then
+    output:say(format.text(id, 200) .. ": " .. format.text(res.error, 300))
     return exit.api
   end
   local message = type(res.message) == "string" and res.message ~= "" and format.text(res.message, 200)

@@ -8,20 +8,16 @@
 -- body(...) also builds `kadoa config create`'s body: the same URLs and
 -- --body file make a crawl and a config.
 
-local kadoa = require("kadoa")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local shown = require("kadoa.cli.output").shown
+local has_error = require("kadoa.cli.output").has_error
 local call = require("kadoa.cli.call")
 local wait_command = require("kadoa.cli.commands.wait")
 
 local M = {}
 
 local GRACE = 10
-
-local function has_error(e)
-  return e ~= nil and e ~= kadoa.null and e ~= false
-end
 
 -- body(env, client, urls, opts) -> the API body | nil, message (a usage
 -- error). The --body file's fields first, then what the flags say over

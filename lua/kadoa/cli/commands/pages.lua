@@ -5,7 +5,8 @@
 -- Listing lines are "page-id  STATUS  url", cleaned for the terminal; with
 -- --json one JSON object per page (the API's entry), terminal-safe too.
 -- Content goes to stdout as it came when stdout is a pipe or a file (it
--- is the data), cleaned line by line on a terminal, or to -o FILE.
+-- is the data), cleaned line by line on a terminal, or is streamed into
+-- -o FILE.
 
 local json = require("kadoa.json")
 local format = require("kadoa.format")
@@ -51,26 +52,14 @@ end
 ---@param opts table the parsed options
 ---@return integer code the exit status
 function M.show(output, env, client, id, page_id, opts)
-  local res, err = call(client, nil, "page", id, page_id, opts.format and { format = opts.format } or nil)
+  -- -o FILE: the payload streamed into it by the core (FILE.part, renamed)
+  local res, err = call(client, nil, "page", id, page_id, { format = opts.format, path = opts.output })
   if not res then return output:fail(err, format.text(id, 200) .. " " .. format.text(page_id, 200)) end
+  if opts.output then return exit.ok end
   local content = res.payload
   if type(content) ~= "string" then
     output:say(format.text(page_id, 200) .. ": the answer holds no page content")
     return exit.api
-  end
-  if opts.output then
-    local f, msg = io.open(opts.output, "wb")
-    if not f then
-      output:say("cannot write " .. format.text(msg or opts.output, 300))
-      return exit.api
-    end
-    local ok, werr = f:write(content)
-    f:close()
-    if not ok then
-      output:say("cannot write " .. format.text(opts.output, 200) .. ": " .. format.text(werr, 200))
-      return exit.api
-    end
-    return exit.ok
   end
   output:content(content, env.is_terminal())
   return exit.ok

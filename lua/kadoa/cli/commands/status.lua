@@ -4,17 +4,13 @@
 -- a block with --long, or the API's own JSON with --json) per id, and a
 -- message on stderr for each id that could not be fetched.
 
-local kadoa = require("kadoa")
 local errors = require("kadoa.errors")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local shown = require("kadoa.cli.output").shown
+local has_error = require("kadoa.cli.output").has_error
 
 local M = {}
-
-local function has_error(e)
-  return e ~= nil and e ~= kadoa.null and e ~= false
-end
 
 -- A body passed on as it came must still be a status: a JSON object.
 -- Returns the decoded table, or nil and a decode error.
