@@ -797,7 +797,7 @@ describe("the kadoa command", function()
           { { "api", "status", "a", "b" }, "api: status takes 1 argument, not 2" },
           { { "api", "status", "a", "--body", "b.json" }, "api: status takes no --body" },
           { { "api", "config_create" }, "api: config_create takes its body from --body FILE.json" },
-          { { "api" }, "api: give the name of a call" },
+          { { "api" }, "api: give a call name" },
         }
         for _, case in ipairs(cases) do
           local r = run(case[1])

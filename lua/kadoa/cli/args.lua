@@ -178,9 +178,13 @@ function M.check(cmd)
     local msg = type(v) == "string" and bad_value(FLAG[name], v)
     if msg then return nil, msg end
   end
-  local min = verb.min or 0
-  if #ids < min then return nil, what .. ": " .. verb.few end
-  if #ids > (verb.max or min) then return nil, what .. ": " .. verb.many end
+  local takes = verb.takes or {}
+  local all = "give a " .. table.concat(takes, " and a ")
+  if #ids < #takes then return nil, what .. ": " .. all end
+  if #ids > (verb.max or #takes) then
+    return nil, what .. ": " .. (#takes == 0 and "takes no arguments"
+      or #takes == 1 and ("one " .. takes[1] .. " at a time") or (all .. ", no more"))
+  end
   if command == "crawl" and opts.config then
     if #ids > 0 or opts.body or opts["max-pages"] or opts["max-depth"] or opts["filter-in"]
       or opts["filter-out"] then

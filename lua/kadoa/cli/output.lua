@@ -95,6 +95,17 @@ function M.pad(s, n)
   return s .. string.rep(" ", n - require("kadoa.text").width(s))
 end
 
+-- json(v) -> true | nil, message: v as one line of JSON on stdout (json_line)
+---@param v any
+---@return true|nil ok
+---@return string|nil message what kept v from being JSON
+function Output:json(v)
+  local s, err = require("kadoa.json").encode(v)
+  if not s then return nil, err end
+  self:out(M.json_line(s))
+  return true
+end
+
 -- json_line(s): an encoded JSON text made safe for a terminal while
 -- staying the same JSON: the encoder escapes C0 controls only, so DEL,
 -- C1 controls, line separators and bidi overrides (raw UTF-8 inside

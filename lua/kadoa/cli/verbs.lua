@@ -1,10 +1,8 @@
 -- kadoa.cli.verbs: the kadoa command described once. The parser and its
--- checks (kadoa.cli.args), the dispatch (kadoa.cli), the main help's list
--- of commands (kadoa.cli.help), the completions and the man page
--- (completions/gen.lua) all read these two tables. Adding a flag to a verb
--- is one line in `flags`; a verb is one entry in `verbs` (and its help
--- text). Loading it loads nothing else: each verb's module is required
--- only when the verb runs.
+-- checks (kadoa.cli.args), the dispatch (kadoa.cli), the help texts, the
+-- completions and the man page (completions/gen.lua) all read these two
+-- tables. A flag is one line in `flags`; a verb one entry in `verbs` (and
+-- its help text). Each verb's module is required only when the verb runs.
 
 local M = {}
 
@@ -60,10 +58,8 @@ M.flags = {
 ---@field name string
 ---@field usage string what follows the verb, for the main help and the man page
 ---@field desc string one line
----@field min? integer the fewest words after the verb (default 0)
----@field max? integer the most (default min)
----@field few? string what to say with too few
----@field many? string what to say with too many
+---@field takes? string[] the words after the verb ("session id", ...): so many, and what to say when not
+---@field max? number more words it takes (math.huge: any number)
 ---@field actions? table<string, kadoa.cli.Verb> the word after the verb picks one (config)
 ---@field args? (string|nil)[] per word after the verb, for completion: "file", "dir" or nil (not completed)
 ---@field words? string[]|"verbs" the first word's choices, for completion ("verbs": the verbs' names)
@@ -71,56 +67,47 @@ M.flags = {
 ---@field run? fun(m: table, c: table): integer the verb's work, given its module (kadoa.cli.commands.*)
 ---@field module? string that module (default: the verb's name)
 
-local ONE_ID = { min = 1, few = "give a session id", many = "one session id at a time" }
-local function one_id(t)
-  for k, v in pairs(ONE_ID) do t[k] = t[k] or v end
-  return t
-end
-local huge = math.huge
+local ID, huge = { "session id" }, math.huge
 
 -- In the order `kadoa --help` lists them. A run gets the context c: out,
--- env, client, ids, opts, action, verb (kadoa.cli's run).
+-- env, client, ids, opts, action, wopts, live() (kadoa.cli's run).
 ---@type kadoa.cli.Verb[]
 M.verbs = {
-  { name = "crawl", usage = "URL... [--wait]", desc = "start a crawl; prints only its session id",
-    max = huge,
+  { name = "crawl", usage = "URL... [--wait]", desc = "start a crawl; prints only its session id", max = huge,
     run = function(m, c) return m.run(c.out, c.env, c.client, c.ids, c.opts, c.wopts) end },
-  { name = "status", usage = "ID [ID...]", desc = "print the status of one or more crawls",
-    min = 1, max = huge, few = "give a session id",
+  { name = "status", usage = "ID [ID...]", desc = "print the status of one or more crawls", takes = ID,
+    max = huge,
     run = function(m, c) return m.run(c.out, c.client, c.ids, c.opts) end },
-  one_id { name = "wait", usage = "ID", desc = "poll a crawl until it finishes, fails or times out",
+  { name = "wait", usage = "ID", desc = "poll a crawl until it finishes, fails or times out", takes = ID,
     run = function(m, c) return m.run(c.out, c.env, c.client, c.ids[1], c.wopts) end },
-  one_id { name = "pause", usage = "ID", desc = "pause a crawl", module = "control",
+  { name = "pause", usage = "ID", desc = "pause a crawl", module = "control", takes = ID,
     run = function(m, c) return m.run(c.out, c.client, "pause", c.ids[1]) end },
-  one_id { name = "resume", usage = "ID", desc = "resume a paused crawl", module = "control",
+  { name = "resume", usage = "ID", desc = "resume a paused crawl", module = "control", takes = ID,
     run = function(m, c) return m.run(c.out, c.client, "resume", c.ids[1]) end },
-  one_id { name = "pages", usage = "ID", desc = "list every page of a crawl",
+  { name = "pages", usage = "ID", desc = "list every page of a crawl", takes = ID,
     run = function(m, c) return m.list(c.out, c.client, c.ids[1], c.opts) end },
   { name = "page", usage = "ID PAGE_ID", desc = "print one page's content", module = "pages",
-    min = 2, few = "give a session id and a page id", many = "give a session id and a page id, no more",
+    takes = { "session id", "page id" },
     run = function(m, c) return m.show(c.out, c.env, c.client, c.ids[1], c.ids[2], c.opts) end },
-  one_id { name = "files", usage = "ID", desc = "list the files stored for a crawl's pages",
+  { name = "files", usage = "ID", desc = "list the files stored for a crawl's pages", takes = ID,
     run = function(m, c) return m.list(c.out, c.client, c.ids[1], c.opts) end },
   { name = "file", usage = "NAME [-o FILE]", desc = "fetch one stored file (a name `kadoa files` lists)",
-    min = 1, few = "give a file name", many = "one file name at a time",
-    run = function(m, c) return m.fetch(c.out, c.env, c.client, c.ids[1], c.opts) end, module = "files" },
+    takes = { "file name" }, module = "files",
+    run = function(m, c) return m.fetch(c.out, c.env, c.client, c.ids[1], c.opts) end },
   { name = "sessions", usage = "", desc = "list every crawl session of the account",
-    many = "takes no arguments",
     run = function(m, c) return m.run(c.out, c.client, c.opts) end },
-  { name = "top", usage = "", desc = "a live view of every crawl of the account", many = "takes no arguments",
+  { name = "top", usage = "", desc = "a live view of every crawl of the account",
     run = function(m, c) return m.run(c.out, c.env, c.client, c.opts) end },
   { name = "export", usage = "ID DIR", desc = "write every crawled page to a directory",
-    args = { nil, "dir" },
-    min = 2, few = "give a session id and a directory", many = "give a session id and a directory, no more",
+    takes = { "session id", "directory" }, args = { nil, "dir" },
     run = function(m, c) return m.run(c.out, c.env, c.client, c.ids[1], c.ids[2], c.opts, c.live()) end },
   { name = "config", usage = "create|get|delete", desc = "crawl configs: create, get or delete",
-    words = { "create", "get", "delete" }, actions = {
-      create = { max = huge },
-      get = { min = 1, few = "give a config id", many = "one config id at a time" },
-      delete = { min = 1, few = "give a config id", many = "one config id at a time" },
-    }, run = function(m, c) return m.run(c.out, c.env, c.client, c.action, c.ids, c.opts) end },
+    words = { "create", "get", "delete" },
+    actions = { create = { max = huge }, get = { takes = { "config id" } },
+      delete = { takes = { "config id" } } },
+    run = function(m, c) return m.run(c.out, c.env, c.client, c.action, c.ids, c.opts) end },
   { name = "api", usage = "CALL [ARG...]", desc = "any call of the API; prints its answer as JSON",
-    min = 1, max = huge, few = "give the name of a call", any_option = true,
+    takes = { "call name" }, max = huge, any_option = true,
     run = function(m, c) return m.run(c.out, c.env, c.client, c.ids, c.opts) end },
   { name = "help", usage = "[COMMAND]", desc = "show the help of kadoa or of a command", words = "verbs",
     max = huge },

@@ -1,13 +1,9 @@
 -- kadoa.cli.commands.api: `kadoa api CALL [ARG...] [--OPTION VALUE...]
--- [--body FILE|-]`, any call of kadoa.api from the shell, in the manner of
--- `gh api`: the call's words, its options (each value converted by the
--- type its declaration gives, never guessed), its JSON body from a file or
--- stdin; the answer as the API sent it (cleaned on a terminal), or with
--- --raw false as one line of JSON from the decoded value. The call's own
--- checks apply, through client:send: its messages, did-you-mean, exit codes.
+-- [--body FILE|-]`, any call of kadoa.api, in the manner of `gh api`: option
+-- values converted by their declared types (never guessed), then the call's
+-- own checks (client:send): its messages, did-you-mean and exit codes.
 
 local api = require("kadoa.api")
-local json = require("kadoa.json")
 local options = require("kadoa.options")
 local exit = require("kadoa.cli.exit")
 local call = require("kadoa.cli.call")
@@ -84,13 +80,10 @@ function M.run(output, env, client, words, opts)
     output:content(res, env.is_terminal())
     return exit.ok
   end
-  local text, jerr = json.encode(res)
-  if not text then
-    output:say(name .. ": the answer cannot be written as JSON: " .. shown(jerr, 300))
-    return exit.api
-  end
-  output:out(output_module.json_line(text))
-  return exit.ok
+  local ok, jerr = output:json(res)
+  if ok then return exit.ok end
+  output:say(name .. ": the answer cannot be written as JSON: " .. shown(jerr, 300))
+  return exit.api
 end
 
 return M

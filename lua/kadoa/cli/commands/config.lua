@@ -3,10 +3,8 @@
 -- create prints only the new config's id (like crawl, for scripts); get
 -- prints the config as one JSON object (terminal-safe); delete one line.
 
-local json = require("kadoa.json")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
-local output_module = require("kadoa.cli.output")
 local call = require("kadoa.cli.call")
 local crawl = require("kadoa.cli.commands.crawl")
 
@@ -37,7 +35,7 @@ function M.run(output, env, client, action, ids, opts)
   if action == "get" then
     local res, err = call(client, nil, "config", id)
     if not res then return output:fail(err, format.text(id, 200)) end
-    output:out(output_module.json_line(json.encode(res)))
+    output:json(res)
     return exit.ok
   end
   local res, err = call(client, nil, "config_delete", id)

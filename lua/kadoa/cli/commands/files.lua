@@ -3,7 +3,6 @@
 -- [-o FILE]`, one stored file's bytes (file): to stdout as `kadoa page`
 -- writes content, or streamed into FILE by the core (FILE.part, renamed).
 
-local json = require("kadoa.json")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local call = require("kadoa.cli.call")
@@ -22,7 +21,7 @@ function M.list(output, client, id, opts)
   if not res then return output:fail(err, format.text(id, 200)) end
   for _, e in ipairs(type(res.data) == "table" and res.data or {}) do
     if opts.json then
-      output:out(output_module.json_line(json.encode(e)))
+      output:json(e)
     else
       local name = type(e.html_filename) == "string" and format.text(e.html_filename, 1000) or "-"
       output:out(output_module.pad(format.text(e.status, 20), 8) .. "  " .. name .. "  "

@@ -8,7 +8,6 @@
 -- is the data), cleaned line by line on a terminal, or is streamed into
 -- -o FILE.
 
-local json = require("kadoa.json")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local call = require("kadoa.cli.call")
@@ -33,7 +32,7 @@ function M.list(output, client, id, opts)
     local status = type(entry.status) == "string" and entry.status or ""
     if not want or status:upper() == want then
       if opts.json then
-        output:out(output_module.json_line(json.encode(entry)))
+        output:json(entry)
       else
         output:out(pad(format.text(entry.id, 40), 5) .. "  " .. pad(format.text(status, 20), 8)
           .. "  " .. format.text(entry.url, 2000))

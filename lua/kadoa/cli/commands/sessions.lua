@@ -2,7 +2,6 @@
 -- session of the account (client:each_session, all listing pages): a table
 -- line each, "id  domain  state  pages", or one JSON object per session.
 
-local json = require("kadoa.json")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local output_module = require("kadoa.cli.output")
@@ -10,11 +9,6 @@ local output_module = require("kadoa.cli.output")
 local M = {}
 
 local pad = output_module.pad
-
-local function state(s)
-  if s.finished == true then return "finished" end
-  return "crawling"
-end
 
 -- line(s) -> the table line of one CrawlerSessionItem. Columns are fixed
 -- (a shortened UUID is 9 characters), so lines stream out as they come.
@@ -25,7 +19,8 @@ function M.line(s)
   local domain = format.text(s.domain, 28)   -- at most 29 with the ellipsis
   local pages = type(s.crawledPages) == "number"
     and (format.number(s.crawledPages) .. (s.crawledPages == 1 and " page" or " pages")) or "-"
-  return pad(id, 9) .. "  " .. pad(domain, 29) .. "  " .. pad(state(s), 8) .. "  " .. pages
+  local state = s.finished == true and "finished" or "crawling"
+  return pad(id, 9) .. "  " .. pad(domain, 29) .. "  " .. pad(state, 8) .. "  " .. pages
 end
 
 -- run(output, client, opts) -> exit code
@@ -37,7 +32,7 @@ function M.run(output, client, opts)
   for s, err in client:each_session() do
     if not s then return output:fail(err) end
     if opts.json then
-      output:out(output_module.json_line(json.encode(s)))
+      output:json(s)
     else
       output:out(M.line(s))
     end
