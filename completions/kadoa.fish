@@ -9,7 +9,7 @@ complete -c kadoa -n 'not __fish_seen_subcommand_from crawl status wait pause re
 complete -c kadoa -n 'not __fish_seen_subcommand_from crawl status wait pause resume pages page files file sessions top export config api help' -a resume -d 'resume a paused crawl'
 complete -c kadoa -n 'not __fish_seen_subcommand_from crawl status wait pause resume pages page files file sessions top export config api help' -a pages -d 'list every page of a crawl'
 complete -c kadoa -n 'not __fish_seen_subcommand_from crawl status wait pause resume pages page files file sessions top export config api help' -a page -d 'print one page\'s content'
-complete -c kadoa -n 'not __fish_seen_subcommand_from crawl status wait pause resume pages page files file sessions top export config api help' -a files -d 'list the files stored for a crawl\'s pages'
+complete -c kadoa -n 'not __fish_seen_subcommand_from crawl status wait pause resume pages page files file sessions top export config api help' -a files -d 'list what is stored for a crawl\'s pages'
 complete -c kadoa -n 'not __fish_seen_subcommand_from crawl status wait pause resume pages page files file sessions top export config api help' -a file -d 'fetch one stored file (a name `kadoa files` lists)'
 complete -c kadoa -n 'not __fish_seen_subcommand_from crawl status wait pause resume pages page files file sessions top export config api help' -a sessions -d 'list every crawl session of the account'
 complete -c kadoa -n 'not __fish_seen_subcommand_from crawl status wait pause resume pages page files file sessions top export config api help' -a top -d 'a live view of every crawl of the account'

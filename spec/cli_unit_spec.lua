@@ -388,13 +388,15 @@ describe("kadoa.cli", function()
         o.on_progress({ done = 2, total = 2, written = 1, skipped = 0, failed = 1, rate = 1 })
         return { total = 2, written = 1, skipped = 0, failed = 1, index = dir .. "/index.jsonl" }
       end }
-      assert.are.equal(exit.api, export.run(out, env, fake, "s1", "d", { concurrency = "3" }, false))
+      assert.are.equal(exit.api, export.run({ out = out, env = env, client = fake, ids = { "s1", "d" },
+        opts = { concurrency = "3" }, live = function() return false end }))
       assert.are.equal("exported 2 pages to d: 1 written, 0 skipped, 1 failed; index d/index.jsonl",
         lines(rec.text)[#lines(rec.text)])
       assert.are.equal("kadoa: exporting s1 to d (markdown, 3 at a time)", lines(err.text)[1])
       assert.matches("\nkadoa: 1 pages could not be exported; the index lists them", err.text)
       fake.export = function() return nil, require("kadoa.errors").new("not_found", "no such session") end
-      assert.are.equal(exit.api, export.run(out, env, fake, "s\27[2J", "d", {}, false))
+      assert.are.equal(exit.api, export.run({ out = out, env = env, client = fake, ids = { "s\27[2J", "d" },
+        opts = {}, live = function() return false end }))
       assert.matches("kadoa: s\\27%[2J: not found: no such session\n$", err.text)
     end)
 
@@ -414,7 +416,7 @@ describe("kadoa.cli", function()
       }
       local rec = recorder()
       local out = output.new({ stdout = rec, stderr = recorder() })
-      assert.are.equal(exit.ok, pages.list(out, fake, "s", {}))
+      assert.are.equal(exit.ok, pages.list({ out = out, client = fake, ids = { "s" }, opts = {} }))
       assert.is_nil(rec.text:find("[\27\155]"), rec.text)
       assert.matches("^p\\27%[1m1  DO\\xFFNE", rec.text:gsub("\\x9B", "\\xFF"))
       -- page: a fake request engine under kadoa.cli.call
@@ -432,7 +434,8 @@ describe("kadoa.cli", function()
         rec = recorder()
         out = output.new({ stdout = rec, stderr = recorder() })
         local env = { is_terminal = function() return terminal end }
-        assert.are.equal(exit.ok, pages.show(out, env, fake, "s", "p1", {}))
+        assert.are.equal(exit.ok, pages.show({ out = out, env = env, client = fake, ids = { "s", "p1" },
+          opts = {} }))
         if terminal then
           assert.is_nil(rec.text:find("\27", 1, true))
           assert.are.equal("# T\\27]0;owned\\7itle\n\tline \\27[2J two\n", rec.text)

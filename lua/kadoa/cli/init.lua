@@ -90,9 +90,13 @@ local function run(argv, env, out)
   end
 
   local verb = verbs.by_name[command]
-  local c = { out = out, env = env, client = client, ids = ids, opts = opts, action = cmd.action,
-    wopts = wopts, live = live }
-  local ok, code = pcall(verb.run, require("kadoa.cli.commands." .. (verb.module or command)), c)
+  local c = { out = out, env = env, client = client, verb = command, action = cmd.action, ids = ids,
+    opts = opts, wopts = wopts, live = live }
+  local m = require("kadoa.cli.commands." .. (verb.module or command))
+  local ok, code = pcall(function()
+    if verb.run then return verb.run(m, c) end
+    return m[verb.fn or "run"](c)
+  end)
   client:close()
   if not ok then error(code, 0) end
   return code

@@ -64,51 +64,50 @@ M.flags = {
 ---@field args? (string|nil)[] per word after the verb, for completion: "file", "dir" or nil (not completed)
 ---@field words? string[]|"verbs" the first word's choices, for completion ("verbs": the verbs' names)
 ---@field any_option? boolean takes --NAME VALUE options of its own (kadoa api: a call's options)
----@field run? fun(m: table, c: table): integer the verb's work, given its module (kadoa.cli.commands.*)
----@field module? string that module (default: the verb's name)
+---@field module? string its module, kadoa.cli.commands.<module> (default: the verb's name)
+---@field fn? string the module's function that runs it, given a kadoa.cli.Context (default: "run")
+---@field run? fun(m: table, c: kadoa.cli.Context): integer instead, for a module of another shape
+
+---What a verb's function is given (kadoa.cli's run makes it).
+---@class kadoa.cli.Context
+---@field out table kadoa.cli.output's
+---@field env table kadoa.cli.env's
+---@field client kadoa.Client
+---@field verb string
+---@field action? string config's
+---@field ids string[] the words after the verb (and its action)
+---@field opts table the parsed options
+---@field wopts? table wait's timing and display (args.wait_options, display.live), for wait and crawl --wait
+---@field live fun(): boolean the live display on a terminal (display.live)
 
 local ID, huge = { "session id" }, math.huge
 
--- In the order `kadoa --help` lists them. A run gets the context c: out,
--- env, client, ids, opts, action, wopts, live() (kadoa.cli's run).
+-- In the order `kadoa --help` lists them.
 ---@type kadoa.cli.Verb[]
 M.verbs = {
-  { name = "crawl", usage = "URL... [--wait]", desc = "start a crawl; prints only its session id", max = huge,
-    run = function(m, c) return m.run(c.out, c.env, c.client, c.ids, c.opts, c.wopts) end },
+  { name = "crawl", usage = "URL...", desc = "start a crawl; prints only its session id", max = huge },
   { name = "status", usage = "ID [ID...]", desc = "print the status of one or more crawls", takes = ID,
-    max = huge,
-    run = function(m, c) return m.run(c.out, c.client, c.ids, c.opts) end },
-  { name = "wait", usage = "ID", desc = "poll a crawl until it finishes, fails or times out", takes = ID,
-    run = function(m, c) return m.run(c.out, c.env, c.client, c.ids[1], c.wopts) end },
-  { name = "pause", usage = "ID", desc = "pause a crawl", module = "control", takes = ID,
-    run = function(m, c) return m.run(c.out, c.client, "pause", c.ids[1]) end },
-  { name = "resume", usage = "ID", desc = "resume a paused crawl", module = "control", takes = ID,
-    run = function(m, c) return m.run(c.out, c.client, "resume", c.ids[1]) end },
-  { name = "pages", usage = "ID", desc = "list every page of a crawl", takes = ID,
-    run = function(m, c) return m.list(c.out, c.client, c.ids[1], c.opts) end },
+    max = huge },
+  { name = "wait", usage = "ID", desc = "poll a crawl until it finishes, fails or times out", takes = ID },
+  { name = "pause", usage = "ID", desc = "pause a crawl", module = "control", takes = ID },
+  { name = "resume", usage = "ID", desc = "resume a paused crawl", module = "control", takes = ID },
+  { name = "pages", usage = "ID", desc = "list every page of a crawl", takes = ID, fn = "list" },
   { name = "page", usage = "ID PAGE_ID", desc = "print one page's content", module = "pages",
-    takes = { "session id", "page id" },
-    run = function(m, c) return m.show(c.out, c.env, c.client, c.ids[1], c.ids[2], c.opts) end },
-  { name = "files", usage = "ID", desc = "list the files stored for a crawl's pages", takes = ID,
-    run = function(m, c) return m.list(c.out, c.client, c.ids[1], c.opts) end },
+    takes = { "session id", "page id" }, fn = "show" },
+  { name = "files", usage = "ID", desc = "list what is stored for a crawl's pages", takes = ID, fn = "list" },
   { name = "file", usage = "NAME [-o FILE]", desc = "fetch one stored file (a name `kadoa files` lists)",
-    takes = { "file name" }, module = "files",
-    run = function(m, c) return m.fetch(c.out, c.env, c.client, c.ids[1], c.opts) end },
-  { name = "sessions", usage = "", desc = "list every crawl session of the account",
-    run = function(m, c) return m.run(c.out, c.client, c.opts) end },
+    takes = { "file name" }, module = "files", fn = "fetch" },
+  { name = "sessions", usage = "", desc = "list every crawl session of the account" },
   { name = "top", usage = "", desc = "a live view of every crawl of the account",
     run = function(m, c) return m.run(c.out, c.env, c.client, c.opts) end },
   { name = "export", usage = "ID DIR", desc = "write every crawled page to a directory",
-    takes = { "session id", "directory" }, args = { nil, "dir" },
-    run = function(m, c) return m.run(c.out, c.env, c.client, c.ids[1], c.ids[2], c.opts, c.live()) end },
+    takes = { "session id", "directory" }, args = { nil, "dir" } },
   { name = "config", usage = "create|get|delete", desc = "crawl configs: create, get or delete",
     words = { "create", "get", "delete" },
     actions = { create = { max = huge }, get = { takes = { "config id" } },
-      delete = { takes = { "config id" } } },
-    run = function(m, c) return m.run(c.out, c.env, c.client, c.action, c.ids, c.opts) end },
+      delete = { takes = { "config id" } } } },
   { name = "api", usage = "CALL [ARG...]", desc = "any call of the API; prints its answer as JSON",
-    takes = { "call name" }, max = huge, any_option = true,
-    run = function(m, c) return m.run(c.out, c.env, c.client, c.ids, c.opts) end },
+    takes = { "call name" }, max = huge, any_option = true },
   { name = "help", usage = "[COMMAND]", desc = "show the help of kadoa or of a command", words = "verbs",
     max = huge },
 }

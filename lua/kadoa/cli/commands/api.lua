@@ -41,15 +41,11 @@ local function call_options(d, fields)
   return o
 end
 
--- run(output, env, client, words, opts) -> exit code. words: the call's
--- name, then its arguments.
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param words string[] the call's name and arguments
----@param opts table the parsed options (fields: { name, value } pairs; body)
+-- run(c) -> exit code. c.ids: the call's name, then its arguments.
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, env, client, words, opts)
+function M.run(c)
+  local output, env, client, words, opts = c.out, c.env, c.client, c.ids, c.opts
   local name, a = words[1], { unpack(words, 2) }
   local d = api.calls[name]
   local function usage(msg) return output:usage_error("api: " .. msg, "api") end

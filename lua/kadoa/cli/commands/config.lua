@@ -10,15 +10,11 @@ local crawl = require("kadoa.cli.commands.crawl")
 
 local M = {}
 
--- run(output, env, client, action, ids, opts) -> exit code
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param action "create"|"get"|"delete"|string
----@param ids string[] session ids
----@param opts table the parsed options
+-- run(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, env, client, action, ids, opts)
+function M.run(c)
+  local output, env, client, action, ids, opts = c.out, c.env, c.client, c.action, c.ids, c.opts
   if action == "create" then
     local body, msg = crawl.body(env, client, ids, opts)
     if not body then return output:usage_error(msg, "config") end

@@ -11,13 +11,11 @@ local M = {}
 
 local DONE = { pause = "paused", resume = "resumed" }
 
--- run(output, client, verb, id) -> exit code. verb: "pause" or "resume".
----@param output table kadoa.cli.output's
----@param client kadoa.Client
----@param verb string
----@param id string
+-- run(c) -> exit code. c.verb: "pause" or "resume".
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, client, verb, id)
+function M.run(c)
+  local output, client, verb, id = c.out, c.client, c.verb, c.ids[1]
   local res, err = call(client, nil, verb, id)
   if not res then return output:fail(err, format.text(id, 200)) end
   if has_error(res.error) then

@@ -10,13 +10,11 @@ local output_module = require("kadoa.cli.output")
 
 local M = {}
 
--- list(output, client, id, opts) -> exit code: "STATUS  NAME  URL" a page
----@param output table kadoa.cli.output's
----@param client kadoa.Client
----@param id string session id
----@param opts table the parsed options
+-- list(c) -> exit code: "STATUS  NAME  URL" a page
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.list(output, client, id, opts)
+function M.list(c)
+  local output, client, id, opts = c.out, c.client, c.ids[1], c.opts
   local res, err = call(client, nil, "session_files", id, opts.all and { include_all = true } or nil)
   if not res then return output:fail(err, format.text(id, 200)) end
   for _, e in ipairs(type(res.data) == "table" and res.data or {}) do
@@ -31,14 +29,11 @@ function M.list(output, client, id, opts)
   return exit.ok
 end
 
--- fetch(output, env, client, name, opts) -> exit code
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param name string a stored file's name
----@param opts table the parsed options (output: the file to write)
+-- fetch(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.fetch(output, env, client, name, opts)
+function M.fetch(c)
+  local output, env, client, name, opts = c.out, c.env, c.client, c.ids[1], c.opts
   local res, err = call(client, nil, "file", name, opts.output and { path = opts.output } or nil)
   if not res then return output:fail(err, format.text(name, 200)) end
   if not opts.output then output:content(res, env.is_terminal()) end

@@ -17,13 +17,11 @@ local M = {}
 
 local pad = output_module.pad
 
--- list(output, client, id, opts) -> exit code
----@param output table kadoa.cli.output's
----@param client kadoa.Client
----@param id string
----@param opts table the parsed options
+-- list(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.list(output, client, id, opts)
+function M.list(c)
+  local output, client, id, opts = c.out, c.client, c.ids[1], c.opts
   -- statuses are an open set (the API may say READY): compared as given,
   -- without regard to case
   local want = opts.status and opts.status:upper()
@@ -42,15 +40,11 @@ function M.list(output, client, id, opts)
   return exit.ok
 end
 
--- show(output, env, client, id, page_id, opts) -> exit code
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param id string
----@param page_id string
----@param opts table the parsed options
+-- show(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.show(output, env, client, id, page_id, opts)
+function M.show(c)
+  local output, env, client, id, page_id, opts = c.out, c.env, c.client, c.ids[1], c.ids[2], c.opts
   -- -o FILE: the payload streamed into it by the core (FILE.part, renamed)
   local res, err = call(client, nil, "page", id, page_id, { format = opts.format, path = opts.output })
   if not res then return output:fail(err, format.text(id, 200) .. " " .. format.text(page_id, 200)) end

@@ -23,12 +23,11 @@ function M.line(s)
   return pad(id, 9) .. "  " .. pad(domain, 29) .. "  " .. pad(state, 8) .. "  " .. pages
 end
 
--- run(output, client, opts) -> exit code
----@param output table kadoa.cli.output's
----@param client kadoa.Client
----@param opts table the parsed options
+-- run(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, client, opts)
+function M.run(c)
+  local output, client, opts = c.out, c.client, c.opts
   for s, err in client:each_session() do
     if not s then return output:fail(err) end
     if opts.json then

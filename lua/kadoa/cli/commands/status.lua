@@ -22,17 +22,15 @@ local function check_body(client, body)
   return t
 end
 
--- run(output, client, ids, opts) -> exit code. opts: the parsed options.
----@param output table kadoa.cli.output's
----@param client kadoa.Client
----@param ids string[] session ids
----@param opts table the parsed options
+-- run(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, client, ids, opts)
+function M.run(c)
+  local output, client, ids, opts = c.out, c.client, c.ids, c.opts
   local code = exit.ok
   -- the worst outcome decides: API error, usage error, failed crawl
-  local function worse(c)
-    if c > code then code = c end
+  local function worse(n)
+    if n > code then code = n end
   end
   local function problem(id, err)
     output:say(shown(id) .. ": " .. format.format_error(err))
