@@ -104,12 +104,12 @@ function M.early(argv, topics)
   return nil, want_version
 end
 
--- "'kadoa a'", "'kadoa a' and 'kadoa b'", "'kadoa a', 'kadoa b' and 'kadoa c'"
-local function command_list(names)
-  local t = {}
-  for i, n in ipairs(names) do t[i] = "'kadoa " .. n .. "'" end
-  if #t == 1 then return t[1] end
-  return table.concat(t, ", ", 1, #t - 1) .. " and " .. t[#t]
+-- "a", "a and b", "a, b and c" (conj: "and", "or"), each as fmt says
+local function list(t, conj, fmt)
+  local s = {}
+  for i, n in ipairs(t) do s[i] = fmt:format(n) end
+  if #s == 1 then return s[1] end
+  return table.concat(s, ", ", 1, #s - 1) .. " " .. conj .. " " .. s[#s]
 end
 
 -- The options of crawl that only mean something while it waits.
@@ -130,9 +130,7 @@ local function bad_value(f, v)
     end
   elseif type(f.kind) == "table" then
     for _, w in ipairs(f.kind) do if w == v then return nil end end
-    local k = f.kind
-    return ("option --%s wants %s or %s, not '%s'"):format(f.name, table.concat(k, ", ", 1, #k - 1),
-      k[#k], shown(v))
+    return ("option --%s wants %s, not '%s'"):format(f.name, list(f.kind, "or", "%s"), shown(v))
   elseif v == "" and f.name == "status" then
     return "option --status wants a status like DONE"
   end
@@ -152,7 +150,8 @@ function M.check(cmd)
   for _, name in ipairs(names) do
     local f = FLAG[name]
     if not verbs.takes(f, command) then
-      return nil, ("option --%s is for %s, not '%s'"):format(name, command_list(f.verbs), command)
+      return nil, ("option --%s is for %s, not '%s'"):format(name, list(f.verbs, "and", "'kadoa %s'"),
+        command)
     end
   end
   if command == "help" then return true end

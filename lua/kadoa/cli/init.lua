@@ -7,15 +7,12 @@
 -- (see kadoa.cli.env): stdout, stderr, getenv, is_terminal(), width(),
 -- read_key_file(path). bin/kadoa is this and os.exit.
 --
--- The jobs live next door: verbs (every verb and flag, described once),
--- args (the command line, durations), help (the texts), key (the API
--- key), output (every write; blanks the key), display (wait's live or
--- plain lines), progress (export's bar or plain lines), and one module
--- per command under commands/, loaded only when its verb runs: a status
--- loads neither help nor wait nor export. Everything printed goes through
--- kadoa.format or kadoa.text (server text is escaped there) and, last,
--- through output, which blanks the API key, so the key cannot reach a
--- terminal or a log.
+-- The jobs live next door (doc/HACKING.md): verbs (the command described
+-- once), args, help, key, output, display, progress, and one module per
+-- command under commands/, loaded only when its verb runs: a status loads
+-- no help, wait or export. Everything printed goes through kadoa.format or
+-- kadoa.text (server text is escaped there) and, last, through output,
+-- which blanks the API key, so the key cannot reach a terminal or a log.
 
 local args = require("kadoa.cli.args")
 local environment = require("kadoa.cli.env")

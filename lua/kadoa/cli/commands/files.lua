@@ -1,7 +1,6 @@
--- kadoa.cli.commands.files: `kadoa files [--all] [--json] ID`, what is
--- stored for a crawl's pages (session_files), and `kadoa file NAME
--- [-o FILE]`, one stored file's bytes (file): to stdout as `kadoa page`
--- writes content, or streamed into FILE by the core (FILE.part, renamed).
+-- kadoa.cli.commands.files: `kadoa files ID`, what is stored for a crawl's
+-- pages (session_files), and `kadoa file NAME [-o FILE]`, one stored file
+-- (file): to stdout as `kadoa page` writes it, or streamed into FILE.
 
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
