@@ -480,6 +480,40 @@ describe("kadoa.cli", function()
       return v
     end
 
+    -- what a verb loads, in a process of its own: only its module, and
+    -- none of the help, the waiting, the body rules or the other verbs
+    it("loads only what the verb uses: a status no help, wait, display, body or other verb", function()
+      local sub = require("spec.helpers.subprocess")
+      local function loaded(argv)
+        local out = sub.lua(([[
+          local code = require("kadoa.cli").main(%s)
+          local t = {}
+          for name in pairs(package.loaded) do
+            if name:find("^kadoa") then t[#t + 1] = name end
+          end
+          table.sort(t)
+          io.write("\ncode ", code, " ", table.concat(t, " "), "\n")
+        ]]):format(("{%q, %q}"):format(argv[1], argv[2])), vars())
+        local code, names = out:match("\ncode (%d+) ([^\n]*)\n$")
+        assert.is_truthy(code, out)
+        local set = {}
+        for n in names:gmatch("%S+") do set[n] = true end
+        return tonumber(code), set
+      end
+      local code, set = loaded({ "status", tag() })
+      assert.are.equal(exit.ok, code)
+      assert.is_true(set["kadoa.cli.commands.status"])
+      for _, name in ipairs({ "kadoa.cli.help", "kadoa.cli.display", "kadoa.cli.progress", "kadoa.wait",
+        "kadoa.body", "kadoa.schema", "kadoa.json", "kadoa.cli.commands.wait", "kadoa.cli.commands.api",
+        "kadoa.cli.commands.crawl", "kadoa.cli.commands.top", "kadoa.cli.commands.export" }) do
+        assert.is_nil(set[name], name .. " was loaded by a status")
+      end
+      -- the control case: the probe sees what a verb does load
+      code, set = loaded({ "wait", tag() })
+      assert.are.equal(exit.ok, code)
+      assert.is_true(set["kadoa.cli.commands.wait"] and set["kadoa.cli.display"] and set["kadoa.wait"])
+    end)
+
     it("status: one line per id in the order given, fetched at once; exit 0", function()
       local ids = { "status", "sess-c", "sess-a", "sess-b", "sess-a" }
       local r = run(ids, vars())
