@@ -89,8 +89,8 @@ local function run(argv, env, out)
   local verb = verbs.by_name[command]
   local c = { out = out, env = env, client = client, verb = command, action = cmd.action, ids = ids,
     opts = opts, wopts = wopts, live = live }
-  local m = require("kadoa.cli.commands." .. (verb.module or command))
   local ok, code = pcall(function()
+    local m = require("kadoa.cli.commands." .. (verb.module or command))
     if verb.run then return verb.run(m, c) end
     return m[verb.fn or "run"](c)
   end)
