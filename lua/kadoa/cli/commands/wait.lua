@@ -26,10 +26,10 @@ end
 
 local interrupted = require("kadoa.cli.env").interrupted
 
--- run(c [, id]) -> exit code: c.wopts is args.wait_options's
--- timing plus o.live (display.live), and o.grace (crawl --wait: how long
--- a fresh session may answer 404 before that counts).
+-- run(c [, id]) -> exit code. c.wopts: args.wait_options's timing, live,
+-- and grace (crawl --wait: how long a fresh session may answer 404).
 ---@param c kadoa.cli.Context
+---@param id? string the session (default: the first word; crawl --wait: the new one)
 ---@return integer code the exit status
 function M.run(c, id)
   local output, env, client, o = c.out, c.env, c.client, c.wopts
