@@ -62,7 +62,7 @@ bench: deps
 
 # make bench-cold: `kadoa status ID` from a cold start beside curl making the
 # same request, hyperfine side by side (bench/cold.lua); its table goes into
-# bench/RESULTS.md between the bench:cold markers. BENCH_COLD_RUNS=100.
+# bench/RESULTS.md between the bench:cold markers. BENCH_COLD_ROUNDS=10, BENCH_COLD_RUNS=20.
 .PHONY: bench-cold
 bench-cold:
 	@bench/deps
