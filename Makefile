@@ -26,8 +26,9 @@ LUA_PATH_DEV = lua/?.lua;lua/?/init.lua;;
 
 all: build
 
+# Each target asks .ci/deps for its own group only (make deps: all of them).
 deps:
-	@$(DEPS)
+	@$(DEPS) all
 
 build: $(foreach v,$(LUA),build/$(v)/kadoa/core.so)
 
@@ -57,12 +58,13 @@ rock:
 # Neovim and a real nginx. The last line sums up every run for CI:
 # "total: N passed, N failed". The specs' pauses leave their marks
 # (kadoa.marks) under build/, not in the user's own state folder.
-test: deps
+test:
+	@$(DEPS) test
 	@$(MAKE) --no-print-directory build LUA="$(LUA)"
-	@rm -rf build/log; mkdir -p build/log; \
+	@rm -rf build/log; mkdir -p build/log; export XDG_STATE_HOME="$(CURDIR)/build/state"; \
 	for v in $(LUA); do \
 	  echo "== $$v"; \
-	  XDG_STATE_HOME="$(CURDIR)/build/state" $(BUSTED) --lua=$$v --cpath="build/$$v/?.so" spec 2>&1 | tee build/log/$$v.log; \
+	  $(BUSTED) --lua=$$v --cpath="build/$$v/?.so" spec 2>&1 | tee build/log/$$v.log; \
 	done; \
 	if [[ " $(LUA) " == *" luajit "* ]]; then \
 	  $(MAKE) --no-print-directory test-nvim 2>&1 | tee build/log/nvim.log; \
@@ -70,7 +72,8 @@ test: deps
 	fi; \
 	.ci/summary build/log/*.log | tee build/summary.txt; exit $${PIPESTATUS[0]}
 
-demo: deps
+demo:
+	@$(DEPS) demo
 	@$(MAKE) --no-print-directory build LUA=lua5.4
 	@LUA_PATH='$(LUA_PATH_DEV)' LUA_CPATH='build/lua5.4/?.so;;' lua5.4 examples/demo.lua
 

@@ -58,6 +58,16 @@ bench: deps
 	@$(MAKE) --no-print-directory bench/out/floor
 	@$(MAKE) --no-print-directory bench-before
 	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_BASELINE=$(BENCH_BASELINE) lua5.4 bench/run.lua
+	lua5.4 bench/cold.lua
+
+# make bench-cold: `kadoa status ID` from a cold start beside curl making the
+# same request, hyperfine side by side (bench/cold.lua); its table goes into
+# bench/RESULTS.md between the bench:cold markers. BENCH_COLD_ROUNDS=10, BENCH_COLD_RUNS=20.
+.PHONY: bench-cold
+bench-cold:
+	@bench/deps
+	@$(MAKE) --no-print-directory build LUA="lua5.4 luajit"
+	lua5.4 bench/cold.lua
 
 # make bench-top: one fleet refresh of 200 running sessions (status_many at
 # 16) and the CPU share of an idle `kadoa top --json` (bench/top.lua)

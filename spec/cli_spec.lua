@@ -713,6 +713,103 @@ describe("the kadoa command", function()
         assert.is_truthy(contains(r.err, "kadoa: " .. case[2]), r.err)
       end
     end)
+
+    describe("files and file", function()
+      it("list a crawl's stored files and fetch one, to stdout or streamed to -o FILE", function()
+        local id = crawl("https://pages-3.seconds-0.example.com/")
+        local r = run({ "files", id })
+        assert.are.equal(0, r.code, r.err)
+        local out = lines(r.out)
+        assert.are.equal(3, #out)
+        local name = out[1]:match("^DONE      (%S+)  https://pages%-3%.seconds%-0%.example%.com/$")
+        assert.is_truthy(name, out[1])
+        local page = assert(client:page(id, (assert(client:pages(id)).payload[1].id)))
+        r = run({ "file", name })
+        assert.are.equal(0, r.code, r.err)
+        assert.are.equal(page.payload, r.out)
+        local dir = tmpdir()
+        r = run({ "file", name, "-o", dir .. "/p.html" })
+        assert.are.equal(0, r.code, r.err)
+        assert.are.equal("", r.out)
+        assert.are.same({ "p.html" }, files(dir))
+        assert.are.equal(page.payload, read(dir .. "/p.html"))
+        r = run({ "files", "--json", "--all", id })
+        assert.are.equal(3, #lines(r.out))
+        assert.are.equal(name, decode(lines(r.out)[1]).html_filename)
+      end)
+
+      it("say what went wrong: exit 3 for the API's no, 2 for usage", function()
+        local r = run({ "file", "bm8tc3VjaA" })
+        assert.are.equal(3, r.code)
+        assert.matches("^kadoa: bm8tc3VjaA: not found", r.err)
+        assert.are.equal(3, run({ "files", "no-such-session" }).code)
+        assert.are.equal(2, run({ "file" }).code)
+        assert.are.equal(2, run({ "files", "a", "b" }).code)
+        assert.matches("option %-%-output is for 'kadoa page' and 'kadoa file'",
+          run({ "files", "a", "-o", "x" }).err)
+      end)
+    end)
+
+    describe("api", function()
+      it("makes any declared call with its words and options, the answer as the API sent it", function()
+        local id = crawl("https://pages-5.seconds-0.example.com/")
+        local r = run({ "api", "status", id })
+        assert.are.equal(0, r.code, r.err)
+        assert.are.equal(5, decode(r.out).payload.crawledPages)
+        -- options by their declared type: numbers stay numbers on the wire (pageSize=2)
+        r = run({ "api", "pages", id, "--page", "2", "--page-size=2" })
+        assert.are.equal(0, r.code, r.err)
+        local res = decode(r.out)
+        assert.are.equal(2, #res.payload)
+        assert.are.equal(2, res.pagination.page)
+        -- a boolean from its words; --raw false: the decoded answer, encoded again
+        r = run({ "api", "session_files", id, "--include_all", "true", "--raw", "false" })
+        assert.are.equal(0, r.code, r.err)
+        assert.are.equal(5, decode(r.out).totalPages)
+        -- a body call: a shorthand word, or --body from a file or stdin
+        r = run({ "api", "crawl", "https://pages-2.seconds-0.example.com/" })
+        assert.are.equal(0, r.code, r.err)
+        assert.matches(UUID, decode(r.out).sessionId)
+        local body = os.tmpname()
+        finally(function() os.remove(body) end)
+        write(body, '{"url": "https://pages-2.seconds-0.example.com/"}')
+        r = run({ "api", "config_create", "--body", "-" }, nil, body)
+        assert.are.equal(0, r.code, r.err)
+        local config = decode(r.out).configId
+        r = run({ "api", "config", config })
+        assert.are.equal("https://pages-2.seconds-0.example.com/", decode(r.out).url)
+        r = run({ "api", "config_delete", config })
+        assert.are.equal(0, r.code, r.err)
+        assert.are.equal(3, run({ "api", "config", config }).code)
+      end)
+
+      it("checks as the Lua call does: did-you-mean, types, counts; exit 2 (3: the API's no)", function()
+        local cases = {
+          { { "api", "statsu", "x" }, "api: no call named 'statsu' (did you mean 'status'?)" },
+          { { "api", "pages", "x", "--pag", "2" },
+            "api: pages: unknown option 'pag' (did you mean 'page'?)" },
+          { { "api", "pages", "x", "--page", "two" },
+            "api: pages: option --page must be a number, not 'two'" },
+          { { "api", "pages", "x", "--page", "0.5" }, "api: pages: option 'page' must be a whole number" },
+          { { "api", "session_files", "x", "--include_all", "yes" },
+            "api: session_files: option --include_all must be true or false, not 'yes'" },
+          { { "api", "pause" }, "api: pause takes 1 argument (sessionId), not 0" },
+          { { "api", "status", "a", "b" }, "api: status takes 1 argument, not 2" },
+          { { "api", "status", "a", "--body", "b.json" }, "api: status takes no --body" },
+          { { "api", "config_create" }, "api: config_create takes its body from --body FILE.json" },
+          { { "api" }, "api: give a call name" },
+        }
+        for _, case in ipairs(cases) do
+          local r = run(case[1])
+          assert.are.equal(2, r.code, table.concat(case[1], " "))
+          assert.are.equal("", r.out)
+          assert.is_truthy(contains(r.err, "kadoa: " .. case[2]), r.err)
+        end
+        local r = run({ "api", "status", "status-503", "--retries", "0" })
+        assert.are.equal(3, r.code)
+        assert.matches("HTTP 503", r.err)
+      end)
+    end)
   end)
 
   describe("crawl --wait on a terminal", function()
@@ -769,8 +866,8 @@ describe("the kadoa command", function()
         { { "status", "--interval", "2", "x" },
           "option --interval is for 'kadoa wait', 'kadoa crawl' and 'kadoa top', not 'status'" },
         { { "wait", "--json", "x" },
-          "option --json is for 'kadoa status', 'kadoa pages', 'kadoa sessions' and 'kadoa top', "
-          .. "not 'wait'" },
+          "option --json is for 'kadoa status', 'kadoa pages', 'kadoa sessions', 'kadoa top' and "
+          .. "'kadoa files', not 'wait'" },
         { { "status" }, "status: give a session id" },
         { { "wait", "a", "b" }, "wait: one session id at a time" },
         { { "wait", "--interval", "0", "x" }, "option --interval wants a positive duration" },

@@ -269,8 +269,8 @@ describe("kadoa.cli", function()
       assert.are.equal("option --max-pages wants a whole number of at least 1, not '1.5'",
         check({ "crawl", "u", "--max-pages", "1.5" }))
       assert.are.equal("option --wait is for 'kadoa crawl', not 'wait'", check({ "wait", "x", "--wait" }))
-      assert.are.equal("option --json is for 'kadoa status', 'kadoa pages', 'kadoa sessions' "
-        .. "and 'kadoa top', not 'page'",
+      assert.are.equal("option --json is for 'kadoa status', 'kadoa pages', 'kadoa sessions', "
+        .. "'kadoa top' and 'kadoa files', not 'page'",
         check({ "page", "s", "p", "--json" }))
       assert.are.equal("page: give a session id and a page id, no more", check({ "page", "a", "b", "c" }))
       assert.are.equal("export: give a session id and a directory", check({ "export", "s" }))
@@ -341,13 +341,24 @@ describe("kadoa.cli", function()
       local out = lines(rec.text)
       assert.are.equal(11, #out)
       assert.are.equal("5/47 pages  10.0 pages/s  5s left", out[1])
-      assert.are.equal("47/47 pages  10.0 pages/s  0s left", out[10])
+      assert.are.equal("43/47 pages  10.0 pages/s", out[9])   -- 0.4 s left: not shown
+      assert.are.equal("47/47 pages  10.0 pages/s", out[10])
       assert.are.equal("summary", out[11])
       assert.is_nil(rec.text:find("[\r\27]"))
       -- a total not known yet: a line every 100 pages
       show, rec = progress_on(false)
       for done = 1, 250 do show:update({ done = done, rate = 5 }) end
       assert.are.same({ "100 pages  5.0 pages/s", "200 pages  5.0 pages/s" }, lines(rec.text))
+    end)
+
+    it("progress: no time left under a second, however fast the pages come", function()
+      local function numbers(done, rate)
+        return progress.numbers({ done = done, total = 10000, rate = rate })
+      end
+      assert.are.equal("8001/10000 pages  2000.0 pages/s", numbers(8001, 2000))   -- 0.9995 s
+      assert.are.equal("8000/10000 pages  2000.0 pages/s  1s left", numbers(8000, 2000))
+      assert.are.equal("9999/10000 pages  0.5 pages/s  2s left", numbers(9999, 0.5))
+      assert.are.equal("5000/10000 pages  2000.0 pages/s  3s left", numbers(5000, 2000))
     end)
 
     it("progress, live: a bar redrawn in place within the width, cleared for the summary", function()
@@ -358,7 +369,7 @@ describe("kadoa.cli", function()
       local frames = {}
       for f in rec.text:gmatch("\r([^\r]-)\27%[K") do frames[#frames + 1] = f end
       assert.are.equal("[" .. string.rep("░", 30) .. "] 0/40 pages  0.0 pages/s", frames[1])
-      assert.matches("^%[" .. string.rep("█", 12) .. "%] 40/40 pages  8%.0 pages/s  2 failed  0s left$",
+      assert.matches("^%[" .. string.rep("█", 21) .. "%] 40/40 pages  8%.0 pages/s  2 failed$",
         frames[2])
       for _, f in ipairs(frames) do assert.is_true(require("kadoa.text").width(f) <= 59, f) end
       assert.matches("\r\27%[Ksummary\n$", rec.text)
@@ -377,13 +388,15 @@ describe("kadoa.cli", function()
         o.on_progress({ done = 2, total = 2, written = 1, skipped = 0, failed = 1, rate = 1 })
         return { total = 2, written = 1, skipped = 0, failed = 1, index = dir .. "/index.jsonl" }
       end }
-      assert.are.equal(exit.api, export.run(out, env, fake, "s1", "d", { concurrency = "3" }, false))
+      assert.are.equal(exit.api, export.run({ out = out, env = env, client = fake, ids = { "s1", "d" },
+        opts = { concurrency = "3" }, live = function() return false end }))
       assert.are.equal("exported 2 pages to d: 1 written, 0 skipped, 1 failed; index d/index.jsonl",
         lines(rec.text)[#lines(rec.text)])
       assert.are.equal("kadoa: exporting s1 to d (markdown, 3 at a time)", lines(err.text)[1])
       assert.matches("\nkadoa: 1 pages could not be exported; the index lists them", err.text)
       fake.export = function() return nil, require("kadoa.errors").new("not_found", "no such session") end
-      assert.are.equal(exit.api, export.run(out, env, fake, "s\27[2J", "d", {}, false))
+      assert.are.equal(exit.api, export.run({ out = out, env = env, client = fake, ids = { "s\27[2J", "d" },
+        opts = {}, live = function() return false end }))
       assert.matches("kadoa: s\\27%[2J: not found: no such session\n$", err.text)
     end)
 
@@ -403,7 +416,7 @@ describe("kadoa.cli", function()
       }
       local rec = recorder()
       local out = output.new({ stdout = rec, stderr = recorder() })
-      assert.are.equal(exit.ok, pages.list(out, fake, "s", {}))
+      assert.are.equal(exit.ok, pages.list({ out = out, client = fake, ids = { "s" }, opts = {} }))
       assert.is_nil(rec.text:find("[\27\155]"), rec.text)
       assert.matches("^p\\27%[1m1  DO\\xFFNE", rec.text:gsub("\\x9B", "\\xFF"))
       -- page: a fake request engine under kadoa.cli.call
@@ -421,7 +434,8 @@ describe("kadoa.cli", function()
         rec = recorder()
         out = output.new({ stdout = rec, stderr = recorder() })
         local env = { is_terminal = function() return terminal end }
-        assert.are.equal(exit.ok, pages.show(out, env, fake, "s", "p1", {}))
+        assert.are.equal(exit.ok, pages.show({ out = out, env = env, client = fake, ids = { "s", "p1" },
+          opts = {} }))
         if terminal then
           assert.is_nil(rec.text:find("\27", 1, true))
           assert.are.equal("# T\\27]0;owned\\7itle\n\tline \\27[2J two\n", rec.text)
@@ -465,6 +479,40 @@ describe("kadoa.cli", function()
       for k, x in pairs(extra or {}) do v[k] = x end
       return v
     end
+
+    -- what a verb loads, in a process of its own: only its module, and
+    -- none of the help, the waiting, the body rules or the other verbs
+    it("loads only what the verb uses: a status no help, wait, display, body or other verb", function()
+      local sub = require("spec.helpers.subprocess")
+      local function loaded(argv)
+        local out = sub.lua(([[
+          local code = require("kadoa.cli").main(%s)
+          local t = {}
+          for name in pairs(package.loaded) do
+            if name:find("^kadoa") then t[#t + 1] = name end
+          end
+          table.sort(t)
+          io.write("\ncode ", code, " ", table.concat(t, " "), "\n")
+        ]]):format(("{%q, %q}"):format(argv[1], argv[2])), vars())
+        local code, names = out:match("\ncode (%d+) ([^\n]*)\n$")
+        assert.is_truthy(code, out)
+        local set = {}
+        for n in names:gmatch("%S+") do set[n] = true end
+        return tonumber(code), set
+      end
+      local code, set = loaded({ "status", tag() })
+      assert.are.equal(exit.ok, code)
+      assert.is_true(set["kadoa.cli.commands.status"])
+      for _, name in ipairs({ "kadoa.cli.help", "kadoa.cli.display", "kadoa.cli.progress", "kadoa.wait",
+        "kadoa.body", "kadoa.schema", "kadoa.json", "kadoa.cli.commands.wait", "kadoa.cli.commands.api",
+        "kadoa.cli.commands.crawl", "kadoa.cli.commands.top", "kadoa.cli.commands.export" }) do
+        assert.is_nil(set[name], name .. " was loaded by a status")
+      end
+      -- the control case: the probe sees what a verb does load
+      code, set = loaded({ "wait", tag() })
+      assert.are.equal(exit.ok, code)
+      assert.is_true(set["kadoa.cli.commands.wait"] and set["kadoa.cli.display"] and set["kadoa.wait"])
+    end)
 
     it("status: one line per id in the order given, fetched at once; exit 0", function()
       local ids = { "status", "sess-c", "sess-a", "sess-b", "sess-a" }

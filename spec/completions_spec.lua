@@ -1,53 +1,83 @@
--- The shell completions and the man page: one description
--- (kadoa.cli.spec) that matches what the parser accepts (kadoa.cli.args),
--- committed files equal to what completions/gen.lua writes from it, the
+-- The shell completions and the man page: written from the table the
+-- parser reads (kadoa.cli.verbs), so what they offer is what the command
+-- takes; the committed files equal to what completions/gen.lua writes, the
 -- bash completion run in a real bash, zsh's and fish's read by those
 -- shells, and the man page read by man with its warnings on.
 local sub = require("spec.helpers.subprocess")
-local spec = require("kadoa.cli.spec")
+local verbs = require("kadoa.cli.verbs")
 local args = require("kadoa.cli.args")
+local help = require("kadoa.cli.help")
 
 local function have(cmd)
   return sub.sh("command -v " .. cmd .. " >/dev/null 2>&1 && echo yes") == "yes\n"
 end
 
-describe("kadoa.cli.spec", function()
-  it("describes every flag args.lua accepts, and no other, with the same value and short form", function()
-    local described = {}
-    for _, f in ipairs(spec.flags) do
-      local o = args.OPTIONS[f.name]
-      assert.is_truthy(o, "--" .. f.name .. " is described but args.lua does not accept it")
-      assert.are.equal(o.value == true, f.value ~= nil, "--" .. f.name .. ": takes a value?")
-      described[f.name] = true
-    end
-    for name in pairs(args.OPTIONS) do
-      assert.is_true(described[name] == true, "--" .. name .. " is accepted but not in kadoa.cli.spec")
-    end
-    for short, name in pairs(args.SHORT) do
-      local found
-      for _, f in ipairs(spec.flags) do found = found or (f.short == short and f.name == name) end
-      assert.is_truthy(found, "-" .. short .. " (--" .. name .. ") is not in kadoa.cli.spec")
+describe("kadoa.cli.verbs drives the command", function()
+  -- the words a verb needs to pass check, and a flag's value that passes
+  local WORDS = { page = { "s", "p" }, export = { "s", "d" }, file = { "n" }, status = { "s" },
+    wait = { "s" }, pause = { "s" }, resume = { "s" }, pages = { "s" }, files = { "s" },
+    api = { "status", "s" }, crawl = { "https://a/" }, config = { "create", "https://a/" } }
+  local function value(f)
+    if f.whole then return "3" elseif f.duration then return "2s"
+    elseif type(f.kind) == "table" then return f.kind[1] end
+    return "x"
+  end
+
+  it("the parser takes each flag with the verbs the table gives it, and refuses it elsewhere", function()
+    for _, v in ipairs(verbs.verbs) do
+      for _, f in ipairs(verbs.flags) do
+        if f.name ~= "help" and f.name ~= "version" and v.name ~= "help" then
+          local argv = { v.name }
+          for _, w in ipairs(WORDS[v.name] or {}) do argv[#argv + 1] = w end
+          argv[#argv + 1] = "--" .. f.name
+          if f.value or v.any_option then argv[#argv + 1] = value(f) end
+          if v.name == "crawl" and f.name ~= "wait" then argv[#argv + 1] = "--wait" end
+          local cmd, msg = args.parse(argv)
+          local ok
+          if cmd then ok, msg = args.check(cmd) end
+          local label = table.concat(argv, " ")
+          if verbs.takes(f, v.name) then
+            assert.is_nil(msg and msg:find("is for", 1, true), label .. ": " .. tostring(msg))
+          elseif v.any_option then
+            -- kadoa api: a flag of other verbs is one of the call's options
+            assert.are.same({ { f.name, value(f) } }, cmd.options.fields, label)
+          else
+            assert.is_nil(ok, label)
+            assert.matches("option %-%-" .. f.name:gsub("%-", "%%-") .. " is for", msg, 1, label)
+          end
+        end
+      end
     end
   end)
 
-  it("describes every verb args.lua accepts, and no other", function()
-    local described = {}
-    for _, v in ipairs(spec.verbs) do
-      assert.is_true(args.COMMANDS[v.name], v.name)
-      described[v.name] = true
+  it("the main help lists every verb in the table's order, each verb's help names its flags", function()
+    local at = 0
+    for _, v in ipairs(verbs.verbs) do
+      local i = help.main:find("\n  " .. v.name .. "[ \n]")
+      assert.is_truthy(i and i > at, v.name)
+      at = i
+      assert.is_string(help[v.name], v.name)
+      if v.name ~= "help" then
+        assert.matches("^Usage: kadoa " .. v.name .. " ", help[v.name])
+        for _, f in ipairs(verbs.flags_of(v.name)) do
+          if f.name ~= "version" then
+            assert.truthy(help[v.name]:find("--" .. f.name, 1, true), v.name .. " --" .. f.name)
+          end
+        end
+      end
     end
-    for name in pairs(args.COMMANDS) do assert.is_true(described[name] == true, name) end
-    local words = {}
-    for _, v in ipairs(spec.verbs) do if v.name == "config" then words = v.words end end
-    local actions = {}
-    for _, a in ipairs(words) do actions[a] = true end
-    assert.are.same(args.CONFIG_ACTIONS, actions)
   end)
 
-  it("gives each verb the flags args.lua lets it take", function()
-    local names = {}
-    for _, f in ipairs(spec.flags_of("page")) do names[#names + 1] = f.name end
-    assert.are.same({ "api-key-file", "base-url", "help", "version", "format", "output" }, names)
+  it("the words a verb offers are the ones its parser takes", function()
+    for _, v in ipairs(verbs.verbs) do
+      if v.actions then
+        local words = {}
+        for _, w in ipairs(v.words) do words[w] = true end
+        for w in pairs(v.actions) do assert.is_true(words[w], w) end
+        for w in pairs(words) do assert.is_truthy(args.parse({ v.name, w }), w) end
+        assert.is_nil(args.parse({ v.name, "frob" }))
+      end
+    end
   end)
 end)
 
@@ -83,7 +113,7 @@ describe("the bash completion, in a real bash", function()
   it("offers the verbs", function()
     assert.are.same({ "export" }, offers("kadoa", "ex"))
     assert.are.same({ "page", "pages", "pause" }, offers("kadoa", "pa"))
-    assert.are.equal(#spec.verbs, #offers("kadoa", ""))
+    assert.are.equal(#verbs.verbs, #offers("kadoa", ""))
     assert.are.same({ "status" }, offers("kadoa", "--base-url", "http://x", "st"))
   end)
 
@@ -166,7 +196,7 @@ describe("doc/kadoa.1", function()
     if not have("man") then return pending("man is not installed (.ci/deps installs man-db)") end
     assert.are.equal("", sub.sh("man --warnings -l doc/kadoa.1 2>&1 >/dev/null"))
     local text = sub.sh("MANWIDTH=200 man -l doc/kadoa.1 2>/dev/null")
-    for _, f in ipairs(spec.flags) do
+    for _, f in ipairs(verbs.flags) do
       assert.truthy(text:find("--" .. f.name, 1, true), f.name)
     end
   end)

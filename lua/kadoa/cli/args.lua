@@ -2,56 +2,16 @@
 -- options, and durations read (2, 500ms, 5m, 1h) and written back. Pure:
 -- no output, no environment, so every rule can be tested on its own.
 
-local format = require("kadoa.format")
-local waiter = require("kadoa.wait")
+local verbs = require("kadoa.cli.verbs")
 local shown = require("kadoa.cli.output").shown
 
 local M = {}
 
--- name -> { value = takes a value, list = may be given again (a list),
--- commands = the only commands that take it (none: every command) }.
--- One table, so --help texts and the checks below read the same truth.
-M.OPTIONS = {
-  ["api-key-file"] = { value = true },
-  ["base-url"] = { value = true },
-  help = {},
-  version = {},
-  json = { commands = { "status", "pages", "sessions", "top" } },
-  long = { commands = { "status" } },
-  plain = { commands = { "wait", "crawl", "export", "top" } },
-  once = { commands = { "top" } },
-  interval = { value = true, commands = { "wait", "crawl", "top" } },
-  ["max-interval"] = { value = true, commands = { "wait", "crawl", "top" } },
-  timeout = { value = true, commands = { "wait", "crawl" } },
-  wait = { commands = { "crawl" } },
-  ["max-pages"] = { value = true, commands = { "crawl" } },
-  ["max-depth"] = { value = true, commands = { "crawl" } },
-  ["filter-in"] = { value = true, list = true, commands = { "crawl" } },
-  ["filter-out"] = { value = true, list = true, commands = { "crawl" } },
-  body = { value = true, commands = { "crawl", "config" } },
-  config = { value = true, commands = { "crawl" } },
-  status = { value = true, commands = { "pages" } },
-  format = { value = true, commands = { "page", "export" } },
-  output = { value = true, commands = { "page" } },
-  concurrency = { value = true, commands = { "export", "top" } },
-}
-local OPTIONS = M.OPTIONS
-
--- One-letter spellings (besides -h): -o FILE is what people type for an
--- output file.
-M.SHORT = { o = "output" }
-local SHORT = M.SHORT
-
-M.COMMANDS = {
-  status = true, wait = true, crawl = true, pause = true, resume = true, pages = true,
-  page = true, sessions = true, export = true, config = true, help = true, top = true,
-}
-local COMMANDS = M.COMMANDS
-
--- config's actions: `kadoa config create|get|delete ...`. The action is
--- the first word after "config", kept apart from the ids.
-M.CONFIG_ACTIONS = { create = true, get = true, delete = true }
-local CONFIG_ACTIONS = M.CONFIG_ACTIONS
+local FLAG, VERB = verbs.flag, verbs.by_name
+local SHORT = {}
+for _, f in ipairs(verbs.flags) do
+  if f.short and f.short ~= "h" then SHORT[f.short] = f.name end
+end
 
 local API_KEY_REFUSED = "there is no --api-key option: a command's arguments can be read by "
   .. "every user of this machine (ps, /proc) and stay in shell history. "
@@ -59,7 +19,9 @@ local API_KEY_REFUSED = "there is no --api-key option: a command's arguments can
 
 -- parse(argv) -> { command, action, ids, options } | nil, message, command
 -- Options may come anywhere; "--" ends them. A message never echoes what
--- follows "=" in an unknown option: it might be a secret.
+-- follows "=" in an unknown option: it might be a secret. After a verb that
+-- takes options of its own (kadoa api), every other --NAME takes a value
+-- and lands in options.fields as { name, value } pairs, in order.
 ---@param argv string[]
 ---@return { command: string, action?: string, ids: string[], options: table }|nil cmd
 ---@return string|nil message
@@ -71,10 +33,10 @@ function M.parse(argv)
     local a = argv[i]
     if only_ids or a == "-" or a:sub(1, 1) ~= "-" then
       if not command and not only_ids then
-        if not COMMANDS[a] then return nil, "unknown command '" .. shown(a) .. "'" end
+        if not VERB[a] then return nil, "unknown command '" .. shown(a) .. "'" end
         command = a
-      elseif command == "config" and not action then
-        if not CONFIG_ACTIONS[a] then
+      elseif VERB[command].actions and not action then
+        if not VERB[command].actions[a] then
           return nil, "config: unknown action '" .. shown(a) .. "' (create, get or delete)", command
         end
         action = a
@@ -90,7 +52,11 @@ function M.parse(argv)
       if not name then name = a:match("^%-%-(.+)$") end
       if not name and SHORT[a:sub(2)] then name = SHORT[a:sub(2)] end
       if name == "api-key" then return nil, API_KEY_REFUSED, command end
-      local spec = name and OPTIONS[name]
+      local spec = name and FLAG[name]
+      if name and VERB[command or ""] and VERB[command].any_option
+        and not (spec and (not spec.verbs or verbs.takes(spec, command))) then
+        spec = { value = true, list = true, field = true }
+      end
       if not spec then
         return nil, "unknown option '" .. shown(name and ("--" .. name) or a) .. "'", command
       end
@@ -101,8 +67,9 @@ function M.parse(argv)
           if value == nil then return nil, "option --" .. name .. " needs a value", command end
         end
         if spec.list then
-          opts[name] = opts[name] or {}
-          table.insert(opts[name], value)
+          local key = spec.field and "fields" or name
+          opts[key] = opts[key] or {}
+          table.insert(opts[key], spec.field and { name, value } or value)
         else
           opts[name] = value
         end
@@ -137,60 +104,54 @@ function M.early(argv, topics)
   return nil, want_version
 end
 
--- What each command takes besides options: at least min and at most max
--- words, and what to say when there are too few or too many.
-local ARITY = {
-  status = { 1, math.huge, "give a session id" },
-  wait = { 1, 1, "give a session id", "one session id at a time" },
-  pause = { 1, 1, "give a session id", "one session id at a time" },
-  resume = { 1, 1, "give a session id", "one session id at a time" },
-  pages = { 1, 1, "give a session id", "one session id at a time" },
-  page = { 2, 2, "give a session id and a page id", "give a session id and a page id, no more" },
-  sessions = { 0, 0, nil, "takes no arguments" },
-  top = { 0, 0, nil, "takes no arguments" },
-  export = { 2, 2, "give a session id and a directory", "give a session id and a directory, no more" },
-  crawl = { 0, math.huge },
-  ["config create"] = { 0, math.huge },
-  ["config get"] = { 1, 1, "give a config id", "one config id at a time" },
-  ["config delete"] = { 1, 1, "give a config id", "one config id at a time" },
-}
-
--- "'kadoa a'", "'kadoa a' and 'kadoa b'", "'kadoa a', 'kadoa b' and 'kadoa c'"
-local function command_list(names)
-  local t = {}
-  for i, n in ipairs(names) do t[i] = "'kadoa " .. n .. "'" end
-  if #t == 1 then return t[1] end
-  return table.concat(t, ", ", 1, #t - 1) .. " and " .. t[#t]
+-- "a", "a and b", "a, b and c" (conj: "and", "or"), each as fmt says
+local function list(t, conj, fmt)
+  local s = {}
+  for i, n in ipairs(t) do s[i] = fmt:format(n) end
+  if #s == 1 then return s[1] end
+  return table.concat(s, ", ", 1, #s - 1) .. " " .. conj .. " " .. s[#s]
 end
-
--- Whole-number options and their least value.
-local WHOLE = { { "max-pages", 1 }, { "max-depth", 0 }, { "concurrency", 1 } }
-
--- The page formats the API knows (checked here so a typo is a usage
--- error, exit 2, before any request).
-local FORMATS = { markdown = true, md = true, html = true }
 
 -- The options of crawl that only mean something while it waits.
 local WAIT_ONLY = { "interval", "max-interval", "timeout", "plain" }
 
+-- What is wrong with the value of flag f, by its declaration (kadoa.cli.verbs).
+local function bad_value(f, v)
+  if f.whole then
+    local n = v:match("^%d+$") and tonumber(v)
+    if not n or n < f.whole or n > 1e9 then
+      return ("option --%s wants a whole number of at least %d, not '%s'"):format(f.name, f.whole, shown(v))
+    end
+  elseif f.duration then
+    local d = M.duration(v)
+    if not d or (f.duration == "positive" and d <= 0) or d > 1e9 then
+      return ("option --%s wants a %sduration like 2, 500ms, 5m or 1h, not '%s'"):format(
+        f.name, f.duration == "positive" and "positive " or "", shown(v))
+    end
+  elseif type(f.kind) == "table" then
+    for _, w in ipairs(f.kind) do if w == v then return nil end end
+    return ("option --%s wants %s, not '%s'"):format(f.name, list(f.kind, "or", "%s"), shown(v))
+  elseif v == "" and f.name == "status" then
+    return "option --status wants a status like DONE"
+  end
+end
+
 -- check(cmd) -> true | nil, message: what parse cannot see alone (an
--- option of the wrong command, ids missing, empty or too many).
+-- option of the wrong command or with a bad value, ids missing, empty or
+-- too many).
 ---@param cmd table what parse gave
 ---@return true|nil ok
 ---@return string|nil message
 function M.check(cmd)
   local command, ids, opts = cmd.command, cmd.ids, cmd.options
   local names = {}
-  for name in pairs(opts) do names[#names + 1] = name end
+  for name in pairs(opts) do if FLAG[name] then names[#names + 1] = name end end
   table.sort(names)   -- the same message on every run
   for _, name in ipairs(names) do
-    local only = OPTIONS[name].commands
-    if only then
-      local fits = false
-      for _, c in ipairs(only) do fits = fits or c == command end
-      if not fits then
-        return nil, ("option --%s is for %s, not '%s'"):format(name, command_list(only), command)
-      end
+    local f = FLAG[name]
+    if not verbs.takes(f, command) then
+      return nil, ("option --%s is for %s, not '%s'"):format(name, list(f.verbs, "and", "'kadoa %s'"),
+        command)
     end
   end
   if command == "help" then return true end
@@ -202,26 +163,27 @@ function M.check(cmd)
       if opts[name] then return nil, ("option --%s needs --wait"):format(name) end
     end
   end
-  local key, what = command, command
-  if command == "config" then
-    if not cmd.action then return nil, "config: give an action: create, get or delete" end
-    key = "config " .. cmd.action
-    what = key
+  local verb, what = VERB[command], command
+  if verb.actions then
+    if not cmd.action then return nil, command .. ": give an action: create, get or delete" end
+    what = command .. " " .. cmd.action
+    verb = verb.actions[cmd.action]
     if opts.body and cmd.action ~= "create" then
-      return nil, "option --body is for 'kadoa config create', not '" .. key .. "'"
+      return nil, "option --body is for 'kadoa config create', not '" .. what .. "'"
     end
   end
-  for _, w in ipairs(WHOLE) do
-    local _, msg = M.whole(opts, w[1], w[2])
+  for _, name in ipairs(names) do
+    local v = opts[name]
+    local msg = type(v) == "string" and bad_value(FLAG[name], v)
     if msg then return nil, msg end
   end
-  if opts.format and not FORMATS[opts.format] then
-    return nil, "option --format wants markdown, md or html, not '" .. shown(opts.format) .. "'"
+  local takes = verb.takes or {}
+  local all = "give a " .. table.concat(takes, " and a ")
+  if #ids < #takes then return nil, what .. ": " .. all end
+  if #ids > (verb.max or #takes) then
+    return nil, what .. ": " .. (#takes == 0 and "takes no arguments"
+      or #takes == 1 and ("one " .. takes[1] .. " at a time") or (all .. ", no more"))
   end
-  if opts.status == "" then return nil, "option --status wants a status like DONE" end
-  local arity = ARITY[key]
-  if #ids < arity[1] then return nil, what .. ": " .. arity[3] end
-  if #ids > arity[2] then return nil, what .. ": " .. arity[4] end
   if command == "crawl" and opts.config then
     if #ids > 0 or opts.body or opts["max-pages"] or opts["max-depth"] or opts["filter-in"]
       or opts["filter-out"] then
@@ -230,33 +192,17 @@ function M.check(cmd)
     if opts.config == "" then return nil, "crawl: the config id is empty" end
     return true
   end
-  if (command == "crawl" or key == "config create") and #ids == 0 and not opts.body then
+  if (command == "crawl" or what == "config create") and #ids == 0 and not opts.body then
     return nil, what .. ": give a URL (or several), or --body FILE.json"
   end
+  if command == "api" then return true end   -- the call's own rules check its arguments
   for _, id in ipairs(ids) do
     if id == "" then
       return nil, what .. ": " .. ((command == "crawl" or command == "config") and "an argument"
-        or "a session id") .. " is empty"
+        or command == "file" and "the file name" or "a session id") .. " is empty"
     end
   end
   return true
-end
-
--- whole(opts, name, min) -> number | nil | nil, message: a whole-number
--- option (absent: nil), at least min.
----@param opts table the parsed options
----@param name string
----@param min number
----@return number|nil value nil: absent (or wrong, with a message)
----@return string|nil message
-function M.whole(opts, name, min)
-  local v = opts[name]
-  if v == nil then return nil end
-  local n = v:match("^%d+$") and tonumber(v)
-  if not n or n < min or n > 1e9 then
-    return nil, ("option --%s wants a whole number of at least %d, not '%s'"):format(name, min, shown(v))
-  end
-  return n
 end
 
 ---------------------------------------------------------------------------
@@ -282,6 +228,7 @@ M.elapsed = format.elapsed
 ---@param s number seconds
 ---@return string
 function M.setting(s)
+  local format = require("kadoa.format")
   local function n(v) return format.number(math.floor(v * 1000 + 0.5) / 1000) end
   if s < 1 and s > 0 then return n(s * 1000) .. "ms" end
   if s >= 3600 and s % 3600 == 0 then return n(s / 3600) .. "h" end
@@ -290,23 +237,18 @@ function M.setting(s)
 end
 
 -- wait_options(opts) -> { interval, max_interval, timeout } | nil, message:
--- wait's timing, from its options and kadoa.wait's defaults.
+-- wait's timing, from its options (checked by M.check) and kadoa.wait's defaults.
 ---@param opts table the parsed options
 ---@return { interval: number, max_interval: number, timeout: number }|nil timing
 ---@return string|nil message
 function M.wait_options(opts)
   local o = {}
   for _, name in ipairs({ "interval", "max-interval", "timeout" }) do
-    if opts[name] then
-      local v = M.duration(opts[name])
-      if not v or (name ~= "timeout" and v <= 0) or v > 1e9 then
-        return nil, ("option --%s wants a %sduration like 2, 500ms, 5m or 1h, not '%s'"):format(
-          name, name == "timeout" and "" or "positive ", shown(opts[name]))
-      end
-      o[(name:gsub("%-", "_"))] = v
-    end
+    local msg = opts[name] and bad_value(FLAG[name], opts[name])
+    if msg then return nil, msg end
+    o[(name:gsub("%-", "_"))] = opts[name] and M.duration(opts[name])
   end
-  local d = waiter.defaults
+  local d = require("kadoa.wait").defaults
   o.interval = o.interval or d.interval
   o.timeout = o.timeout or d.timeout
   if o.max_interval and not opts.interval then

@@ -14,7 +14,6 @@ local M = {}
 
 local Display = {}
 Display.__index = Display
-M.Display = Display
 
 local SPIN_UTF8 = { "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏" }
 local SPIN_ASCII = { "|", "/", "-", "\\" }

@@ -21,11 +21,32 @@ function M.is_terminal()
   return r == true or r == 0
 end
 
+-- size() -> lines, columns of the terminal; 24, 80 when it does not say
+-- or is smaller than 3 x 20. The one place the command asks; the C core
+-- reads it from the terminal (no stty process).
+---@return integer lines
 ---@return integer columns
-function M.width()
+function M.size()
   local lines, cols = require("kadoa.core").term_size()
-  if lines and cols >= 20 then return cols end
-  return 80
+  if not lines or lines < 3 or cols < 20 then return 24, 80 end
+  return lines, cols
+end
+
+---@return integer columns
+function M.width() return (select(2, M.size())) end
+
+---@param path string "-": stdin
+---@param limit? integer bytes to read at most (default: all)
+---@return string|nil text
+---@return string|nil message
+function M.read_file(path, limit)
+  local f, msg
+  if path == "-" then f = io.stdin else f, msg = io.open(path, "rb") end
+  if not f then return nil, msg or path end
+  local text = f:read(limit or "*a") or (limit and "")
+  if f ~= io.stdin then f:close() end
+  if not text then return nil, path .. ": cannot be read" end
+  return text
 end
 
 -- A key is short; /dev/zero is not: one byte past the limit is read, so
@@ -33,26 +54,13 @@ end
 ---@param path string "-": stdin
 ---@return string|nil text at most 65537 bytes
 ---@return string|nil message
-function M.read_key_file(path)
-  local f, msg
-  if path == "-" then f = io.stdin else f, msg = io.open(path, "rb") end
-  if not f then return nil, msg or path end
-  local text = f:read(65537) or ""
-  if f ~= io.stdin then f:close() end
-  return text
-end
+function M.read_key_file(path) return M.read_file(path, 65537) end
 
----@param path string "-": stdin
----@return string|nil text
----@return string|nil message
-function M.read_file(path)
-  local f, msg
-  if path == "-" then f = io.stdin else f, msg = io.open(path, "rb") end
-  if not f then return nil, msg or path end
-  local text = f:read("*a")
-  if f ~= io.stdin then f:close() end
-  if not text then return nil, path .. ": cannot be read" end
-  return text
+-- interrupted(e): e is the error Lua raises on Ctrl-C ("interrupted!")
+---@param e any what pcall caught
+---@return boolean
+function M.interrupted(e)
+  return type(e) == "string" and e:find("interrupted!", 1, true) ~= nil
 end
 
 ---@param env? table overrides: stdout, stderr, getenv, is_terminal, width, ...

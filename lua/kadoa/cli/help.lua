@@ -1,52 +1,63 @@
 -- kadoa.cli.help: the help texts of the kadoa command, one per topic
 -- ("main", and one per command). Text only: main decides when to show
--- which and where.
+-- which and where. Each text's usage line, options and the exit codes
+-- every command shares come from kadoa.cli.verbs and kadoa.cli.exit; what
+-- is written here is what a command does and what its exit codes mean.
+
+local verbs = require("kadoa.cli.verbs")
 
 local M = {}
 
--- What several texts say alike, written once.
-local CONNECTION = [[
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
-]]
+-- "  name ARGS           one line": a left column of 21, wrapped when wider.
+local function entry(left, desc)
+  left = "  " .. left
+  if #left > 22 then return left .. "\n" .. string.rep(" ", 23) .. desc .. "\n" end
+  return left .. string.rep(" ", 23 - #left) .. desc .. "\n"
+end
 
-local LISTING_EXIT = [[
-Exit codes:
-  0    every listing page was fetched
-  2    usage error
-  3    API or network error (what came before it is printed)
-  130  interrupted (Ctrl-C)
-]]
+local function flag_lines(verb)
+  local t = {}
+  for _, f in ipairs(verbs.flags_of(verb)) do
+    if f.name ~= "version" or not verb then
+      t[#t + 1] = entry((f.short and ("-" .. f.short .. ", ") or "") .. "--" .. f.name
+        .. (f.value and (" " .. f.value) or ""), f.desc)
+    end
+  end
+  return table.concat(t)
+end
+
+-- text(name, about, exits): a command's help. exits: its own exit codes'
+-- meanings beside 0 ({ [0] = ..., [1] = ..., ... }); 2 and 130 are every
+-- command's.
+local function text(name, about, exits)
+  exits[2], exits[130] = exits[2] or "usage error", exits[130] or "interrupted (Ctrl-C)"
+  local codes = {}
+  for _, code in ipairs({ 0, 1, 2, 3, 4, 130 }) do
+    if exits[code] then codes[#codes + 1] = ("  %-4d %s\n"):format(code, exits[code]) end
+  end
+  local usage = verbs.by_name[name].usage
+  -- more usage lines (indented) follow the first directly
+  return "Usage: kadoa " .. name .. " [OPTIONS]" .. (usage ~= "" and (" " .. usage) or "")
+    .. (about:find("^ ") and "\n" or "\n\n") .. about .. "\nOptions:\n" .. flag_lines(name)
+    .. "\nExit codes:\n" .. table.concat(codes)
+end
+
+local commands = {}
+for _, v in ipairs(verbs.verbs) do
+  commands[#commands + 1] = entry(v.name .. (v.usage ~= "" and (" " .. v.usage) or ""), v.desc)
+end
 
 M.main = [[
 Usage: kadoa [OPTIONS] COMMAND [ARGS]
 
 Start crawls with the Kadoa API, watch them, list and fetch their pages,
-export them to a directory.
+export them to a directory; any call of the API with kadoa api.
 
 Commands:
-  crawl URL... [--wait]  start a crawl; prints only its session id (--wait:
-                         then watch it as wait does)
-  status ID [ID...]    print the status of one or more crawls, one line each
-  wait ID              poll a crawl until it finishes, fails or times out
-  pause ID             pause a crawl
-  resume ID            resume a paused crawl
-  pages ID             list every page of a crawl (--status, --json)
-  page ID PAGE_ID      print one page's content (--format, -o FILE)
-  sessions             list every crawl session of the account (--json)
-  top                  watch every crawl at once, full screen (--once, --json)
-  export ID DIR        write every crawled page to DIR, with an index
-  config create|get|delete   crawl configs: create from URLs or --body,
-                       print one, delete one
-  help [COMMAND]       show this help, or a command's (also: kadoa COMMAND --help)
+]] .. table.concat(commands) .. [[
 
 Options (every command):
-  --api-key-file PATH  read the API key from PATH (first line; "-" reads stdin)
-  --base-url URL       the API's address (default: $KADOA_BASE_URL, else
-                       https://api.kadoa.com)
-  -h, --help           show help and exit
-  --version            show the version and exit
+]] .. flag_lines(nil) .. [[
 
 The API key comes from the environment variable KADOA_API_KEY or from
 --api-key-file. There is deliberately no --api-key option: a command's
@@ -55,7 +66,8 @@ and land in shell history. The key is never printed.
 
 Environment:
   KADOA_API_KEY        the API key
-  KADOA_BASE_URL       the API's address (--base-url wins)
+  KADOA_BASE_URL       the API's address (--base-url wins; default
+                       https://api.kadoa.com)
   NO_COLOR             when set and not empty: plain output, no live line
 
 Exit codes:
@@ -68,239 +80,134 @@ Exit codes:
   4    timed out: the crawl did not finish within wait --timeout
   130  interrupted (Ctrl-C)
 ]]
+M.help = M.main
 
-M.status = [[
-Usage: kadoa status [--json | --long] ID [ID...]
+local API_ERROR = "API or network error"
 
+M.status = text("status", [[
 Print the status of each crawl, one line per session id, in order:
   3f2a…e91c  crawling  14 pages (2 active, 5 waiting)
+--long: an aligned multi-line view per crawl, every field of the answer;
+--json: the API's JSON exactly as it came, one object per line. A status
+that cannot be fetched is reported on stderr and the others are printed.
+]], { [0] = "every status was fetched (crawls may still be running)",
+  [1] = "every status was fetched and at least one crawl failed",
+  [3] = "at least one status could not be fetched (" .. API_ERROR .. ")" })
 
-Options:
-  --json               print the API's JSON exactly as it came, one object
-                       per line (for jq and friends)
-  --long               an aligned multi-line view per crawl, listing every
-                       field of the answer
-]] .. CONNECTION .. [[
-
-A status that cannot be fetched is reported on stderr and the others are
-still printed.
-
-Exit codes:
-  0    every status was fetched (crawls may still be running)
-  1    every status was fetched and at least one crawl failed
-  2    usage error
-  3    at least one status could not be fetched (API or network error)
-  130  interrupted
+local WAIT = [[
+The interval starts at --interval (2s), grows by half while nothing
+changes, up to --max-interval (30s, or the interval when longer), and
+drops back as soon as the crawl moves; --timeout (1h; 0 polls once).
+T is a number of seconds, or a number with a unit: 500ms, 2s, 5m, 1h.
 ]]
 
-M.wait = [[
-Usage: kadoa wait [OPTIONS] ID
-
+M.wait = text("wait", [[
 Poll one crawl until it is over. On a terminal one line is redrawn in
 place: a spinner, pages crawled, active and waiting jobs, pages per minute,
 elapsed time. When stdout is not a terminal, NO_COLOR is set or --plain is
 given, one plain line is printed each time the numbers change instead.
+]] .. WAIT .. [[
+Network and server errors are retried (5 in a row end the wait); a missing
+crawl or a rejected key end it at once.
+]], { [0] = "the crawl finished", [1] = "the crawl failed",
+  [3] = API_ERROR .. " (after retries, or one that retrying cannot fix)", [4] = "timed out",
+  [130] = "interrupted (Ctrl-C); the last known state is printed first" })
 
-The interval starts at --interval, grows by half while nothing changes, up
-to --max-interval, and drops back as soon as the crawl moves. Network and
-server errors are retried (5 in a row end the wait); a missing crawl or a
-rejected key end it at once.
-
-Options:
-  --interval T         first and shortest pause between polls (default 2s)
-  --max-interval T     longest pause between polls (default 30s, or the
-                       interval when that is longer)
-  --timeout T          give up after T (default 1h); 0 polls once
-  --plain              one plain line per change, even on a terminal
-]] .. CONNECTION .. [[
-
-T is a number of seconds, or a number with a unit: 500ms, 2s, 5m, 1h.
-
-Exit codes:
-  0    the crawl finished
-  1    the crawl failed
-  2    usage error
-  3    API or network error (after retries, or one that retrying cannot fix)
-  4    timed out
-  130  interrupted (Ctrl-C); the last known state is printed first
-]]
-
-M.crawl = [[
-Usage: kadoa crawl [OPTIONS] URL [URL...]
+M.crawl = text("crawl", [[
        kadoa crawl --body FILE.json [OPTIONS] [URL...]
        kadoa crawl --config CONFIG_ID [--wait ...]
 
 Start a crawl and print its session id, and nothing else, on stdout:
   id=$(kadoa crawl https://example.com) && kadoa wait "$id"
-One URL is sent as "url", several as "startUrls".
-
-With --wait the id is printed first, then the crawl is watched exactly as
-`kadoa wait` does (live line on a terminal, plain lines otherwise) and the
-exit code is wait's.
-
-Options:
-  --max-pages N        stop after N pages (maxPages)
-  --max-depth N        follow links at most N deep (maxDepth)
-  --filter-in RE       crawl only paths matching RE (pathsFilterIn; repeatable)
-  --filter-out RE      skip paths matching RE (pathsFilterOut; repeatable)
-  --body FILE.json     a JSON object of the API's own fields ("-": stdin);
-                       URLs and the options above override its fields
-  --config CONFIG_ID   start the crawl of a saved config (kadoa config create);
-                       no URL, --body or crawl options with it
-  --wait               watch the crawl until it is over
-  --interval T, --max-interval T, --timeout T, --plain
-                       with --wait: as for `kadoa wait`
-]] .. CONNECTION .. [[
-
-Exit codes:
-  0    the crawl started (with --wait: it finished)
-  1    with --wait: the crawl failed
-  2    usage error (no URL, a bad option, a --body that is no JSON object)
-  3    API or network error
-  4    with --wait: timed out
-  130  interrupted (Ctrl-C)
-]]
+One URL is sent as "url", several as "startUrls"; --body's fields
+(maxPages, ...) come first, URLs and flags override them. --config starts
+a saved config's crawl (kadoa config create): no URL, --body or crawl
+options with it. With --wait the id is printed first, then the crawl is
+watched exactly as `kadoa wait` does, and the exit code is wait's.
+]], { [0] = "the crawl started (with --wait: it finished)", [1] = "with --wait: the crawl failed",
+  [2] = "usage error (no URL, a bad option, a --body that is no JSON object)",
+  [3] = API_ERROR, [4] = "with --wait: timed out" })
 
 local function control(verb, what)
-  return ([[
-Usage: kadoa %s ID
-
+  local after = verb == "pause" and "A paused crawl keeps its pages; `kadoa resume ID` goes on.\n" or ""
+  return text(verb, ([[
 %s the crawl ID and print one line saying so:
   3f2a0c4e-...  Crawl %sd
-%s
-Options:
-]] .. CONNECTION .. [[
-
-Exit codes:
-  0    done (doing it twice is fine)
-  2    usage error
-  3    API or network error (for example: no such crawl)
-  130  interrupted (Ctrl-C)
-]]):format(verb, what, verb, verb == "pause"
-    and "A paused crawl keeps its pages; `kadoa resume ID` goes on.\n" or "")
+]]):format(what, verb) .. after,
+    { [0] = "done (doing it twice is fine)", [3] = API_ERROR .. " (for example: no such crawl)" })
 end
 M.pause = control("pause", "Pause")
 M.resume = control("resume", "Resume")
 
-M.pages = [[
-Usage: kadoa pages [--status S] [--json] ID
+local LISTED = { [0] = "every listing page was fetched",
+  [3] = API_ERROR .. " (what came before it is printed)" }
 
+M.pages = text("pages", [[
 List every page of a crawl, all listing pages, in the order found: one
-line each, page id, status and URL:
+line each, page id, status and URL (--json: {"id","url","status"}):
   p0003  DONE      https://example.com/about/page-3
+--status: DONE, CRAWLING, PENDING or whatever the API says; any case.
+]], LISTED)
 
-Options:
-  --status S           only pages with status S (DONE, CRAWLING, PENDING or
-                       whatever the API says, e.g. READY; any case)
-  --json               one JSON object per page: {"id","url","status"}
-]] .. CONNECTION .. [[
-
-]] .. LISTING_EXIT
-
-M.page = [[
-Usage: kadoa page [--format F] [-o FILE] ID PAGE_ID
-
+M.page = text("page", [[
 Print the content of one crawled page (PAGE_ID as `kadoa pages` lists
-it). To a pipe or a file it is written byte for byte; on a terminal each
-line is cleaned, so escape sequences in a page are shown, not obeyed.
+it): markdown, md or html (--format; default: the API's, html). To a pipe
+or a file it is written byte for byte; on a terminal each line is cleaned,
+so escape sequences in a page are shown, not obeyed.
+]], { [0] = "the page was printed or written",
+  [3] = API_ERROR .. " (no such page, not crawled yet, ...), or FILE could not be written" })
 
-Options:
-  --format F           markdown, md or html (default: the API's, html)
-  -o, --output FILE    write the content to FILE instead of stdout
-]] .. CONNECTION .. [[
+M.files = text("files", [[
+List what is stored for a crawl's pages (the API's session_files): one
+line each, status, the stored file's name (`kadoa file NAME` fetches it)
+and URL; --json: the API's fields.
+]], { [0] = "the list was printed", [3] = API_ERROR .. " (for example: no such crawl)" })
 
-Exit codes:
-  0    the page was printed or written
-  2    usage error
-  3    API or network error (no such page, not crawled yet, ...), or FILE
-       could not be written
-  130  interrupted (Ctrl-C)
-]]
+M.file = text("file", [[
+Fetch one stored file (NAME as `kadoa files` lists it) to stdout, byte for
+byte to a pipe or a file, cleaned line by line on a terminal; with -o,
+streamed into FILE (written as FILE.part, then renamed).
+]], { [0] = "the file was printed or written",
+  [3] = API_ERROR .. " (no such file, ...), or FILE could not be written" })
 
-M.sessions = [[
-Usage: kadoa sessions [--json]
-
+M.sessions = text("sessions", [[
 List every crawl session of the account, newest first, all listing pages:
-one line each, session id (shortened), domain, state, pages:
+one line each, session id (shortened), domain, state, pages (--json: one
+object per session with the API's fields):
   3f2a…e91c  example.com               finished  47 pages
+]], LISTED)
 
-Options:
-  --json               one JSON object per session with the API's fields
-                       (full ids, start URLs, creation time, ...)
-]] .. CONNECTION .. [[
-
-]] .. LISTING_EXIT
-
-M.top = [[
-Usage: kadoa top [--once] [--json] [--plain] [--interval DURATION]
-                 [--max-interval DURATION] [--concurrency N]
-
+M.top = text("top", [[
 Watch every crawl of the account at once. On a terminal: a full-screen
-view, refreshed every 2 s while anything moves and more slowly (up to
-30 s) while all is still; a header with the totals, one row per session,
-running ones first, fastest first.
-
-Keys:
-  up/down, j/k         select a session (PgUp/PgDn, Home/End, g/G too)
-  p                    pause the selected session (asks y/n first)
-  r                    resume the selected session (asks y/n first)
-  s                    change the order: activity, pages, domain, newest
-  /                    filter by domain: type, Enter applies, Esc clears
-  q                    quit (Ctrl-C too)
-
+view, refreshed every --interval while anything moves and more slowly (up
+to --max-interval) while all is still; a header with the totals, one row
+per session, running ones first, fastest first. Keys: up/down, j/k (and
+PgUp/PgDn, Home/End, g/G) select a session; p pauses it, r resumes it
+(asking y/n first); s changes the order (activity, pages, domain, newest);
+/ filters by domain (Enter applies, Esc clears); q quits (Ctrl-C too).
 Not on a terminal (or with --plain, NO_COLOR, TERM=dumb), and with --once:
-one snapshot as a table, then exit.
+one snapshot as a table, then exit. --json: the model as JSON lines, one
+per refresh, until Ctrl-C (--once: one line). --concurrency: status
+requests in flight at once (16).
+]], { [0] = "quit with q, or the snapshot was printed",
+  [3] = API_ERROR .. " (--once, --plain: the refresh failed)" })
 
-Options:
-  --once               one refresh, one table (or one JSON line), then exit
-  --json               the model as JSON lines, one per refresh, until
-                       Ctrl-C (--once: one line)
-  --plain              no full-screen view: one table, then exit
-  --interval DURATION  the fastest refresh, while crawls move (default 2s)
-  --max-interval DURATION  the slowest refresh, while all is still (default 30s)
-  --concurrency N      status requests in flight at once (default 16)
-  --api-key-file PATH  read the API key from PATH (see kadoa --help)
-  --base-url URL       the API's address
-  -h, --help           show this help
-
-Exit codes:
-  0    quit with q, or the snapshot was printed
-  2    usage error
-  3    API or network error (--once, --plain: the refresh failed)
-  130  interrupted (Ctrl-C)
-]]
-
-M.export = [[
-Usage: kadoa export [OPTIONS] ID DIR
-
+M.export = text("export", [[
 Write every crawled page of a crawl into DIR (created when missing), one
-file each, and DIR/index.jsonl, one JSON line per page (its URL, file and
-outcome). Pages already in DIR are skipped, so running the command again
-resumes an export that was interrupted or had failures.
+file each (--format: markdown, md or html; default markdown), and
+DIR/index.jsonl, one JSON line per page (its URL, file and outcome). Pages
+already in DIR are skipped, so running the command again resumes an export
+that was interrupted or had failures. On a terminal a progress bar is
+redrawn in place: pages done of the total, pages per second, time left;
+otherwise (NO_COLOR, --plain) a plain line each tenth of the way. A
+summary line ends it either way. --concurrency: pages fetched at once (16).
+]], { [0] = "every page was written or was already there",
+  [3] = "some pages failed (listed in the index; run again to retry them), or an " .. API_ERROR,
+  [130] = "interrupted (Ctrl-C); run the same command again to resume" })
 
-On a terminal a progress bar is redrawn in place: pages done of the total,
-pages per second, time left. When stdout is not a terminal, NO_COLOR is
-set or --plain is given, a plain line is printed each tenth of the way
-instead. A summary line ends it either way.
-
-Options:
-  --format F           markdown (default), md or html
-  --concurrency N      pages fetched at once (default 16)
-  --plain              plain lines, even on a terminal
-]] .. CONNECTION .. [[
-
-Exit codes:
-  0    every page was written or was already there
-  2    usage error
-  3    some pages failed (listed in the index; run again to retry them),
-       or an API or network error
-  130  interrupted (Ctrl-C); run the same command again to resume
-]]
-
-M.config = [[
-Usage: kadoa config create [--body FILE.json] [URL...]
-       kadoa config get CONFIG_ID
-       kadoa config delete CONFIG_ID
+M.config = text("config", [[
+       kadoa config create [--body FILE.json] [URL...]
+       kadoa config get|delete CONFIG_ID
 
 Crawl configs: saved crawl settings to start crawls from.
   create   store a config made of the URLs (one is "url", several
@@ -309,16 +216,22 @@ Crawl configs: saved crawl settings to start crawls from.
            (start its crawl with: kadoa crawl --config CONFIG_ID)
   get      print the config as one JSON object
   delete   delete the config and print one line saying so
+]], { [0] = "done", [2] = "usage error (no action, no URL or --body, a bad --body file)",
+  [3] = API_ERROR .. " (for example: no such config)" })
 
-Options:
-  --body FILE.json     (create) a JSON object of the API's fields ("-": stdin)
-]] .. CONNECTION .. [[
-
-Exit codes:
-  0    done
-  2    usage error (no action, no URL or --body, a bad --body file)
-  3    API or network error (for example: no such config)
-  130  interrupted (Ctrl-C)
-]]
+M.api = text("api", [[
+Make any call of the API (the names of the Lua client's methods: status,
+pages, page, session_files, file, sessions, crawl, pause, ...) and print
+its answer as the API sent it. ARG: the call's words in order (session
+id, page id, ...); a call that sends a JSON body takes it from --body
+("-": stdin), or crawl a URL. --OPTION VALUE: an option of the call (page,
+page_size, format, include_all, timeout, retries, path, ...; - and _
+alike; true or false for a switch; --raw false: the decoded answer as one
+line of JSON). The checks are the Lua call's own: a number must be a
+number, a misspelt name gets a suggestion.
+  kadoa api pages 3f2a0c4e-... --page 2 --page_size 50
+  kadoa api config_create --body config.json
+]], { [0] = "the call succeeded",
+  [2] = "usage error: no such call or option, a bad value or argument", [3] = API_ERROR })
 
 return M

@@ -64,6 +64,48 @@ function Output:fail(err, what)
   return type(err) == "table" and err.kind == "usage" and exit.usage or exit.api
 end
 
+-- content(s, terminal): data as it came to a pipe or a file (it is the
+-- data); on a terminal each line cleaned (escape sequences shown, not
+-- obeyed), line breaks and tabs kept so it still reads as text, and a
+-- last line break added. `kadoa page` and `kadoa file` write with it.
+---@param s string
+---@param terminal boolean stdout is a terminal
+function Output:content(s, terminal)
+  if terminal then
+    local text = require("kadoa.text")
+    s = s:gsub("[^\n\t]+", function(piece) return (text.clean(piece)) end)
+    if s ~= "" and s:sub(-1) ~= "\n" then s = s .. "\n" end
+  end
+  self:write(self.stdout, s)
+end
+
+-- has_error(e): an answer's "error" field says something went wrong
+-- (null, absent and false say it did not).
+---@param e any
+---@return boolean
+function M.has_error(e)
+  return e ~= nil and e ~= require("kadoa").null and e ~= false
+end
+
+-- pad(s, n): s and spaces up to n columns (a table's cell).
+---@param s string
+---@param n integer
+---@return string
+function M.pad(s, n)
+  return s .. string.rep(" ", n - require("kadoa.text").width(s))
+end
+
+-- json(v) -> true | nil, message: v as one line of JSON on stdout (json_line)
+---@param v any
+---@return true|nil ok
+---@return string|nil message what kept v from being JSON
+function Output:json(v)
+  local s, err = require("kadoa.json").encode(v)
+  if not s then return nil, err end
+  self:out(M.json_line(s))
+  return true
+end
+
 -- json_line(s): an encoded JSON text made safe for a terminal while
 -- staying the same JSON: the encoder escapes C0 controls only, so DEL,
 -- C1 controls, line separators and bidi overrides (raw UTF-8 inside
@@ -79,9 +121,11 @@ function M.json_line(s)
   return s
 end
 
--- shown(s): text typed by the user, made safe to echo.
+-- shown(s [, n]): text typed by the user (or any text), made safe to echo,
+-- cut at n characters (80).
 ---@param s any
+---@param n? integer
 ---@return string
-function M.shown(s) return format.text(s, 80) end
+function M.shown(s, n) return format.text(s, n or 80) end
 
 return M

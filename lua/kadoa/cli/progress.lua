@@ -35,12 +35,14 @@ end
 
 local function number(n) return format.number(n) end
 
--- left(p) -> "12s left" | nil: the time left at the current rate.
+-- left(p) -> "12s left" | nil: the time left at the current rate; none
+-- under a second (at 2,000 pages a second "1s left" would be shown to
+-- the end, and rounded up it is never true).
 local function left(p)
   local rate, total, done = p.rate, p.total, p.done or 0
   if type(total) ~= "number" or type(rate) ~= "number" or rate ~= rate or rate <= 0 then return nil end
-  local s = math.max(0, (total - done) / rate)
-  if s > 1e7 then return nil end
+  local s = (total - done) / rate
+  if s < 1 or s > 1e7 then return nil end
   return args.elapsed(math.ceil(s)):gsub("%.0s$", "s") .. " left"
 end
 

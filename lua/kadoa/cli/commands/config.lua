@@ -3,24 +3,18 @@
 -- create prints only the new config's id (like crawl, for scripts); get
 -- prints the config as one JSON object (terminal-safe); delete one line.
 
-local json = require("kadoa.json")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
-local output_module = require("kadoa.cli.output")
 local call = require("kadoa.cli.call")
 local crawl = require("kadoa.cli.commands.crawl")
 
 local M = {}
 
--- run(output, env, client, action, ids, opts) -> exit code
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param action "create"|"get"|"delete"|string
----@param ids string[] session ids
----@param opts table the parsed options
+-- run(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, env, client, action, ids, opts)
+function M.run(c)
+  local output, env, client, action, ids, opts = c.out, c.env, c.client, c.action, c.ids, c.opts
   if action == "create" then
     local body, msg = crawl.body(env, client, ids, opts)
     if not body then return output:usage_error(msg, "config") end
@@ -37,7 +31,7 @@ function M.run(output, env, client, action, ids, opts)
   if action == "get" then
     local res, err = call(client, nil, "config", id)
     if not res then return output:fail(err, format.text(id, 200)) end
-    output:out(output_module.json_line(json.encode(res)))
+    output:json(res)
     return exit.ok
   end
   local res, err = call(client, nil, "config_delete", id)

@@ -2,27 +2,24 @@
 -- one call each, one line saying what happened (the API's own message,
 -- cleaned, and the id).
 
-local kadoa = require("kadoa")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local call = require("kadoa.cli.call")
+local has_error = require("kadoa.cli.output").has_error
 
 local M = {}
 
 local DONE = { pause = "paused", resume = "resumed" }
 
--- run(output, client, verb, id) -> exit code. verb: "pause" or "resume".
----@param output table kadoa.cli.output's
----@param client kadoa.Client
----@param verb string
----@param id string
+-- run(c) -> exit code. c.verb: "pause" or "resume".
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, client, verb, id)
+function M.run(c)
+  local output, client, verb, id = c.out, c.client, c.verb, c.ids[1]
   local res, err = call(client, nil, verb, id)
   if not res then return output:fail(err, format.text(id, 200)) end
-  local e = res.error
-  if e ~= nil and e ~= kadoa.null and e ~= false then
-    output:say(format.text(id, 200) .. ": " .. format.text(e, 300))
+  if has_error(res.error) then
+    output:say(format.text(id, 200) .. ": " .. format.text(res.error, 300))
     return exit.api
   end
   local message = type(res.message) == "string" and res.message ~= "" and format.text(res.message, 200)

@@ -8,20 +8,16 @@
 -- body(...) also builds `kadoa config create`'s body: the same URLs and
 -- --body file make a crawl and a config.
 
-local kadoa = require("kadoa")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local shown = require("kadoa.cli.output").shown
+local has_error = require("kadoa.cli.output").has_error
 local call = require("kadoa.cli.call")
 local wait_command = require("kadoa.cli.commands.wait")
 
 local M = {}
 
 local GRACE = 10
-
-local function has_error(e)
-  return e ~= nil and e ~= kadoa.null and e ~= false
-end
 
 -- body(env, client, urls, opts) -> the API body | nil, message (a usage
 -- error). The --body file's fields first, then what the flags say over
@@ -57,16 +53,12 @@ function M.body(env, client, urls, opts)
   return body
 end
 
--- run(output, env, client, urls, opts, wopts) -> exit code. wopts: wait's
--- timing and display (args.wait_options, display.live) when --wait.
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param urls string[]
----@param opts table the parsed options
----@param wopts table|nil wait's timing and display, with --wait
+-- run(c) -> exit code. c.wopts: wait's timing and display
+-- (args.wait_options, display.live) when --wait.
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, env, client, urls, opts, wopts)
+function M.run(c)
+  local output, env, client, urls, opts, wopts = c.out, c.env, c.client, c.ids, c.opts, c.wopts
   local res, err
   if opts.config then
     res, err = call(client, nil, "crawl_with_config", opts.config)
@@ -89,7 +81,7 @@ function M.run(output, env, client, urls, opts, wopts)
   -- a session fresh from its start may not be found at once: as long as
   -- the library's own crawl-and-wait allows (10 s), a 404 is not the end
   wopts.grace = wopts.grace or GRACE
-  return wait_command.run(output, env, client, id, wopts)
+  return wait_command.run(c, id)
 end
 
 return M

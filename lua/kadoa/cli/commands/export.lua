@@ -10,7 +10,7 @@ local format = require("kadoa.format")
 local args = require("kadoa.cli.args")
 local exit = require("kadoa.cli.exit")
 local progress = require("kadoa.cli.progress")
-local interrupted = require("kadoa.cli.commands.wait").interrupted
+local interrupted = require("kadoa.cli.env").interrupted
 
 local M = {}
 
@@ -28,17 +28,12 @@ function M.summary(s, dir)
     pending, format.text(s.index or (dir .. "/index.jsonl"), 300))
 end
 
--- run(output, env, client, id, dir, opts, live) -> exit code
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param id string
----@param dir string
----@param opts table the parsed options
----@param live boolean the progress bar on a terminal
+-- run(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, env, client, id, dir, opts, live)
-  local show = progress.new(live, output, env)
+function M.run(c)
+  local output, env, client, id, dir, opts = c.out, c.env, c.client, c.ids[1], c.ids[2], c.opts
+  local show = progress.new(c.live(), output, env)
   local last
   local eopts = {
     format = opts.format or "markdown",

@@ -5,28 +5,23 @@
 -- Listing lines are "page-id  STATUS  url", cleaned for the terminal; with
 -- --json one JSON object per page (the API's entry), terminal-safe too.
 -- Content goes to stdout as it came when stdout is a pipe or a file (it
--- is the data), cleaned line by line on a terminal, or to -o FILE.
+-- is the data), cleaned line by line on a terminal, or is streamed into
+-- -o FILE.
 
-local json = require("kadoa.json")
 local format = require("kadoa.format")
-local text = require("kadoa.text")
 local exit = require("kadoa.cli.exit")
 local call = require("kadoa.cli.call")
 local output_module = require("kadoa.cli.output")
 
 local M = {}
 
-local function pad(s, n)
-  return s .. string.rep(" ", n - text.width(s))
-end
+local pad = output_module.pad
 
--- list(output, client, id, opts) -> exit code
----@param output table kadoa.cli.output's
----@param client kadoa.Client
----@param id string
----@param opts table the parsed options
+-- list(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.list(output, client, id, opts)
+function M.list(c)
+  local output, client, id, opts = c.out, c.client, c.ids[1], c.opts
   -- statuses are an open set (the API may say READY): compared as given,
   -- without regard to case
   local want = opts.status and opts.status:upper()
@@ -35,7 +30,7 @@ function M.list(output, client, id, opts)
     local status = type(entry.status) == "string" and entry.status or ""
     if not want or status:upper() == want then
       if opts.json then
-        output:out(output_module.json_line(json.encode(entry)))
+        output:json(entry)
       else
         output:out(pad(format.text(entry.id, 40), 5) .. "  " .. pad(format.text(status, 20), 8)
           .. "  " .. format.text(entry.url, 2000))
@@ -45,45 +40,21 @@ function M.list(output, client, id, opts)
   return exit.ok
 end
 
--- Content for a terminal: each line cleaned (escape sequences shown, not
--- obeyed), line breaks and tabs kept so it still reads as text.
-local function for_terminal(s)
-  return (s:gsub("[^\n\t]+", function(piece) return (text.clean(piece)) end))
-end
-
--- show(output, env, client, id, page_id, opts) -> exit code
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param id string
----@param page_id string
----@param opts table the parsed options
+-- show(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.show(output, env, client, id, page_id, opts)
-  local res, err = call(client, nil, "page", id, page_id, opts.format and { format = opts.format } or nil)
+function M.show(c)
+  local output, env, client, id, page_id, opts = c.out, c.env, c.client, c.ids[1], c.ids[2], c.opts
+  -- -o FILE: the payload streamed into it by the core (FILE.part, renamed)
+  local res, err = call(client, nil, "page", id, page_id, { format = opts.format, path = opts.output })
   if not res then return output:fail(err, format.text(id, 200) .. " " .. format.text(page_id, 200)) end
+  if opts.output then return exit.ok end
   local content = res.payload
   if type(content) ~= "string" then
     output:say(format.text(page_id, 200) .. ": the answer holds no page content")
     return exit.api
   end
-  if opts.output then
-    local f, msg = io.open(opts.output, "wb")
-    if not f then
-      output:say("cannot write " .. format.text(msg or opts.output, 300))
-      return exit.api
-    end
-    local ok, werr = f:write(content)
-    f:close()
-    if not ok then
-      output:say("cannot write " .. format.text(opts.output, 200) .. ": " .. format.text(werr, 200))
-      return exit.api
-    end
-    return exit.ok
-  end
-  if env.is_terminal() then content = for_terminal(content) end
-  if content ~= "" and content:sub(-1) ~= "\n" and env.is_terminal() then content = content .. "\n" end
-  output:write(output.stdout, content)
+  output:content(content, env.is_terminal())
   return exit.ok
 end
 

@@ -2,22 +2,13 @@
 -- session of the account (client:each_session, all listing pages): a table
 -- line each, "id  domain  state  pages", or one JSON object per session.
 
-local json = require("kadoa.json")
 local format = require("kadoa.format")
-local text = require("kadoa.text")
 local exit = require("kadoa.cli.exit")
 local output_module = require("kadoa.cli.output")
 
 local M = {}
 
-local function pad(s, n)
-  return s .. string.rep(" ", n - text.width(s))
-end
-
-local function state(s)
-  if s.finished == true then return "finished" end
-  return "crawling"
-end
+local pad = output_module.pad
 
 -- line(s) -> the table line of one CrawlerSessionItem. Columns are fixed
 -- (a shortened UUID is 9 characters), so lines stream out as they come.
@@ -28,19 +19,19 @@ function M.line(s)
   local domain = format.text(s.domain, 28)   -- at most 29 with the ellipsis
   local pages = type(s.crawledPages) == "number"
     and (format.number(s.crawledPages) .. (s.crawledPages == 1 and " page" or " pages")) or "-"
-  return pad(id, 9) .. "  " .. pad(domain, 29) .. "  " .. pad(state(s), 8) .. "  " .. pages
+  local state = s.finished == true and "finished" or "crawling"
+  return pad(id, 9) .. "  " .. pad(domain, 29) .. "  " .. pad(state, 8) .. "  " .. pages
 end
 
--- run(output, client, opts) -> exit code
----@param output table kadoa.cli.output's
----@param client kadoa.Client
----@param opts table the parsed options
+-- run(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, client, opts)
+function M.run(c)
+  local output, client, opts = c.out, c.client, c.opts
   for s, err in client:each_session() do
     if not s then return output:fail(err) end
     if opts.json then
-      output:out(output_module.json_line(json.encode(s)))
+      output:json(s)
     else
       output:out(M.line(s))
     end

@@ -4,17 +4,13 @@
 -- a block with --long, or the API's own JSON with --json) per id, and a
 -- message on stderr for each id that could not be fetched.
 
-local kadoa = require("kadoa")
 local errors = require("kadoa.errors")
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local shown = require("kadoa.cli.output").shown
+local has_error = require("kadoa.cli.output").has_error
 
 local M = {}
-
-local function has_error(e)
-  return e ~= nil and e ~= kadoa.null and e ~= false
-end
 
 -- A body passed on as it came must still be a status: a JSON object.
 -- Returns the decoded table, or nil and a decode error.
@@ -26,17 +22,15 @@ local function check_body(client, body)
   return t
 end
 
--- run(output, client, ids, opts) -> exit code. opts: the parsed options.
----@param output table kadoa.cli.output's
----@param client kadoa.Client
----@param ids string[] session ids
----@param opts table the parsed options
+-- run(c) -> exit code
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, client, ids, opts)
+function M.run(c)
+  local output, client, ids, opts = c.out, c.client, c.ids, c.opts
   local code = exit.ok
   -- the worst outcome decides: API error, usage error, failed crawl
-  local function worse(c)
-    if c > code then code = c end
+  local function worse(n)
+    if n > code then code = n end
   end
   local function problem(id, err)
     output:say(shown(id) .. ": " .. format.format_error(err))

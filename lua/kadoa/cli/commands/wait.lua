@@ -24,24 +24,16 @@ local function poller(client, show)
   }, { __index = client })
 end
 
--- interrupted(e): e is the error Lua raises on Ctrl-C ("interrupted!")
----@param e any what pcall caught
----@return boolean
-local function interrupted(e)
-  return type(e) == "string" and e:find("interrupted!", 1, true) ~= nil
-end
-M.interrupted = interrupted
+local interrupted = require("kadoa.cli.env").interrupted
 
--- run(output, env, client, id, o) -> exit code. o: args.wait_options's
--- timing plus o.live (display.live), and o.grace (crawl --wait: how long
--- a fresh session may answer 404 before that counts).
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param id string
----@param o table args.wait_options's timing, live and grace
+-- run(c [, id]) -> exit code. c.wopts: args.wait_options's timing, live,
+-- and grace (crawl --wait: how long a fresh session may answer 404).
+---@param c kadoa.cli.Context
+---@param id? string the session (default: the first word; crawl --wait: the new one)
 ---@return integer code the exit status
-function M.run(output, env, client, id, o)
+function M.run(c, id)
+  local output, env, client, o = c.out, c.env, c.client, c.wopts
+  id = id or c.ids[1]
   local show = display.new(id, o.live, output, env)
   if not o.live then
     output:say(("waiting for %s (polling every %s, timeout %s)"):format(shown(id),

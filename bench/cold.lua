@@ -1,0 +1,93 @@
+-- bench/cold.lua: `make bench-cold` (and the last part of `make bench`):
+-- `kadoa status ID` from a cold start, a new process each time, side by
+-- side with `curl` making the same request to the same mock server
+-- (spec/mock/server.py). The goal (issue 15): the command within 1.25x
+-- curl. Loading libcurl is paid by both; what is left is the interpreter
+-- and the modules a status loads. hyperfine -N runs every row in each of
+-- several rounds, so a busy moment of the machine hits every row alike;
+-- the medians are over every run of every round. Writes its table into
+-- bench/RESULTS.md between the bench:cold markers.
+--
+--   make build LUA="lua5.4 luajit" && lua5.4 bench/cold.lua [ROUNDS] [RUNS]
+
+package.path = "lua/?.lua;lua/?/init.lua;./?.lua;" .. package.path
+package.cpath = "build/lua5.4/?.so;" .. package.cpath
+
+local mock = require("spec.helpers.mock")
+
+local ROUNDS = tonumber(arg[1] or os.getenv("BENCH_COLD_ROUNDS") or "") or 10
+local RUNS = tonumber(arg[2] or os.getenv("BENCH_COLD_RUNS") or "") or 20
+local KEY = "bench-cold-key"
+local OUT = "bench/out/cold.json"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local srv = mock.start({ key = KEY })
+local rows = {
+  { "curl -s -H 'x-api-key: " .. KEY .. "' " .. srv.url .. "/v4/crawl/cold/status",
+    "curl, the same request" },
+  { "lua5.4 bin/kadoa status cold", "kadoa status, Lua 5.4" },
+  { "luajit bin/kadoa status cold", "kadoa status, LuaJIT" },
+}
+local cmd = { "KADOA_API_KEY=" .. q(KEY), "KADOA_BASE_URL=" .. q(srv.url), "hyperfine", "-N",
+  "--warmup 5", "--runs", tostring(RUNS), "--style none", "--export-json", OUT }
+for _, r in ipairs(rows) do cmd[#cmd + 1] = q(r[1]) end
+os.execute("mkdir -p bench/out")
+
+-- hyperfine's JSON, read for the few numbers this needs (no JSON library
+-- here): each result's command, then its "times" array
+local times = {}
+for i = 1, #rows do times[i] = {} end
+for _ = 1, ROUNDS do
+  local ok = os.execute(table.concat(cmd, " ") .. " >&2")
+  assert(ok == true or ok == 0, "hyperfine failed (is it installed? bench/deps installs it)")
+  local f = assert(io.open(OUT, "r"))
+  local text = f:read("*a")
+  f:close()
+  local i = 0
+  for list in text:gmatch('"times":%s*%[([^%]]*)%]') do
+    i = i + 1
+    for v in list:gmatch("[%d.e%-]+") do table.insert(times[i], tonumber(v)) end
+  end
+  assert(i == #rows, "hyperfine's JSON holds " .. i .. " results")
+end
+srv:stop()
+
+local function median(t)
+  table.sort(t)
+  local n = #t
+  return n % 2 == 1 and t[(n + 1) / 2] or (t[n / 2] + t[n / 2 + 1]) / 2
+end
+
+local curl = median(times[1])
+local load = io.open("/proc/loadavg", "r")
+local loadavg = load and load:read("*l"):match("^(%S+ %S+ %S+)") or "?"
+if load then load:close() end
+local lines = {
+  ("Measured %s; hyperfine -N --warmup 5, %d rounds of %d runs per row (every row each round),"
+    .. " medians of all runs; load average after: %s."):format(os.date("!%Y-%m-%d %H:%M UTC"), ROUNDS,
+    RUNS, loadavg), "",
+  "| row | median ms | × curl |", "|---|---:|---:|",
+}
+for i, r in ipairs(rows) do
+  local m = median(times[i])
+  lines[#lines + 1] = ("| %s | %.1f | %.2f |"):format(r[2], m * 1000, m / curl)
+end
+local table_text = table.concat(lines, "\n")
+io.write(table_text, "\n")
+
+local path = "bench/RESULTS.md"
+local h = assert(io.open(path, "r"))
+local doc = h:read("*a")
+h:close()
+local b, e = "<!-- bench:cold -->", "<!-- /bench:cold -->"
+local i, j = doc:find(b, 1, true), doc:find(e, 1, true)
+if i and j then
+  doc = doc:sub(1, i + #b) .. table_text .. "\n" .. doc:sub(j)
+else
+  doc = doc .. "\n### `kadoa status` from a cold start, beside curl (bench/cold.lua)\n\n" .. b .. "\n"
+    .. table_text .. "\n" .. e .. "\n"
+end
+h = assert(io.open(path, "w"))
+h:write(doc)
+h:close()
