@@ -221,8 +221,11 @@ function M.duration(text)
   return v * scale
 end
 
--- elapsed(seconds): kadoa.format's (the fleet's views show it too).
-M.elapsed = format.elapsed
+-- elapsed(seconds): kadoa.format's (the fleet's views show it too),
+-- loaded only when a command shows a time.
+---@param s number seconds
+---@return string
+function M.elapsed(s) return require("kadoa.format").elapsed(s) end
 
 -- setting(seconds): a duration as one would type it: 500ms, 2s, 1.5s, 5m, 1h.
 ---@param s number seconds
