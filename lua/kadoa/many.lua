@@ -72,14 +72,18 @@ M.distinct = distinct
 -- looking at the clock even when curl has no timer of its own pending.
 local MAX_WAIT_MS = 1000
 
--- run(client, jobs, opts) -> results: each job { key, call, extra, a, b }
--- runs as a non-blocking call; at most opts.concurrency transfers at once.
--- opts: checked "many" options; results[key] = value or error value.
+-- run(client, jobs, opts [, host]) -> results: each job { key, call,
+-- extra, a, b } runs as a non-blocking call; at most opts.concurrency
+-- transfers at once. opts: checked "many" options; results[key] = value or
+-- error value. host: how to wait for the next answer inside an event loop
+-- (kadoa.luv, kadoa.cqueues): host.wait() returns once host.wake() was
+-- called, which each request does as it settles; none: block on the driver.
 ---@param client kadoa.Client
 ---@param jobs table[] each { key, call, extra, a, b }
 ---@param o table checked "many" options
+---@param host? { wait: fun(), wake: fun() }
 ---@return table<any, any|kadoa.Error> results by key
-function M.run(client, jobs, o)
+function M.run(client, jobs, o, host)
   local driver = client:driver()
   local group = { running = 0, limit = o.concurrency }
   local results, pending, on_result = {}, {}, o.on_result
@@ -102,14 +106,18 @@ function M.run(client, jobs, o)
         if req then
           pending[req] = job.key
           npending = npending + 1
-          req.on_done = function() landed[#landed + 1] = req end
+          req.on_done = function()
+            landed[#landed + 1] = req
+            if host then host.wake() end
+          end
         else
           deliver(job.key, nil, err)
         end
       end
       if npending == 0 and nextjob > #jobs then return end
-      if #landed == 0 then driver:step() end
-      if #landed == 0 then driver:wait(MAX_WAIT_MS) end
+      if #landed == 0 and host then host.wait() end
+      if #landed == 0 and not host then driver:step() end
+      if #landed == 0 and not host then driver:wait(MAX_WAIT_MS) end
       while #landed > 0 do
         local req = table.remove(landed, 1)
         local key = pending[req]
@@ -133,9 +141,10 @@ end
 ---@param client kadoa.Client
 ---@param ids string[]
 ---@param opts? kadoa.ManyOptions
+---@param host? { wait: fun(), wake: fun() } see run
 ---@return table<string, kadoa.StatusResult|string|kadoa.Error>|nil results by id
 ---@return kadoa.Error|nil err
-function M.status_many(client, ids, opts)
+function M.status_many(client, ids, opts, host)
   require("kadoa.errors").check_arg(ids, "table", 1, "status_many", 2)
   local o, err = options.check("many", opts, "status_many")
   if not o then return nil, err end
@@ -144,7 +153,7 @@ function M.status_many(client, ids, opts)
   local extra = o.raw and { raw = true } or nil
   local jobs = {}
   for i, id in ipairs(list) do jobs[i] = { key = id, call = call, extra = extra, a = id } end
-  return M.run(client, jobs, o)
+  return M.run(client, jobs, o, host)
 end
 
 return M

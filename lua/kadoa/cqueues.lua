@@ -1,0 +1,161 @@
+-- kadoa.cqueues: calls that yield to a cqueues controller (the loop under
+-- lua-http) instead of blocking it.
+--
+--   local cq = require("cqueues").new()
+--   cq:wrap(function()
+--     local res, err = require("kadoa.cqueues").call(client, "status", id)
+--   end)
+--   assert(cq:loop())
+--
+-- Inside a coroutine the controller runs, call(...) returns exactly what
+-- the blocking call returns; the coroutine sleeps on a condition meanwhile.
+-- One pump per client, a coroutine on the same controller, serves the
+-- client's driver (kadoa.request): it polls the sockets libcurl wants
+-- watched and one timeout (libcurl's timer and the retries), and nothing
+-- else, so the controller sleeps until something really happens. No retry,
+-- option or error logic lives here: that is the driver's.
+
+local M = {}
+
+local unpack = table.unpack or unpack   -- luacheck: ignore
+
+local Room = {}
+Room.__index = Room
+
+local EVENTS = { "r", "w", "rw" }
+
+-- A socket as cqueues' pollable object
+local Sock = {}
+Sock.__index = Sock
+function Sock:pollfd() return self.fd end
+function Sock:events() return EVENTS[self.want] end
+
+local function cq()
+  return require("cqueues")
+end
+
+function Room:watch(fd, want)
+  local s = self.socks[fd]
+  if want == 0 then
+    if s then
+      self.socks[fd] = nil
+      -- cqueues keeps a descriptor in its own set until told: the core
+      -- closes the socket right after this returns
+      cq().cancel(fd)
+    end
+  elseif s then
+    s.want = want
+  else
+    self.socks[fd] = setmetatable({ fd = fd, want = want }, Sock)
+  end
+  if not self.busy then self.changed:signal() end
+end
+
+function Room:timer(ms)
+  self.due = ms >= 0 and cq().monotime() + ms / 1000 or nil
+  if not self.busy then self.changed:signal() end
+end
+
+local function serve(self, f, ...)
+  self.wakes = self.wakes + 1
+  self.busy = true
+  local ok, e = pcall(f, self.driver, ...)
+  self.busy = false
+  if not ok then error(e, 0) end
+end
+
+-- The pump: while the driver has a socket to watch or a time to wake,
+-- wait for one of them (or for a change of the set) and tell the driver.
+local function pump(self)
+  local cqueues = cq()
+  while next(self.socks) or self.due do
+    local list, n = {}, 0
+    for _, s in pairs(self.socks) do
+      n = n + 1
+      list[n] = s
+    end
+    n = n + 1
+    list[n] = self.changed
+    if self.due then
+      n = n + 1
+      list[n] = math.max(0, self.due - cqueues.monotime())
+    end
+    local ready = { cqueues.poll(unpack(list, 1, n)) }
+    for _, s in ipairs(ready) do
+      if getmetatable(s) == Sock and self.socks[s.fd] == s then
+        serve(self, self.driver.ready, s.fd, s.want)
+      end
+    end
+    if self.due and self.due <= cqueues.monotime() then serve(self, self.driver.fire) end
+  end
+  self.pumping = false
+end
+
+-- room(client) -> the room serving client's driver on the running
+-- controller, its pump started if it is not running.
+---@param client kadoa.Client
+---@return table room with `wakes` (pump turns so far)
+function M.room(client)
+  local cqueues = cq()
+  local controller = cqueues.running()
+  if not controller then
+    error("kadoa.cqueues: call it from a coroutine run by a cqueues controller", 3)
+  end
+  local d = client:driver()
+  local room = d.loop
+  if not (room and getmetatable(room) == Room) then
+    room = setmetatable({ driver = d, socks = {}, wakes = 0,
+      changed = require("cqueues.condition").new() }, Room)
+    d:attach(room)
+  end
+  if not room.pumping and (next(room.socks) or room.due) then
+    room.pumping = true
+    controller:wrap(function() pump(room) end)
+  end
+  return room
+end
+
+-- The request's result once it settles, sleeping on a condition.
+local function await(client, req)
+  local done = require("cqueues.condition").new()
+  req.on_done = function() done:signal() end
+  M.room(client)
+  while not req:done() do done:wait() end
+  return req:poll()
+end
+
+-- call(client, name, ...) -> what client[name](client, ...) returns, from
+-- a coroutine run by a cqueues controller, which keeps running meanwhile.
+---@param client kadoa.Client
+---@param name string a call of kadoa.api
+---@param ... any its arguments and options
+---@return any res
+---@return kadoa.Error|nil err
+function M.call(client, name, ...)
+  M.room(client)
+  local req, err = client:send(name, ...)
+  if not req then return nil, err end
+  return await(client, req)
+end
+
+-- status_many(client, ids [, opts]) -> what client:status_many returns,
+-- from a coroutine run by a cqueues controller.
+---@param client kadoa.Client
+---@param ids string[]
+---@param opts? kadoa.ManyOptions
+---@return table|nil results by id
+---@return kadoa.Error|nil err
+function M.status_many(client, ids, opts)
+  M.room(client)
+  local landed = require("cqueues.condition").new()
+  local host = {
+    wait = function()
+      M.room(client)
+      landed:wait()
+    end,
+    wake = function() landed:signal() end,
+  }
+  return require("kadoa.many").status_many(client, ids, opts, host)
+end
+
+return M
