@@ -285,6 +285,10 @@ function Client:redact(s)
 end
 
 function Client:close()
+  -- through the driver when there is one: an event loop may be watching
+  -- the sockets the core is about to close
+  local d = self._driver
+  if d then return d:close() end
   self.transport:close()
 end
 

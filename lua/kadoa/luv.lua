@@ -64,7 +64,14 @@ function Room:watch(fd, want)
     p = self.uv.new_socket_poll(fd)
     self.polls[fd] = p
   end
-  p:start(EVENTS[want], function(err, ev) serve(self, self.driver.ready, fd, bits(err, ev)) end)
+  local function on_ready(err, ev)
+    serve(self, self.driver.ready, fd, bits(err, ev))
+    -- libuv reports a socket error (a refused connect) as EBADF and stops
+    -- the handle (luv also prints it); libcurl decides whether it still
+    -- wants the socket, so a handle it still wants watches on
+    if err and self.polls[fd] == p then p:start(EVENTS[want], on_ready) end
+  end
+  p:start(EVENTS[want], on_ready)
 end
 
 function Room:timer(ms)

@@ -56,6 +56,7 @@ function M.driver(client)
     -- owner drops is collected and its C request cancels the transfer
     by_handle = setmetatable({}, { __mode = "v" }),
     waiting = {},     -- Requests waiting for a retry
+    watching = {},    -- fd -> want, as the loop was told
   }, Driver)
 end
 
@@ -96,10 +97,12 @@ local function sync(self)
   local t = self.t
   local ch, ms = t:changes()
   local forgot = false
+  local watching = self.watching
   for i = 1, #ch, 2 do
     local fd, want = ch[i], ch[i + 1]
     loop:watch(fd, want)
     if want == 0 then forgot = true end
+    watching[fd] = want > 0 and want or nil
   end
   if forgot then t:release() end
   local r = retry_ms(self)
@@ -226,6 +229,19 @@ function Driver:attach(loop)
   end
   self.loop = loop
   sync(self)
+end
+
+-- driver:close(): close the client. Its loop stops watching every socket
+-- first (the core then closes them at once), and every request in flight
+-- settles as "client is closed" now, not at some later event.
+function Driver:close()
+  local loop = self.loop
+  if loop then
+    for fd in pairs(self.watching) do loop:watch(fd, 0) end
+  end
+  self.watching = {}
+  self.t:close()
+  after(self, {})
 end
 
 -- driver:ready(fd, ev) -> pending: the loop saw fd ready (ev: 1 read,
