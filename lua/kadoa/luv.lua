@@ -115,7 +115,7 @@ function M.room(client, uv)
   local room = d.loop
   if room and getmetatable(room) == Room and (not uv or room.uv == uv) then return room end
   room = setmetatable({ uv = uv or require("luv"), driver = d, polls = {}, wakes = 0,
-    queue = {} }, Room)
+    queue = {}, live = {} }, Room)
   room.on_timer = function() serve(room, d.fire) end
   d:attach(room)
   return room
@@ -151,7 +151,13 @@ end
 ---@param req kadoa.Request
 ---@param cb fun(res: any, err: kadoa.Error|nil)
 function M.track(room, req, cb)
-  req.on_done = function(res, err) room:post(function() cb(res, err) end) end
+  -- held until it settles: a callback is a promise to answer (the
+  -- driver's own table is weak, so a request nobody waits for is dropped)
+  room.live[req] = true
+  req.on_done = function(res, err)
+    room.live[req] = nil
+    room:post(function() cb(res, err) end)
+  end
 end
 
 -- status_many(client, ids, opts, callback): client:status_many(ids, opts)

@@ -89,51 +89,52 @@ function M.run(client, jobs, o, host)
   local results, pending, on_result = {}, {}, o.on_result
   local nextjob, npending = 1, 0
 
+  -- an error in on_result (or an out-of-memory raise from the core) must
+  -- not leave transfers running on the client. Only these calls are
+  -- protected, never a host's wait, which may yield (Lua 5.1 cannot yield
+  -- across pcall).
+  local function check(ok, ...)
+    if ok then return ... end
+    for req in pairs(pending) do req:cancel() end
+    error((...), 0)
+  end
+
   local function deliver(key, res, err)
     results[key] = res or err
-    if on_result then on_result(key, res, err) end
+    if on_result then check(pcall(on_result, key, res, err)) end
   end
 
   -- each request says when it settles (on_done): nothing is scanned
   local landed = {}
-  local function body()
-    while true do
-      -- fill the free slots
-      while group.running < group.limit and nextjob <= #jobs do
-        local job = jobs[nextjob]
-        nextjob = nextjob + 1
-        local req, err = driver:start(job.call, o.timeout, o.retries, job.extra, job.a, job.b, group)
-        if req then
-          pending[req] = job.key
-          npending = npending + 1
-          req.on_done = function()
-            landed[#landed + 1] = req
-            if host then host.wake() end
-          end
-        else
-          deliver(job.key, nil, err)
+  while true do
+    -- fill the free slots
+    while group.running < group.limit and nextjob <= #jobs do
+      local job = jobs[nextjob]
+      nextjob = nextjob + 1
+      local req, err = check(pcall(driver.start, driver, job.call, o.timeout, o.retries,
+        job.extra, job.a, job.b, group))
+      if req then
+        pending[req] = job.key
+        npending = npending + 1
+        req.on_done = function()
+          landed[#landed + 1] = req
+          if host then host.wake() end
         end
-      end
-      if npending == 0 and nextjob > #jobs then return end
-      if #landed == 0 and host then host.wait() end
-      if #landed == 0 and not host then driver:step() end
-      if #landed == 0 and not host then driver:wait(MAX_WAIT_MS) end
-      while #landed > 0 do
-        local req = table.remove(landed, 1)
-        local key = pending[req]
-        pending[req] = nil
-        npending = npending - 1
-        deliver(key, req:poll())
+      else
+        deliver(job.key, nil, err)
       end
     end
-  end
-
-  local ok, e = pcall(body)
-  if not ok then
-    -- an error in on_result (or an out-of-memory raise from the core) must
-    -- not leave transfers running on the client
-    for req in pairs(pending) do req:cancel() end
-    error(e, 0)
+    if npending == 0 and nextjob > #jobs then break end
+    if #landed == 0 and host then host.wait() end
+    if #landed == 0 and not host then check(pcall(driver.step, driver)) end
+    if #landed == 0 and not host then check(pcall(driver.wait, driver, MAX_WAIT_MS)) end
+    while #landed > 0 do
+      local req = table.remove(landed, 1)
+      local key = pending[req]
+      pending[req] = nil
+      npending = npending - 1
+      deliver(key, req:poll())
+    end
   end
   return results
 end

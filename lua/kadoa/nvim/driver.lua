@@ -28,13 +28,13 @@ local pending = setmetatable({}, { __mode = "k" })
 ---@param req kadoa.Request
 ---@param cb fun(res: any, err: kadoa.Error|nil)
 function M.track(client, req, cb)
-  luv.room(client, uv)
+  local room = luv.room(client, uv)
   if req:done() then return deliver(cb, req:poll()) end
   pending[client] = (pending[client] or 0) + 1
-  req.on_done = function(res, err)
+  luv.track(room, req, function(res, err)
     pending[client] = pending[client] - 1
     deliver(cb, res, err)
-  end
+  end)
 end
 
 -- call(client, cb, name, ...) -> request | nil, err: client:send(name,
