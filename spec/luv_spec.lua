@@ -20,7 +20,7 @@ describe("kadoa.luv", function()
   local kl = require("kadoa.luv")
   local fx = fixture.mock_client(KEY, { retries = 0 })
   local client
-  setup(function() _, client = fx.start() end)
+  setup(function() client = select(2, fx.start()) end)
   teardown(fx.stop)
 
   -- a host timer every 10 ms while f runs the loop: how many ticks, the

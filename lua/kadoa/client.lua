@@ -288,8 +288,11 @@ function Client:close()
   -- through the driver when there is one: an event loop may be watching
   -- the sockets the core is about to close
   local d = self._driver
-  if d then return d:close() end
-  self.transport:close()
+  if d then
+    d:close()
+  else
+    self.transport:close()
+  end
 end
 
 ---@return boolean

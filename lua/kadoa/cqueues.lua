@@ -27,13 +27,18 @@ local EVENTS = { "r", "w", "rw" }
 -- A socket as cqueues' pollable object
 local Sock = {}
 Sock.__index = Sock
+---@return integer fd
 function Sock:pollfd() return self.fd end
+---@return string events "r", "w" or "rw"
 function Sock:events() return EVENTS[self.want] end
 
 local function cq()
   return require("cqueues")
 end
 
+-- the driver's loop face (kadoa.request: Driver:attach)
+---@param fd integer
+---@param want integer 1 read, 2 write, 3 both, 0 stop
 function Room:watch(fd, want)
   local s = self.socks[fd]
   if want == 0 then
@@ -51,6 +56,7 @@ function Room:watch(fd, want)
   if not self.busy then self.changed:signal() end
 end
 
+---@param ms integer -1: none
 function Room:timer(ms)
   self.due = ms >= 0 and cq().monotime() + ms / 1000 or nil
   if not self.busy then self.changed:signal() end

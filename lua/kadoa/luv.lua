@@ -48,6 +48,9 @@ local function serve(self, f, ...)
   if not ok then error(e, 0) end
 end
 
+-- the driver's loop face (kadoa.request: Driver:attach)
+---@param fd integer
+---@param want integer 1 read, 2 write, 3 both, 0 stop
 function Room:watch(fd, want)
   local p = self.polls[fd]
   if want == 0 then
@@ -74,6 +77,7 @@ function Room:watch(fd, want)
   p:start(EVENTS[want], on_ready)
 end
 
+---@param ms integer -1: none
 function Room:timer(ms)
   local t = self.t
   if ms < 0 then
@@ -93,6 +97,7 @@ end
 
 -- Run f on the loop: right after the driver's work when called from it,
 -- else on the next turn (a failed send's error, a cancel's callback).
+---@param f function
 function Room:post(f)
   if self.busy then
     self.queue[#self.queue + 1] = f

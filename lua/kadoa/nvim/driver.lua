@@ -29,7 +29,10 @@ local pending = setmetatable({}, { __mode = "k" })
 ---@param cb fun(res: any, err: kadoa.Error|nil)
 function M.track(client, req, cb)
   local room = luv.room(client, uv)
-  if req:done() then return deliver(cb, req:poll()) end
+  if req:done() then
+    deliver(cb, req:poll())
+    return
+  end
   pending[client] = (pending[client] or 0) + 1
   luv.track(room, req, function(res, err)
     pending[client] = pending[client] - 1
