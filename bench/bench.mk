@@ -58,6 +58,7 @@ bench: deps
 	@$(MAKE) --no-print-directory bench/out/floor
 	@$(MAKE) --no-print-directory bench-before
 	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_BASELINE=$(BENCH_BASELINE) lua5.4 bench/run.lua
+	@$(MAKE) --no-print-directory bench-loops
 
 # make bench-top: one fleet refresh of 200 running sessions (status_many at
 # 16) and the CPU share of an idle `kadoa top --json` (bench/top.lua)
@@ -65,3 +66,12 @@ bench: deps
 bench-top:
 	@$(MAKE) --no-print-directory build LUA="lua5.4"
 	lua5.4 bench/top.lua
+
+# make bench-loops: a request in flight in Neovim, luv and cqueues, before
+# (a timer stepping the driver) and after (socket events), and 1,000 calls
+# 100 at once on luv and cqueues beside status_many (bench/loops.lua); also
+# run by make bench. Rewrites the bench:loops block of bench/RESULTS.md.
+.PHONY: bench-loops
+bench-loops:
+	@$(MAKE) --no-print-directory build LUA="lua5.4 luajit"
+	LUA_PATH='lua/?.lua;lua/?/init.lua;./?.lua;;' LUA_CPATH='build/lua5.4/?.so;;' lua5.4 bench/loops.lua

@@ -88,6 +88,7 @@ typedef struct kd_loop {
   size_t n, cap;
   double due;     /* monotonic seconds when curl's timer falls due; <0 none */
   int running;    /* transfers running after the last action */
+  int timer_calls;   /* how often on_timer was called */
   int external;   /* changes() was called: a loop outside watches sockets */
 } kd_loop;
 
@@ -140,6 +141,7 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *up, void *sp) {
 static int on_timer(CURLM *m, long ms, void *up) {
   kd_loop *lp = ((kd_client *)up)->loop;
   (void)m;
+  lp->timer_calls++;
   lp->due = ms < 0 ? -1 : now_s() + (double)ms / 1000;
   return 0;
 }
@@ -310,11 +312,17 @@ static int ensure_multi(kd_client *c) {
 static int act(kd_client *c, curl_socket_t fd, int ev) {
   int running = 0, left;
   CURLMsg *m;
-  /* libcurl's timer is one-shot: once acted on, it is set again only when
-   * libcurl calls on_timer. A timer fired early keeps its due time. */
-  if (fd == CURL_SOCKET_TIMEOUT && c->loop->due >= 0 && c->loop->due <= now_s())
-    c->loop->due = -1;
+  int told = c->loop->timer_calls;
   curl_multi_socket_action(c->multi, fd, ev, &running);
+  /* libcurl calls on_timer only when its next expiry changes: after a
+   * timer that fired a little before libcurl's own clock said so, nothing
+   * changed and nothing is said. Ask, or that timer (and with it every
+   * timeout) would be lost, or fire again and again when none is left. */
+  if (fd == CURL_SOCKET_TIMEOUT && c->loop->timer_calls == told) {
+    long ms = -1;
+    curl_multi_timeout(c->multi, &ms);
+    on_timer(c->multi, ms, c);
+  }
   while ((m = curl_multi_info_read(c->multi, &left))) {
     kd_req *r = NULL;
     if (m->msg != CURLMSG_DONE) continue;
