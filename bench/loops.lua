@@ -212,7 +212,8 @@ local function main()
     :format(REQ_MS / 1000, by.neovimevents.cpu, by.neovimevents.idle, by.luvevents.cpu,
       by.cqueuesevents.cpu)
   out[#out + 1] = ""
-  out[#out + 1] = "| 1,000 status calls, 20 ms each, 100 at once | host | status_many | × | host's 10 ms timer, worst slip |"
+  out[#out + 1] = "| 1,000 status calls, 20 ms each, 100 at once | host | status_many | × |"
+    .. " host's 10 ms timer, worst slip |"
   out[#out + 1] = "|---|---:|---:|---:|---:|"
   for _, host in ipairs({ "luv", "cqueues" }) do
     local m = manys[host]

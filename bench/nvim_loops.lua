@@ -1,3 +1,4 @@
+-- luacheck: globals vim
 -- bench/nvim_loops.lua: Neovim's row of bench/loops.lua, in a headless
 -- nvim. KADOA_BENCH_MODE=events: kadoa.nvim as it is; polling: the stepping
 -- timer it had before (1 to 10 ms), on the same driver. Prints
