@@ -44,6 +44,12 @@ local function row(host, mode, base)
   local uv = require("luv")
   local c = client_for(base)
   c:status("warm")   -- libcurl and the connection ready, as in a running host
+  -- and the non-blocking path loaded (its modules, the multi handle)
+  local warm = c:send("status", "warm")
+  while not warm:done() do
+    c:driver():step()
+    uv.sleep(1)
+  end
   local got, wakes
   local t0 = cpu_ms(uv)
   if host == "luv" then

@@ -18,6 +18,10 @@ local kadoa = require("kadoa")
 local client = assert(kadoa.client({ api_key = "bench-key", base_url = os.getenv("KADOA_BENCH_URL"),
   retries = 0 }))
 client:status("warm")
+-- the non-blocking path loaded too (its modules, the multi handle), as in
+-- an editor that has made a call before
+local warm = client:send("status", "warm")
+vim.wait(1000, function() client:driver():step() return warm:done() end, 1)
 
 local function idle()
   local t0 = cpu_ms()
