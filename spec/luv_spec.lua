@@ -155,4 +155,32 @@ describe("kadoa.luv", function()
     assert.are.equal("echo-after", got.sessionId)
     assert.is_nil(next(kl.room(client).polls))
   end)
+
+  it("closing a client mid-flight stops the watches, closes every socket, answers every call", function()
+    local function count()
+      local n, h = 0, uv.fs_scandir("/proc/self/fd")
+      while uv.fs_scandir_next(h) do n = n + 1 end
+      return n
+    end
+    local c = fx.new_client()
+    c:status("warm")
+    local base = count()
+    local errs = {}
+    for i = 1, 10 do
+      kl.call(c, "status", "hang", function(_, err) errs[#errs + 1] = err.message end)
+      if i == 5 then c:status("echo-between") end
+    end
+    local t = uv.new_timer()
+    t:start(200, 0, function()
+      t:close()
+      assert.is_truthy(next(kl.room(c).polls))
+      c:close()
+      assert.is_nil(next(kl.room(c).polls))
+    end)
+    uv.run()
+    assert.are.equal(10, #errs)
+    for _, m in ipairs(errs) do assert.are.equal("client is closed", m) end
+    -- the blocking call's own connection went with the client too
+    assert.is_true(count() <= base - 1, ("fds: %d, before the calls %d"):format(count(), base))
+  end)
 end)

@@ -33,6 +33,7 @@ local M = {}
 -- A client's driver of non-blocking requests (client:driver()).
 ---@class kadoa.Driver
 ---@field client kadoa.Client
+---@field loop? table the event loop serving it (attach), if any
 local Driver = {}
 Driver.__index = Driver
 M.Driver = Driver
@@ -177,9 +178,6 @@ local function start_due(self)
   end
 end
 
--- driver:step() -> how many requests are still pending (running or
--- waiting for a retry). Never blocks.
----@return integer running transfers still running
 -- Land what finished, notice a closed client, start due retries, and tell
 -- the loop what changed.
 local function after(self, done)
@@ -224,7 +222,8 @@ end
 -- watched).
 ---@param loop? { watch: fun(self, fd: integer, want: integer), timer: fun(self, ms: integer) }
 function Driver:attach(loop)
-  if self.loop and loop and self.loop ~= loop and next(self.by_handle) then
+  -- changes are told once: a new loop could not learn what the old one watches
+  if self.loop and loop and self.loop ~= loop and (next(self.by_handle) or next(self.watching)) then
     error("kadoa: this client's requests are already driven by another loop", 2)
   end
   self.loop = loop
