@@ -59,6 +59,7 @@ bench: deps
 	@$(MAKE) --no-print-directory bench-before
 	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_BASELINE=$(BENCH_BASELINE) lua5.4 bench/run.lua
 	lua5.4 bench/cold.lua
+	@$(MAKE) --no-print-directory bench-loops
 
 # make bench-cold: `kadoa status ID` from a cold start beside curl making the
 # same request, hyperfine side by side (bench/cold.lua); its table goes into
@@ -82,3 +83,12 @@ bench-top:
 bench-follow:
 	@$(MAKE) --no-print-directory build LUA="lua5.4"
 	LUA_CPATH='build/lua5.4/?.so;;' lua5.4 bench/follow.lua
+
+# make bench-loops: a request in flight in Neovim, luv and cqueues, before
+# (a timer stepping the driver) and after (socket events), and 1,000 calls
+# 100 at once on luv and cqueues beside status_many (bench/loops.lua); also
+# run by make bench. Rewrites the bench:loops block of bench/RESULTS.md.
+.PHONY: bench-loops
+bench-loops:
+	@$(MAKE) --no-print-directory build LUA="lua5.4 luajit"
+	LUA_PATH='lua/?.lua;lua/?/init.lua;./?.lua;;' LUA_CPATH='build/lua5.4/?.so;;' lua5.4 bench/loops.lua

@@ -292,6 +292,7 @@ typedef struct kd_client {
   kd_xfer *idle;           /* transfers kept for the next start() */
   struct kd_req *active;   /* requests started and not yet taken or cancelled */
   struct kd_req *done_head, *done_tail;   /* finished, not yet reported by perform */
+  struct kd_loop *loop;    /* multi.c: the sockets and timer libcurl asked for */
   int closed;
 } kd_client;
 

@@ -1,17 +1,30 @@
 /*
- * multi.c: requests that progress without blocking.
+ * multi.c: requests that progress without blocking, on libcurl's socket
+ * interface.
  *
  * client:start(route, timeout, extra, seg...) puts a transfer on the
- * client's libcurl multi handle and returns a request. Whoever owns the
- * event loop drives them all:
- *   client:perform()   moves every transfer forward without waiting and
- *                      returns how many still run and the requests that
- *                      finished since the last perform: a completion queue,
- *                      so each finished request is reported exactly once;
- *   client:wait(ms)    sleeps until a socket is ready or curl's own timer is
- *                      due (at most ms), for loops that may block;
- *   client:timeout()   how long a non-blocking loop may wait before the
- *                      next perform (-1: no timer pending);
+ * client's libcurl multi handle and returns a request. libcurl says which
+ * sockets it wants watched and when it wants to be woken
+ * (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION); the callbacks here only
+ * write that down in the client's kd_loop. Whoever owns the event loop then:
+ *   client:changes()   -> { fd, want, ... }, ms: the sockets whose wanted
+ *                      events changed since the last call (want: 1 read,
+ *                      2 write, 3 both, 0 forget) and ms until curl's timer
+ *                      is due (-1: none);
+ *   client:action(fd, ev)  tells libcurl fd is ready (ev: 1 read, 2 write,
+ *                      4 error), or with fd -1 that its timer fired;
+ *                      returns how many transfers still run;
+ *   client:release()   says the loop stopped watching every socket reported
+ *                      as forgotten, so those libcurl closed meanwhile may
+ *                      now really be closed (see closesocket below);
+ *   client:finished()  the requests finished since the last call: a
+ *                      completion queue, so each is reported exactly once.
+ * Loops that may block use the same table through poll(2):
+ *   client:wait(ms)    sleeps until a socket is ready or curl's timer is due
+ *                      (at most ms);
+ *   client:perform()   acts on what wait saw and returns running and
+ *                      client:finished();
+ *   client:timeout()   ms until curl's timer is due, -1 for none;
  *   req:result()       once done: the result (value, or nil and a report),
  *                      exactly what client:fetch returns; taken once.
  *
@@ -24,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include "kadoa.h"
 
@@ -55,6 +70,115 @@ static kd_req *check_req(lua_State *L) {
   return (kd_req *)luaL_checkudata(L, 1, KD_REQ_MT);
 }
 
+/* ---- the sockets and timer libcurl asks for ---------------------------- */
+
+/* One socket libcurl has asked about. `told`: a loop outside the core was
+ * given this fd to watch and has not yet acknowledged forgetting it. */
+typedef struct kd_sock {
+  curl_socket_t fd;
+  int want;       /* 1 read, 2 write, 3 both; 0: forget it */
+  int dirty;      /* want changed since the last changes() */
+  int told;
+  int closed;     /* libcurl closed it; the real close waits for release() */
+  int revents;    /* what the last wait() saw (CURL_CSELECT_*) */
+} kd_sock;
+
+typedef struct kd_loop {
+  kd_sock *s;
+  size_t n, cap;
+  double due;     /* monotonic seconds when curl's timer falls due; <0 none */
+  int running;    /* transfers running after the last action */
+  int timer_calls;   /* how often on_timer was called */
+  int external;   /* changes() was called: a loop outside watches sockets */
+} kd_loop;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static kd_sock *find_sock(kd_loop *lp, curl_socket_t fd) {
+  size_t i;
+  for (i = 0; i < lp->n; i++)
+    if (lp->s[i].fd == fd) return &lp->s[i];
+  return NULL;
+}
+
+static void drop_sock(kd_loop *lp, kd_sock *k) {
+  *k = lp->s[--lp->n];
+}
+
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *up, void *sp) {
+  kd_loop *lp = ((kd_client *)up)->loop;
+  kd_sock *k = find_sock(lp, fd);
+  int want = what == CURL_POLL_REMOVE ? 0 : what == CURL_POLL_INOUT ? 3 :
+             what == CURL_POLL_OUT ? 2 : what == CURL_POLL_IN ? 1 : 0;
+  (void)e;
+  (void)sp;
+  if (!k) {
+    if (want == 0) return 0;
+    if (lp->n == lp->cap) {
+      size_t cap = lp->cap ? 2 * lp->cap : 8;
+      kd_sock *s = (kd_sock *)realloc(lp->s, cap * sizeof *s);
+      if (!s) return -1;   /* libcurl fails the transfers: out of memory */
+      lp->s = s;
+      lp->cap = cap;
+    }
+    k = &lp->s[lp->n++];
+    memset(k, 0, sizeof *k);
+    k->fd = fd;
+  }
+  if (want == 0 && !k->told) {   /* no loop ever watched it: just forget */
+    drop_sock(lp, k);
+    return 0;
+  }
+  k->dirty = k->dirty || k->want != want;
+  k->want = want;
+  return 0;
+}
+
+static int on_timer(CURLM *m, long ms, void *up) {
+  kd_loop *lp = ((kd_client *)up)->loop;
+  (void)m;
+  lp->timer_calls++;
+  lp->due = ms < 0 ? -1 : now_s() + (double)ms / 1000;
+  return 0;
+}
+
+/* libcurl closes a socket inside its own calls, and right after telling us
+ * to forget it. A loop outside (libuv, cqueues, Neovim) may still watch
+ * that fd until it reads the change: closing it now would let the number be
+ * reused for a new socket while the loop still watches the old one, and
+ * libuv aborts the process when an fd it watches fails under it. So the
+ * close of a socket a loop was told about waits until the loop says it has
+ * stopped watching (client:release()). A dup() handed to the loop instead
+ * would cost a syscall and an fd per socket and keep the peer's connection
+ * open until the loop let go of it; deferring costs nothing when no loop
+ * watches. */
+static int on_close(void *up, curl_socket_t fd) {
+  kd_loop *lp = ((kd_client *)up)->loop;
+  kd_sock *k = lp ? find_sock(lp, fd) : NULL;
+  if (k && k->told && lp->external) {
+    k->closed = 1;
+    k->want = 0;
+    return 0;
+  }
+  if (k) drop_sock(lp, k);
+  return close(fd);
+}
+
+static void free_loop(kd_client *c) {
+  kd_loop *lp = c->loop;
+  size_t i;
+  if (!lp) return;
+  for (i = 0; i < lp->n; i++)
+    if (lp->s[i].closed) close(lp->s[i].fd);
+  free(lp->s);
+  free(lp);
+  c->loop = NULL;
+}
+
 static void free_xfer(kd_xfer *x) {
   kd_xfer_free(x);
   free(x);
@@ -78,6 +202,8 @@ static kd_xfer *take_xfer(kd_client *c) {
    * request would hold up every other one (libcurl never speaks h2c here). */
   if (strncasecmp(c->cfg.base, "https:", 6) == 0)
     curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+  curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETDATA, c);
   return x;
 }
 
@@ -121,7 +247,11 @@ static void enqueue(kd_client *c, kd_req *r) {
 /* Stop `r` if it runs, return its transfer, and leave it in `state`. */
 static void release(kd_req *r, int state) {
   if (r->c) {
-    if (r->state == REQ_RUNNING) curl_multi_remove_handle(r->c->multi, r->x->easy);
+    if (r->state == REQ_RUNNING) {
+      curl_multi_remove_handle(r->c->multi, r->x->easy);
+      /* perform() reports the count of the last action: one fewer now */
+      if (r->c->loop && r->c->loop->running > 0) r->c->loop->running--;
+    }
     unqueue(r);
     unlink_req(r);
     if (r->x) give_back(r->c, r->x);
@@ -135,6 +265,7 @@ static void release(kd_req *r, int state) {
 
 void kd_multi_cleanup(kd_client *c) {
   kd_req *r = c->active;
+  if (c->loop) c->loop->external = 0;   /* the client is going: close for real */
   while (r) {
     kd_req *next = r->next;
     if (r->state == REQ_RUNNING) curl_multi_remove_handle(c->multi, r->x->easy);
@@ -155,21 +286,47 @@ void kd_multi_cleanup(kd_client *c) {
   }
   if (c->multi) curl_multi_cleanup(c->multi);
   c->multi = NULL;
+  free_loop(c);
 }
 
 static int ensure_multi(kd_client *c) {
   if (c->multi) return 0;
-  if (!(c->multi = curl_multi_init())) return -1;
+  if (!(c->loop = (kd_loop *)calloc(1, sizeof *c->loop))) return -1;
+  c->loop->due = -1;
+  if (!(c->multi = curl_multi_init())) {
+    free_loop(c);
+    return -1;
+  }
   curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  /* libcurl keeps by default 4 idle connections per transfer on the
+   * handle. Driven by socket events, transfers finish one socket at a time,
+   * so that count dips between a finished transfer and the next one, and
+   * the pool closed connections the next transfers wanted: a fixed pool,
+   * above any usual concurrency, keeps them. */
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 128L);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
   return 0;
 }
 
-/* Move every transfer forward; finished requests are marked done and
- * queued for the next perform(). */
-static int drive(kd_client *c) {
+/* One socket_action; finished requests are marked done and queued for the
+ * next finished(). fd CURL_SOCKET_TIMEOUT: curl's timer fired. */
+static int act(kd_client *c, curl_socket_t fd, int ev) {
   int running = 0, left;
   CURLMsg *m;
-  curl_multi_perform(c->multi, &running);
+  int told = c->loop->timer_calls;
+  curl_multi_socket_action(c->multi, fd, ev, &running);
+  /* libcurl calls on_timer only when its next expiry changes: after a
+   * timer that fired a little before libcurl's own clock said so, nothing
+   * changed and nothing is said. Ask, or that timer (and with it every
+   * timeout) would be lost, or fire again and again when none is left. */
+  if (fd == CURL_SOCKET_TIMEOUT && c->loop->timer_calls == told) {
+    long ms = -1;
+    curl_multi_timeout(c->multi, &ms);
+    on_timer(c->multi, ms, c);
+  }
   while ((m = curl_multi_info_read(c->multi, &left))) {
     kd_req *r = NULL;
     if (m->msg != CURLMSG_DONE) continue;
@@ -180,6 +337,7 @@ static int drive(kd_client *c) {
     curl_multi_remove_handle(c->multi, m->easy_handle);
     enqueue(c, r);
   }
+  c->loop->running = running;
   return running;
 }
 
@@ -234,56 +392,187 @@ static int l_start(lua_State *L) {
   return 1;
 }
 
-/* client:perform() -> running, { requests finished since the last perform } */
-static int l_perform(lua_State *L) {
-  kd_client *c = kd_check_client(L, 1);
-  int running = 0, n = 0, t;
-  if (!c->closed && c->multi) running = drive(c);
-  lua_pushinteger(L, running);
+/* Push { requests finished since the last call }; a request its owner
+ * dropped is skipped. */
+static void push_finished(lua_State *L, kd_client *c) {
+  int n = 0, t;
   lua_newtable(L);
   t = lua_gettop(L);
-  if (!c->closed && c->done_head) {
-    push_reqs(L);
-    while (c->done_head) {
-      kd_req *r = c->done_head;
-      c->done_head = r->done_next;
-      r->done_next = NULL;
-      r->queued = 0;
-      lua_pushlightuserdata(L, r);
-      lua_rawget(L, -2);
-      if (!lua_isnil(L, -1)) lua_rawseti(L, t, ++n);   /* else dropped by its owner */
-      else lua_pop(L, 1);
-    }
-    c->done_tail = NULL;
-    lua_pop(L, 1);
+  if (c->closed || !c->done_head) return;
+  push_reqs(L);
+  while (c->done_head) {
+    kd_req *r = c->done_head;
+    c->done_head = r->done_next;
+    r->done_next = NULL;
+    r->queued = 0;
+    lua_pushlightuserdata(L, r);
+    lua_rawget(L, -2);
+    if (!lua_isnil(L, -1)) lua_rawseti(L, t, ++n);
+    else lua_pop(L, 1);
   }
+  c->done_tail = NULL;
+  lua_pop(L, 1);
+}
+
+static int live(kd_client *c) {
+  return !c->closed && c->multi;
+}
+
+/* ms until curl's timer is due, -1 for none */
+static lua_Integer timer_ms(kd_client *c) {
+  double left;
+  if (!live(c) || c->loop->due < 0) return -1;
+  left = (c->loop->due - now_s()) * 1000;
+  return left <= 0 ? 0 : (lua_Integer)left + 1;
+}
+
+/* poll(2) the sockets curl wants watched for at most ms; what is ready is
+ * kept for the next perform(). Returns how many are ready, -1 when out of
+ * memory. */
+static int scan(kd_client *c, int ms) {
+  struct pollfd some[16], *p = some;
+  kd_loop *lp = c->loop;
+  size_t i, n = 0;
+  int ready;
+  if (lp->n > 16 && !(p = (struct pollfd *)malloc(lp->n * sizeof *p))) return -1;
+  for (i = 0; i < lp->n; i++) {
+    kd_sock *k = &lp->s[i];
+    if (k->want == 0 || k->closed) continue;
+    p[n].fd = k->fd;
+    p[n].events = (short)(((k->want & 1) ? POLLIN : 0) | ((k->want & 2) ? POLLOUT : 0));
+    p[n].revents = 0;
+    n++;
+  }
+  ready = poll(p, (nfds_t)n, ms);
+  for (i = 0; ready > 0 && i < n; i++) {
+    short r = p[i].revents;
+    kd_sock *k = find_sock(lp, p[i].fd);
+    if (!k || !r) continue;
+    k->revents |= ((r & (POLLIN | POLLHUP)) ? CURL_CSELECT_IN : 0) |
+                  ((r & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+                  ((r & (POLLERR | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
+  }
+  if (p != some) free(p);
+  return ready > 0 ? ready : 0;
+}
+
+/* client:perform() -> running, { requests finished since the last call }:
+ * acts on every socket that is ready and on a due timer, without waiting. */
+static int l_perform(lua_State *L) {
+  kd_client *c = kd_check_client(L, 1);
+  int running = 0;
+  if (live(c)) {
+    kd_loop *lp = c->loop;
+    size_t i = 0;
+    if (scan(c, 0) < 0) return luaL_error(L, "kadoa: out of memory");
+    running = c->loop->running;
+    /* an action may add or drop sockets: look again from the start */
+    while (i < lp->n) {
+      kd_sock *k = &lp->s[i];
+      if (k->revents && !k->closed) {
+        int ev = k->revents;
+        k->revents = 0;
+        running = act(c, k->fd, ev);
+        i = 0;
+      } else {
+        i++;
+      }
+    }
+    if (lp->due >= 0 && lp->due <= now_s()) running = act(c, CURL_SOCKET_TIMEOUT, 0);
+  }
+  lua_pushinteger(L, running);
+  push_finished(L, c);
   return 2;
 }
 
-/* client:wait(ms): block until there is something to do, ms at most */
+/* client:wait(ms): block until a socket is ready or curl's timer is due,
+ * ms at most -> how many sockets are ready */
 static int l_wait(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   lua_Number ms = luaL_optnumber(L, 2, 1000);
+  lua_Integer t;
   int n = 0;
   if (ms < 0) ms = 0;
   if (ms > 86400000) ms = 86400000;
-  if (!c->closed && c->multi) {
-#if LIBCURL_VERSION_NUM >= 0x074200
-    curl_multi_poll(c->multi, NULL, 0, (int)ms, &n);
-#else
-    curl_multi_wait(c->multi, NULL, 0, (int)ms, &n);
-#endif
+  if (live(c)) {
+    t = timer_ms(c);
+    if (t >= 0 && t < ms) ms = (lua_Number)t;
+    if ((n = scan(c, (int)ms)) < 0) return luaL_error(L, "kadoa: out of memory");
   }
   lua_pushinteger(L, n);
   return 1;
 }
 
-/* client:timeout() -> ms until curl wants perform called, -1 for none */
+/* client:timeout() -> ms until curl's timer is due, -1 for none */
 static int l_timeout(lua_State *L) {
+  lua_pushinteger(L, timer_ms(kd_check_client(L, 1)));
+  return 1;
+}
+
+/* client:changes() -> { fd, want, ... }, ms: what a loop outside the core
+ * must watch from now on (want 0: stop watching fd, then release()) and
+ * when curl's timer is due (-1: none). */
+static int l_changes(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
-  long ms = -1;
-  if (!c->closed && c->multi) curl_multi_timeout(c->multi, &ms);
-  lua_pushinteger(L, (lua_Integer)ms);
+  int n = 0;
+  size_t i;
+  lua_newtable(L);
+  if (live(c)) {
+    kd_loop *lp = c->loop;
+    lp->external = 1;
+    for (i = 0; i < lp->n; i++) {
+      kd_sock *k = &lp->s[i];
+      if (!k->dirty) continue;
+      k->dirty = 0;
+      if (k->want) k->told = 1;
+      lua_pushinteger(L, (lua_Integer)k->fd);
+      lua_rawseti(L, -2, ++n);
+      lua_pushinteger(L, k->want);
+      lua_rawseti(L, -2, ++n);
+    }
+  }
+  lua_pushinteger(L, timer_ms(c));
+  return 2;
+}
+
+/* client:release(): the loop stopped watching every socket changes()
+ * reported as forgotten; close those libcurl closed meanwhile. */
+static int l_release(lua_State *L) {
+  kd_client *c = kd_check_client(L, 1);
+  size_t i = 0;
+  if (!c->loop) return 0;
+  while (i < c->loop->n) {
+    kd_sock *k = &c->loop->s[i];
+    if (k->told && k->want == 0 && !k->dirty) {
+      if (k->closed) close(k->fd);
+      drop_sock(c->loop, k);
+    } else {
+      i++;
+    }
+  }
+  return 0;
+}
+
+/* client:action(fd, ev) -> running: fd is ready (ev: 1 read, 2 write,
+ * 4 error; any mix), or with fd -1 curl's timer fired. */
+static int l_action(lua_State *L) {
+  kd_client *c = kd_check_client(L, 1);
+  lua_Integer fd = luaL_checkinteger(L, 2);
+  lua_Integer ev = luaL_optinteger(L, 3, 0);
+  int running = 0;
+  luaL_argcheck(L, ev >= 0 && ev <= 7, 3, "events must be 0..7");
+  if (live(c)) {
+    int mask = ((ev & 1) ? CURL_CSELECT_IN : 0) | ((ev & 2) ? CURL_CSELECT_OUT : 0) |
+               ((ev & 4) ? CURL_CSELECT_ERR : 0);
+    running = fd < 0 ? act(c, CURL_SOCKET_TIMEOUT, 0) : act(c, (curl_socket_t)fd, mask);
+  }
+  lua_pushinteger(L, running);
+  return 1;
+}
+
+/* client:finished() -> { requests finished since the last call } */
+static int l_finished(lua_State *L) {
+  push_finished(L, kd_check_client(L, 1));
   return 1;
 }
 
@@ -340,6 +629,10 @@ const luaL_Reg kd_multi_methods[] = {
   {"perform", l_perform},
   {"wait", l_wait},
   {"timeout", l_timeout},
+  {"changes", l_changes},
+  {"action", l_action},
+  {"release", l_release},
+  {"finished", l_finished},
   {NULL, NULL}
 };
 

@@ -264,7 +264,14 @@ function Client:redact(s)
 end
 
 function Client:close()
-  self.transport:close()
+  -- through the driver when there is one: an event loop may be watching
+  -- the sockets the core is about to close
+  local d = self._driver
+  if d then
+    d:close()
+  else
+    self.transport:close()
+  end
 end
 
 ---@return boolean

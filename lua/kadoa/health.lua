@@ -57,8 +57,8 @@ function M.check()
   local ci = core.curl_info()
   r.ok(("libcurl %s, TLS: %s%s"):format(ci.version, ci.ssl, ci.http2 and ", HTTP/2" or ""))
   if ci.ssl == "none" then r.error("libcurl has no TLS support: https will not work") end
-  r.info(("event loop: %s; poll interval %d ms"):format(vim.uv and "vim.uv" or "vim.loop",
-    kn.config.poll_interval))
+  r.info(("event loop: %s; requests wake it by socket events only"):format(
+    vim.uv and "vim.uv" or "vim.loop"))
 
   r.start("kadoa: configuration")
   local copts = kn.config.client or {}

@@ -91,8 +91,6 @@ declare("wall_clock", { "function",
   doc = "() -> seconds since the epoch, to age a session from its createdAt (default: os.time)" })
 
 -- hosts -----------------------------------------------------------------------------
-declare("poll_interval", { "number", ge = 1, le = 1000, default = 10,
-  doc = "Neovim: ms, the longest gap between two looks at the sockets" })
 declare("notify", { "boolean", default = true, doc = "Neovim: watches report with vim.notify" })
 declare("pool_size", { "number", ge = 1, whole = true, finite = true, default = 30,
   doc = "OpenResty: idle keepalive connections kept per worker and server" })
@@ -165,7 +163,6 @@ declare("keepalive_timeout", { "number", gt = 0, finite = true, default = 60,
 ---@field client? kadoa.ClientOptions for the editor's client
 ---@field wait? kadoa.WaitOptions for watches
 ---@field top? kadoa.nvim.TopOptions for :KadoaTop
----@field poll_interval? integer ms, the longest gap between two looks at the sockets (1..1000; default 10)
 ---@field notify? boolean watches report with vim.notify (default true)
 
 ---require("kadoa.resty").client(opts): the client's options but ca_file.
@@ -207,7 +204,7 @@ M.groups = {
     "grace", "random", "sleep", "clock", "done", "on_update", "on_error" }),
   fleet = group({ "concurrency", "interval", "max_interval", "min_interval", "factor", "clock",
     "fleet_page_size", "wall_clock" }),
-  nvim = group({ "poll_interval", "notify" }),
+  nvim = group({ "notify" }),
   resty = group(plus(CLIENT, { "pool_size", "keepalive_timeout" })),
 }
 M.groups.resty.ca_file = nil   -- nginx's lua_ssl_trusted_certificate decides trust

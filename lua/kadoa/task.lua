@@ -42,9 +42,8 @@ local unpack = table.unpack or unpack   -- LuaJIT: the global
 ---@return kadoa.Client proxy
 function M.proxy(client)
   client = client.real or client
-  local t = client.transport
   local fetch = function(_, route, timeout, extra, ...)
-    local h, r = t:start(route, timeout, extra, ...)
+    local h, r = client:driver():exchange(current, route, timeout, extra, ...)
     if not h then return nil, r end
     return YIELD("handle", h)   -- resumed with h:result()
   end
@@ -85,14 +84,20 @@ end
 
 local CANCELLED = "request was cancelled"
 
+-- finish(t, result): t's outcome, told to whoever waits for it (on_done)
+local function finish(t, result)
+  t.result = result
+  if t.on_done then t.on_done(result[1], result[2]) end
+end
+
 -- abandon(t): its exchange cancelled, its code never resumed (a worker
 -- kadoa.many gives up on, or one of a cancelled task's)
 local function abandon(t)
   if t.result then return end
-  if t.h then t.h:cancel() end
+  if t.h then t.driver:drop(t.h) end
   for _, w in ipairs(t.group or {}) do abandon(w) end
   t.h, t.wake, t.group = nil, nil, nil
-  t.result = { nil, errors.new("usage", CANCELLED) }
+  finish(t, { nil, errors.new("usage", CANCELLED) })
 end
 
 local function advance(t)
@@ -104,8 +109,8 @@ local function advance(t)
     t.h, t.wake, t.group, t.stop = nil, nil, nil, nil
     local a, b
     if h and gone then
-      h:cancel()
-      a, b = nil, { kind = "usage", message = CANCELLED, sent = true }
+      t.driver:drop(h)
+      a, b = nil, { failure = "usage", detail = CANCELLED, sent = true, elapsed = 0 }
     elseif h then
       a, b = h:result()
     end
@@ -115,9 +120,9 @@ local function advance(t)
     current = outer
     if not ok then
       t.crash = what
-      t.result = { nil, errors.new("usage", "kadoa: task failed: " .. tostring(what)) }
+      finish(t, { nil, errors.new("usage", "kadoa: task failed: " .. tostring(what)) })
     elseif coroutine.status(t.co) == "dead" then
-      t.result = gone and { nil, errors.new("usage", CANCELLED) } or { what, x }
+      finish(t, gone and { nil, errors.new("usage", CANCELLED) } or { what, x })
     elseif what == "handle" then t.h = x
     elseif what == "sleep" then t.wake = t.client.settings.clock() + (tonumber(x) or 0)
     elseif what == "join" then t.group, t.stop = x, y
@@ -137,8 +142,32 @@ function M.start(client, fn, ...)
   local n, args = select("#", ...), { ... }
   local t = setmetatable({ client = real, driver = real:driver(),
     co = coroutine.create(function() return fn(p, unpack(args, 1, n)) end) }, Task)
+  t.root = current and current.root or t   -- a worker's exchanges wake its root
   advance(t)
   return t
+end
+
+-- task:landed(): the exchange it waits for is over (the driver says so);
+-- its root's notify, if a loop set one, moves it on from the loop.
+function Task:landed()
+  local notify = self.root.notify
+  if notify then notify() end
+end
+
+-- task:sleep_ms() -> ms until it (or a task it joined) is done sleeping;
+-- -1 when none sleeps. The loop's timer for that, beside the driver's own.
+---@return integer ms
+function Task:sleep_ms()
+  if self.result then return -1 end
+  if self.wake then
+    return math.max(0, math.ceil((self.wake - self.client.settings.clock()) * 1000))
+  end
+  local ms = -1
+  for _, w in ipairs(self.group or {}) do
+    local m = w:sleep_ms()
+    if m >= 0 and (ms < 0 or m < ms) then ms = m end
+  end
+  return ms
 end
 
 M.spawn = M.start   -- kadoa.many's host face: a worker is a task

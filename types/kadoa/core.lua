@@ -105,8 +105,27 @@ function Transport:perform() end
 ---@param ms integer
 function Transport:wait(ms) end
 
----@return integer ms until perform is wanted; -1 for none
+---@return integer ms until curl's timer is due; -1 for none
 function Transport:timeout() end
+
+---The sockets whose wanted events changed since the last call, for a loop
+---outside the core; from the first call on, closes of sockets it was told
+---about wait for release().
+---@return integer[] changes fd, want, ... (want 1 read, 2 write, 3 both, 0 stop watching)
+---@return integer ms until curl's timer is due; -1 for none
+function Transport:changes() end
+
+---Tell libcurl a socket is ready, or with fd -1 that its timer fired.
+---@param fd integer
+---@param ev integer 1 read, 2 write, 4 error (any sum)
+---@return integer running
+function Transport:action(fd, ev) end
+
+---The loop stopped watching every socket changes() reported as forgotten.
+function Transport:release() end
+
+---@return kadoa.core.Handle[] finished the handles finished since the last call (each once)
+function Transport:finished() end
 
 ---The request target, for other hosts' transports.
 ---@param route kadoa.core.Route

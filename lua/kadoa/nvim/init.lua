@@ -12,7 +12,7 @@
 -- A thin layer: the work is the library's (kadoa.client, kadoa.wait,
 -- kadoa.options), each Neovim concern has its own module:
 --   kadoa.nvim.loader    finding the C core for this Neovim's LuaJIT
---   kadoa.nvim.driver    one libuv timer per client drives its requests
+--   kadoa.nvim.driver    socket events on vim.loop drive each client's requests
 --   kadoa.nvim.watch     kadoa.wait in a coroutine, statusline, notifications
 --   kadoa.nvim.browse    crawled pages and sessions in scratch buffers
 --   kadoa.nvim.top       every crawl in one live buffer (kadoa.fleet)
@@ -36,7 +36,6 @@ M.config = {
   client = {},          -- options for kadoa.client (api_key, base_url, timeout, ...)
   wait = {},            -- options for kadoa.wait used by watch (interval, timeout, ...)
   top = {},             -- :KadoaTop: confirm (p/r ask first), split, kadoa.fleet's options
-  poll_interval = options.declarations.poll_interval.default,   -- ms
   notify = options.declarations.notify.default,                 -- watches use vim.notify
 }
 
@@ -60,7 +59,7 @@ local function check(group, opts, fname, extra)
 end
 
 -- setup([opts]): opts.client (kadoa.client options), opts.wait (watch's
--- kadoa.wait options), opts.poll_interval (ms) and opts.notify, checked
+-- kadoa.wait options) and opts.notify, checked
 -- with kadoa.options and merged deeply into M.config; opts.top (the
 -- :KadoaTop view's: confirm, split, and kadoa.fleet's own options, which
 -- fleet checks when the view is opened): a later setup
@@ -75,7 +74,6 @@ function M.setup(opts)
   -- in place: other modules and users may hold M.config
   local merged = options.merge(M.config, opts)
   for k, v in pairs(merged) do M.config[k] = v end
-  driver.poll_interval = M.config.poll_interval
   if opts.client then client_obj = nil end
 end
 
