@@ -86,19 +86,17 @@ describe("kadoa.request", function()
   end)
 
   it("never blocks in poll, perform or timeout", function()
-    local req = assert(client:start("slow-400"))
-    local worst = 0
-    while not req:done() do
-      local t = core.monotime()
-      req:poll()
+    -- a server that never answers: a call that blocked would wait out the
+    -- 30 s budget and come back done; twenty that do not leave it running
+    local req = assert(client:start("hang", { timeout = 30 }))
+    for _ = 1, 20 do
+      assert.is_nil(req:poll())
       client:driver():step()
-      local ms = req:timeout()
-      assert.is_number(ms)
-      worst = math.max(worst, core.monotime() - t)
+      assert.is_number(req:timeout())
       core.sleep(0.005)
     end
-    assert.truthy(req:poll())
-    assert.is_true(worst < 0.05, ("a poll took %.3f s"):format(worst))
+    assert.is_false(req:done())
+    req:cancel()
   end)
 
   describe("cancel", function()
