@@ -97,9 +97,8 @@ local function compile(name, d)
     d.params[#d.params + 1] = { opt, q[1] }
   end
   table.sort(d.params, function(x, y) return x[2] < y[2] end)
-  if d.starts then   -- wait: true or wait's options, checked in prepare
-    d.options.wait, d.options.callback = "any", options.declarations.callback
-  end
+  if d.starts then d.options.wait = "any" end   -- true or wait's options: checked in prepare
+  if d.callback then d.options.callback = options.declarations.callback end
   if d.body then d.options.extra = "table" end     -- fields this version does not know
   if d.raw or d.field then d.options.path = { "string", nonul = true } end   -- stream to a file
   -- the positional arguments: path segments, or body fields, or a body
@@ -151,12 +150,8 @@ end
 -- A start's `callback`: the URL with a fresh secret added as kadoa_token,
 -- so a receiver can tell Kadoa's call from anyone else's (the callback is
 -- not signed), and the token. 128 bits from the OS, one per crawl.
-local function callback_of(d, fname, o)
+local function callback_of(fname, o)
   local url = o.callback
-  if not d.callback then
-    return usage(fname, "option 'callback' is not available: the API's start from a saved config "
-      .. "takes only configId, so no token can be added (save callbackUrl in the config instead)")
-  end
   if o.raw then
     return usage(fname, "option 'callback' returns its token on the decoded result: not with raw")
   end
@@ -230,6 +225,10 @@ end
 ---@return kadoa.api.Request|nil request
 ---@return kadoa.Error|nil err a usage error
 function M.prepare(d, opts, fname, a, b)
+  if d.starts and not d.callback and type(opts) == "table" and opts.callback ~= nil then
+    return usage(fname, "option 'callback' is not available: the API's start from a saved config "
+      .. "takes only configId, so no token can be added (save callbackUrl in the config instead)")
+  end
   local w = d.starts and type(opts) == "table" and opts.wait or nil
   if w ~= nil then
     local o = {}
@@ -244,7 +243,7 @@ function M.prepare(d, opts, fname, a, b)
   local rq = { call = d, budget = o.timeout, retries = o.retries, wait = w or nil }
   local cb, token
   if o.callback then
-    cb, token = callback_of(d, fname, o)
+    cb, token = callback_of(fname, o)
     if not cb then return nil, token end
     rq.callback_token = token
   end

@@ -466,7 +466,8 @@ describe("examples/dashboard, pushed by Kadoa's callback", function()
     local first = assert(s:next(10), "no first snapshot")
     -- the control: a crawl without a callback, over 1 s from now
     local plain = assert(api:crawl("https://pages-5.seconds-1.plain.example.com/")).sessionId
-    local code, body = post(dash.port, "/dashboard/start", '{"url":"https://pages-8.seconds-3.pushed.example.com/"}')
+    local code, body = post(dash.port, "/dashboard/start",
+      '{"url":"https://pages-8.seconds-3.pushed.example.com/"}')
     local started = socket.gettime()
     assert.are.equal(200, code, body)
     local res = cjson.decode(body)
@@ -480,7 +481,8 @@ describe("examples/dashboard, pushed by Kadoa's callback", function()
     assert.are.equal("running", row_of(latest, plain).state)
     -- the pushed crawl is over 3 s after its start: Kadoa's call, confirmed,
     -- wakes the refresher, and the stream carries it
-    local shown = wait_for(s, { pushed }, 20, function(snap) return row_of(snap, pushed).state == "finished" end)
+    local shown = wait_for(s, { pushed }, 20,
+      function(snap) return row_of(snap, pushed).state == "finished" end)
     local t = socket.gettime()
     s:close()
     assert.are.equal(204, called(pushed).code)
