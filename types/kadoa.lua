@@ -27,6 +27,7 @@
 ---@field payload kadoa.StatusPayload
 ---@field sessionId? string
 ---@field error? string
+---@field callback_token? string a crawl's with `wait` and `callback`: its secret
 ---@field [string] any
 
 ---crawl, crawl_with_config: a started crawl (with `wait`: the final kadoa.StatusResult).
