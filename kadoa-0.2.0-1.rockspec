@@ -115,6 +115,7 @@ build = {
       ["kadoa.request"] = "lua/kadoa/request.lua",
       ["kadoa.resty.init"] = "lua/kadoa/resty/init.lua",
       ["kadoa.resty.transport"] = "lua/kadoa/resty/transport.lua",
+      ["kadoa.resty.callback"] = "lua/kadoa/resty/callback.lua",
       ["kadoa.schema"] = "lua/kadoa/schema.lua",
       ["kadoa.text"] = "lua/kadoa/text.lua",
       ["kadoa.wait"] = "lua/kadoa/wait.lua",

@@ -522,6 +522,7 @@ static const luaL_Reg module_funcs[] = {
   {"mkdir", l_mkdir},
   {"private_file", l_private_file},
   {"curl_info", l_curl_info},
+  {"token", kd_token},
   {"term_size", kd_term_size},
   {"terminal", kd_terminal},
   {NULL, NULL}

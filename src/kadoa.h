@@ -279,6 +279,7 @@ void kd_push_redacted(lua_State *L, const struct kd_config *cfg, const char *s, 
 void kd_seed(uint64_t rng[2], const void *salt);   /* from /dev/urandom */
 uint64_t kd_random(uint64_t s[2]);                  /* xorshift128+ */
 void kd_request_id(char *out, uint64_t rng[2]);     /* 36 chars, no NUL */
+int kd_token(lua_State *L);                        /* core.token: a secret, hex */
 
 /* ---- core.c / multi.c: the client and its non-blocking requests ----- */
 

@@ -5,7 +5,11 @@
  * Request ids and retry jitter need to be unique and spread, not secret:
  * a small fast generator per client is enough, and clients that fail
  * together do not retry together because each is seeded on its own.
+ * A secret (a callback's token) is another matter: core.token reads the
+ * OS's generator for every one, and has no fallback.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -46,4 +50,36 @@ void kd_request_id(char *out, uint64_t rng[2]) {
     out[o++] = hexd[b[i] >> 4];
     out[o++] = hexd[b[i] & 15];
   }
+}
+
+/* core.token([nbytes]) -> hex | nil, message: nbytes (default 16, at most
+ * 256) from /dev/urandom as lowercase hex, for a secret a receiver checks.
+ * Never from the generator above: that one is predictable from its output. */
+int kd_token(lua_State *L) {
+  static const char hexd[] = "0123456789abcdef";
+  unsigned char b[256];
+  char out[512];
+  lua_Integer n = luaL_optinteger(L, 1, 16);
+  size_t got = 0, i;
+  int fd, e = 0;
+  luaL_argcheck(L, n >= 1 && n <= 256, 1, "between 1 and 256 bytes expected");
+  fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) e = errno;
+  while (!e && got < (size_t)n) {
+    ssize_t r = read(fd, b + got, (size_t)n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) e = r < 0 ? errno : EIO; else got += (size_t)r;
+  }
+  if (fd >= 0) close(fd);
+  if (e) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot read /dev/urandom: %s", strerror(e));
+    return 2;
+  }
+  for (i = 0; i < got; i++) {
+    out[2 * i] = hexd[b[i] >> 4];
+    out[2 * i + 1] = hexd[b[i] & 15];
+  }
+  lua_pushlstring(L, out, 2 * got);
+  return 1;
 }

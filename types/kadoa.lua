@@ -27,11 +27,13 @@
 ---@field payload kadoa.StatusPayload
 ---@field sessionId? string
 ---@field error? string
+---@field callback_token? string a crawl's with `wait` and `callback`: its secret
 ---@field [string] any
 
 ---crawl, crawl_with_config: a started crawl (with `wait`: the final kadoa.StatusResult).
 ---@class kadoa.StartResult
 ---@field sessionId string the new crawl's session id
+---@field callback_token? string with opts.callback: the secret added to its URL (wait: on the final status)
 ---@field message? string
 ---@field configId? string
 ---@field error? string
@@ -153,6 +155,7 @@
 
 ---@class kadoa.CrawlOptions: kadoa.BodyOptions
 ---@field wait? true|kadoa.WaitOptions wait for the crawl too: returns its final status
+---@field callback? string crawl: the http(s) URL Kadoa calls once the crawl is over (a kadoa_token added)
 
 ---The body of a crawl: the API's StartCrawlerSessionRequest fields.
 ---@class kadoa.CrawlBody

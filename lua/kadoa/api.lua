@@ -22,6 +22,8 @@
 --                                              -- field of the answer to a file
 --     starts = true,                           -- the answer names a session:
 --                                              -- opts.wait waits for it
+--     callback = "callbackUrl",                -- the body field opts.callback
+--                                              -- fills (the URL, a token added)
 --     unsafe = true,                           -- not idempotent (POSTs are)
 --   }
 --
@@ -34,7 +36,8 @@
 --   { call = <declaration>, [1] = segment, [2] = segment,
 --     extra = { query, body, raw, file, field } or nil (kadoa.core's),
 --     budget = seconds or nil, retries = n or nil,
---     wait = kadoa.wait's options or nil (a call that `starts`) }
+--     wait = kadoa.wait's options or nil (a call that `starts`),
+--     callback_token = the secret in the callback URL sent, or nil }
 
 local core = require("kadoa.core")
 local options = require("kadoa.options")
@@ -49,6 +52,7 @@ M.calls = {
   status = { "GET", "/v4/crawl/{session id}/status",
     doc = "how far a crawl got: { payload = { crawledPages, activeJobs, waitingJobs, finished }, ... }" },
   crawl = { "POST", "/v4/crawl/", body = "StartCrawlerSessionRequest", shorthand = "url", starts = true,
+    callback = "callbackUrl",
     doc = "start a crawl; body: the API's fields (url or startUrls, maxPages, ...) or a URL" },
   crawl_with_config = { "POST", "/v4/crawl/start", body = "StartSessionWithConfigRequest",
     args = { "configId" }, starts = true, doc = "start a crawl from a saved config" },
@@ -94,6 +98,7 @@ local function compile(name, d)
   end
   table.sort(d.params, function(x, y) return x[2] < y[2] end)
   if d.starts then d.options.wait = "any" end   -- true or wait's options: checked in prepare
+  if d.callback then d.options.callback = options.declarations.callback end
   if d.body then d.options.extra = "table" end     -- fields this version does not know
   if d.raw or d.field then d.options.path = { "string", nonul = true } end   -- stream to a file
   -- the positional arguments: path segments, or body fields, or a body
@@ -142,10 +147,38 @@ local function wait_of(fname, w)
   return wo
 end
 
+-- A start's `callback`: the URL with a fresh secret added as kadoa_token,
+-- so a receiver can tell Kadoa's call from anyone else's (the callback is
+-- not signed), and the token. 128 bits from the OS, one per crawl.
+local function callback_of(fname, o)
+  local url = o.callback
+  if o.raw then
+    return usage(fname, "option 'callback' returns its token on the decoded result: not with raw")
+  end
+  local scheme, host = url:match("^(%a[%w+.-]*)://([^/?#]*)")
+  scheme = scheme and scheme:lower()
+  if scheme ~= "http" and scheme ~= "https" then
+    return usage(fname, "option 'callback' must be an http:// or https:// URL")
+  end
+  if host:gsub("^.*@", "") == "" or url:find("%s") then
+    return usage(fname, "option 'callback' must name a host and hold no spaces")
+  end
+  if url:find("#", 1, true) then return usage(fname, "option 'callback' must not have a fragment") end
+  local q = url:match("%?(.*)$")
+  if q and ("&" .. q):find("&kadoa_token=", 1, true) then
+    return usage(fname, "option 'callback' already has a kadoa_token: the client adds its own")
+  end
+  local token, terr = core.token(16)
+  if not token then return nil, errors.new("io", fname .. ": no callback token: " .. terr) end
+  local sep = not q and "?" or (q == "" or q:sub(-1) == "&") and "" or "&"
+  return url .. sep .. "kadoa_token=" .. token, token
+end
+
 -- The JSON body of a body call, from its positional argument(s): a table
 -- of the API's fields (or, with `shorthand`, a string for that field), or
--- strings naming the fields in `args`.
-local function body_of(d, fname, o, a, b)
+-- strings naming the fields in `args`; cb: a start's callback URL for the
+-- field d.callback.
+local function body_of(d, fname, o, a, b, cb)
   local fields
   if d.args then
     fields = {}
@@ -160,6 +193,15 @@ local function body_of(d, fname, o, a, b)
   else
     fields = a
   end
+  if cb and type(fields) == "table" then
+    if fields[d.callback] ~= nil then
+      return nil, ("give the callback URL as option 'callback' or as body field %s, not both")
+        :format(d.callback)
+    end
+    local f = { [d.callback] = cb }
+    for k, v in pairs(fields) do f[k] = v end
+    fields = f
+  end
   return require("kadoa.body").check(d.body, fields, fname, o.extra)
 end
 
@@ -169,6 +211,7 @@ end
 ---@field budget? number seconds (nil: the client's timeout)
 ---@field retries? integer (nil: the client's)
 ---@field wait? table kadoa.wait's options (a start with opts.wait)
+---@field callback_token? string the secret in the callback URL (a start with opts.callback)
 
 -- prepare(call, opts, fname, a, b) -> request | nil, err
 -- One invocation of a call as a request table (see the top): its options
@@ -182,6 +225,10 @@ end
 ---@return kadoa.api.Request|nil request
 ---@return kadoa.Error|nil err a usage error
 function M.prepare(d, opts, fname, a, b)
+  if d.starts and not d.callback and type(opts) == "table" and opts.callback ~= nil then
+    return usage(fname, "option 'callback' is not available: the API's start from a saved config "
+      .. "takes only configId, so no token can be added (save callbackUrl in the config instead)")
+  end
   local w = d.starts and type(opts) == "table" and opts.wait or nil
   if w ~= nil then
     local o = {}
@@ -194,12 +241,18 @@ function M.prepare(d, opts, fname, a, b)
   local o, err = options.check("call", opts, fname, d.options)
   if not o then return nil, err end
   local rq = { call = d, budget = o.timeout, retries = o.retries, wait = w or nil }
+  local cb, token
+  if o.callback then
+    cb, token = callback_of(fname, o)
+    if not cb then return nil, token end
+    rq.callback_token = token
+  end
   if not d.body then rq[1], rq[2] = a, b end
   local extra
   local q = query_of(d, o)
   if q or o.raw or d.raw then extra = { query = q, raw = o.raw or d.raw or nil } end
   if d.body then
-    local text, berr = body_of(d, fname, o, a, b)
+    local text, berr = body_of(d, fname, o, a, b, cb)
     if not text then
       if type(berr) == "string" then return usage(fname, berr) end
       return nil, berr

@@ -139,8 +139,20 @@ end
 -- started, then waited for with kadoa.wait's schedule. It returns what
 -- wait returns: the final status (its sessionId is the crawl's) or nil and
 -- an error that names the session (err.session_id), so the caller can go on.
+-- A start with `callback` returns its token on the result; a host with a
+-- receiver (OpenResty: client:remember) keeps it from before the start, so
+-- a callback can never come for a token it does not know yet.
 local function run_and_wait(self, rq)
+  local token, keep = rq.callback_token, self.remember
+  if token and keep then
+    local ok, kerr = keep(self, token)
+    if not ok then return nil, kerr end
+  end
   local started, err = run(self, rq)
+  if token then
+    if keep then keep(self, token, started and started.sessionId or false) end
+    if started then started.callback_token = token end
+  end
   if not rq.wait or not started then return started, err end
   local id = started.sessionId
   if type(id) ~= "string" or id == "" then
@@ -148,6 +160,7 @@ local function run_and_wait(self, rq)
   end
   local res, werr = self:wait(id, rq.wait)
   if werr then werr.session_id = id end
+  if res then res.callback_token = token end
   return res, werr
 end
 
@@ -218,7 +231,8 @@ end
 
 -- client:send(name, seg..., opts) -> request | nil, err: any call of the
 -- API, non-blocking (see kadoa.request). A start with `wait` is a task
--- (kadoa.task: the same face) that starts the crawl, then waits for it.
+-- (kadoa.task: the same face) that starts the crawl, then waits for it;
+-- so is one with `callback` (its token goes on the result).
 ---@param name string a call of kadoa.api ("status", "pages", ...)
 ---@param ... any the call's arguments, then its options, as for the blocking method
 ---@return kadoa.Request|kadoa.Task|nil req
@@ -232,7 +246,7 @@ function Client:send(name, ...)
   args(d, name, a, b)
   local rq, err = prepare(d, opts, name, a, b)
   if not rq then return nil, err end
-  if rq.wait then return require("kadoa.task").start(self, run_and_wait, rq) end
+  if rq.wait or rq.callback_token then return require("kadoa.task").start(self, run_and_wait, rq) end
   return self:driver():start(rq)
 end
 

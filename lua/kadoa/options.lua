@@ -57,6 +57,9 @@ declare("random", { "function",
   doc = "() -> a number in [0, 1) for jitter (default: the client's own generator, seeded from the OS)" })
 declare("raw", { "boolean", default = false,
   doc = "the answer's body as the API sent it, not decoded" })
+declare("callback", { "string", nocontrol = true,
+  doc = "a start: the http(s) URL Kadoa calls when the crawl is over, sent with a secret "
+    .. "kadoa_token added (returned as the result's callback_token)" })
 
 -- status_many and other many-at-once runs --------------------------------------
 declare("concurrency", { "number", ge = 1, whole = true, finite = true, default = 16,
@@ -96,6 +99,20 @@ declare("pool_size", { "number", ge = 1, whole = true, finite = true, default = 
   doc = "OpenResty: idle keepalive connections kept per worker and server" })
 declare("keepalive_timeout", { "number", gt = 0, finite = true, default = 60,
   doc = "OpenResty: seconds an idle connection is kept" })
+declare("callback_dict", { "string", default = "kadoa_callbacks",
+  doc = "OpenResty: the lua_shared_dict a start's callback token is kept in for kadoa.resty.callback" })
+
+-- kadoa.resty.callback's receiver -------------------------------------------------
+declare("receiver_dict", { "string", key = "dict", default = D.callback_dict.default,
+  doc = "the lua_shared_dict the tokens are kept in (the starting clients' callback_dict)" })
+declare("on_finished", { "function",
+  doc = "(status) once per crawl, in a timer, after a status call confirms the crawl is over" })
+declare("confirm", { "number", ge = 0, finite = true, default = 60,
+  doc = "seconds the status is asked (wait's schedule) until it says the crawl is over; 0: once" })
+declare("callback_max_body", { "number", ge = 0, le = 1024 * 1024, whole = true, default = 16 * 1024,
+  key = "max_body", doc = "bytes of a callback's body read at most; a larger one gets 413" })
+declare("client", { "table",
+  doc = "client options for the confirming status calls (default: the environment's)" })
 
 -- The option tables as editors see them (LuaCATS): one class per group
 -- below, the same names, types, ranges and defaults as the declarations
@@ -169,6 +186,8 @@ declare("keepalive_timeout", { "number", gt = 0, finite = true, default = 60,
 ---@class kadoa.resty.Options: kadoa.ClientOptions
 ---@field pool_size? integer idle keepalive connections kept per worker and server (>= 1; default 30)
 ---@field keepalive_timeout? number seconds an idle connection is kept (> 0; default 60)
+---@field callback_dict? string the lua_shared_dict a start's callback token is kept in
+---(default "kadoa_callbacks")
 
 -- Groups: which options a function takes (option name -> declaration).
 -- Names in `inherit` get no default: unset, they fall back to the client's
@@ -205,7 +224,8 @@ M.groups = {
   fleet = group({ "concurrency", "interval", "max_interval", "min_interval", "factor", "clock",
     "fleet_page_size", "wall_clock" }),
   nvim = group({ "notify" }),
-  resty = group(plus(CLIENT, { "pool_size", "keepalive_timeout" })),
+  resty = group(plus(CLIENT, { "pool_size", "keepalive_timeout", "callback_dict" })),
+  callback = group({ "receiver_dict", "on_finished", "confirm", "callback_max_body", "client" }),
 }
 M.groups.resty.ca_file = nil   -- nginx's lua_ssl_trusted_certificate decides trust
 
@@ -282,7 +302,7 @@ end
 -- check(group, opts, fname [, extra]) -> options with defaults | nil, err
 -- extra: further names this one function takes (name -> declaration, or
 -- name -> type string for plain values such as a call's page number).
----@param gname "client"|"call"|"many"|"wait"|"fleet"|"nvim"|"resty"
+---@param gname "client"|"call"|"many"|"wait"|"fleet"|"nvim"|"resty"|"callback"
 ---@param opts table|nil
 ---@param fname string|nil the function's name, for messages
 ---@param extra? table<string, table|string> further names this function takes
@@ -317,7 +337,7 @@ function M.check(gname, opts, fname, extra)
 end
 
 -- defaults(group) -> a fresh table of the group's defaults
----@param gname "client"|"call"|"many"|"wait"|"fleet"|"nvim"|"resty"
+---@param gname "client"|"call"|"many"|"wait"|"fleet"|"nvim"|"resty"|"callback"
 ---@return table
 function M.defaults(gname)
   local t = {}

@@ -44,6 +44,24 @@ local function get(port, path)
     socket.gettime() - t0, data:match("^(.-)\r\n\r\n")
 end
 
+-- a POST: the status and body. chunked: the body in one chunk, without a
+-- Content-Length (HTTP/1.1 then; else 1.0, so the answer is not chunked)
+local function post(port, path, body, chunked)
+  local c = assert(socket.tcp())
+  c:settimeout(10)
+  assert(c:connect("127.0.0.1", port))
+  local head = "POST " .. path .. (chunked and " HTTP/1.1" or " HTTP/1.0")
+    .. "\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    .. "Content-Type: application/json\r\n"
+  assert(c:send(head .. (chunked and ("Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n")
+    :format(#body, body) or ("Content-Length: %d\r\n\r\n%s"):format(#body, body))))
+  local data, err, partial = c:receive("*a")
+  c:close()
+  data = data or partial
+  assert(data and data ~= "", "no response: " .. tostring(err))
+  return tonumber(data:match("^HTTP/%d%.%d (%d%d%d)")), data:match("\r\n\r\n(.*)$")
+end
+
 local function get_json(port, path)
   local code, body = get(port, path)
   assert(code == 200, path .. ": HTTP " .. tostring(code) .. " " .. tostring(body))
@@ -114,6 +132,43 @@ end
 
 ---------------------------------------------------------------------------
 
+-- examples/dashboard/nginx.conf started as it is (ports, temp paths, the
+-- tree's location and the workers put in) against the mock srv, with its
+-- callback URL (KADOA_CALLBACK_URL) this nginx's own. opts: workers
+-- (default 1: the refresher, every stream and the pings share it), fleet
+-- (Lua text: kadoa.fleet's options, the refresh schedule)
+local function start_dashboard(dir, srv, opts)
+  opts = opts or {}
+  os.execute("chmod 755 " .. q(dir))
+  local f = assert(io.open(ROOT .. "/examples/dashboard/nginx.conf"))
+  local conf = f:read("*a")
+  f:close()
+  local n
+  conf, n = conf:gsub("listen 127%.0%.0%.1:8090", "listen 127.0.0.1:%%PORT%%")
+  assert(n == 1, "the listen line moved")
+  conf = conf:gsub("/tmp/kadoa%-dashboard", dir .. "/dash")
+    :gsub("%$prefix", ROOT)
+    :gsub('ngx%.config%.prefix%(%) %.%. "', '"' .. ROOT .. '/')
+    :gsub("/usr/lib/nginx/modules", nginx.modules)
+    :gsub("worker_processes auto;", "worker_processes " .. (opts.workers or 1) .. ";")
+  if opts.fleet then
+    conf, n = conf:gsub('require%("kadoa%.fleet"%)%.new%(client%)',
+      'require("kadoa.fleet").new(client, ' .. opts.fleet .. ')')
+    assert(n == 1, "the model's line moved")
+  end
+  -- a test never sends DNS queries off this machine, even by mistake
+  assert(conf:match("\n%s*resolver 127%.0%.0%.1:1 "), "the example's resolver must point nowhere")
+  assert(conf:match('"' .. ROOT:gsub("%p", "%%%0") .. '/examples/dashboard/index.html"'))
+  -- started as the README says, with no `user` line: as root its worker
+  -- runs as nobody, who may not read this tree
+  local port = mock.closed_port()
+  local dash = nginx.start(dir, nil, { conf = conf, pid = dir .. "/dash.pid", master = true, port = port,
+    env = { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url,
+            KADOA_CALLBACK_URL = "http://127.0.0.1:" .. port .. "/dashboard/callback" } })
+  dash:wait_http("/ping", 200)
+  return dash
+end
+
 describe("examples/dashboard", function()
   local srv, dir, dash, api
   local measured = {}
@@ -121,27 +176,7 @@ describe("examples/dashboard", function()
   setup(function()
     srv = mock.start({ key = KEY })
     dir = nginx.tempdir()
-    os.execute("chmod 755 " .. q(dir))
-    local f = assert(io.open(ROOT .. "/examples/dashboard/nginx.conf"))
-    local conf = f:read("*a")
-    f:close()
-    local n
-    conf, n = conf:gsub("listen 127%.0%.0%.1:8090", "listen 127.0.0.1:%%PORT%%")
-    assert(n == 1, "the listen line moved")
-    conf = conf:gsub("/tmp/kadoa%-dashboard", dir .. "/dash")
-      :gsub("%$prefix", ROOT)
-      :gsub('ngx%.config%.prefix%(%) %.%. "', '"' .. ROOT .. '/')
-      :gsub("/usr/lib/nginx/modules", nginx.modules)
-      -- one worker: the refresher, every stream and the pings share it
-      :gsub("worker_processes auto;", "worker_processes 1;")
-    -- a test never sends DNS queries off this machine, even by mistake
-    assert(conf:match("\n%s*resolver 127%.0%.0%.1:1 "), "the example's resolver must point nowhere")
-    assert(conf:match('"' .. ROOT:gsub("%p", "%%%0") .. '/examples/dashboard/index.html"'))
-    -- started as the README says, with no `user` line: as root its worker
-    -- runs as nobody, who may not read this tree
-    dash = nginx.start(dir, nil, { conf = conf, pid = dir .. "/dash.pid", master = true,
-                                   env = { KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url } })
-    dash:wait_http("/ping", 200)
+    dash = start_dashboard(dir, srv)
     api = assert(kadoa.client({ api_key = KEY, base_url = srv.url, retries = 0 }))
   end)
 
@@ -381,5 +416,116 @@ describe("examples/dashboard", function()
     assert.is_nil(shown:find('<img src="q"', 1, true), "markup from the server became an element")
     measured.browser = ("a headless chromium dump of the live page: %.1f s; rows %d -> %d pages; "
       .. "screenshot %s"):format(took, before[ids[1]].pages, after[ids[1]].pages, png)
+  end)
+end)
+
+describe("examples/dashboard, pushed by Kadoa's callback", function()
+  local srv, dir, dash, api, pushed
+  local measured
+
+  setup(function()
+    srv = mock.start({ key = KEY })
+    dir = nginx.tempdir()
+    -- two workers (a callback may land in either; worker 0 refreshes), and
+    -- a refresh every 30 s: anything sooner is the callback's doing
+    dash = start_dashboard(dir, srv, { workers = 2, fleet = "{ interval = 30, max_interval = 30 }" })
+    api = assert(kadoa.client({ api_key = KEY, base_url = srv.url, retries = 0 }))
+  end)
+
+  teardown(function()
+    if api then api:close() end
+    if dash then dash:stop() end
+    if srv then srv:stop() end
+    nginx.remove(dir)
+    if measured then io.stderr:write("\nmeasured: ", measured, "\n") end
+  end)
+
+  -- the mock's record of its callback for session id, once it made it
+  local function called(id)
+    for _ = 1, 200 do
+      for _, c in ipairs(get_json(srv.port, "/mock/callbacks").calls) do
+        if c.sessionId == id then return c end
+      end
+      socket.sleep(0.05)
+    end
+    error("the mock never called back for " .. id)
+  end
+
+  local function workers()
+    return (sh("ps -o pid= --ppid " .. string.format("%d", dash.pid) .. " | sort"):gsub("%s+", " "))
+  end
+
+  -- the Lua errors (and worse) nginx has logged so far
+  local function lua_errors()
+    return sh("cat " .. q(dash.dir .. "/error.log") .. " " .. q(dash.dir .. "/out.log")
+      .. " 2>/dev/null | grep -E '\\[(error|crit|alert|emerg)\\].*(lua|runtime error)'")
+  end
+
+  it("shows a crawl started with a callback finished at once, not at the next refresh", function()
+    local s = stream(dash.port)
+    local first = assert(s:next(10), "no first snapshot")
+    -- the control: a crawl without a callback, over 1 s from now
+    local plain = assert(api:crawl("https://pages-5.seconds-1.plain.example.com/")).sessionId
+    local code, body = post(dash.port, "/dashboard/start",
+      '{"url":"https://pages-8.seconds-3.pushed.example.com/"}')
+    local started = socket.gettime()
+    assert.are.equal(200, code, body)
+    local res = cjson.decode(body)
+    assert.is_true(res.callback)
+    pushed = res.sessionId
+    -- the start's own push shows its row
+    assert.are.equal("running", row_of(wait_for(s, { pushed, plain }, 10), pushed).state)
+    -- past the plain crawl's end: no refresh since, so it is not shown over
+    socket.sleep(math.max(0, started + 2.5 - socket.gettime()))
+    local latest = get_json(dash.port, "/dashboard/snapshot")
+    assert.are.equal("running", row_of(latest, plain).state)
+    -- the pushed crawl is over 3 s after its start: Kadoa's call, confirmed,
+    -- wakes the refresher, and the stream carries it
+    local shown = wait_for(s, { pushed }, 20,
+      function(snap) return row_of(snap, pushed).state == "finished" end)
+    local t = socket.gettime()
+    s:close()
+    assert.are.equal(204, called(pushed).code)
+    assert.are.equal("finished", row_of(shown, plain).state)
+    measured = ("a crawl with a callback shown finished %.2f s after it was over "
+      .. "(the mock ends it 3 s after its start; the refresh interval is 30 s)"):format(t - started - 3)
+    -- before the refresh after the first could have come
+    assert.is_true(shown.at - first.at < 30, measured)
+    assert.is_true(first.next >= 29, "the refresh interval is not 30 s: " .. tostring(first.next))
+  end)
+
+  it("refuses forged callbacks: none changes the dashboard or hurts a worker", function()
+    assert(pushed, "needs the crawl of the test before")
+    local pids, errs = workers(), lua_errors()
+    assert.matches("^ ?%d+ %d+ ?$", pids)
+    local before = get_json(dash.port, "/dashboard/stats")
+    local hook = "/dashboard/callback"
+    local replay = called(pushed).url:match("^https?://[^/]+(.*)$")
+    local done = '{"sessionId":"' .. pushed .. '","finished":true}'
+    local other = "0123456789abcdef0123456789abcdef"
+    for _, case in ipairs({
+      { 403, hook, done },                                       -- no token
+      { 403, hook .. "?kadoa_token=" .. other, done },           -- a wrong one
+      { 403, hook .. "?kadoa_token=" .. other, "not json at all \0\255" },
+      { 403, hook .. "?kadoa_token=" .. other, '{"sessionId":"nobody-knows","finished":true}' },
+      { 403, replay, done },                                     -- used already
+      -- too big: refused by the token before the body is read (a good
+      -- token's big body is spec/hosts/nginx_test.lua's), or by nginx's
+      -- client_max_body_size
+      { 403, hook .. "?kadoa_token=" .. other, ("x"):rep(20000), or_413 = true },
+      { 403, hook .. "?kadoa_token=" .. other, ("x"):rep(20000), true, or_413 = true },
+    }) do
+      local got = post(dash.port, case[2], case[3], case[4])
+      if case.or_413 and got == 413 then got = 403 end
+      assert.are.equal(case[1], got, case[2])
+    end
+    -- a start from elsewhere than this machine is refused by the example:
+    -- only the method is checkable here (the test runs on loopback)
+    assert.are.equal(403, (get(dash.port, "/dashboard/start")))
+    socket.sleep(1.5)   -- past the watchers' looks and any refresh a kick would start
+    local after = get_json(dash.port, "/dashboard/stats")
+    assert.are.same({ before.version, before.refreshes }, { after.version, after.refreshes })
+    assert.are.equal(pids, workers())
+    assert.are.equal(errs, lua_errors())
   end)
 end)

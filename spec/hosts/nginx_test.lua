@@ -254,6 +254,31 @@ local LOCATIONS = [=[
       }
     }
 
+    # a crawl started with a callback to the URL in the query (dict: the
+    # client's callback_dict), its result
+    location = /cb/start {
+      content_by_lua_block {
+        local a = ngx.req.get_uri_args()
+        local c = assert(require("kadoa.resty").client({ retries = 0, callback_dict = a.dict }))
+        local res, err = c:crawl(a.url, { callback = a.callback })
+        require("kadoa_test").reply(res, err, {})
+      }
+    }
+
+    # the receiver, with nginx's own body limit left at 1m so that its own
+    # is what refuses; on_finished counts per session
+    location = /cb/hook {
+      content_by_lua_block {
+        require("kadoa.resty.callback").handle({ confirm = 2, on_finished = function(status)
+          ngx.shared.cb_seen:incr(status.sessionId, 1, 0)
+        end })
+      }
+    }
+
+    location = /cb/seen {
+      content_by_lua_block { ngx.say(ngx.shared.cb_seen:get(ngx.var.arg_id) or 0) }
+    }
+
     location = /wait {
       content_by_lua_block {
         local kadoa = require("kadoa.resty")
@@ -315,6 +340,8 @@ local function servers(dir, ports)
     -- the resolver is a closed loopback port
     "  resolver 127.0.0.1:" .. ports.dns .. " valid=1s;",
     "  resolver_timeout 1s;",
+    "  lua_shared_dict kadoa_callbacks 1m;",
+    "  lua_shared_dict cb_seen 1m;",
     "  server {",
     "    listen 127.0.0.1:%PORT%;",
     LOCATIONS,
@@ -839,6 +866,126 @@ describe("kadoa.resty in nginx", function()
     local timeout = get_json(ports.http, "/wait?" .. query({ id = "demo-finishing-30-" .. id,
                                                               interval = 0.1, timeout = 0.5 }))
     assert.are.equal("timeout", timeout.err.kind)
+  end)
+
+  describe("callbacks (kadoa.resty.callback)", function()
+    local hook
+
+    local function start(url, extra)
+      local o = { url = url, callback = hook }
+      for k, v in pairs(extra or {}) do o[k] = v end
+      return get_json(ports.http, "/cb/start?" .. query(o))
+    end
+
+    -- a POST to a full URL of this nginx: its status. chunked: the body in
+    -- one chunk, no Content-Length
+    local function post(url, body, chunked)
+      local c = assert(socket.tcp())
+      c:settimeout(15)
+      assert(c:connect("127.0.0.1", ports.http))
+      -- HTTP/1.1 (chunked needs it), closed after the answer
+      local head = "POST " .. url:match("^https?://[^/]+(.*)$") .. " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        .. "Connection: close\r\nContent-Type: application/json\r\n"
+      if chunked then
+        assert(c:send(head .. "Transfer-Encoding: chunked\r\n\r\n"
+          .. ("%x\r\n"):format(#body) .. body .. "\r\n0\r\n\r\n"))
+      else
+        assert(c:send(head .. "Content-Length: " .. #body .. "\r\n\r\n" .. body))
+      end
+      return (read_response(c))
+    end
+
+    local function seen(id)
+      local _, body = get(ports.http, "/cb/seen?id=" .. urlencode(id))
+      return tonumber(body)
+    end
+
+    -- the mock's record of its callback for session id, once it made it
+    local function called(id)
+      for _ = 1, 200 do
+        for _, c in ipairs(get_json(ports.mock, "/mock/callbacks").calls) do
+          if c.sessionId == id then return c end
+        end
+        socket.sleep(0.05)
+      end
+      error("the mock never called back for " .. id)
+    end
+
+    local function worker_pid()
+      return (select(2, get(ports.http, "/ping")))
+    end
+
+    -- the Lua errors and worse in nginx's log so far
+    local function lua_errors()
+      return sh("grep -E '\\[(error|crit|alert|emerg)\\].*(lua|runtime error)' "
+        .. q(ngx_srv.dir .. "/error.log") .. " 2>/dev/null")
+    end
+
+    setup(function() hook = ngx_srv.url .. "/cb/hook" end)
+
+    it("answers Kadoa's callback 204, confirms it, and runs on_finished once", function()
+      local r = start("https://pages-3.seconds-0.3.example.com/")
+      assert.is_nil(r.err and r.err.text)
+      local id, token = r.res.sessionId, r.res.callback_token
+      assert.matches("^%x+$", token)
+      assert.are.equal(32, #token)
+      local rec = called(id)
+      assert.are.equal(hook .. "?kadoa_token=" .. token, rec.url)
+      assert.are.equal(204, rec.code)
+      local n
+      for _ = 1, 100 do
+        n = seen(id)
+        if n > 0 then break end
+        socket.sleep(0.05)
+      end
+      assert.are.equal(1, n)
+      -- the token was used: the same call again is refused
+      assert.are.equal(403, post(rec.url, '{"sessionId":"' .. id .. '","finished":true}'))
+      socket.sleep(0.3)
+      assert.are.equal(1, seen(id))
+    end)
+
+    it("refuses forged callbacks, and none of them runs on_finished or hurts the worker", function()
+      local pid, errors_before = worker_pid(), lua_errors()
+      -- a crawl that runs on: its token is good, its status says not over
+      local r = start("https://pages-100.seconds-120.example.com/")
+      local id, token = r.res.sessionId, r.res.callback_token
+      local good = hook .. "?kadoa_token=" .. token
+      local done = '{"sessionId":"' .. id .. '","finished":true,"crawledPages":100}'
+      local other = "0123456789abcdef0123456789abcdef"
+      for _, case in ipairs({
+        { 403, hook, done },                                        -- no token
+        { 403, hook .. "?kadoa_token=", done },
+        { 403, hook .. "?kadoa_token=" .. other, done },            -- one never made
+        { 403, hook .. "?kadoa_token=" .. token:sub(1, 31), done },
+        { 403, hook .. "?kadoa_token=" .. token .. "0", done },
+        { 403, hook .. "?token=" .. token, done },
+        -- an unknown session, named by the body: only the token names one
+        { 403, hook .. "?kadoa_token=" .. other, '{"sessionId":"nobody","finished":true}' },
+        -- too big: refused before anything is done, the token kept
+        { 413, good, ("x"):rep(16 * 1024 + 1) },
+        { 413, good, ("x"):rep(20000), true },
+      }) do
+        assert.are.equal(case[1], post(case[2], case[3], case[4]), case[2])
+      end
+      -- a good token with a body of no JSON: taken (the body is a hint
+      -- only), but the status says the crawl runs: nothing happens
+      assert.are.equal(204, post(good, "\0\255 not json"))
+      assert.are.equal(403, post(good, done))   -- used
+      socket.sleep(2.5)                         -- the receiver's confirm: 2 s
+      assert.are.equal(0, seen(id))
+      assert.are.equal(pid, worker_pid())
+      assert.are.equal(errors_before, lua_errors())
+    end)
+
+    it("needs its shared dict: a usage error naming it, and no crawl starts", function()
+      local before = get_json(ports.mock, "/mock/starts").count
+      local r = start("https://pages-1.seconds-0.example.com/", { dict = "no_such_dict" })
+      assert.is_nil(r.res)
+      assert.are.equal("usage", r.err.kind)
+      assert.matches("lua_shared_dict no_such_dict", r.err.message)
+      assert.are.equal(before, get_json(ports.mock, "/mock/starts").count)
+    end)
   end)
 
   it("examples/nginx.conf serves a crawl's status as JSON", function()

@@ -226,6 +226,12 @@ function core.mkdir(path, private) end
 ---@return string|nil message
 function core.private_file(path, bytes) end
 
+---nbytes (default 16) from /dev/urandom as lowercase hex: a secret (a callback's token).
+---@param nbytes? integer 1 to 256
+---@return string|nil hex
+---@return string|nil message /dev/urandom could not be read
+function core.token(nbytes) end
+
 ---@return { version: string, ssl: string, zlib: string, http2: boolean, brotli: boolean }
 function core.curl_info() end
 

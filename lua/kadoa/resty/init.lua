@@ -111,6 +111,10 @@ Client.host = {
   end,
 }
 
+-- A start's callback token is kept where kadoa.resty.callback's receiver,
+-- in any worker, checks it: the shared dict named by callback_dict.
+Client.remember = require("kadoa.resty.callback").remember
+
 -- send is the libcurl client's (its requests move on libcurl's multi
 -- handle); here every call is already non-blocking.
 ---@param _ kadoa.resty.Client
