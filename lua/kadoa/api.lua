@@ -23,6 +23,10 @@
 --     starts = true,                           -- the answer names a session:
 --                                              -- opts.wait waits for it
 --     unsafe = true,                           -- not idempotent (POSTs are)
+--     mark = true,                             -- once the API said yes, the
+--                                              -- session's paused mark is set
+--                                              -- (true) or cleared (false):
+--                                              -- kadoa.marks, by kadoa.client
 --   }
 --
 -- Query parameters go out sorted by parameter name (`page=2&pageSize=10`),
@@ -34,7 +38,8 @@
 --   { call = <declaration>, [1] = segment, [2] = segment,
 --     extra = { query, body, raw, file, field } or nil (kadoa.core's),
 --     budget = seconds or nil, retries = n or nil,
---     wait = kadoa.wait's options or nil (a call that `starts`) }
+--     wait = kadoa.wait's options or nil (a call that `starts`),
+--     session = the session id of a call with `mark` }
 
 local core = require("kadoa.core")
 local options = require("kadoa.options")
@@ -53,9 +58,9 @@ M.calls = {
   crawl_with_config = { "POST", "/v4/crawl/start", body = "StartSessionWithConfigRequest",
     args = { "configId" }, starts = true, doc = "start a crawl from a saved config" },
   pause = { "POST", "/v4/crawl/pause", body = "PauseCrawlerSessionRequest", args = { "sessionId" },
-    doc = "pause a crawl" },
+    mark = true, doc = "pause a crawl" },
   resume = { "POST", "/v4/crawl/resume", body = "ResumeCrawlerSessionRequest", args = { "sessionId" },
-    doc = "resume a paused crawl" },
+    mark = false, doc = "resume a paused crawl" },
   pages = { "GET", "/v4/crawl/{session id}/pages", query = { page = PAGE, page_size = PAGE_SIZE },
     doc = "one page of the list of crawled pages: { payload = { { id, url, status } ... }, pagination }" },
   page = { "GET", "/v4/crawl/{session id}/pages/{page id}", field = "payload",
@@ -169,6 +174,7 @@ end
 ---@field budget? number seconds (nil: the client's timeout)
 ---@field retries? integer (nil: the client's)
 ---@field wait? table kadoa.wait's options (a start with opts.wait)
+---@field session? string the session a call with `mark` pauses or resumes
 
 -- prepare(call, opts, fname, a, b) -> request | nil, err
 -- One invocation of a call as a request table (see the top): its options
@@ -193,7 +199,8 @@ function M.prepare(d, opts, fname, a, b)
   end
   local o, err = options.check("call", opts, fname, d.options)
   if not o then return nil, err end
-  local rq = { call = d, budget = o.timeout, retries = o.retries, wait = w or nil }
+  local rq = { call = d, budget = o.timeout, retries = o.retries, wait = w or nil,
+    session = d.mark ~= nil and a or nil }
   if not d.body then rq[1], rq[2] = a, b end
   local extra
   local q = query_of(d, o)
