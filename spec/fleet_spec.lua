@@ -241,6 +241,18 @@ describe("kadoa.fleet with a fake client", function()
     assert.are.equal(0, s.totals.stalled)
   end)
 
+  it("keeps a pause itself when the client could not write its mark", function()
+    local c = fake({ item("nomark", 1) })
+    c.status.nomark = running(1)
+    function c:pause() return { message = "Crawl paused", mark_error = "marks: no HOME" } end
+    local m = assert(fleet.new(c))
+    m:refresh()
+    assert(m:pause("nomark"))
+    assert.are.equal("paused", by_id(m:refresh()).nomark.state)
+    m:resume("nomark")
+    assert.are.equal("running", by_id(m:refresh()).nomark.state)
+  end)
+
   it("follows the listing over several pages", function()
     local items = {}
     for i = 1, 7 do items[i] = item(("s%02d"):format(i), i, true) end

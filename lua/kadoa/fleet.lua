@@ -376,7 +376,7 @@ function build(self, err, stale, now)
     row.at, row.first, row.seen_jobs = nil, nil, nil
     -- the mark shows at once, before the next refresh confirms it
     local mark = self._marks[r.id]
-    if mark and (r.state == "running" or r.state == "paused" or r.state == "stalled" or r.state == "unknown") then
+    if mark and r.state ~= "finished" and r.state ~= "failed" then
       row.state = mark
     end
     if r.created and type(wall) == "number" then
@@ -419,11 +419,12 @@ local function control(self, what, id)
     if err == nil then err = errors.new("usage", "fleet: client:" .. what .. " returned nothing") end
     return nil, err
   end
-  -- from here the client's mark (kadoa.marks) says it: a resume made
-  -- elsewhere later shows at the next refresh
-  self._marks[id] = nil
+  -- from here the client's mark (kadoa.marks) says it, so a resume made
+  -- elsewhere shows at the next refresh; a pause whose mark could not be
+  -- written (res.mark_error: nginx without the environment) stays the model's
+  self._marks[id] = what == "pause" and type(res) == "table" and res.mark_error and "paused" or nil
   local r = self._rows[id]
-  if r and (r.state == "running" or r.state == "paused" or r.state == "stalled" or r.state == "unknown") then
+  if r and r.state ~= "finished" and r.state ~= "failed" then
     r.state = what == "pause" and "paused" or "running"
   end
   self._snap = rebuild(self)
