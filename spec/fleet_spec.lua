@@ -244,7 +244,7 @@ describe("kadoa.fleet with a fake client", function()
   it("keeps a pause itself when the client could not write its mark", function()
     local c = fake({ item("nomark", 1) })
     c.status.nomark = running(1)
-    function c:pause() return { message = "Crawl paused", mark_error = "marks: no HOME" } end
+    c.pause = function() return { message = "Crawl paused", mark_error = "marks: no HOME" } end
     local m = assert(fleet.new(c))
     m:refresh()
     assert(m:pause("nomark"))
