@@ -14,7 +14,7 @@ _kadoa() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=${COMP_WORDS[i]}
     case $w in
-      --api-key-file|--base-url|--interval|--max-interval|--timeout|--max-pages|--max-depth|--filter-in|--filter-out|--body|--config|--status|--format|-o|--output|--concurrency)
+      --api-key-file|--base-url|--interval|--max-interval|--timeout|--export|--max-pages|--max-depth|--filter-in|--filter-out|--body|--config|--status|--format|-o|--output|--concurrency)
         if [[ ${COMP_WORDS[i+1]} == = ]]; then ((i += 2)); else ((i++)); fi ;;
       -*|=) ;;
       *) if [[ -z $verb ]]; then verb=$w; else ((pos++)); fi ;;
@@ -32,18 +32,18 @@ _kadoa() {
   if [[ $cur == -* ]]; then
     local flags
     case $verb in
-      crawl) flags='--api-key-file --base-url -h --help --version --plain --interval --max-interval --timeout --wait --max-pages --max-depth --filter-in --filter-out --body --config' ;;
+      crawl) flags='--api-key-file --base-url -h --help --version --plain --interval --max-interval --timeout --wait --export --max-pages --max-depth --filter-in --filter-out --body --config' ;;
       status) flags='--api-key-file --base-url -h --help --version --json --long' ;;
       wait) flags='--api-key-file --base-url -h --help --version --plain --interval --max-interval --timeout' ;;
       pause) flags='--api-key-file --base-url -h --help --version' ;;
       resume) flags='--api-key-file --base-url -h --help --version' ;;
-      pages) flags='--api-key-file --base-url -h --help --version --json --status' ;;
+      pages) flags='--api-key-file --base-url -h --help --version --json --follow --status' ;;
       page) flags='--api-key-file --base-url -h --help --version --format -o --output' ;;
       files) flags='--api-key-file --base-url -h --help --version --json --all' ;;
       file) flags='--api-key-file --base-url -h --help --version -o --output' ;;
       sessions) flags='--api-key-file --base-url -h --help --version --json' ;;
       top) flags='--api-key-file --base-url -h --help --version --json --plain --interval --max-interval --concurrency --once' ;;
-      export) flags='--api-key-file --base-url -h --help --version --plain --format --concurrency' ;;
+      export) flags='--api-key-file --base-url -h --help --version --plain --follow --format --concurrency' ;;
       config) flags='--api-key-file --base-url -h --help --version --body' ;;
       api) flags='--api-key-file --base-url -h --help --version --body' ;;
       help) flags='--api-key-file --base-url -h --help --version' ;;

@@ -586,7 +586,7 @@ describe("kadoa.cli", function()
       local r = run({ "wait", "demo-finishing-1-" .. tag(), "--interval", "0.1" },
         vars({ LANG = "C.UTF-8" }),
         { is_terminal = function() return true end, width = function() return 30 end })
-      assert.are.equal(exit.ok, r.code)
+      assert.are.equal(exit.ok, r.code, r.err)
       assert.are.equal("", r.err)
       assert.is_truthy(r.out:find("\r\27[36m", 1, true))
       local last = r.out:match("\r([^\r]*)$")

@@ -8,6 +8,7 @@ local fleet = require("kadoa.fleet")
 local errors = require("kadoa.errors")
 local fixture = require("spec.helpers.fixture")
 local core = require("kadoa.core")
+local marks = require("kadoa.marks")
 
 -- A fake client: `items` is the whole listing (served page by page with
 -- the contract's pagination), `status[id]` what status_many gives for id.
@@ -35,11 +36,15 @@ local function fake(items)
   function c:pause(id)
     self.controls[#self.controls + 1] = "pause " .. id
     if self.control_fail then return nil, self.control_fail end
-    return { message = "Crawl paused" }
+    local res = { message = "Crawl paused" }
+    marks.note(id, true, res)   -- as a real client's pause does
+    return res
   end
   function c:resume(id)
     self.controls[#self.controls + 1] = "resume " .. id
-    return { message = "Crawl resumed" }
+    local res = { message = "Crawl resumed" }
+    marks.note(id, false, res)
+    return res
   end
   return c
 end
@@ -121,7 +126,7 @@ describe("kadoa.fleet with a fake client", function()
     assert.are.equal(20, r["run-a"].pages_per_minute)
     assert.are.equal(60, r["run-b"].pages_per_minute)
     assert.are.equal(0, r.done.pages_per_minute)
-    assert.are.same({ sessions = 5, running = 2, paused = 0, finished = 1, failed = 1,
+    assert.are.same({ sessions = 5, running = 2, paused = 0, stalled = 0, finished = 1, failed = 1,
       pages = 20 + 40 + 14 + 3, pages_per_minute = 80, errors = 1 }, s.totals)
     -- running first, fastest first; the others by recency, then id
     assert.are.equal("run-b", s.rows[1].id)
@@ -184,6 +189,7 @@ describe("kadoa.fleet with a fake client", function()
   end)
 
   it("marks a row paused at once, keeps it until resumed, and undoes a failed call", function()
+    finally(function() marks.set("a", false) end)
     local c = fake({ item("a", 1), item("b", 1) })
     c.status.a, c.status.b = running(1), running(1)
     local m = assert(fleet.new(c))
@@ -209,6 +215,42 @@ describe("kadoa.fleet with a fake client", function()
     c.items[1].finished, c.status.a = true, nil
     m:refresh()
     assert.are.equal("finished", by_id(m:snapshot()).a.state)
+  end)
+
+  it("shows the state file's paused marks, whoever made them, and stalled crawls", function()
+    local id = "fleet-marked-" .. os.time()
+    finally(function() marks.set(id, false) end)
+    local c = fake({ item(id, 5), item("idle", 7, false, { activeJobs = 0 }) })
+    c.status[id] = running(5)
+    c.status.idle = { payload = { crawledPages = 7, activeJobs = 0, waitingJobs = 4, finished = false } }
+    local m = assert(fleet.new(c))
+    assert.are.equal("running", by_id(m:refresh())[id].state)
+    assert(marks.set(id, true))                  -- `kadoa pause ID` in another process
+    assert.are.equal("running", by_id(m:refresh()).idle.state)
+    local s = m:refresh()
+    assert.are.equal("paused", by_id(s)[id].state)
+    assert.are.equal(1, s.totals.paused)
+    -- not moving and no job active: stalled from the third look on
+    assert.are.equal("stalled", by_id(s).idle.state)
+    assert.are.equal(1, s.totals.stalled)
+    assert(marks.set(id, false))                 -- `kadoa resume ID` elsewhere
+    c.status.idle.payload.crawledPages = 8       -- it moved
+    s = m:refresh()
+    assert.are.equal("running", by_id(s)[id].state)
+    assert.are.equal("running", by_id(s).idle.state)
+    assert.are.equal(0, s.totals.stalled)
+  end)
+
+  it("keeps a pause itself when the client could not write its mark", function()
+    local c = fake({ item("nomark", 1) })
+    c.status.nomark = running(1)
+    c.pause = function() return { message = "Crawl paused", mark_error = "marks: no HOME" } end
+    local m = assert(fleet.new(c))
+    m:refresh()
+    assert(m:pause("nomark"))
+    assert.are.equal("paused", by_id(m:refresh()).nomark.state)
+    m:resume("nomark")
+    assert.are.equal("running", by_id(m:refresh()).nomark.state)
   end)
 
   it("follows the listing over several pages", function()

@@ -159,6 +159,32 @@ describe("a client's pause and resume", function()
     assert.are.equal('{"paused":{}}\n', sub.read(state .. "/kadoa/marks.json"))
   end)
 
+  it("are left the same way by send (a task) and the kadoa.pause/resume shortcuts", function()
+    local state = tmpdir()
+    finally(function() sub.sh("rm -rf " .. sub.quote(state)) end)
+    local id = assert(client:crawl("https://pages-40.seconds-30.example.com/")).sessionId
+    local code = ([[
+      local kadoa, marks = require("kadoa"), require("kadoa.marks")
+      local c = assert(kadoa.client())
+      local id = %q
+      local req = assert(c:send("pause", id))
+      io.write(tostring(marks.paused(id)), " ")          -- not before the API said yes
+      local res = assert(req:await(10))
+      io.write(res.message, " ", type(marks.paused(id)), " ")
+      res = assert(c:send("resume", id)):await(10)
+      io.write(res.message, " ", tostring(marks.paused(id)), " ")
+      local _, err = assert(c:send("pause", "no-such-session")):await(10)
+      io.write(err.kind, " ", tostring(marks.paused("no-such-session")), " ")
+      assert(kadoa.pause(id))
+      io.write(type(marks.paused(id)), " ")
+      assert(kadoa.resume(id, { timeout = 5 }))
+      io.write(tostring(marks.paused(id)))
+    ]]):format(id)
+    local out, ok = sub.lua(code, { XDG_STATE_HOME = state, KADOA_API_KEY = KEY, KADOA_BASE_URL = srv.url })
+    assert.is_true(ok, out)
+    assert.are.equal("nil Crawl paused number Crawl resumed nil not_found nil number nil", out)
+  end)
+
   it("a crawl paused elsewhere is judged stalled once it stops moving", function()
     local id = assert(client:crawl("https://pages-400.seconds-20.example.com/")).sessionId
     local seen = {}

@@ -44,6 +44,7 @@
 ---@field sessionId? string
 ---@field message? string
 ---@field error? string
+---@field mark_error? string why the paused mark (kadoa.marks) could not be written; the call itself succeeded
 ---@field [string] any
 
 ---@class kadoa.Pagination

@@ -25,6 +25,10 @@
 --     callback = "callbackUrl",                -- the body field opts.callback
 --                                              -- fills (the URL, a token added)
 --     unsafe = true,                           -- not idempotent (POSTs are)
+--     mark = true,                             -- once the API said yes, the
+--                                              -- session's paused mark is set
+--                                              -- (true) or cleared (false):
+--                                              -- kadoa.marks, by kadoa.client
 --   }
 --
 -- Query parameters go out sorted by parameter name (`page=2&pageSize=10`),
@@ -37,7 +41,8 @@
 --     extra = { query, body, raw, file, field } or nil (kadoa.core's),
 --     budget = seconds or nil, retries = n or nil,
 --     wait = kadoa.wait's options or nil (a call that `starts`),
---     callback_token = the secret in the callback URL sent, or nil }
+--     callback_token = the secret in the callback URL sent, or nil,
+--     session = the session id of a call with `mark` }
 
 local core = require("kadoa.core")
 local options = require("kadoa.options")
@@ -57,9 +62,9 @@ M.calls = {
   crawl_with_config = { "POST", "/v4/crawl/start", body = "StartSessionWithConfigRequest",
     args = { "configId" }, starts = true, doc = "start a crawl from a saved config" },
   pause = { "POST", "/v4/crawl/pause", body = "PauseCrawlerSessionRequest", args = { "sessionId" },
-    doc = "pause a crawl" },
+    mark = true, doc = "pause a crawl" },
   resume = { "POST", "/v4/crawl/resume", body = "ResumeCrawlerSessionRequest", args = { "sessionId" },
-    doc = "resume a paused crawl" },
+    mark = false, doc = "resume a paused crawl" },
   pages = { "GET", "/v4/crawl/{session id}/pages", query = { page = PAGE, page_size = PAGE_SIZE },
     doc = "one page of the list of crawled pages: { payload = { { id, url, status } ... }, pagination }" },
   page = { "GET", "/v4/crawl/{session id}/pages/{page id}", field = "payload",
@@ -212,6 +217,7 @@ end
 ---@field retries? integer (nil: the client's)
 ---@field wait? table kadoa.wait's options (a start with opts.wait)
 ---@field callback_token? string the secret in the callback URL (a start with opts.callback)
+---@field session? string the session a call with `mark` pauses or resumes
 
 -- prepare(call, opts, fname, a, b) -> request | nil, err
 -- One invocation of a call as a request table (see the top): its options
@@ -240,7 +246,8 @@ function M.prepare(d, opts, fname, a, b)
   end
   local o, err = options.check("call", opts, fname, d.options)
   if not o then return nil, err end
-  local rq = { call = d, budget = o.timeout, retries = o.retries, wait = w or nil }
+  local rq = { call = d, budget = o.timeout, retries = o.retries, wait = w or nil,
+    session = d.mark ~= nil and a or nil }
   local cb, token
   if o.callback then
     cb, token = callback_of(fname, o)

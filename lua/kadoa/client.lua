@@ -153,6 +153,8 @@ local function run_and_wait(self, rq)
     if keep then keep(self, token, started and started.sessionId or false) end
     if started then started.callback_token = token end
   end
+  -- the one place a pause or resume, in any host, leaves its mark (kadoa.marks)
+  if started and rq.call.mark ~= nil then require("kadoa.marks").note(rq.session, rq.call.mark, started) end
   if not rq.wait or not started then return started, err end
   local id = started.sessionId
   if type(id) ~= "string" or id == "" then
@@ -184,9 +186,6 @@ local function blocking(d)
   end
 end
 for name, d in pairs(api.calls) do Client[name] = blocking(d) end
-
--- a pause or resume is remembered on this machine: the API has no paused state
-require("kadoa.marks").install(Client)
 
 -- client:each_page(id [, opts]), client:each_session([opts]): iterators
 -- over every item of those listings (kadoa.paginate).
@@ -232,7 +231,8 @@ end
 -- client:send(name, seg..., opts) -> request | nil, err: any call of the
 -- API, non-blocking (see kadoa.request). A start with `wait` is a task
 -- (kadoa.task: the same face) that starts the crawl, then waits for it;
--- so is one with `callback` (its token goes on the result).
+-- so is one with `callback` (its token goes on the result), and a pause or
+-- resume (it leaves its mark once the API said yes).
 ---@param name string a call of kadoa.api ("status", "pages", ...)
 ---@param ... any the call's arguments, then its options, as for the blocking method
 ---@return kadoa.Request|kadoa.Task|nil req
@@ -246,7 +246,9 @@ function Client:send(name, ...)
   args(d, name, a, b)
   local rq, err = prepare(d, opts, name, a, b)
   if not rq then return nil, err end
-  if rq.wait or rq.callback_token then return require("kadoa.task").start(self, run_and_wait, rq) end
+  if rq.wait or rq.callback_token or rq.call.mark ~= nil then
+    return require("kadoa.task").start(self, run_and_wait, rq)
+  end
   return self:driver():start(rq)
 end
 

@@ -29,12 +29,14 @@
 local errors = require("kadoa.errors")
 local options = require("kadoa.options")
 local paginate = require("kadoa.paginate")
+local marks = require("kadoa.marks")
 
 -- The model's tables as editors see them (LuaCATS), from the header above.
 
----A row's state: the crawl's, or the mark a pause/resume left until the
----server confirms it.
----@alias kadoa.fleet.State "running"|"paused"|"finished"|"failed"|"unknown"
+---A row's state: the crawl's; "paused" for a pause made through this client
+---(kadoa.marks, or the model's own while its call runs); "stalled" for a crawl
+---that has not moved, with no active job, over several refreshes.
+---@alias kadoa.fleet.State "running"|"paused"|"stalled"|"finished"|"failed"|"unknown"
 
 ---One crawl of the account.
 ---@class kadoa.fleet.Row
@@ -56,6 +58,7 @@ local paginate = require("kadoa.paginate")
 ---@field sessions integer rows
 ---@field running integer rows in state "running"
 ---@field paused integer rows in state "paused"
+---@field stalled integer rows in state "stalled"
 ---@field finished integer rows in state "finished"
 ---@field failed integer rows in state "failed"
 ---@field pages number pages crawled, all rows
@@ -166,7 +169,7 @@ function M.new(client, opts)
     _clock = clock,
     _wall = o.wall_clock or os.time,
     _rows = {},          -- id -> the row's live state (the snapshot copies it)
-    _marks = {},         -- id -> "paused" | "running": what pause/resume said
+    _marks = {},         -- id -> "paused" | "running": what a pause/resume in flight says
     _delay = nil,        -- nil until the first refresh: the next one is due now
     _refreshes = 0,
     _busy = nil,         -- the thread running a refresh ("main" outside coroutines)
@@ -241,7 +244,7 @@ function Fleet:refresh()
   local now = self._clock()
   local moved
   if items then
-    moved = merge(self, items, statuses or {}, now)
+    moved = merge(self, items, statuses or {}, now, marks.read())
     self._refreshed = now
   end
   schedule(self, items ~= nil, moved)
@@ -271,9 +274,10 @@ function Fleet:delay()
   return self._delay or 0
 end
 
--- Fold one listing (and the statuses fetched for it) into the rows.
--- Returns whether anything moved since the last refresh.
-function merge(self, items, statuses, now)
+-- Fold one listing (and the statuses fetched for it) into the rows, with
+-- the paused marks of kadoa.marks. Returns whether anything moved since
+-- the last refresh.
+function merge(self, items, statuses, now, paused)
   local old = self._rows
   local rows = {}
   local moved = false
@@ -297,14 +301,18 @@ function merge(self, items, statuses, now)
       err_text = prev.error   -- a status that failed this time tells us nothing new
     end
 
+    -- what this model saw of it lately, for marks.stalled
+    local seen = { { crawledPages = pages, activeJobs = active, finished = finished } }
+    for i = 1, math.min(#(prev and prev.seen_jobs or {}), marks.STALLED_AFTER - 1) do
+      seen[i + 1] = prev.seen_jobs[i]
+    end
     local state
     if err_text then state = "failed"
     elseif finished == true then state = "finished"
-    elseif self._marks[id] == "paused" then state = "paused"
+    elseif self._marks[id] == "paused" or (paused[id] and self._marks[id] ~= "running") then state = "paused"
+    elseif marks.stalled(seen) then state = "stalled"
     elseif pages ~= nil then state = "running"
     else state = "unknown" end
-    -- a mark lasts until resumed or over
-    if state == "finished" or state == "failed" then self._marks[id] = nil end
 
     local rate
     if prev and prev.pages and pages and prev.at and now > prev.at then
@@ -321,7 +329,7 @@ function merge(self, items, statuses, now)
     local row = {
       id = id, domain = domain, state = state, pages = pages, active = active, waiting = waiting,
       pages_per_minute = rate, seen = now, error = err_text, created = created, first = first,
-      at = now, created_at = type(item.createdAt) == "string" and item.createdAt or nil,
+      at = now, created_at = type(item.createdAt) == "string" and item.createdAt or nil, seen_jobs = seen,
     }
     if not prev or prev.pages ~= pages or prev.active ~= active or prev.waiting ~= waiting
         or prev.state ~= state then
@@ -360,15 +368,15 @@ end
 function build(self, err, stale, now)
   local out = {}
   local wall = self._wall()
-  local t = { sessions = 0, running = 0, paused = 0, finished = 0, failed = 0, pages = 0,
+  local t = { sessions = 0, running = 0, paused = 0, stalled = 0, finished = 0, failed = 0, pages = 0,
     pages_per_minute = 0, errors = 0 }
   for _, r in pairs(self._rows) do
     local row = {}
     for k, v in pairs(r) do row[k] = v end
-    row.at, row.first = nil, nil
+    row.at, row.first, row.seen_jobs = nil, nil, nil
     -- the mark shows at once, before the next refresh confirms it
     local mark = self._marks[r.id]
-    if mark and (r.state == "running" or r.state == "paused" or r.state == "unknown") then
+    if mark and r.state ~= "finished" and r.state ~= "failed" then
       row.state = mark
     end
     if r.created and type(wall) == "number" then
@@ -411,9 +419,12 @@ local function control(self, what, id)
     if err == nil then err = errors.new("usage", "fleet: client:" .. what .. " returned nothing") end
     return nil, err
   end
-  if what == "resume" then self._marks[id] = nil end
+  -- from here the client's mark (kadoa.marks) says it, so a resume made
+  -- elsewhere shows at the next refresh; a pause whose mark could not be
+  -- written (res.mark_error: nginx without the environment) stays the model's
+  self._marks[id] = what == "pause" and type(res) == "table" and res.mark_error and "paused" or nil
   local r = self._rows[id]
-  if r and (r.state == "running" or r.state == "paused" or r.state == "unknown") then
+  if r and r.state ~= "finished" and r.state ~= "failed" then
     r.state = what == "pause" and "paused" or "running"
   end
   self._snap = rebuild(self)

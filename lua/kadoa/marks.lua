@@ -8,8 +8,9 @@
 -- listing look exactly like a crawl that is running (finished false, the
 -- numbers merely standing still), and a crawl that has quietly stopped
 -- looks the same. So a pause or resume made through this client, in any
--- host (the command, Neovim, OpenResty: they all share client.lua's
--- pause and resume), is remembered here, in a small state file:
+-- host (the command, Neovim, OpenResty: the blocking method, send and the
+-- shortcut all end in kadoa.client's run of a call declared with `mark`,
+-- which calls note), is remembered here, in a small state file:
 -- $XDG_STATE_HOME/kadoa/marks.json, else ~/.local/state/kadoa/marks.json.
 -- It holds only session ids and the times they were paused (no key, no
 -- URL), is mode 0600 in a 0700 folder, and is replaced whole (a new file,
@@ -17,6 +18,13 @@
 -- file reads as no marks. Two writers at the same moment: the last wins.
 -- A pause made elsewhere (another machine, the web app) is unknown here;
 -- such a crawl is judged `stalled` once it stops moving (see stalled).
+--
+-- Inside nginx the write is synchronous: it blocks the worker for one
+-- small file's open, write, fsync and rename (well under a millisecond on
+-- a quiet disk, more on a busy one), once per pause or resume. That is
+-- accepted: those calls are rare and made by a person, never per request,
+-- nginx itself writes its logs the same way, and a write handed to a timer
+-- would block the same worker a moment later and could be lost.
 
 local M = {}
 
@@ -160,22 +168,18 @@ function M.of(id, observations, paused)
   return nil
 end
 
--- install(Client): the client's pause and resume (made from kadoa.api)
--- leave their mark once the API said yes. A failure to write the mark
--- never fails the call (the crawl was paused): res.mark_error says why.
----@param Client table the class whose pause and resume to wrap
-function M.install(Client)
-  for name, paused in pairs({ pause = true, resume = false }) do
-    local call = Client[name]
-    Client[name] = function(self, id, ...)
-      local res, err = call(self, id, ...)
-      if res and type(id) == "string" then
-        local ok, why = M.set(id, paused)
-        if not ok and type(res) == "table" then res.mark_error = tostring(why) end
-      end
-      return res, err
-    end
-  end
+-- note(id, paused, res): a call declared with `mark` in kadoa.api (pause:
+-- true, resume: false) succeeded; kadoa.client's blocking code, which
+-- every host's pause and resume run (the methods, send's task, the
+-- shortcuts, OpenResty's client), calls this once. A failure to write the
+-- mark never fails the call (the crawl was paused): res.mark_error says why.
+---@param id any the session id the call named
+---@param paused boolean
+---@param res any the call's result
+function M.note(id, paused, res)
+  if type(id) ~= "string" then return end
+  local ok, why = M.set(id, paused)
+  if not ok and type(res) == "table" then res.mark_error = tostring(why) end
 end
 
 return M

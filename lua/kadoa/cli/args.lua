@@ -133,6 +133,8 @@ local function bad_value(f, v)
     return ("option --%s wants %s, not '%s'"):format(f.name, list(f.kind, "or", "%s"), shown(v))
   elseif v == "" and f.name == "status" then
     return "option --status wants a status like DONE"
+  elseif v == "" and f.kind == "dir" then
+    return "option --" .. f.name .. " wants a directory"
   end
 end
 
@@ -158,9 +160,14 @@ function M.check(cmd)
   if opts.body == "-" and opts["api-key-file"] == "-" then
     return nil, "--body - and --api-key-file - cannot both read standard input"
   end
+  if command == "crawl" and opts.wait and opts.export then
+    return nil, "crawl: --export follows the crawl to its end: no --wait"
+  end
   if command == "crawl" and not opts.wait then
     for _, name in ipairs(WAIT_ONLY) do
-      if opts[name] then return nil, ("option --%s needs --wait"):format(name) end
+      if opts[name] and not (name == "plain" and opts.export) then
+        return nil, ("option --%s needs --wait"):format(name)
+      end
     end
   end
   local verb, what = VERB[command], command

@@ -67,7 +67,7 @@ end
 function Display:line(elapsed, final)
   local parts = {}
   if self.res then
-    parts[1] = format.format(self.res, { id = self.id })
+    parts[1] = format.format(self.res, { id = self.id, mark = self.crawl_mark })
   else
     parts[1] = format.short_id(self.id) .. (final and "  no answer yet" or "  waiting for the first answer")
   end

@@ -90,6 +90,9 @@ Print the status of each crawl, one line per session id, in order:
 --long: an aligned multi-line view per crawl, every field of the answer;
 --json: the API's JSON exactly as it came, one object per line. A status
 that cannot be fetched is reported on stderr and the others are printed.
+The API has no paused state: a crawl paused through kadoa on this machine
+says "paused" (until `kadoa resume ID`); the marks live in
+$XDG_STATE_HOME/kadoa/marks.json (else ~/.local/state/kadoa/).
 ]], { [0] = "every status was fetched (crawls may still be running)",
   [1] = "every status was fetched and at least one crawl failed",
   [3] = "at least one status could not be fetched (" .. API_ERROR .. ")" })
@@ -123,8 +126,13 @@ One URL is sent as "url", several as "startUrls"; --body's fields
 (maxPages, ...) come first, URLs and flags override them. --config starts
 a saved config's crawl (kadoa config create): no URL, --body or crawl
 options with it. With --wait the id is printed first, then the crawl is
-watched exactly as `kadoa wait` does, and the exit code is wait's.
-]], { [0] = "the crawl started (with --wait: it finished)", [1] = "with --wait: the crawl failed",
+watched exactly as `kadoa wait` does, and the exit code is wait's. With
+--export DIR the id is printed first, then its pages are written to DIR
+as they are crawled, exactly as `kadoa export ID DIR --follow` does (its
+progress line and exit codes; --plain too); after Ctrl-C that command
+goes on where it stopped.
+]], { [0] = "the crawl started (--wait: it finished; --export: all is home)",
+  [1] = "with --wait or --export: the crawl failed",
   [2] = "usage error (no URL, a bad option, a --body that is no JSON object)",
   [3] = API_ERROR, [4] = "with --wait: timed out" })
 
@@ -147,6 +155,9 @@ List every page of a crawl, all listing pages, in the order found: one
 line each, page id, status and URL (--json: {"id","url","status"}):
   p0003  DONE      https://example.com/about/page-3
 --status: DONE, CRAWLING, PENDING or whatever the API says; any case.
+--follow: on a running crawl, each page as it finishes, until the crawl
+is over; "paused" (or "stalled": no move, no active job) is said on
+stderr while it keeps waiting.
 ]], LISTED)
 
 M.page = text("page", [[
@@ -181,10 +192,13 @@ M.top = text("top", [[
 Watch every crawl of the account at once. On a terminal: a full-screen
 view, refreshed every --interval while anything moves and more slowly (up
 to --max-interval) while all is still; a header with the totals, one row
-per session, running ones first, fastest first. Keys: up/down, j/k (and
-PgUp/PgDn, Home/End, g/G) select a session; p pauses it, r resumes it
-(asking y/n first); s changes the order (activity, pages, domain, newest);
-/ filters by domain (Enter applies, Esc clears); q quits (Ctrl-C too).
+per session, running ones first, fastest first; a crawl paused through
+kadoa shows "paused", one that has not moved with no active job over
+several refreshes "stalled" (paused elsewhere, or stuck). Keys: up/down,
+j/k (and PgUp/PgDn, Home/End, g/G) select a session; p pauses it, r
+resumes it (asking y/n first); s changes the order (activity, pages,
+domain, newest); / filters by domain (Enter applies, Esc clears); q
+quits (Ctrl-C too).
 Not on a terminal (or with --plain, NO_COLOR, TERM=dumb), and with --once:
 one snapshot as a table, then exit. --json: the model as JSON lines, one
 per refresh, until Ctrl-C (--once: one line). --concurrency: status
@@ -201,7 +215,13 @@ that was interrupted or had failures. On a terminal a progress bar is
 redrawn in place: pages done of the total, pages per second, time left;
 otherwise (NO_COLOR, --plain) a plain line each tenth of the way. A
 summary line ends it either way. --concurrency: pages fetched at once (16).
+--follow: on a running crawl, pages are written as they are crawled, and
+the export ends when the crawl is over and every page is home; the line
+shows pages crawled, exported and the rate (and "paused" while the crawl
+is; it keeps waiting). Ctrl-C leaves DIR resumable: the same command goes
+on.
 ]], { [0] = "every page was written or was already there",
+  [1] = "--follow: the crawl failed (what came home is in DIR)",
   [3] = "some pages failed (listed in the index; run again to retry them), or an " .. API_ERROR,
   [130] = "interrupted (Ctrl-C); run the same command again to resume" })
 

@@ -46,17 +46,22 @@ local function left(p)
   return args.elapsed(math.ceil(s)):gsub("%.0s$", "s") .. " left"
 end
 
--- The numbers after the bar: "12/47 pages  3.2 pages/s  11s left".
+-- The numbers after the bar: "12/47 pages  3.2 pages/s  11s left";
+-- following a running crawl (p.crawled), "120 crawled  96 exported  3.2
+-- pages/s", and the crawl's mark ("paused") when it has one.
 ---@param p table export's progress
+---@param mark? string kadoa.marks' mark of the crawl
 ---@return string
-function M.numbers(p)
+function M.numbers(p, mark)
   local done = p.done or 0
   local parts = { number(done) .. (type(p.total) == "number" and ("/" .. number(p.total)) or "") .. " pages" }
+  if p.crawled then parts[1] = number(p.crawled) .. " crawled  " .. number(p.exported or 0) .. " exported" end
   if type(p.rate) == "number" and p.rate == p.rate and p.rate < math.huge then
     parts[#parts + 1] = ("%.1f pages/s"):format(p.rate)
   end
   if (p.failed or 0) > 0 then parts[#parts + 1] = number(p.failed) .. " failed" end
-  parts[#parts + 1] = left(p)
+  parts[#parts + 1] = mark
+  if not p.crawled then parts[#parts + 1] = left(p) end
   return table.concat(parts, "  ")
 end
 
@@ -85,19 +90,21 @@ end
 
 -- update(p): p is kadoa's export progress: { done, total, written,
 -- skipped, failed, elapsed, rate }.
----@param p table { done, total, written, skipped, failed, elapsed, rate }
+-- Following (p.crawled): no bar (the total grows), and plain, a line every
+-- PLAIN_EVERY pages and whenever the mark (self.mark) comes or goes.
+---@param p table { done, total, written, skipped, failed, elapsed, rate, crawled, exported }
 function Progress:update(p)
-  local done, total = p.done or 0, p.total
+  local done, total = p.done or 0, not p.crawled and p.total or nil
   if self.live then
     local now = core.monotime()
     -- ten redraws a second are plenty; the last page is always drawn
     if now - self.drawn < 0.1 and done ~= total then return end
     self.drawn = now
-    local numbers = M.numbers(p)
+    local numbers = M.numbers(p, self.mark)
     -- the bar gets what the numbers leave, within reason; one column is
     -- kept free (some terminals wrap on the last one)
     local cells = math.max(0, math.min(30, self.width - text.width(numbers) - 5))
-    local line = (cells > 0 and ("[" .. self:bar(p, cells) .. "] ") or "") .. numbers
+    local line = (cells > 0 and total and ("[" .. self:bar(p, cells) .. "] ") or "") .. numbers
     self.output:write(self.output.stdout, "\r" .. text.cut(line, self.width - 1) .. "\27[K")
     self.open = true
   elseif type(total) == "number" and total > 0 then
@@ -106,9 +113,9 @@ function Progress:update(p)
       self.tenth = tenth
       self.output:out(M.numbers(p))
     end
-  elseif done - self.plain_at >= PLAIN_EVERY then
-    self.plain_at = done
-    self.output:out(M.numbers(p))
+  elseif done - self.plain_at >= PLAIN_EVERY or self.mark ~= self.said then
+    self.plain_at, self.said = done, self.mark
+    self.output:out(M.numbers(p, self.mark))
   end
 end
 

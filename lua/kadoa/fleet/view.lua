@@ -10,7 +10,7 @@
 -- an infinity left out): { rows = [ { id, domain, state, pages, active,
 -- waiting, pages_per_minute, elapsed, seen, error, created, created_at } ]
 -- (always an array), totals = { sessions, running, paused, finished,
--- failed, pages, pages_per_minute, errors }, refreshed, stale, refreshes,
+-- failed, pages, pages_per_minute, errors, stalled }, refreshed, stale, refreshes,
 -- error = { kind, message, status, request_id } } and the host's own
 -- top-level fields. error.kind is a kadoa.ErrorKind, or "internal" when
 -- the host's own code failed.
@@ -130,15 +130,17 @@ local function count(n, one, many) return ("%s %s"):format(whole(n), n == 1 and 
 
 -- totals_line(snap) -> the totals as one line, what matters most first (a
 -- narrow view cuts the end): "2 running  1234 pages/min  1 error  |  12
--- sessions, 1 paused, 8 finished, 1 failed, 5678 pages".
+-- sessions, 1 paused, 8 finished, 1 failed, 5678 pages" (", 1 stalled"
+-- after the paused ones when there are such).
 ---@param snap kadoa.fleet.Snapshot
 ---@return string
 function M.totals_line(snap)
   local t = snap.totals
-  return ("%s running  %s pages/min  %s  |  %s, %s paused, %s finished, %s failed, %s"):format(
+  return ("%s running  %s pages/min  %s  |  %s, %s paused%s, %s finished, %s failed, %s"):format(
     whole(t.running), rate(t.pages_per_minute), count(t.errors, "error", "errors"),
-    count(t.sessions, "session", "sessions"), whole(t.paused), whole(t.finished), whole(t.failed),
-    count(t.pages, "page", "pages"))
+    count(t.sessions, "session", "sessions"), whole(t.paused),
+    (t.stalled or 0) > 0 and (", " .. whole(t.stalled) .. " stalled") or "", whole(t.finished),
+    whole(t.failed), count(t.pages, "page", "pages"))
 end
 
 ---------------------------------------------------------------------------
@@ -187,8 +189,8 @@ end
 
 local ROW = { "id", "domain", "state", "pages", "active", "waiting", "pages_per_minute", "elapsed",
   "seen", "error", "created", "created_at" }
-local TOTALS = { "sessions", "running", "paused", "finished", "failed", "pages", "pages_per_minute",
-  "errors" }
+local TOTALS = { "sessions", "running", "paused", "stalled", "finished", "failed", "pages",
+  "pages_per_minute", "errors" }
 
 -- what JSON may carry of a value: text (escaped when it is not UTF-8, which
 -- the encoder refuses), a finite number, a boolean; else nothing

@@ -3,7 +3,8 @@
 -- Starts a crawl and prints its session id, alone on stdout, so that
 -- `id=$(kadoa crawl URL)` works. With --wait the id comes first (a script
 -- can go on after a failure) and then kadoa wait's own watching, display
--- and exit codes (commands/wait.lua, called, not copied).
+-- and exit codes (commands/wait.lua, called, not copied); with --export
+-- DIR, `kadoa export ID DIR --follow`'s (commands/export.lua).
 --
 -- body(...) also builds `kadoa config create`'s body: the same URLs and
 -- --body file make a crawl and a config.
@@ -77,9 +78,14 @@ function M.run(c)
   -- the id as the API gave it: a script needs it whole (an id that could
   -- drive a terminal is cleaned, and then no id a script could use anyway)
   output:out(format.text(id, 1000))
-  if not wopts then return exit.ok end
   -- a session fresh from its start may not be found at once: as long as
   -- the library's own crawl-and-wait allows (10 s), a 404 is not the end
+  if opts.export then
+    return require("kadoa.cli.commands.export").run(c, id, opts.export, { grace = GRACE,
+      again = "go on with: kadoa export " .. format.text(id, 1000) .. " " .. shown(opts.export, 1000)
+        .. " --follow" })
+  end
+  if not wopts then return exit.ok end
   wopts.grace = wopts.grace or GRACE
   return wait_command.run(c, id)
 end

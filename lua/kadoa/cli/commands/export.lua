@@ -1,15 +1,19 @@
--- kadoa.cli.commands.export: `kadoa export ID DIR [--format F]
+-- kadoa.cli.commands.export: `kadoa export ID DIR [--follow] [--format F]
 -- [--concurrency N] [--plain]`: every DONE page of a crawl written to DIR
 -- by client:export, with an index (DIR/index.jsonl), progress shown by
--- kadoa.cli.progress. Exit 0 when every page was written or was already
--- there (skipped), 3 when some failed (the index lists them), 130 on
--- Ctrl-C: running the same command again resumes, skipping what is written.
+-- kadoa.cli.progress. --follow (and `kadoa crawl --export`, which runs
+-- this) follows a running crawl to its end, its calls and sleeps
+-- interruptible (kadoa.cli.poller). Exit 0 when every page was written or
+-- was already there (skipped), 1 when the crawl failed, 3 when some pages
+-- failed (the index lists them), 130 on Ctrl-C: running the same command
+-- again resumes, skipping what is written.
 
 local core = require("kadoa.core")
 local format = require("kadoa.format")
 local args = require("kadoa.cli.args")
 local exit = require("kadoa.cli.exit")
 local progress = require("kadoa.cli.progress")
+local poller = require("kadoa.cli.poller")
 local interrupted = require("kadoa.cli.env").interrupted
 
 local M = {}
@@ -28,11 +32,16 @@ function M.summary(s, dir)
     pending, format.text(s.index or (dir .. "/index.jsonl"), 300))
 end
 
--- run(c) -> exit code
+-- run(c [, id, dir, follow]) -> exit code. follow (crawl --export): the
+-- follow's grace and the command that goes on after a Ctrl-C.
 ---@param c kadoa.cli.Context
+---@param id? string the session (default: the first word)
+---@param dir? string the folder (default: the second word)
+---@param follow? { grace: number, again: string }
 ---@return integer code the exit status
-function M.run(c)
-  local output, env, client, id, dir, opts = c.out, c.env, c.client, c.ids[1], c.ids[2], c.opts
+function M.run(c, id, dir, follow)
+  local output, env, client, opts = c.out, c.env, c.client, c.opts
+  id, dir = id or c.ids[1], dir or c.ids[2]
   local show = progress.new(c.live(), output, env)
   local last
   local eopts = {
@@ -43,21 +52,28 @@ function M.run(c)
       show:update(p)
     end,
   }
-  show:begin(("exporting %s to %s (%s, %s at a time)"):format(format.text(id, 200), format.text(dir, 300),
-    eopts.format, eopts.concurrency and format.number(eopts.concurrency) or "16"))
+  follow = follow or (opts.follow and { again = "run the same command again to resume" })
+  if follow then
+    eopts.follow, eopts.grace = true, follow.grace
+    client = poller(client, nil, function(mark) show.mark = mark end)
+  end
+  show:begin(("%s %s to %s (%s, %s at a time)"):format(follow and "following" or "exporting",
+    format.text(id, 200), format.text(dir, 300), eopts.format,
+    eopts.concurrency and format.number(eopts.concurrency) or "16"))
   local ok, res, err = pcall(client.export, client, id, dir, eopts)
   if not ok then
     if interrupted(res) then
       show:finish(last and progress.numbers(last) or nil)
-      output:say("interrupted after " .. args.elapsed(core.monotime() - show.start)
-        .. "; run the same command again to resume")
+      output:say("interrupted after " .. args.elapsed(core.monotime() - show.start) .. "; "
+        .. (follow and follow.again or "run the same command again to resume"))
       return exit.interrupted
     end
     error(res, 0)
   end
   if not res then
-    show:finish()
-    return output:fail(err, format.text(id, 200))
+    show:finish(err.summary and M.summary(err.summary, dir))
+    local code = output:fail(err, format.text(id, 200))
+    return err.kind == "crawl_failed" and exit.failed or code
   end
   show:finish(M.summary(res, dir))
   if (res.failed or 0) > 0 then

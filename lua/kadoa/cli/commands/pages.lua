@@ -1,5 +1,6 @@
--- kadoa.cli.commands.pages: `kadoa pages ID [--status S] [--json]`, every
--- page of a crawl across all listing pages (client:each_page), and
+-- kadoa.cli.commands.pages: `kadoa pages ID [--status S] [--json]
+-- [--follow]`, every page of a crawl across all listing pages
+-- (client:each_page; --follow: as they are crawled, to the crawl's end), and
 -- `kadoa page ID PAGE_ID [--format F] [-o FILE]`, one page's content.
 --
 -- Listing lines are "page-id  STATUS  url", cleaned for the terminal; with
@@ -12,6 +13,7 @@ local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local call = require("kadoa.cli.call")
 local output_module = require("kadoa.cli.output")
+local poller = require("kadoa.cli.poller")
 
 local M = {}
 
@@ -25,7 +27,20 @@ function M.list(c)
   -- statuses are an open set (the API may say READY): compared as given,
   -- without regard to case
   local want = opts.status and opts.status:upper()
-  for entry, err in client:each_page(id) do
+  local iopts
+  if opts.follow then
+    -- pages as they are crawled, the calls and sleeps interruptible; a
+    -- mark (paused, stalled) said on stderr when it comes and goes
+    local said
+    client = poller(client, nil, function(mark)
+      if mark == said then return end
+      said = mark
+      output:say(format.text(id, 200) .. ": " .. (mark and (mark .. "; still following")
+        or "moving again"))
+    end)
+    iopts = { follow = true }
+  end
+  for entry, err in client:each_page(id, iopts) do
     if not entry then return output:fail(err, format.text(id, 200)) end
     local status = type(entry.status) == "string" and entry.status or ""
     if not want or status:upper() == want then

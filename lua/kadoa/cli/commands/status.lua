@@ -43,6 +43,7 @@ function M.run(c)
     return exit.usage
   end
 
+  local paused
   for n, id in ipairs(ids) do
     local v = results[id]
     if errors.is(v) then
@@ -57,11 +58,14 @@ function M.run(c)
         problem(id, bad)
       end
     else
+      -- the API has no paused state: a pause made through kadoa says it (kadoa.marks)
+      paused = paused or require("kadoa.marks").read()
+      local mark = require("kadoa.marks").of(id, nil, paused)
       if opts.long then
         if n > 1 then output:out("") end
-        output:out(format.format(v, { id = id, style = "long" }))
+        output:out(format.format(v, { id = id, style = "long", mark = mark }))
       else
-        output:out(format.format(v, { id = id }))
+        output:out(format.format(v, { id = id, mark = mark }))
       end
       if has_error(v.error) then worse(exit.failed) end
     end

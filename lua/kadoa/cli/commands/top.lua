@@ -102,7 +102,8 @@ function M.new_view(utf8)
   }, View)
 end
 
-local STATE_COLOR = { running = "32", paused = "33", failed = "31", finished = "2", unknown = "2" }
+local STATE_COLOR = { running = "32", paused = "33", stalled = "35", failed = "31", finished = "2",
+  unknown = "2" }
 
 -- frame(snap, lines, cols, now) -> array of { text, sgr } lines, exactly `lines` long
 ---@param snap kadoa.fleet.Snapshot

@@ -1,28 +1,18 @@
 -- kadoa.cli.commands.wait: `kadoa wait [OPTIONS] ID`: kadoa.wait's polling
 -- with a display (kadoa.cli.display), an exit code for each way it ends,
 -- and Ctrl-C answered within a tenth of a second, even mid-request
--- (kadoa.cli.call). `kadoa crawl --wait` runs this too.
+-- (kadoa.cli.poller). `kadoa crawl --wait` runs this too.
 
 local core = require("kadoa.core")
 local format = require("kadoa.format")
 local waiter = require("kadoa.wait")
 local args = require("kadoa.cli.args")
-local call = require("kadoa.cli.call")
+local poller = require("kadoa.cli.poller")
 local display = require("kadoa.cli.display")
 local exit = require("kadoa.cli.exit")
 local shown = require("kadoa.cli.output").shown
 
 local M = {}
-
--- What kadoa.wait polls: the client, except that each status call is
--- driven in steps (kadoa.cli.call), so Ctrl-C lands at once. kadoa.wait gives every poll its options (its
--- share of the time, no retries of its own): they pass through as they are.
-local function poller(client, show)
-  local function tick() show:tick() end
-  return setmetatable({
-    status = function(_, id, opts) return call(client, tick, "status", id, opts) end,
-  }, { __index = client })
-end
 
 local interrupted = require("kadoa.cli.env").interrupted
 
@@ -40,24 +30,15 @@ function M.run(c, id)
       args.setting(o.interval), args.setting(o.timeout)))
   end
 
-  -- sleep to a point on the clock (a window resize may end a nanosleep
-  -- early), turning the spinner meanwhile
-  local function sleep(seconds)
-    local target = core.monotime() + seconds
-    while true do
-      local left = target - core.monotime()
-      if left <= 0 then return end
-      core.sleep(show.live and math.min(left, 0.1) or left)
-      show:tick()
-    end
-  end
-
-  local ok, res, err = pcall(waiter.wait, poller(client, show), id, {
+  -- the client's calls and sleeps interruptible, the spinner turning
+  -- meanwhile; a paused (or stalled) crawl is said so on the line
+  local p = poller(client, function() show:tick() end, function(mark) show.crawl_mark = mark end)
+  local ok, res, err = pcall(waiter.wait, p, id, {
     interval = o.interval,
     max_interval = o.max_interval,
     timeout = o.timeout,
     grace = o.grace,
-    sleep = sleep,
+    sleep = p.settings.sleep,
     clock = core.monotime,
     on_update = function(r, info) show:update(r, info) end,
     on_error = function(e, info) show:problem(e, info) end,
