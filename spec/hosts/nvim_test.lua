@@ -835,8 +835,8 @@ test(":KadoaPages follows a running crawl: lines come as pages finish, the edito
   end)
   local elapsed = (uv.hrtime() - t0) / 1e9
   local ticks = stop()
-  measured.follow = ("a 30-page crawl over 1.5 s followed: %d counts seen, %d ticks of the 10 ms timer in %.2f s")
-    :format(#seen, ticks, elapsed)
+  measured.follow = ("a 30-page crawl over 1.5 s followed: %d counts seen, "
+    .. "%d ticks of the 10 ms timer in %.2f s"):format(#seen, ticks, elapsed)
   eq("done", buf_state(b), "state")
   check(following, "never said following")
   eq("kadoa: done: 30 pages", lines_of(b)[1], "the first line")
