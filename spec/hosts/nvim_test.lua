@@ -899,6 +899,55 @@ test(":KadoaPages of a running crawl: paused says so, hiding the buffer stops ev
   vim.cmd("bwipeout!")
 end)
 
+test("kn.each_page follows a crawl as client:each_page does, by callback; cancel stops it", function()
+  local c = side_client()
+  local id = assert(c:crawl("https://pages-20.seconds-1.e" .. tag .. ".example.com/")).sessionId
+  local long = assert(c:crawl("https://pages-400.seconds-40.e" .. tag .. ".example.com/")).sessionId
+  c:close()
+  local got, order, ended, failed = {}, {}, false, nil
+  local stop = ticker()
+  local t0 = uv.hrtime()
+  local t = assert(kn.each_page(id, { follow = true, interval = 0.1, jitter = 0, page_size = 7 },
+    function(page, err)
+      check(not ended, "a callback after the end")
+      if page == nil then ended = true return end
+      if page == false then failed = err return end
+      check(not got[page.id], page.id .. " twice")
+      got[page.id] = true
+      order[#order + 1] = page.id
+    end))
+  wait_for(8000, function() return ended or failed ~= nil end)
+  local elapsed = (uv.hrtime() - t0) / 1e9
+  local ticks = stop()
+  eq(nil, failed, "error")
+  eq(true, ended, "ended")
+  eq(20, #order, "pages")
+  check(elapsed >= 0.9, ("over in %.2f s: not followed"):format(elapsed))
+  check(ticks >= elapsed * 100 * 0.5, ("only %d ticks in %.2f s"):format(ticks, elapsed))
+  check(t:done(), "the task is not over")
+
+  -- cancelled: no more callbacks, nothing more sent
+  local calls = 0
+  t = assert(kn.each_page(long, { follow = true, interval = 0.1 }, function() calls = calls + 1 end))
+  wait_for(3000, function() return calls > 0 end)
+  check(calls > 0, "no page came")
+  t:cancel()
+  wait_for(100, function() return false end)
+  local n, before = calls, hits_of(long)
+  wait_for(600, function() return false end)
+  eq(n, calls, "callbacks after cancel")
+  eq(before.status + before.pages, hits_of(long).status + hits_of(long).pages, "requests after cancel")
+
+  -- each_page's options, checked as the Lua face checks them
+  local bad
+  kn.each_page(id, { follow = true, pagesize = 5 }, function(page, err) bad = { page, err } end)
+  wait_for(1000, function() return bad ~= nil end)
+  eq(false, bad[1], "a bad option's first value")
+  eq("usage", bad[2].kind, "a bad option's error")
+  check(bad[2].message:find("page_size", 1, true), bad[2].message)
+  check(not pcall(kn.each_page, id, {}, nil), "no callback did not raise")
+end)
+
 test("<CR> on a page opens its Markdown in kadoa://page/<id>/<page id>; q closes", function()
   -- the listing was wiped when the next one took its window ('bufhidden')
   local name = "kadoa://pages/" .. crawled
