@@ -230,46 +230,34 @@ local function open_page(buf)
   if pid then return M.page(st.id, pid, { split = true }) end
 end
 
--- what a running crawl's pages are followed with: setup's wait schedule
-local function schedule(opts)
-  local P = require("kadoa.paginate")
-  local o = { follow = true, page_size = opts.page_size }
-  for k, v in pairs(kn().config.wait or {}) do
-    if P.schedule[k] then o[k] = v end
-  end
-  return o
-end
-
 -- the pages so far, for the first line
 local function so_far(st)
   local n = st.count - 1
   return fmt().number(n) .. (n == 1 and " page" or " pages")
 end
 
--- follow(c, buf, st, add, opts): each_page's follow over c, with c's sleep
--- (one per poll) also saying on the first line whether the crawl is
--- paused (a kadoa.marks mark), and ending the follow quietly once the
--- buffer is gone or hidden.
-local function follow(c, buf, st, add, opts)
-  local marks = require("kadoa.marks")
+-- following(c, buf, st, size) -> each_page's follow (setup's wait
+-- schedule) over c, its sleep (one per poll) first saying on the first
+-- line whether the crawl is paused (a kadoa.marks mark), and ending the
+-- follow quietly once the buffer is gone or hidden.
+local function following(c, buf, st, size)
+  local o = { follow = true, page_size = size }
+  for k, v in pairs(kn().config.wait or {}) do
+    if require("kadoa.paginate").schedule[k] then o[k] = v end
+  end
   local function tell()
-    local paused = marks.paused(st.id)
+    local paused = require("kadoa.marks").paused(st.id)
     set_state(buf, st, paused and "paused" or "following")
     st.say((paused and "paused (" .. os.date("%H:%M", paused) .. "), waiting: " or "following: ")
       .. so_far(st) .. " so far")
   end
-  local hooked = setmetatable({ settings = setmetatable({ sleep = function(s)
+  tell()
+  return setmetatable({ settings = setmetatable({ sleep = function(s)
     if not wanted(buf, st) then return false end
     tell()
     c.settings.sleep(s)
     return wanted(buf, st)
-  end }, { __index = c.settings }) }, { __index = c })
-  tell()
-  for item, err in hooked:each_page(st.id, schedule(opts)) do
-    if not item then return nil, err end
-    if not add(page_line(item)) then return end
-  end
-  if wanted(buf, st) then return true end   -- else its sleep ended it: fill's callback says so
+  end }, { __index = c.settings }) }, { __index = c }):each_page(st.id, o)
 end
 
 -- pages(id [, opts]) -> buffer: kadoa://pages/<id>, its first line how
@@ -293,29 +281,22 @@ function M.pages(id, opts)
   vim.keymap.set("n", "<CR>", function() open_page(buf) end,
     { buffer = buf, silent = true, desc = "kadoa: open this page's Markdown" })
   M.show(buf, opts.split)
-  opts = { page_size = opts.page_size or M.page_size }
+  local size = opts.page_size or M.page_size
   fill(buf, st, "pages of " .. f.short_id(id), function(c, add)
     local status, err = c:status(id)
     if not status then return nil, err end
-    local p = type(status.payload) == "table" and status.payload or {}
     local broke = type(status.error) == "string" and status.error
-    if not broke and p.finished ~= true then
-      local ok, ferr = follow(c, buf, st, add, opts)
-      if ok then st.say("done: " .. so_far(st)) end
-      return ok, ferr
-    end
-    for item, ierr in c:each_page(id, opts) do
+    local over = broke or type(status.payload) == "table" and status.payload.finished == true
+    for item, ierr in over and c:each_page(id, { page_size = size }) or following(c, buf, st, size) do
       if not item then return nil, ierr end
       if not add(page_line(item)) then return end
     end
-    if broke then
-      -- its pages so far are listed
+    if not wanted(buf, st) then return end   -- hidden while following: fill's callback says so
+    if broke then   -- its pages so far are listed
       vim.notify("kadoa: pages of " .. f.short_id(id) .. ": " .. f.text(broke, 200), vim.log.levels.WARN,
         { title = "kadoa" })
-      st.say("done: " .. so_far(st) .. "; the crawl failed: " .. f.text(broke, 160))
-    else
-      st.say("done: " .. so_far(st))
     end
+    st.say("done: " .. so_far(st) .. (broke and "; the crawl failed: " .. f.text(broke, 160) or ""))
     return true
   end)
   return buf
