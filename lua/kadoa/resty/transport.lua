@@ -302,7 +302,7 @@ function T:fetch(route, timeout, extra, ...)
   end
   if extra and extra.file then
     -- said, not ignored: a call's `path` is a known option elsewhere
-    return nil, { kind = "usage", sent = false, message = "option 'path' is not available in "
+    return nil, { failure = "usage", sent = false, detail = "option 'path' is not available in "
       .. "kadoa.resty: writing the file would block the nginx worker; the result holds the content" }
   end
   local target, bad = self._core:path(route, timeout, extra, ...)
