@@ -899,6 +899,25 @@ test(":KadoaPages of a running crawl: paused says so, hiding the buffer stops ev
   vim.cmd("bwipeout!")
 end)
 
+test(":KadoaPages of a running crawl kept when hidden ('bufhidden' hide): stopped, and says so", function()
+  local c = side_client()
+  local id = assert(c:crawl("https://pages-400.seconds-40.k" .. tag .. ".example.com/")).sessionId
+  c:close()
+  vim.cmd("KadoaPages " .. id)
+  local b = buf_named("kadoa://pages/" .. id)
+  wait_for(5000, function() return #lines_of(b) > 2 end)
+  vim.bo[b].bufhidden = "hide"
+  vim.cmd("enew")
+  wait_for(1000, function() return buf_state(b) == "stopped" end)
+  eq("stopped", buf_state(b), "state")
+  eq("kadoa: stopped: the buffer was hidden", lines_of(b)[1], "the first line")
+  local before = hits_of(id)
+  wait_for(600, function() return false end)
+  eq(before.status + before.pages, hits_of(id).status + hits_of(id).pages, "requests while hidden")
+  vim.api.nvim_buf_delete(b, { force = true })
+  vim.cmd("bwipeout!")
+end)
+
 test("kn.each_page follows a crawl as client:each_page does, by callback; cancel stops it", function()
   local c = side_client()
   local id = assert(c:crawl("https://pages-20.seconds-1.e" .. tag .. ".example.com/")).sessionId
