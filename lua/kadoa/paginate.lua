@@ -154,6 +154,7 @@ end
 local QUICK = 0.25      -- of the interval: the pause after a poll that brought pages
 local UNMET = 3         -- finished polls a count may stand unmet before it is not believed
 local SCHEDULE = { interval = true, factor = true, max_interval = true, jitter = true, grace = true }
+M.schedule = SCHEDULE   -- follow's options that are wait's (the rest are the listing call's)
 
 -- crawled(status) -> whether a listed page is crawled (its content there)
 ---@param status any the page's status, an open string

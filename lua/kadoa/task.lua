@@ -23,6 +23,7 @@ local M = {}
 ---@field driver kadoa.Driver that client's driver (its steps perform every exchange)
 ---@field wake? number on the client's clock: when its sleep is over (sleeping)
 ---@field crash? any what its code raised
+---@field cancelled? boolean task:cancel() was called
 local Task = {}
 Task.__index = Task
 M.Task = Task

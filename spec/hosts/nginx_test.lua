@@ -279,6 +279,40 @@ local LOCATIONS = [=[
       content_by_lua_block { ngx.say(ngx.shared.cb_seen:get(ngx.var.arg_id) or 0) }
     }
 
+    # client:each_page with follow: every page as it is crawled, on the
+    # schedule in the query; the ids in the order they came, the time to
+    # the first and to the end. typo=1: a misspelt option's error instead
+    location = /follow {
+      content_by_lua_block {
+        local a = ngx.req.get_uri_args()
+        local t = require("kadoa_test")
+        local c = assert(require("kadoa.resty").client({ retries = 1 }))
+        local opts = { follow = true, interval = tonumber(a.interval), max_interval = 0.3, jitter = 0,
+                       page_size = tonumber(a.page_size) }
+        if a.typo then opts.intervl = 1 end
+        ngx.update_time()
+        local t0, first = ngx.now(), nil
+        local ids, err = {}, nil
+        for page, e in c:each_page(a.id, opts) do
+          if not page then err = e break end
+          ngx.update_time()
+          first = first or (ngx.now() - t0) * 1000
+          ids[#ids + 1] = page.id
+        end
+        ngx.update_time()
+        t.reply(nil, err, { ids = ids, first_ms = first, ms = (ngx.now() - t0) * 1000 })
+      }
+    }
+
+    # client:export: refused inside nginx, whatever it is given
+    location = /export {
+      content_by_lua_block {
+        local c = assert(require("kadoa.resty").client())
+        local res, err = c:export(ngx.var.arg_id, ngx.var.arg_dir, { follow = true })
+        require("kadoa_test").reply(res, err, {})
+      }
+    }
+
     location = /wait {
       content_by_lua_block {
         local kadoa = require("kadoa.resty")
@@ -407,7 +441,7 @@ describe("kadoa.resty in nginx", function()
     if dir and dir:match("^/tmp/") then os.execute("rm -rf " .. q(dir)) end
     if next(measured) then
       io.stderr:write("\n")
-      for _, k in ipairs({ "pings", "blocking", "one", "twenty", "many", "wait" }) do
+      for _, k in ipairs({ "pings", "blocking", "one", "twenty", "many", "wait", "follow" }) do
         if measured[k] then io.stderr:write("measured: ", measured[k], "\n") end
       end
     end
@@ -986,6 +1020,66 @@ describe("kadoa.resty in nginx", function()
       assert.matches("lua_shared_dict no_such_dict", r.err.message)
       assert.are.equal(before, get_json(ports.mock, "/mock/starts").count)
     end)
+  end)
+
+  it("each_page follows a running crawl: every page once, as crawled, until it is over", function()
+    local tag = tostring(os.time()) .. tostring(math.random(1e6))
+    local id = assert(core_client:crawl("https://pages-30.seconds-1.5.r" .. tag .. ".example.com/")).sessionId
+    local c = send_get(ports.http, "/follow?" .. query({ id = id, interval = 0.1, page_size = 7 }))
+    socket.sleep(0.1)
+    local worst = 0
+    for _ = 1, 20 do
+      local _, _, elapsed = get(ports.http, "/ping")
+      worst = math.max(worst, elapsed)
+      socket.sleep(0.02)
+    end
+    local _, body = read_response(c)
+    local r = cjson.decode(body)
+    assert.is_nil(r.err and r.err.text)
+    assert.are.equal(30, #r.ids)
+    local once = {}
+    for _, pid in ipairs(r.ids) do
+      assert.is_nil(once[pid], pid .. " twice")
+      once[pid] = true
+    end
+    for i = 0, 29 do assert.is_true(once[("p%04d"):format(i)]) end
+    -- with the crawl, not after it
+    assert.is_true(r.first_ms < 1000, "the first page after " .. r.first_ms .. " ms")
+    assert.is_true(r.ms >= 1400, "over after " .. r.ms .. " ms")
+    assert.is_true(worst < 0.05, "a ping took " .. worst .. " s")
+    measured.follow = ("each_page follow of a 30-page 1.5 s crawl: first page %.0f ms, over %.0f ms; "
+      .. "pings meanwhile at worst %.1f ms"):format(r.first_ms, r.ms, worst * 1000)
+    -- over: it asks nothing more
+    local hits = get_json(ports.mock, "/mock/hits/" .. id)
+    socket.sleep(0.4)
+    local later = get_json(ports.mock, "/mock/hits/" .. id)
+    assert.are.equal(hits.status, later.status)
+    assert.are.equal(hits.pages, later.pages)
+
+    -- a crawl that fails: its pages, then its error once
+    local failing = assert(core_client:crawl("https://failing.pages-10.seconds-0.5.r" .. tag
+      .. ".example.com/")).sessionId
+    r = get_json(ports.http, "/follow?" .. query({ id = failing, interval = 0.1 }))
+    assert.are.equal("crawl_failed", r.err.kind)
+    assert.matches("blocked", r.err.message)
+    assert.are.equal(6, #r.ids)
+
+    -- the same options as the libcurl client's: a misspelt one, the same error
+    r = get_json(ports.http, "/follow?" .. query({ id = id, typo = 1 }))
+    local _, want = core_client:each_page(id, { follow = true, intervl = 1 })()
+    assert.are.equal("usage", r.err.kind)
+    assert.are.equal(want.message, r.err.message)
+    assert.matches("unknown option 'intervl'", r.err.message, 1, true)
+  end)
+
+  it("export is refused with a usage error naming kadoa.resty, and writes nothing", function()
+    local out = dir .. "/export-refused"
+    local r = get_json(ports.http, "/export?" .. query({ id = "sess-dash", dir = out }))
+    assert.is_nil(r.res)
+    assert.are.equal("usage", r.err.kind)
+    assert.matches("export is not available in kadoa.resty", r.err.message, 1, true)
+    assert.matches("each_page(id, { follow = true })", r.err.message, 1, true)
+    assert.is_nil(io.open(out))
   end)
 
   it("examples/nginx.conf serves a crawl's status as JSON", function()

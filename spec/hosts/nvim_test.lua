@@ -673,6 +673,12 @@ end
 
 local function lines_of(b) return vim.api.nvim_buf_get_lines(b, 0, -1, false) end
 
+-- the mock's count of the requests a crawl's routes answered
+local function hits_of(id)
+  local out = vim.fn.system({ "curl", "-s", srv.url .. "/mock/hits/" .. id })
+  return vim.json.decode(out)
+end
+
 -- a blocking client of its own, for setting up and for comparing: never
 -- the editor's, whose requests the driver moves
 local function side_client()
@@ -725,7 +731,8 @@ test(":KadoaPages lists every page of a finished 12-page crawl, the editor ticki
   check(b, "no buffer " .. name)
   eq("done", buf_state(b), "state")
   local lines = lines_of(b)
-  eq(12, #lines, "lines")
+  eq(13, #lines, "lines")
+  eq("kadoa: done: 12 pages", table.remove(lines, 1), "the first line")
   for i, l in ipairs(lines) do
     check(l:match("^DONE%s+https://pages%-12%.seconds%-0%.5%." .. tag .. "%.example%.com/"),
       "line " .. i .. ": " .. l)
@@ -745,7 +752,7 @@ test(":KadoaPages lists every page of a finished 12-page crawl, the editor ticki
   elapsed = (uv.hrtime() - t0) / 1e9
   ticks = stop()
   measured.pages = ("a 0.4 s pages listing: %d ticks of the 10 ms timer in %.2f s"):format(ticks, elapsed)
-  eq(14, #lines_of(b), "lines of slow-400")
+  eq(15, #lines_of(b), "lines of slow-400")
   check(elapsed >= 0.39, ("took %.2f s"):format(elapsed))
   check(ticks >= elapsed * 100 * 0.5, ("only %d ticks in %.2f s"):format(ticks, elapsed))
 end)
@@ -754,22 +761,18 @@ test("pages: the loop follows both pagination shapes page by page and stops on a
   local c = side_client()
   for _, label in ipairs({ "", "oldpages.", "zeropage.", "endless." }) do
     local res = assert(c:crawl("https://pages-12.seconds-0." .. label .. "b" .. tag .. ".example.com/"))
-    local calls = 0
-    local client = kn.client()
-    client.send = function(self, ...)
-      calls = calls + 1
-      return getmetatable(self).send(self, ...)
-    end
     local b = kn.pages(res.sessionId, { page_size = 5 })
     wait_for(5000, function() return buf_state(b) ~= "loading" end)
-    client.send = nil
     eq("done", buf_state(b), label .. "state")
-    eq(12, #lines_of(b), label .. "lines")
+    eq(13, #lines_of(b), label .. "lines")
     local ids = require("kadoa.nvim.browse").ids(b)
-    eq("p0000", ids[1], label .. "first id")
-    eq("p0011", ids[12], label .. "last id")
-    -- 3 listing pages; the endless server's 4th repeats the 3rd: no new items, stop
-    eq(label == "endless." and 4 or 3, calls, label .. "requests")
+    eq(false, ids[1], label .. "the first line is no page")
+    eq("p0000", ids[2], label .. "first id")
+    eq("p0011", ids[13], label .. "last id")
+    -- one status; 3 listing pages; the endless server's 4th repeats the 3rd: no new items, stop
+    local hits = hits_of(res.sessionId)
+    eq(1, hits.status, label .. "status requests")
+    eq(label == "endless." and 4 or 3, hits.pages, label .. "listing requests")
     vim.api.nvim_buf_delete(b, { force = true })
   end
   c:close()
@@ -787,8 +790,8 @@ test("pages: hostile URLs are cleaned, a failed crawl's pages come with a warnin
   wait_for(5000, function() return buf_state(b) ~= "loading" end)
   eq("done", buf_state(b), "ctl state")
   local lines = lines_of(b)
-  eq(3, #lines, "ctl lines")
-  check(lines[2]:find("https://c.example.com/a", 1, true), lines[2])
+  eq(4, #lines, "ctl lines")
+  check(lines[3]:find("https://c.example.com/a", 1, true), lines[2])
   for i, l in ipairs(lines) do
     check(not l:find("[%z\1-\31\127]"), "a control character on line " .. i .. ": " .. l)
   end
@@ -797,7 +800,7 @@ test("pages: hostile URLs are cleaned, a failed crawl's pages come with a warnin
   wait_for(5000, function() return buf_state(b) ~= "loading" end)
   eq("done", buf_state(b), "hostile state")
   lines = lines_of(b)
-  eq(40, #lines, "hostile lines")
+  eq(41, #lines, "hostile lines")
   for i, l in ipairs(lines) do
     check(not l:find("[%z\1-\31\127]"), "a control character on line " .. i .. ": " .. l)
   end
@@ -806,7 +809,8 @@ test("pages: hostile URLs are cleaned, a failed crawl's pages come with a warnin
   b = kn.pages(failing.sessionId)
   wait_for(5000, function() return buf_state(b) ~= "loading" end)
   eq("done", buf_state(b), "failing state")
-  eq(6, #lines_of(b), "the pages done before it failed")
+  eq(7, #lines_of(b), "the pages done before it failed")
+  check(lines_of(b)[1]:find("the crawl failed: ", 1, true), lines_of(b)[1])
   local warned
   for i = n + 1, #notes do
     if notes[i].level == vim.log.levels.WARN and notes[i].msg:find("blocked the crawler", 1, true) then
@@ -831,13 +835,166 @@ test("pages: wiping the buffer while it loads cancels the request, quietly", fun
   eq(n, #notes, "notifications after the wipe")
 end)
 
+test(":KadoaPages follows a running crawl: lines come as pages finish, the editor ticking", function()
+  kn.setup({ wait = { interval = 0.1, max_interval = 0.3, jitter = 0 } })
+  local c = side_client()
+  local id = assert(c:crawl("https://pages-30.seconds-1.5.g" .. tag .. ".example.com/")).sessionId
+  c:close()
+  local stop = ticker()
+  local t0 = uv.hrtime()
+  vim.cmd("KadoaPages " .. id)
+  local b = buf_named("kadoa://pages/" .. id)
+  check(b, "no buffer")
+  -- the counts seen while it runs: they must grow, not jump from 0 to 30
+  local seen, following = {}, false
+  wait_for(8000, function()
+    local n = #lines_of(b) - 1
+    if seen[#seen] ~= n then seen[#seen + 1] = n end
+    following = following or buf_state(b) == "following"
+      and lines_of(b)[1]:find("^kadoa: following: ") ~= nil
+    return buf_state(b) ~= "loading" and buf_state(b) ~= "following"
+  end)
+  local elapsed = (uv.hrtime() - t0) / 1e9
+  local ticks = stop()
+  measured.follow = ("a 30-page crawl over 1.5 s followed: %d counts seen, "
+    .. "%d ticks of the 10 ms timer in %.2f s"):format(#seen, ticks, elapsed)
+  eq("done", buf_state(b), "state")
+  check(following, "never said following")
+  eq("kadoa: done: 30 pages", lines_of(b)[1], "the first line")
+  check(#seen >= 4, "the lines came in " .. #seen .. " steps: " .. table.concat(seen, " "))
+  check(elapsed >= 1.3, ("over in %.2f s: not followed"):format(elapsed))
+  check(ticks >= elapsed * 100 * 0.5, ("only %d ticks in %.2f s"):format(ticks, elapsed))
+  local ids = require("kadoa.nvim.browse").ids(b)
+  local once = {}
+  for line = 2, 31 do
+    local pid = ids[line]
+    check(pid and not once[pid], "line " .. line .. ": " .. tostring(pid))
+    once[pid] = true
+    check(lines_of(b)[line]:match("^DONE%s+https://"), lines_of(b)[line])
+  end
+  eq(31, #lines_of(b), "lines")
+  -- over: nothing more is asked for
+  local hits = hits_of(id)
+  wait_for(500, function() return false end)
+  eq(hits.status + hits.pages, hits_of(id).status + hits_of(id).pages, "requests after the end")
+  -- <CR> on an appended line opens that page
+  vim.api.nvim_win_set_cursor(0, { 31, 0 })
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<CR>", true, false, true), "x", false)
+  local pb = settled("kadoa://page/" .. id .. "/" .. ids[31])
+  check(pb, "no page buffer for the last line")
+  eq("done", buf_state(pb), "page state")
+  vim.api.nvim_feedkeys("q", "x", false)
+  vim.api.nvim_feedkeys("q", "x", false)
+end)
+
+test(":KadoaPages of a running crawl: paused says so, hiding the buffer stops every request", function()
+  kn.setup({ wait = { interval = 0.1, max_interval = 0.2, jitter = 0 } })
+  local state = vim.fn.tempname()
+  local saved = vim.env.XDG_STATE_HOME
+  vim.env.XDG_STATE_HOME = state
+  local c = side_client()
+  local id = assert(c:crawl("https://pages-400.seconds-40.h" .. tag .. ".example.com/")).sessionId
+  vim.cmd("KadoaPages " .. id)
+  local b = buf_named("kadoa://pages/" .. id)
+  wait_for(5000, function() return #lines_of(b) > 2 end)
+  eq("following", buf_state(b), "state")
+  assert(c:pause(id))   -- marked in the state file, as from any host
+  wait_for(3000, function() return buf_state(b) == "paused" end)
+  eq("paused", buf_state(b), "state after the pause")
+  check(lines_of(b)[1]:find("^kadoa: paused %(%d%d:%d%d%), waiting: "), lines_of(b)[1])
+  assert(c:resume(id))
+  wait_for(3000, function() return buf_state(b) == "following" end)
+  eq("following", buf_state(b), "state after the resume")
+  c:close()
+  vim.env.XDG_STATE_HOME = saved
+  -- hidden ('bufhidden' wipe): the task is cancelled, nothing more is sent
+  vim.cmd("enew")
+  check(not vim.api.nvim_buf_is_valid(b), "the listing was not wiped")
+  wait_for(100, function() return false end)   -- a request in flight lands
+  local before = hits_of(id)
+  wait_for(800, function() return false end)
+  local after = hits_of(id)
+  eq(before.status, after.status, "status requests after the buffer went")
+  eq(before.pages, after.pages, "listing requests after the buffer went")
+  check(before.status >= 3, "it polled only " .. before.status .. " times")
+  vim.cmd("bwipeout!")
+end)
+
+test(":KadoaPages of a running crawl kept when hidden ('bufhidden' hide): stopped, and says so", function()
+  local c = side_client()
+  local id = assert(c:crawl("https://pages-400.seconds-40.k" .. tag .. ".example.com/")).sessionId
+  c:close()
+  vim.cmd("KadoaPages " .. id)
+  local b = buf_named("kadoa://pages/" .. id)
+  wait_for(5000, function() return #lines_of(b) > 2 end)
+  vim.bo[b].bufhidden = "hide"
+  vim.cmd("enew")
+  wait_for(1000, function() return buf_state(b) == "stopped" end)
+  eq("stopped", buf_state(b), "state")
+  eq("kadoa: stopped: the buffer was hidden", lines_of(b)[1], "the first line")
+  local before = hits_of(id)
+  wait_for(600, function() return false end)
+  eq(before.status + before.pages, hits_of(id).status + hits_of(id).pages, "requests while hidden")
+  vim.api.nvim_buf_delete(b, { force = true })
+  vim.cmd("bwipeout!")
+end)
+
+test("kn.each_page follows a crawl as client:each_page does, by callback; cancel stops it", function()
+  local c = side_client()
+  local id = assert(c:crawl("https://pages-20.seconds-1.e" .. tag .. ".example.com/")).sessionId
+  local long = assert(c:crawl("https://pages-400.seconds-40.e" .. tag .. ".example.com/")).sessionId
+  c:close()
+  local got, order, ended, failed = {}, {}, false, nil
+  local stop = ticker()
+  local t0 = uv.hrtime()
+  local t = assert(kn.each_page(id, { follow = true, interval = 0.1, jitter = 0, page_size = 7 },
+    function(page, err)
+      check(not ended, "a callback after the end")
+      if page == nil then ended = true return end
+      if page == false then failed = err return end
+      check(not got[page.id], page.id .. " twice")
+      got[page.id] = true
+      order[#order + 1] = page.id
+    end))
+  wait_for(8000, function() return ended or failed ~= nil end)
+  local elapsed = (uv.hrtime() - t0) / 1e9
+  local ticks = stop()
+  eq(nil, failed, "error")
+  eq(true, ended, "ended")
+  eq(20, #order, "pages")
+  check(elapsed >= 0.9, ("over in %.2f s: not followed"):format(elapsed))
+  check(ticks >= elapsed * 100 * 0.5, ("only %d ticks in %.2f s"):format(ticks, elapsed))
+  check(t:done(), "the task is not over")
+
+  -- cancelled: no more callbacks, nothing more sent
+  local calls = 0
+  t = assert(kn.each_page(long, { follow = true, interval = 0.1 }, function() calls = calls + 1 end))
+  wait_for(3000, function() return calls > 0 end)
+  check(calls > 0, "no page came")
+  t:cancel()
+  wait_for(100, function() return false end)
+  local n, before = calls, hits_of(long)
+  wait_for(600, function() return false end)
+  eq(n, calls, "callbacks after cancel")
+  eq(before.status + before.pages, hits_of(long).status + hits_of(long).pages, "requests after cancel")
+
+  -- each_page's options, checked as the Lua face checks them
+  local bad
+  kn.each_page(id, { follow = true, pagesize = 5 }, function(page, err) bad = { page, err } end)
+  wait_for(1000, function() return bad ~= nil end)
+  eq(false, bad[1], "a bad option's first value")
+  eq("usage", bad[2].kind, "a bad option's error")
+  check(bad[2].message:find("page_size", 1, true), bad[2].message)
+  check(not pcall(kn.each_page, id, {}, nil), "no callback did not raise")
+end)
+
 test("<CR> on a page opens its Markdown in kadoa://page/<id>/<page id>; q closes", function()
   -- the listing was wiped when the next one took its window ('bufhidden')
   local name = "kadoa://pages/" .. crawled
   vim.cmd("KadoaPages " .. crawled)
   local b = settled(name)
   check(b, "no listing")
-  vim.api.nvim_win_set_cursor(0, { 3, 0 })
+  vim.api.nvim_win_set_cursor(0, { 4, 0 })
   local wins = #vim.api.nvim_list_wins()
   vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<CR>", true, false, true), "x", false)
   local pname = "kadoa://page/" .. crawled .. "/p0002"
@@ -884,7 +1041,7 @@ test(":KadoaSessions lists the crawl; <CR> lists its pages", function()
   vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<CR>", true, false, true), "x", false)
   local pb = settled("kadoa://pages/" .. crawled)
   check(pb, "no pages buffer")
-  eq(12, #lines_of(pb), "lines")
+  eq(13, #lines_of(pb), "lines")
   vim.api.nvim_feedkeys("q", "x", false)
   vim.api.nvim_feedkeys("q", "x", false)
 end)
@@ -1207,7 +1364,7 @@ test(":KadoaTop: <CR> lists the pages of the crawl on the line; q closes and sto
   vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("<CR>", true, false, true), "x", false)
   local pb = settled("kadoa://pages/" .. top_crawls.done)
   check(pb, "no pages buffer")
-  eq(5, #lines_of(pb), "pages")
+  eq(6, #lines_of(pb), "the first line and the pages")
   vim.api.nvim_feedkeys("q", "x", false)
   eq(b, vim.api.nvim_get_current_buf(), "back on top")
   vim.api.nvim_feedkeys("q", "x", false)
@@ -1238,7 +1395,7 @@ end)
 srv:stop()
 watchdog:stop()
 say("")
-for _, k in ipairs({ "blocking", "ticks", "ten", "steps", "watch", "pages", "top", "health" }) do
+for _, k in ipairs({ "blocking", "ticks", "ten", "steps", "watch", "pages", "follow", "top", "health" }) do
   if measured[k] then say("measured: %s", measured[k]) end
 end
 say("%s: %d passed, %d failed%s", failures == 0 and "OK" or "FAILED", passed, failures,

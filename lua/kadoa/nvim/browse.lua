@@ -1,16 +1,21 @@
 -- kadoa.nvim.browse: crawled pages and crawl sessions in scratch buffers
 -- (:KadoaPages, :KadoaSessions and the Markdown of one page).
 --
--- Every request is a non-blocking one on kadoa.nvim's driver: a listing
--- is fetched one listing page per request, the next asked for from the
--- previous one's callback, and its lines appended as each arrives, so a
--- session of thousands of pages never holds the editor. Which page to ask
--- for next and when to stop is kadoa.paginate's pager, the same rules as
--- client:each_page (a server that says "more" forever cannot loop us).
--- Everything the server sends goes through kadoa.format before it is a
--- line, so no control character reaches the screen as such. Each buffer
--- has b:kadoa_state: "loading", then "done" or "failed" (an error is also
--- notified), for statuslines and scripts.
+-- A listing is the library's own loop (client:each_page, each_session)
+-- run as a task of kadoa.nvim.async: each listing page is a non-blocking
+-- request, and each item becomes a line as it comes, so a session of
+-- thousands of pages never holds the editor, and the rules of when to
+-- stop are the iterator's (a server that says "more" forever cannot loop
+-- us). A crawl still running is followed (each_page's follow): its pages
+-- are appended as they are crawled, on wait's schedule (setup's wait),
+-- until it is over or the buffer is hidden or wiped, which cancels the
+-- task: nothing more is sent. A pages buffer's first line says how it
+-- stands (loading, following, paused: a kadoa.marks mark, done, the
+-- error). Everything the server sends goes through kadoa.format before
+-- it is a line, so no control character reaches the screen as such.
+-- Each buffer has b:kadoa_state: "loading", "following" or "paused"
+-- (pages of a running crawl), then "done", "failed" (an error is also
+-- notified) or "stopped" (hidden), for statuslines and scripts.
 
 local M = {}
 
@@ -109,10 +114,17 @@ local function live(buf, st)
   return states[buf] == st and api.nvim_buf_is_valid(buf)
 end
 
+-- and not hidden meanwhile
+local function wanted(buf, st)
+  return not st.stopped and live(buf, st)
+end
+
 local function failed(buf, st, what, err)
   set_state(buf, st, "failed")
   report(what, err)
-  if st.count == 0 then
+  if st.say then
+    st.say("failed: " .. fmt().format_error(err))
+  elseif st.count == 0 then
     -- an empty buffer would say nothing; the line is no entry (no <CR>)
     put_lines(buf, 0, -1, { "kadoa: " .. require("kadoa.text").one_line(fmt().format_error(err), 200) })
   end
@@ -126,34 +138,34 @@ local function append(buf, st, lines, ids)
   st.count = st.count + #lines
 end
 
--- load(buf, st, listing, call_args, line_of): every listing page, one
--- request after the other; line_of(item) -> line, id.
-local function load(buf, st, listing, what, send_args, line_of)
-  local P = require("kadoa.paginate")
-  local L = P.listings[listing]
-  local pager = P.pager(L.items, L.key)
-  local ask
-  local function got(res, err)
+-- fill(buf, st, what, body): body(c, add) as a task over the editor's
+-- client, c its proxy; add(line, id) appends a line, false once the
+-- buffer is no longer wanted (body should return then). body returns
+-- true, or nil and an error. Hiding the buffer cancels the task.
+local function fill(buf, st, what, body)
+  local client, cerr = kn().client()
+  if not client then return failed(buf, st, what, cerr) end
+  st.req = require("kadoa.nvim.async").run(client, function(c)
+    return body(c, function(line, id)
+      if not wanted(buf, st) then return false end
+      append(buf, st, { line }, { id })
+      return true
+    end)
+  end, function(res, err)
     st.req = nil
     if not live(buf, st) then return end
+    if st.stopped then
+      if st.say then st.say("stopped: the buffer was hidden") end
+      return set_state(buf, st, "stopped")
+    end
     if not res then return failed(buf, st, what, err) end
-    local lines, ids = {}, {}
-    for _, item in ipairs(pager.take(res)) do
-      lines[#lines + 1], ids[#ids + 1] = line_of(item)
-    end
-    append(buf, st, lines, ids)
-    if type(res) == "table" and type(res.error) == "string" and not st.warned then
-      st.warned = true   -- e.g. a crawl that failed: its pages so far are listed
-      vim.notify("kadoa: " .. what .. ": " .. fmt().text(res.error, 200), vim.log.levels.WARN,
-        { title = "kadoa" })
-    end
-    if pager.finished then set_state(buf, st, "done") else ask() end
-  end
-  function ask()
-    local args = send_args(pager.page())
-    st.req = kn().call(listing, got, unpack(args, 1, args.n))
-  end
-  ask()
+    set_state(buf, st, "done")
+  end)
+  api.nvim_create_autocmd("BufHidden", { buffer = buf, once = true, callback = function()
+    if not st.req then return end
+    st.stopped = true
+    st.req:cancel()
+  end })
 end
 
 local function field(t, k)
@@ -218,23 +230,75 @@ local function open_page(buf)
   if pid then return M.page(st.id, pid, { split = true }) end
 end
 
--- pages(id [, opts]) -> buffer: kadoa://pages/<id>, one line per crawled
--- page ("STATUS  URL"), <CR> opens the page's Markdown, q closes.
+-- the pages so far, for the first line
+local function so_far(st)
+  local n = st.count - 1
+  return fmt().number(n) .. (n == 1 and " page" or " pages")
+end
+
+-- following(c, buf, st, size) -> each_page's follow (setup's wait
+-- schedule) over c, its sleep (one per poll) first saying on the first
+-- line whether the crawl is paused (a kadoa.marks mark), and ending the
+-- follow quietly once the buffer is gone or hidden.
+local function following(c, buf, st, size)
+  local o = { follow = true, page_size = size }
+  for k, v in pairs(kn().config.wait or {}) do
+    if require("kadoa.paginate").schedule[k] then o[k] = v end
+  end
+  local function tell()
+    local paused = require("kadoa.marks").paused(st.id)
+    set_state(buf, st, paused and "paused" or "following")
+    st.say((paused and "paused (" .. os.date("%H:%M", paused) .. "), waiting: " or "following: ")
+      .. so_far(st) .. " so far")
+  end
+  tell()
+  return setmetatable({ settings = setmetatable({ sleep = function(s)
+    if not wanted(buf, st) then return false end
+    tell()
+    c.settings.sleep(s)
+    return wanted(buf, st)
+  end }, { __index = c.settings }) }, { __index = c }):each_page(st.id, o)
+end
+
+-- pages(id [, opts]) -> buffer: kadoa://pages/<id>, its first line how
+-- the listing stands, then one line per crawled page ("STATUS  URL");
+-- a crawl still running is followed until it is over (pages appended as
+-- they are crawled). <CR> opens the page's Markdown, q closes.
 -- opts.page_size (default M.page_size), opts.split.
 ---@param id string session id
 ---@param opts? kadoa.nvim.BrowseOptions
 ---@return integer buf
 function M.pages(id, opts)
   opts = opts or {}
-  local buf, st = scratch("kadoa://pages/" .. fmt().text(id), "kadoa-pages", "pages")
+  local f = fmt()
+  local buf, st = scratch("kadoa://pages/" .. f.text(id), "kadoa-pages", "pages")
   st.id = id
+  function st.say(text)
+    if live(buf, st) then put_lines(buf, 0, 1, { "kadoa: " .. require("kadoa.text").one_line(text, 200) }) end
+  end
+  append(buf, st, { "" }, { false })
+  st.say("loading the pages of " .. f.short_id(id))
   vim.keymap.set("n", "<CR>", function() open_page(buf) end,
     { buffer = buf, silent = true, desc = "kadoa: open this page's Markdown" })
   M.show(buf, opts.split)
   local size = opts.page_size or M.page_size
-  load(buf, st, "pages", "pages of " .. fmt().short_id(id), function(n)
-    return { id, { page = n, page_size = size }, n = 2 }
-  end, page_line)
+  fill(buf, st, "pages of " .. f.short_id(id), function(c, add)
+    local status, err = c:status(id)
+    if not status then return nil, err end
+    local broke = type(status.error) == "string" and status.error
+    local over = broke or type(status.payload) == "table" and status.payload.finished == true
+    for item, ierr in over and c:each_page(id, { page_size = size }) or following(c, buf, st, size) do
+      if not item then return nil, ierr end
+      if not add(page_line(item)) then return end
+    end
+    if not wanted(buf, st) then return end   -- hidden while following: fill's callback says so
+    if broke then   -- its pages so far are listed
+      vim.notify("kadoa: pages of " .. f.short_id(id) .. ": " .. f.text(broke, 200), vim.log.levels.WARN,
+        { title = "kadoa" })
+    end
+    st.say("done: " .. so_far(st) .. (broke and "; the crawl failed: " .. f.text(broke, 160) or ""))
+    return true
+  end)
   return buf
 end
 
@@ -268,9 +332,13 @@ function M.sessions(opts)
     { buffer = buf, silent = true, desc = "kadoa: list this session's pages" })
   M.show(buf, opts.split)
   local size = opts.page_size or M.page_size
-  load(buf, st, "sessions", "sessions", function(n)
-    return { { page = n, page_size = size }, n = 1 }
-  end, session_line)
+  fill(buf, st, "sessions", function(c, add)
+    for item, err in c:each_session({ page_size = size }) do
+      if not item then return nil, err end
+      if not add(session_line(item)) then return end
+    end
+    return true
+  end)
   return buf
 end
 

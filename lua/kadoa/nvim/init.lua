@@ -7,6 +7,7 @@
 --   kn.statusline()                             -- for 'statusline'
 --   kn.call("pages", cb, id, { page = 1 })      -- any API call, non-blocking
 --   kn.pages(id) / kn.sessions()                -- :KadoaPages, :KadoaSessions
+--   kn.each_page(id, { follow = true }, cb)     -- client:each_page, cb(page) as they come
 --   kn.top()                                    -- :KadoaTop, every crawl, live
 --
 -- A thin layer: the work is the library's (kadoa.client, kadoa.wait,
@@ -189,6 +190,40 @@ function M.pages(id, opts)
     error(("bad argument #1 to 'pages' (string expected, got %s)"):format(type(id)), 2)
   end
   return require("kadoa.nvim.browse").pages(id, opts)
+end
+
+-- each_page(id, opts, callback) -> task | nil, err: client:each_page(id,
+-- opts) without blocking, the iterator's values handed to callback on
+-- the main loop: callback(page) for each page, in order, then
+-- callback(nil) at the end, or callback(false, err) once when it fails.
+-- opts: each_page's (page_size, call options; follow = true follows a
+-- running crawl on wait's schedule: interval, factor, max_interval,
+-- jitter, grace) and, as for status, client options. task:cancel()
+-- stops it: nothing more is asked of the server, no more callbacks.
+---@param id string session id
+---@param opts? kadoa.EachPageOptions
+---@param callback fun(page: kadoa.PageItem|false|nil, err: kadoa.Error|nil)
+---@return kadoa.Task|nil task
+---@return kadoa.Error|nil err
+function M.each_page(id, opts, callback)
+  errors.check_arg(id, "string", 1, "each_page", 2)
+  errors.check_arg(callback, "function", 3, "each_page", 2)
+  local client, rest = client_for(opts)
+  if not client then return refused(function(_, e) callback(false, e) end, rest) end
+  local t, ended
+  local function over() return ended or (t and t.cancelled) end
+  t = require("kadoa.nvim.async").run(client, function(c)
+    for page, err in c:each_page(id, rest) do
+      if over() then return end
+      if not page then ended = true return callback(false, err) end
+      callback(page)
+    end
+    if not over() then ended = true callback(nil) end
+  end, function(_, err)
+    -- a callback that raised ended the task: said once, as a failure
+    if not over() then ended = true callback(false, err) end
+  end)
+  return t
 end
 
 ---@param opts? kadoa.nvim.BrowseOptions

@@ -81,10 +81,9 @@ end
 -- Every call of the API as a blocking method: the libcurl client's own,
 -- being host-neutral (they drive the engine over client.transport), and
 -- so are status_json, wait (with ngx.sleep from the settings), a crawl
--- with its wait, the iterators, and many at once (kadoa.many, over the
--- host face below). export (files written as pages arrive) is the libcurl
--- client's only, and so is send: its requests are driven by libcurl's
--- multi handle.
+-- with its wait, the iterators (each_page's follow too: its polls sleep
+-- with ngx.sleep), and many at once (kadoa.many, over the host face
+-- below). export and send are the libcurl client's only (see below).
 for name in pairs(api.calls) do Client[name] = client.Client[name] end
 for _, name in ipairs({ "status_json", "wait", "each_page", "each_session", "status_many", "many" }) do
   Client[name] = client.Client[name]
@@ -124,6 +123,19 @@ Client.remember = require("kadoa.resty.callback").remember
 function Client.send(_, name)
   return usage("send is not available in kadoa.resty: client:" .. tostring(name)
     .. "(...) already yields to nginx instead of blocking; many at once: client:many")
+end
+
+-- export writes files: from a worker that is disk I/O blocking nginx,
+-- the page bodies streamed to files by the C core (which cosockets do
+-- not have), and files owned by nginx's user. Refused, whatever it is
+-- given; each_page (follow = true for a running crawl) hands the pages
+-- to the caller instead.
+---@return nil
+---@return kadoa.Error err
+function Client.export()
+  return usage("export is not available in kadoa.resty: it writes files, which would block the nginx "
+    .. "worker on disk; take the pages with client:each_page(id, { follow = true }), "
+    .. "or run `kadoa export` outside nginx")
 end
 
 ---@param s string
