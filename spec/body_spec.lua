@@ -494,8 +494,12 @@ describe("body.check", function()
   end)
 
   it("finds close names by Damerau-Levenshtein distance", function()
-    assert.is_nil(body.closest("zzzzzz", { maxPages = true }))
-    assert.equal("maxPages", body.closest("MaxPages", { maxPages = true, maxpages2 = true }))
+    local function hint(name)
+      local _, err = body.check("StartCrawlerSessionRequest", { url = "u", [name] = 1 }, "crawl")
+      return err.message:match("did you mean (%w+)%?")
+    end
+    assert.is_nil(hint("zzzzzz"))
+    assert.equal("maxPages", hint("MaxPages"))
   end)
 end)
 

@@ -111,17 +111,6 @@ local function kind(v)
   return strs and "object" or "array"
 end
 
--- The known field an unknown name was most likely meant to be, or nil
--- (kadoa.options' did-you-mean; no field is longer than 100 bytes).
----@param name string
----@param known table<string, any> the known names (keys)
----@return string|nil
-local function closest(name, known)
-  if #name > 100 then return nil end
-  return options.closest(name, known)
-end
-M.closest = closest
-
 -- The checks proper. Each returns the value to encode: arrays get the
 -- json.array mark, objects are copied so the caller's tables stay untouched.
 -- Text and numbers JSON cannot carry (invalid UTF-8, NaN) are left to
@@ -222,7 +211,7 @@ local function check_object(s, v, keys, n)
     if fs == nil then
       if ap == nil or ap == false then
         local msg = "unknown field " .. path_of(keys, n + 1)
-        local hint = closest(key, props)
+        local hint = options.closest(key, props)
         if hint then
           msg = msg .. " (did you mean " .. hint .. "?)"
         elseif n == 0 then
