@@ -21,11 +21,12 @@
 --   tables     marked with json.array, or a non-empty sequence 1..n: an array;
 --              otherwise an object (an empty unmarked table is {}), its keys
 --              written in sorted order
--- What JSON text cannot carry (invalid UTF-8, NaN, infinities) is refused
--- with a message naming where, from `root` (default "value"):
--- `value.a[2] is not valid UTF-8 (at position 3, byte 0xff)`. A value that is
--- no JSON at all (a function, a non-string key, a sparse or mixed table, a
--- cycle) is a bug in the caller and raised.
+-- What JSON cannot carry (invalid UTF-8, NaN, infinities, a function or
+-- userdata, a non-string key, a sparse or mixed table) is refused with a
+-- message naming where, from `root` (default "value"):
+-- `value.a[2] is not valid UTF-8 (at position 3, byte 0xff)`. Nothing looks
+-- for cycles or depth: kadoa.body checks what a caller hands in, and
+-- everything else encoded is decoded JSON or built by this library.
 
 local text = require("kadoa.text")
 
@@ -144,14 +145,14 @@ M.number_text = number_text
 ---@param value any
 ---@param root? string the name paths in messages start from (default "value")
 ---@return string|nil text
----@return string|nil message what JSON text cannot carry, and where
+---@return string|nil message what JSON cannot carry, and where
 function M.encode(value, root)
   root = root or "value"
   local buf, nb = {}, 0
   local keys, depth = {}, 0
 
   local function where(n) return path_text(root, keys, n or depth) end
-  local function bug(msg) error("json.encode: " .. where() .. " " .. msg, 0) end
+  local function refuse(msg) return nil, where() .. " " .. msg end
 
   local function add(s) nb = nb + 1; buf[nb] = s end
 
@@ -170,7 +171,7 @@ function M.encode(value, root)
     if M.is_array(t) or t[1] ~= nil then
       local n, count = #t, 0
       for _ in pairs(t) do count = count + 1 end
-      if count ~= n then bug("is a sparse array or mixes items and fields") end
+      if count ~= n then return refuse("is a sparse array or mixes items and fields") end
       depth = depth + 1
       add("[")
       for i = 1, n do
@@ -183,7 +184,9 @@ function M.encode(value, root)
     else
       local names = {}
       for k in pairs(t) do
-        if type(k) ~= "string" then bug("has the key " .. tostring(k) .. ": keys must be strings") end
+        if type(k) ~= "string" then
+          return refuse("has the key " .. tostring(k) .. ": keys must be strings")
+        end
         names[#names + 1] = k
       end
       sort(names)
@@ -215,7 +218,7 @@ function M.encode(value, root)
       if not s then return nil, why end
     elseif t == "number" then
       s, why = number_text(v)
-      if not s then return nil, where() .. " " .. why end
+      if not s then return refuse(why) end
     elseif t == "boolean" then
       s = v and "true" or "false"
     elseif M.is_null(v) then
@@ -225,7 +228,7 @@ function M.encode(value, root)
     elseif t == "table" then
       return enc_table(v)
     else
-      bug("is a " .. t .. ", which JSON cannot carry")
+      return refuse("is a " .. t .. ", which JSON cannot carry")
     end
     add(s)
     return true
