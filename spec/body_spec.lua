@@ -433,7 +433,7 @@ describe("body any", function()
 
   it("refuses what JSON cannot carry, naming where", function()
     assert.equal("crawl: extra.a[1] is a thread, which JSON cannot carry",
-      msg({ a = { coroutine.create(print) } }))
+      msg({ a = { coroutine.create(function() end) } }))
     assert.equal("crawl: extra.a is a userdata, which JSON cannot carry", msg({ a = io.stdout }))
     assert.equal('crawl: extra["a b"] is not valid UTF-8 (at position 2, byte 0xff)',
       msg({ ["a b"] = "x\255" }))
