@@ -210,19 +210,10 @@ end
 ---@param s any
 ---@return string
 function M.short_id(s)
-  local count, i, len = 0, 1, #s
-  while i <= len and count <= ID_MAX do
-    count = count + 1
-    i = i + (seq_len(s, i) or 1)
-  end
-  if count <= ID_MAX then return (clean(s)) end
-  i = 1
-  for _ = 1, ID_KEEP do i = i + (seq_len(s, i) or 1) end
-  local head = s:sub(1, i - 1)
-  local e = len
+  if M.width(s) <= ID_MAX then return (clean(s)) end
+  local e = #s
   for _ = 1, ID_KEEP do e = last_char_start(s, e) - 1 end
-  local tail = s:sub(e + 1)
-  return clean(head) .. ELLIPSIS .. clean(tail)
+  return clean(M.cut(s, ID_KEEP)) .. ELLIPSIS .. clean(s:sub(e + 1))
 end
 
 return M
