@@ -407,6 +407,55 @@ describe("body extra", function()
   end)
 end)
 
+describe("body any", function()
+  -- what the contract leaves open (extra, extractionOptions.schema) must
+  -- still be JSON: refused with its path, never raised by the encoder
+  local S = "StartCrawlerSessionRequest"
+  local function msg(extra)
+    local text, err = body.check(S, { url = "u" }, "crawl", extra)
+    assert.is_nil(text)
+    assert.equal("usage", err.kind)
+    return err.message
+  end
+  local function nest(n)
+    local v = 1
+    for _ = 1, n do v = { v } end
+    return v
+  end
+
+  it("refuses sparse arrays, mixed and non-string keys", function()
+    assert.equal("crawl: extra.a must be an array without holes, but has nothing at [2]",
+      msg({ a = { 1, nil, 3 } }))
+    assert.equal("crawl: extra.a has the key 1: field names must be strings", msg({ a = { 1, b = 2 } }))
+    assert.equal("crawl: extra.a has the key true: field names must be strings", msg({ a = { [true] = 1 } }))
+    assert.equal("crawl: extra.a must be an array, but has the key 1.5", msg({ a = { [1.5] = 1 } }))
+  end)
+
+  it("refuses what JSON cannot carry, naming where", function()
+    assert.equal("crawl: extra.a[1] is a thread, which JSON cannot carry",
+      msg({ a = { coroutine.create(function() end) } }))
+    assert.equal("crawl: extra.a is a userdata, which JSON cannot carry", msg({ a = io.stdout }))
+    assert.equal('crawl: extra["a b"] is not valid UTF-8 (at position 2, byte 0xff)',
+      msg({ ["a b"] = "x\255" }))
+    assert.equal("crawl: extra.a.b has a key that is not valid UTF-8 (at position 1, byte 0xff)",
+      msg({ a = { b = { ["\255"] = 1 } } }))
+  end)
+
+  it("takes nesting 99 deep and refuses deeper or a cycle", function()
+    assert.equal('{"a":' .. string.rep("[", 99) .. "1" .. string.rep("]", 99) .. ',"url":"u"}',
+      body.check(S, { url = "u" }, "crawl", { a = nest(99) }))
+    assert.truthy(msg({ a = nest(100) }):find("is nested deeper than 100 levels", 1, true))
+    local t = {}
+    t.self = t
+    assert.truthy(msg({ a = t }):find("^crawl: extra.a.self.self.*is nested deeper than 100 levels"))
+  end)
+
+  it("sends an open value as it is, arrays and empty ones too", function()
+    assert.equal('{"a":{"k":[1,"x",null,[],{}]},"url":"u"}',
+      body.check(S, { url = "u" }, "crawl", { a = { k = { 1, "x", json.null, json.array(), {} } } }))
+  end)
+end)
+
 describe("body integers", function()
   -- the contract types every number as number; integer support is tested
   -- with a schema of our own so it is ready when the contract uses it
@@ -441,12 +490,16 @@ describe("body.check", function()
 
   it("refuses invalid UTF-8 with the path", function()
     local _, err = body.check("PauseCrawlerSessionRequest", { sessionId = "a\255" }, "pause")
-    assert.equal("pause: body.sessionId is not valid UTF-8 (bad byte 0xff at position 2)", err.message)
+    assert.equal("pause: body.sessionId is not valid UTF-8 (at position 2, byte 0xff)", err.message)
   end)
 
   it("finds close names by Damerau-Levenshtein distance", function()
-    assert.is_nil(body.closest("zzzzzz", { maxPages = true }))
-    assert.equal("maxPages", body.closest("MaxPages", { maxPages = true, maxpages2 = true }))
+    local function hint(name)
+      local _, err = body.check("StartCrawlerSessionRequest", { url = "u", [name] = 1 }, "crawl")
+      return err.message:match("did you mean (%w+)%?")
+    end
+    assert.is_nil(hint("zzzzzz"))
+    assert.equal("maxPages", hint("MaxPages"))
   end)
 end)
 

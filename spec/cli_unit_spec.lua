@@ -150,7 +150,8 @@ describe("kadoa.cli", function()
       assert.are.same({ interval = 1, max_interval = 1, timeout = d.timeout },
         args.wait_options({ ["max-interval"] = "1" }))
       assert.are.equal(0, args.wait_options({ timeout = "0" }).timeout)
-      assert.matches("wants a positive duration", select(2, args.wait_options({ interval = "0" })))
+      local cmd = assert(args.parse({ "wait", "x", "--interval", "0" }))
+      assert.matches("wants a positive duration", select(2, args.check(cmd)))
       assert.matches("must not be shorter",
         select(2, args.wait_options({ interval = "5", ["max-interval"] = "1" })))
     end)

@@ -101,7 +101,6 @@ describe("kadoa.text", function()
     end)
 
     it("is the one errors uses", function()
-      assert.are.equal(text.one_line, errors.one_line)
       local e = errors.new("server", "line one\nline two\27[2J")
       assert.are.equal("kadoa: server: line one line two [2J", tostring(e))
     end)

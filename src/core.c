@@ -459,16 +459,11 @@ static int l_mkdir(lua_State *L) {
  * before it returns: the temporary half of an atomic write of state that is
  * nobody else's business (the caller renames it into place). */
 static int l_private_file(lua_State *L) {
-  size_t n, off = 0;
+  size_t n;
   const char *path = luaL_checkstring(L, 1);
   const char *bytes = luaL_checklstring(L, 2, &n);
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  int failed = fd < 0;
-  while (!failed && off < n) {
-    ssize_t w = write(fd, bytes + off, n - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) failed = 1; else off += (size_t)w;
-  }
+  int failed = fd < 0 || kd_write_all(fd, bytes, n) != 0;
   if (!failed && fsync(fd) != 0) failed = 1;
   if (fd >= 0 && close(fd) != 0) failed = 1;
   if (failed) {

@@ -125,6 +125,9 @@ int kd_sink_open(kd_sink *k, const char *path, const char *field);
 /* Stream n bytes; what is not extracted goes to `rest` (max bytes in all). */
 int kd_sink_feed(kd_sink *k, kd_buf *rest, size_t max, const char *p, size_t n);
 int kd_sink_close(kd_sink *k);
+/* Write all n bytes to fd, again where a signal cut a write short (also for
+ * core.private_file). Returns 0, or -1 (errno; EIO for a write of 0). */
+int kd_write_all(int fd, const char *p, size_t n);
 
 /* ---- route.c: an API path template ------------------------------------ */
 

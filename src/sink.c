@@ -43,16 +43,24 @@ int kd_sink_open(kd_sink *k, const char *path, const char *field) {
   return 0;
 }
 
-static int flush(kd_sink *k) {
-  size_t off = 0;
-  while (off < k->olen) {
-    ssize_t w = write(k->fd, k->out + off, k->olen - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      k->err = errno;
+int kd_write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      if (w == 0) errno = EIO;
       return -1;
     }
-    off += (size_t)w;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int flush(kd_sink *k) {
+  if (kd_write_all(k->fd, k->out, k->olen) != 0) {
+    k->err = errno;
+    return -1;
   }
   k->written += k->olen;
   k->olen = 0;

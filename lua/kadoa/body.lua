@@ -35,7 +35,9 @@
 --     additionalProperties (or false), with the closest known name as a
 --     hint; where it gives true or a schema they are accepted (and checked
 --     against that schema)
---   any (the contract gives no type)  anything kadoa.json can encode
+--   any (the contract gives no type)  anything JSON can carry: text,
+--     finite numbers, booleans, null, arrays and objects of these, nested
+--     at most 100 deep (which also stops a table that contains itself)
 --   required fields must be present.
 -- Defaults are not filled in: the server applies its own.
 --
@@ -71,8 +73,9 @@ local function fail(message)
   error(setmetatable({ message = message }, Fail), 0)
 end
 
+-- keys.root names where the path starts: "body", or "extra" for its fields
 local function path_of(keys, n)
-  return json.path_text("body", keys, n)
+  return json.path_text(keys.root or "body", keys, n)
 end
 
 -- A value as a message shows it: strings quoted, numbers as JSON writes them.
@@ -108,20 +111,13 @@ local function kind(v)
   return strs and "object" or "array"
 end
 
--- The known field an unknown name was most likely meant to be, or nil
--- (kadoa.options' did-you-mean; no field is longer than 100 bytes).
----@param name string
----@param known table<string, any> the known names (keys)
----@return string|nil
-local function closest(name, known)
-  if #name > 100 then return nil end
-  return options.closest(name, known)
-end
-M.closest = closest
-
 -- The checks proper. Each returns the value to encode: arrays get the
 -- json.array mark, objects are copied so the caller's tables stay untouched.
-local check
+-- Text and numbers JSON cannot carry (invalid UTF-8, NaN) are left to
+-- kadoa.json, which refuses them with their path.
+local check, check_any
+
+local MAX_DEPTH = 100
 
 local function check_string(s, v, keys, n)
   if s.minLength then
@@ -215,7 +211,7 @@ local function check_object(s, v, keys, n)
     if fs == nil then
       if ap == nil or ap == false then
         local msg = "unknown field " .. path_of(keys, n + 1)
-        local hint = closest(key, props)
+        local hint = options.closest(key, props)
         if hint then
           msg = msg .. " (did you mean " .. hint .. "?)"
         elseif n == 0 then
@@ -241,6 +237,23 @@ local function check_object(s, v, keys, n)
   end
   keys[n + 1] = nil
   return out
+end
+
+-- A value the contract leaves open ("any", or an open object's fields):
+-- the same walk as a typed one, with "any" all the way down.
+local ANY = { type = "any", nullable = true }
+local ANY_ARRAY, ANY_OBJECT = { items = ANY }, { additionalProperties = ANY }
+
+function check_any(v, keys, n)
+  local t = type(v)
+  if t == "table" and not json.is_null(v) then
+    if n >= MAX_DEPTH then fail(path_of(keys, n) .. " is nested deeper than " .. MAX_DEPTH .. " levels") end
+    if kind(v) == "array" then return check_array(ANY_ARRAY, v, keys, n) end
+    return check_object(ANY_OBJECT, v, keys, n)
+  elseif not (t == "string" or t == "number" or t == "boolean" or json.is_null(v) or json.is_array(v)) then
+    fail(path_of(keys, n) .. " is a " .. t .. ", which JSON cannot carry")
+  end
+  return v
 end
 
 local function matches(s, v)
@@ -275,7 +288,7 @@ function check(s, v, keys, n)
   end
   local t = s.type
   if t == "any" then
-    return v -- kadoa.json checks that it can be encoded, with its path
+    return check_any(v, keys, n)
   elseif t == "one_of" then
     -- oneOf: exactly one alternative fits (those in the contract are types
     -- that exclude each other, so this is "one of these types")
@@ -327,6 +340,7 @@ local function merge_extra(s, out, extra)
   end
   sort(names)
   local props = s.properties or {}
+  local fields, keys = {}, { root = "extra" }
   for _, key in ipairs(names) do
     local as_extra, as_body = json.path_text("extra", { key }, 1), json.path_text("body", { key }, 1)
     if props[key] ~= nil then
@@ -337,12 +351,15 @@ local function merge_extra(s, out, extra)
     if out[key] ~= nil then
       fail(format("%s is also in the body", as_extra))
     end
+    -- unchecked against the contract, but it must still be JSON: checked
+    -- and encoded alone so a problem is named as extra.<field>, not as a
+    -- body field the caller never wrote
+    keys[1] = key
+    fields[key] = check_any(extra[key], keys, 1)
   end
-  -- unchecked, but it must still be JSON: encode it alone so a problem is
-  -- named as extra.<field>, not as a body field the caller never wrote
-  local _, err = json.encode(extra, "extra")
+  local _, err = json.encode(fields, "extra")
   if err then fail(err) end
-  for _, key in ipairs(names) do out[key] = extra[key] end
+  for _, key in ipairs(names) do out[key] = fields[key] end
 end
 
 -- check(schema_name, value [, fname [, extra]]) -> JSON text | nil, err:

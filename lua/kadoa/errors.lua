@@ -12,6 +12,8 @@
 -- (the record carries it as `json`), so this module works the same under
 -- lua-cjson, Neovim's vim.json and OpenResty.
 
+local one_line = require("kadoa.text").one_line
+
 local M = {}
 
 -- The complete list of kinds. Anything else is a bug in this library.
@@ -67,15 +69,11 @@ function Error:__tostring()
   if self.request_id then extra[#extra + 1] = "request-id " .. self.request_id end
   -- messages are cleaned when made here, but wait's crawl_failed carries
   -- the server's raw text: one line, whatever it holds
-  local s = "kadoa: " .. tostring(self.kind) .. ": " .. M.one_line(tostring(self.message), 300)
+  local s = "kadoa: " .. tostring(self.kind) .. ": " .. one_line(tostring(self.message), 300)
   if #extra > 0 then s = s .. " (" .. table.concat(extra, ", ") .. ")" end
   return s
 end
 
--- One line of at most `max` bytes out of untrusted text: kadoa.text's
--- rule, kept here under its old name for the modules that call it so.
-local one_line = require("kadoa.text").one_line
-M.one_line = one_line
 
 -- s with every `secret` blanked: for what the command writes (kadoa.cli.output).
 -- Error values need none of it: their records were redacted when made.

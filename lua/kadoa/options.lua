@@ -274,12 +274,14 @@ end
 
 -- closest(name, known) -> the known name a typo most likely meant, or nil:
 -- the same name in another case first, then the nearest within two edits
--- (or a third of its length, for long names).
+-- (or a third of its length, for long names). No name is longer than 100
+-- bytes, and the distance costs the product of the lengths: a longer one
+-- (a body field, say) gets no hint.
 ---@param name any
 ---@param known table<string, any> the known names (keys)
 ---@return string|nil
 function M.closest(name, known)
-  if type(name) ~= "string" then return nil end
+  if type(name) ~= "string" or #name > 100 then return nil end
   local lower = name:lower()
   local best, best_d
   for k in pairs(known) do

@@ -9,6 +9,7 @@
 --   one_line(s, max)   one line of at most `max` bytes: controls become
 --                      spaces, blanks fold, "..." marks a cut
 --   width(s)           characters in s (each UTF-8 sequence counts one)
+--   utf8_error(s)      where s stops being valid UTF-8, or nil when it is
 --   short_id(s)        a session id short enough for one line
 --
 -- Plain string functions only, no dependencies: loaded by kadoa.errors,
@@ -56,6 +57,22 @@ end
 local function is_control_cp(cp)
   return (cp >= 0x80 and cp <= 0x9F) or cp == 0x2028 or cp == 0x2029
     or (cp >= 0x202A and cp <= 0x202E) or (cp >= 0x2066 and cp <= 0x2069)
+end
+
+-- utf8_error(s): where s stops being valid UTF-8 (RFC 3629: no overlong
+-- forms, no surrogates, nothing above U+10FFFF), or nil when all of it is.
+---@param s string
+---@return string|nil where ("at position n, byte 0x.."); nil: all valid
+function M.utf8_error(s)
+  local i = 1
+  while true do
+    -- skip ASCII in one step: most strings are plain
+    i = s:find("[\128-\255]", i)
+    if not i then return nil end
+    local n = seq_len(s, i)
+    if not n then return string.format("at position %d, byte 0x%02x", i, s:byte(i)) end
+    i = i + n
+  end
 end
 
 local named = { [9] = "\\t", [10] = "\\n", [13] = "\\r" }
@@ -193,19 +210,10 @@ end
 ---@param s any
 ---@return string
 function M.short_id(s)
-  local count, i, len = 0, 1, #s
-  while i <= len and count <= ID_MAX do
-    count = count + 1
-    i = i + (seq_len(s, i) or 1)
-  end
-  if count <= ID_MAX then return (clean(s)) end
-  i = 1
-  for _ = 1, ID_KEEP do i = i + (seq_len(s, i) or 1) end
-  local head = s:sub(1, i - 1)
-  local e = len
+  if M.width(s) <= ID_MAX then return (clean(s)) end
+  local e = #s
   for _ = 1, ID_KEEP do e = last_char_start(s, e) - 1 end
-  local tail = s:sub(e + 1)
-  return clean(head) .. ELLIPSIS .. clean(tail)
+  return clean(M.cut(s, ID_KEEP)) .. ELLIPSIS .. clean(s:sub(e + 1))
 end
 
 return M

@@ -13,6 +13,7 @@
 -- by default they come from the C core, loaded only when needed.
 
 local errors = require("kadoa.errors")
+local one_line = require("kadoa.text").one_line
 local engine = require("kadoa.engine")
 local options = require("kadoa.options")
 
@@ -75,7 +76,7 @@ function M.wait(client, id, opts)
     local ok, core = pcall(require, "kadoa.core")
     if not ok or type(core) ~= "table" then
       return nil, usage("the C core (kadoa.core) is not available, so pass opts.sleep and opts.clock (%s)",
-        errors.one_line(tostring(core), 200))
+        one_line(tostring(core), 200))
     end
     sleep = sleep or core.sleep
     clock = clock or core.monotime
@@ -170,7 +171,7 @@ function M.wait(client, id, opts)
     else
       if type(err) ~= "table" then
         err = errors.new("usage", "wait: client:status failed without an error value: " ..
-          errors.one_line(tostring(err), 200))
+          one_line(tostring(err), 200))
       end
       -- the same judgement the status call's own retries make; a session
       -- fresh from its start may not be there yet (404) for a while

@@ -247,15 +247,14 @@ function M.setting(s)
 end
 
 -- wait_options(opts) -> { interval, max_interval, timeout } | nil, message:
--- wait's timing, from its options (checked by M.check) and kadoa.wait's defaults.
+-- wait's timing, from its options (their values checked by M.check, which
+-- runs first) and kadoa.wait's defaults.
 ---@param opts table the parsed options
 ---@return { interval: number, max_interval: number, timeout: number }|nil timing
 ---@return string|nil message
 function M.wait_options(opts)
   local o = {}
   for _, name in ipairs({ "interval", "max-interval", "timeout" }) do
-    local msg = opts[name] and bad_value(FLAG[name], opts[name])
-    if msg then return nil, msg end
     o[(name:gsub("%-", "_"))] = opts[name] and M.duration(opts[name])
   end
   local d = require("kadoa.wait").defaults

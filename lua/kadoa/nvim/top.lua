@@ -51,8 +51,6 @@ local views = {}
 local function kn() return require("kadoa.nvim") end
 local function fmt() return require("kadoa.format") end
 
-local function err_text(err, max) return require("kadoa.fleet.view").error_text(err, max) end
-
 -- The model's client: the task proxy of kadoa.nvim's current client (a
 -- setup with new client options moves the view to the new client).
 local last_client, last_proxy
@@ -84,6 +82,7 @@ end
 -- totals is the buffer's: when it was refreshed, or STALE and why.
 
 local view_text = require("kadoa.fleet.view")
+local err_text = view_text.error_text
 
 -- the width the rows are cut to: the widest window showing the buffer
 local function width_of(buf)

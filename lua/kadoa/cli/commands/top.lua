@@ -316,22 +316,15 @@ end
 ---------------------------------------------------------------------------
 
 -- options(opts) -> fleet options | nil, message (--interval, --max-interval,
--- --concurrency)
+-- --concurrency; their values already checked by args.check)
 ---@param opts table the parsed options
 ---@return kadoa.FleetOptions|nil options without a clock
 ---@return string|nil message what is wrong
 function M.options(opts)
-  local o = {}
-  for _, name in ipairs({ "interval", "max-interval" }) do
-    if opts[name] then
-      local v = args.duration(opts[name])
-      if not v or v <= 0 or v > 1e9 then
-        return nil, ("option --%s wants a positive duration like 2, 500ms, 5m or 1h, not '%s'"):format(
-          name, output_module.shown(opts[name]))
-      end
-      o[(name:gsub("%-", "_"))] = v
-    end
-  end
+  local o = {
+    interval = opts.interval and args.duration(opts.interval),
+    max_interval = opts["max-interval"] and args.duration(opts["max-interval"]),
+  }
   if o.interval and o.interval < fleet.defaults.min_interval then o.min_interval = o.interval end
   if o.max_interval and o.max_interval < (o.interval or fleet.defaults.interval) then
     if opts.interval then return nil, "--max-interval must not be shorter than --interval" end
