@@ -172,8 +172,20 @@ local function blocking(d)
 end
 for name, d in pairs(api.calls) do Client[name] = blocking(d) end
 
--- a pause or resume is remembered on this machine: the API has no paused state
-require("kadoa.marks").install(Client)
+-- a pause or resume is remembered on this machine: the API has no paused
+-- state. kadoa.marks wraps them on the first one (a status never loads it).
+do
+  local calls, marked = { pause = Client.pause, resume = Client.resume }, false
+  for name in pairs(calls) do
+    Client[name] = function(...)
+      if not marked then
+        require("kadoa.marks").install(calls)   -- wraps calls.pause and calls.resume
+        marked = true
+      end
+      return calls[name](...)
+    end
+  end
+end
 
 -- client:each_page(id [, opts]), client:each_session([opts]): iterators
 -- over every item of those listings (kadoa.paginate).
