@@ -523,6 +523,7 @@ static const luaL_Reg module_funcs[] = {
   {"private_file", l_private_file},
   {"curl_info", l_curl_info},
   {"term_size", kd_term_size},
+  {"isatty", kd_isatty},
   {"terminal", kd_terminal},
   {NULL, NULL}
 };
