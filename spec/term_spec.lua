@@ -48,10 +48,14 @@ describe("core.term_size and core.terminal", function()
     if not execute("command -v script >/dev/null 2>&1") then return pending("script is not installed") end
     local script = os.tmpname()
     finally(function() os.remove(script) end)
-    sub.write(script, [[local core = require("kadoa.core") print(core.isatty(1), core.isatty(0), core.isatty(9))]])
+    sub.write(script, [[
+      local core = require("kadoa.core")
+      print(core.isatty(1), core.isatty(0), core.isatty(9))
+    ]])
     local run = sub.command() .. " " .. sub.quote(script)
     -- script gives its command a terminal for stdin and stdout
-    assert.matches("^true\ttrue\tfalse\r?\n$", sub.sh("script -qec " .. sub.quote(run) .. " /dev/null </dev/null"))
+    local out = sub.sh("script -qec " .. sub.quote(run) .. " /dev/null </dev/null")
+    assert.matches("^true\ttrue\tfalse\r?\n$", out)
     assert.are.equal("false\tfalse\tfalse\n", sub.sh(run .. " </dev/null"))
     assert.has_error(function() core.isatty(-1) end)
     assert.has_error(function() core.isatty("one") end)
