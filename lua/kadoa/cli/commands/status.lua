@@ -41,10 +41,10 @@ function M.run(c)
   -- blocking call's would not): no workers to load on a cold start
   local results, err
   if #ids == 1 then
-    local req, v
-    req, err = client:send("status", ids[1], { raw = opts.json == true })
-    if req then v, err = req:await() end
-    results = req and { [ids[1]] = v or err }
+    local req, e = client:send("status", ids[1], { raw = opts.json == true })
+    local v
+    if req then v, e = req:await() end
+    results = { [ids[1]] = v or e }   -- as status_many keeps it
   else
     results, err = client:status_many(ids, { raw = opts.json == true })
   end
