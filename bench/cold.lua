@@ -5,8 +5,9 @@
 -- curl. Loading libcurl is paid by both; what is left is the interpreter
 -- and the modules a status loads. hyperfine -N runs every row in each of
 -- several rounds, so a busy moment of the machine hits every row alike;
--- the medians are over every run of every round. Writes its table into
--- bench/RESULTS.md between the bench:cold markers.
+-- the medians are over every run of every round. Each row is also counted
+-- once in instructions (callgrind), which the load cannot move. Writes its
+-- table into bench/RESULTS.md between the bench:cold markers.
 --
 --   make build LUA="lua5.4 luajit" && lua5.4 bench/cold.lua [ROUNDS] [RUNS]
 
@@ -51,6 +52,20 @@ for _ = 1, ROUNDS do
   end
   assert(i == #rows, "hyperfine's JSON holds " .. i .. " results")
 end
+
+-- The same rows counted in instructions (valgrind's callgrind, once each):
+-- exact, and blind to the machine's load, which the times above are not.
+local function instructions(command)
+  local env = "KADOA_API_KEY=" .. q(KEY) .. " KADOA_BASE_URL=" .. q(srv.url)
+  local p = io.popen(env .. " valgrind --tool=callgrind --callgrind-out-file=/dev/null " .. command
+    .. " 2>&1 >/dev/null")
+  local text = p and p:read("*a") or ""
+  if p then p:close() end
+  local n = text:match("Collected%s*:%s*(%d+)")
+  return n and tonumber(n)
+end
+local counts = {}
+for i, r in ipairs(rows) do counts[i] = instructions(r[1]) end
 srv:stop()
 
 local function median(t)
@@ -67,11 +82,12 @@ local lines = {
   ("Measured %s; hyperfine -N --warmup 5, %d rounds of %d runs per row (every row each round),"
     .. " medians of all runs; load average after: %s."):format(os.date("!%Y-%m-%d %H:%M UTC"), ROUNDS,
     RUNS, loadavg), "",
-  "| row | median ms | × curl |", "|---|---:|---:|",
+  "| row | median ms | × curl | instructions (callgrind) | × curl |", "|---|---:|---:|---:|---:|",
 }
 for i, r in ipairs(rows) do
-  local m = median(times[i])
-  lines[#lines + 1] = ("| %s | %.1f | %.2f |"):format(r[2], m * 1000, m / curl)
+  local m, n = median(times[i]), counts[i]
+  local count = n and counts[1] and ("%.1f M | %.2f"):format(n / 1e6, n / counts[1]) or "? | ?"
+  lines[#lines + 1] = ("| %s | %.1f | %.2f | %s |"):format(r[2], m * 1000, m / curl, count)
 end
 local table_text = table.concat(lines, "\n")
 io.write(table_text, "\n")

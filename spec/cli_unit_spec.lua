@@ -482,7 +482,8 @@ describe("kadoa.cli", function()
     end
 
     -- what a verb loads, in a process of its own: only its module, and
-    -- none of the help, the waiting, the body rules or the other verbs
+    -- none of the help, the waiting, the body rules, the other verbs, the
+    -- pause marks or many's workers (one id is one request)
     it("loads only what the verb uses: a status no help, wait, display, body or other verb", function()
       local sub = require("spec.helpers.subprocess")
       local function loaded(argv)
@@ -506,7 +507,8 @@ describe("kadoa.cli", function()
       assert.is_true(set["kadoa.cli.commands.status"])
       for _, name in ipairs({ "kadoa.cli.help", "kadoa.cli.display", "kadoa.cli.progress", "kadoa.wait",
         "kadoa.body", "kadoa.schema", "kadoa.json", "kadoa.cli.commands.wait", "kadoa.cli.commands.api",
-        "kadoa.cli.commands.crawl", "kadoa.cli.commands.top", "kadoa.cli.commands.export" }) do
+        "kadoa.cli.commands.crawl", "kadoa.cli.commands.top", "kadoa.cli.commands.export",
+        "kadoa.marks", "kadoa.many", "kadoa.task" }) do
         assert.is_nil(set[name], name .. " was loaded by a status")
       end
       -- the control case: the probe sees what a verb does load

@@ -1,5 +1,5 @@
--- The C core's terminal (src/term.c): core.term_size and core.terminal as
--- people meet them, in a terminal (a tmux pane, whose mode is read from
+-- The C core's terminal (src/term.c): core.isatty, core.term_size and
+-- core.terminal as people meet them, in a terminal (a tmux pane, whose mode is read from
 -- outside with stty while the script runs), and without one (setsid).
 
 local sub = require("spec.helpers.subprocess")
@@ -42,6 +42,23 @@ describe("core.term_size and core.terminal", function()
     local out = sub.sh("script -qec " .. sub.quote(run) .. " /dev/null </dev/null")
     os.remove(script)
     assert.matches("^nil\tthe terminal does not say its size\r?\n$", out)
+  end)
+
+  it("core.isatty: true for a terminal, false for a pipe or /dev/null; a bad fd raises", function()
+    if not execute("command -v script >/dev/null 2>&1") then return pending("script is not installed") end
+    local script = os.tmpname()
+    finally(function() os.remove(script) end)
+    sub.write(script, [[
+      local core = require("kadoa.core")
+      print(core.isatty(1), core.isatty(0), core.isatty(9))
+    ]])
+    local run = sub.command() .. " " .. sub.quote(script)
+    -- script gives its command a terminal for stdin and stdout
+    local out = sub.sh("script -qec " .. sub.quote(run) .. " /dev/null </dev/null")
+    assert.matches("^true\ttrue\tfalse\r?\n$", out)
+    assert.are.equal("false\tfalse\tfalse\n", sub.sh(run .. " </dev/null"))
+    assert.has_error(function() core.isatty(-1) end)
+    assert.has_error(function() core.isatty("one") end)
   end)
 
   it("in a tmux pane: the size, raw mode, keys, Ctrl-C as a byte, the mode back on close "

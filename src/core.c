@@ -519,6 +519,7 @@ static const luaL_Reg module_funcs[] = {
   {"curl_info", l_curl_info},
   {"token", kd_token},
   {"term_size", kd_term_size},
+  {"isatty", kd_isatty},
   {"terminal", kd_terminal},
   {NULL, NULL}
 };

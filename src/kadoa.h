@@ -319,6 +319,7 @@ void kd_multi_cleanup(kd_client *c);
 /* ---- term.c: the terminal (size, raw mode) ---------------------------- */
 
 int kd_term_size(lua_State *L);   /* core.term_size() */
+int kd_isatty(lua_State *L);      /* core.isatty(fd) */
 int kd_terminal(lua_State *L);    /* core.terminal() */
 /* Register the tty metatable. */
 void kd_open_term(lua_State *L);

@@ -3,6 +3,10 @@
  * stdin and stdout are) for a full-screen view: its size and raw mode,
  * asked of the kernel rather than of an stty process per frame.
  *
+ * core.isatty(fd) -> is the descriptor (0 stdin, 1 stdout, 2 stderr) a
+ * terminal: what the command asks before it colours or pages output, once
+ * a `test -t` process per command.
+ *
  * core.term_size() -> lines, columns. core.terminal() -> a tty that keeps
  * the mode it found: tty:raw() (keys one by one, no echo, Ctrl-C a byte),
  * tty:read(n, wait) (up to n bytes, "" when none came within `wait`
@@ -40,6 +44,13 @@ static int fail(lua_State *L, const char *what, int e) {
   if (e) lua_pushfstring(L, "%s: %s", what, strerror(e));
   else lua_pushstring(L, what);
   return 2;
+}
+
+int kd_isatty(lua_State *L) {
+  lua_Integer fd = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, fd >= 0 && fd <= 1024, 1, "a file descriptor (0 to 1024)");
+  lua_pushboolean(L, isatty((int)fd));
+  return 1;
 }
 
 int kd_term_size(lua_State *L) {

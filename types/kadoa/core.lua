@@ -235,6 +235,11 @@ function core.token(nbytes) end
 ---@return { version: string, ssl: string, zlib: string, http2: boolean, brotli: boolean }
 function core.curl_info() end
 
+---Is the file descriptor (0 stdin, 1 stdout, 2 stderr) a terminal?
+---@param fd integer 0 to 1024
+---@return boolean
+function core.isatty(fd) end
+
 ---The size of /dev/tty (the controlling terminal).
 ---@return integer|nil lines
 ---@return integer|string|nil columns or, without a size, the message why

@@ -14,12 +14,9 @@
 
 local M = {}
 
--- Is stdout a terminal? Plain Lua cannot ask; the shell's test can, once.
+-- Is stdout a terminal? Plain Lua cannot ask; the C core can (isatty).
 ---@return boolean
-function M.is_terminal()
-  local r = os.execute("test -t 1")
-  return r == true or r == 0
-end
+function M.is_terminal() return require("kadoa.core").isatty(1) end
 
 -- size() -> lines, columns of the terminal; 24, 80 when it does not say
 -- or is smaller than 3 x 20. The one place the command asks; the C core

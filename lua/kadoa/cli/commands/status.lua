@@ -1,6 +1,6 @@
 -- kadoa.cli.commands.status: `kadoa status [--json | --long] ID [ID...]`.
 -- Every id is fetched at once (client:status_many, one request each on
--- the client's connections), then printed in the order given: a line (or
+-- the client's connections; one id is one request, awaited), then printed in the order given: a line (or
 -- a block with --long, or the API's own JSON with --json) per id, and a
 -- message on stderr for each id that could not be fetched.
 
@@ -37,7 +37,17 @@ function M.run(c)
     worse(err and err.kind == "usage" and exit.usage or exit.api)
   end
 
-  local results, err = client:status_many(ids, { raw = opts.json == true })
+  -- one id is one request awaited (Ctrl-C still ends the wait, as a
+  -- blocking call's would not): no workers to load on a cold start
+  local results, err
+  if #ids == 1 then
+    local req, e = client:send("status", ids[1], { raw = opts.json == true })
+    local v
+    if req then v, e = req:await() end
+    results = { [ids[1]] = v or e }   -- as status_many keeps it
+  else
+    results, err = client:status_many(ids, { raw = opts.json == true })
+  end
   if not results then
     output:say(format.format_error(err))
     return exit.usage
