@@ -508,7 +508,7 @@ describe("kadoa.cli", function()
       for _, name in ipairs({ "kadoa.cli.help", "kadoa.cli.display", "kadoa.cli.progress", "kadoa.wait",
         "kadoa.body", "kadoa.schema", "kadoa.json", "kadoa.cli.commands.wait", "kadoa.cli.commands.api",
         "kadoa.cli.commands.crawl", "kadoa.cli.commands.top", "kadoa.cli.commands.export",
-        "kadoa.marks", "kadoa.many", "kadoa.task" }) do
+        "kadoa.many", "kadoa.task" }) do
         assert.is_nil(set[name], name .. " was loaded by a status")
       end
       -- the control case: the probe sees what a verb does load
