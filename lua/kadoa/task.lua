@@ -155,21 +155,25 @@ function Task:landed()
   if notify then notify() end
 end
 
--- task:sleep_ms() -> ms until it (or a task it joined) is done sleeping;
--- -1 when none sleeps. The loop's timer for that, beside the driver's own.
----@return integer ms
-function Task:sleep_ms()
-  if self.result then return -1 end
-  if self.wake then
-    return math.max(0, math.ceil((self.wake - self.client.settings.clock()) * 1000))
+-- until_ms(t, base) -> ms until t, or a task it joined, needs moving on:
+-- its sleep's end; base (-1: none) for one waiting on an exchange
+local function until_ms(t, base)
+  if t.result then return -1 end
+  if t.wake then
+    return math.max(0, math.ceil((t.wake - t.client.settings.clock()) * 1000))
   end
-  local ms = -1
-  for _, w in ipairs(self.group or {}) do
-    local m = w:sleep_ms()
+  local ms = base
+  for _, w in ipairs(t.group or {}) do
+    local m = until_ms(w, base)
     if m >= 0 and (ms < 0 or m < ms) then ms = m end
   end
   return ms
 end
+
+-- task:sleep_ms() -> ms until it (or a task it joined) is done sleeping;
+-- -1 when none sleeps. The loop's timer for that, beside the driver's own.
+---@return integer ms
+function Task:sleep_ms() return until_ms(self, -1) end
 
 M.spawn = M.start   -- kadoa.many's host face: a worker is a task
 
@@ -255,20 +259,10 @@ function Task:done()
   return self.result ~= nil
 end
 
--- task:timeout() -> ms until it needs moving on for a timer's sake; -1 for none
+-- task:timeout() -> ms until it needs moving on for a timer's sake
+-- (libcurl's own, or a sleep's end); -1 for none
 ---@return integer ms
-function Task:timeout()
-  if self.result then return -1 end
-  if self.wake then
-    return math.max(0, math.ceil((self.wake - self.client.settings.clock()) * 1000))
-  end
-  local ms = self.client.transport:timeout()
-  for _, w in ipairs(self.group or {}) do
-    local tm = w:timeout()
-    if tm >= 0 and (ms < 0 or tm < ms) then ms = tm end
-  end
-  return ms
-end
+function Task:timeout() return until_ms(self, self.client.transport:timeout()) end
 
 -- task:cancel(): its exchange cancelled, and its code run down at once:
 -- every call it still makes answers "request was cancelled" and every
