@@ -1,11 +1,10 @@
 -- The request engine under every front end: what a call may repeat, the
 -- client's own random source, the core's completion queue, an
--- out-of-memory decode, and the options declared once.
+-- out-of-memory decode. (kadoa.options has its own spec.)
 local kadoa = require("kadoa")
 local core = require("kadoa.core")
 local engine = require("kadoa.engine")
 local errors = require("kadoa.errors")
-local options = require("kadoa.options")
 local api = require("kadoa.api")
 local fixture = require("spec.helpers.fixture")
 local sub = require("spec.helpers.subprocess")
@@ -146,41 +145,3 @@ describe("kadoa.engine", function()
   end)
 end)
 
-describe("kadoa.options", function()
-  it("names the option meant by a typo", function()
-    local _, e = kadoa.client({ api_key = KEY, timout = 3 })
-    assert.matches("unknown option 'timout' %(did you mean 'timeout'%?%)", e.message)
-    local _, e2 = options.check("wait", { Interval = 2 }, "wait")
-    assert.matches("did you mean 'interval'", e2.message)
-  end)
-
-  it("says the same about an option wherever it is given", function()
-    local msgs = {}
-    for _, g in ipairs({ "client", "call", "many" }) do
-      local _, e = options.check(g, { timeout = -1 }, "f")
-      msgs[#msgs + 1] = e.message
-    end
-    assert.are.same({ "f: option 'timeout' must be greater than 0, got -1" }, { msgs[1] })
-    assert.are.equal(msgs[1], msgs[2])
-    assert.are.equal(msgs[1], msgs[3])
-  end)
-
-  it("lets a call inherit the client's timeout and retries", function()
-    local o = assert(options.check("call", {}, "status"))
-    assert.is_nil(o.timeout)
-    assert.is_nil(o.retries)
-    assert.are.equal(16, assert(options.check("many", nil, "status_many")).concurrency)
-  end)
-
-  it("merges deeply", function()
-    local m = options.merge({ client = { timeout = 5 }, notify = true }, { client = { retries = 0 } })
-    assert.are.same({ client = { timeout = 5, retries = 0 }, notify = true }, m)
-  end)
-
-  it("declares what each option means", function()
-    for name, d in pairs(options.declarations) do
-      assert.is_string(d.doc, name)
-      assert.is_string(d[1], name)
-    end
-  end)
-end)
