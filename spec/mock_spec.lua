@@ -1,20 +1,21 @@
--- The mock server itself, driven through spec/helpers/mock.lua and curl.
+-- The mock server itself, driven through spec/helpers/mock.lua and curl:
+-- only what proves it faithful. Its answers have the contract's shape, its
+-- self-check turns drift into a 500, the fault routes and labels do what
+-- the other specs rely on. Whatever a client spec already proves through
+-- the mock (the key, echo, keep-alive, status-N, flaky, hang, closed_port,
+-- fresh404, ready, bytes-B, a paused crawl standing still) is not repeated
+-- here, and nothing judges how fast a crawl moves, only that it does.
 local mock = require("spec.helpers.mock")
 local sub = require("spec.helpers.subprocess")
 local cjson = require("cjson")
 local sh, quote = sub.sh, sub.quote
 
-
 -- curl -s, with the status code appended as "\n<code>"
-local function get(srv, path, extra)
-  local out = sh("curl -s -w '\\n%{http_code}' " .. (extra or "")
+local function get(srv, path)
+  local out = sh("curl -s -w '\\n%{http_code}'"
     .. " -H 'x-api-key: " .. srv.key .. "' '" .. srv.url .. path .. "'")
   local body, code = out:match("^(.*)\n(%d+)$")
   return body, tonumber(code)
-end
-
-local function has(s, needle)
-  return s:find(needle, 1, true) ~= nil
 end
 
 describe("mock server", function()
@@ -23,75 +24,11 @@ describe("mock server", function()
   setup(function() srv = mock.start() end)
   teardown(function() srv:stop() end)
 
-  it("starts on a loopback port", function()
-    assert.is_number(srv.port)
-    assert.is_true(srv.port > 0)
-    assert.are.equal("http://127.0.0.1:" .. srv.port, srv.url)
-    assert.are.equal("test-key", srv.key)
-  end)
-
   it("answers the default 200 body", function()
     local body, code = get(srv, "/v4/crawl/abc/status")
     assert.are.equal(200, code)
     assert.are.equal('{"payload":{"crawledPages":14,"finished":true,"activeJobs":0,'
       .. '"waitingJobs":0},"sessionId":"abc","error":null}', body)
-  end)
-
-  it("wants the key", function()
-    local body, code = get({ key = "wrong", url = srv.url }, "/v4/crawl/abc/status")
-    assert.are.equal(401, code)
-    assert.is_true(has(body, "Unauthorized: invalid or missing API key"))
-  end)
-
-  it("404s anything but the one route", function()
-    local body, code = get(srv, "/v4/crawl/abc/status?x=1")
-    assert.are.equal(404, code)
-    assert.is_true(has(body, "no such route: /v4/crawl/abc/status?x=1"))
-  end)
-
-  it("decodes the id and echoes the raw path, never the key", function()
-    local body, code = get(srv, "/v4/crawl/echo%2Fb%3Fc/status")
-    assert.are.equal(200, code)
-    assert.is_true(has(body, '"sessionId":"echo/b?c"'))
-    assert.is_true(has(body, '"path":"/v4/crawl/echo%2Fb%3Fc/status"'))
-    assert.is_true(has(body, '"x-api-key":"<ok>"'))
-    assert.is_false(has(body, srv.key))
-  end)
-
-  it("keeps a connection alive across requests", function()
-    local out = sh("curl -s -H 'x-api-key: test-key' '" .. srv.url .. "/v4/crawl/echo-1/status' '"
-      .. srv.url .. "/v4/crawl/echo-2/status'")
-    local c1, i1, c2, i2 = out:match('"connection":(%d+),"index":(%d+).*"connection":(%d+),"index":(%d+)')
-    assert.is_not_nil(c1)
-    assert.are.equal(c1, c2)
-    assert.are.equal("1", i1)
-    assert.are.equal("2", i2)
-  end)
-
-  it("sends error statuses and headers", function()
-    local body, code = get(srv, "/v4/crawl/status-503/status")
-    assert.are.equal(503, code)
-    assert.is_true(has(body, '"message":"mock 503: Service Unavailable"'))
-    local head = sh("curl -s -D - -o /dev/null -H 'x-api-key: test-key' '"
-      .. srv.url .. "/v4/crawl/retry-after-7/status'")
-    assert.is_true(has(head, "429"))
-    assert.is_true(has(head, "Retry-After: 7\r\n"))
-  end)
-
-  it("is flaky per id", function()
-    local _, a = get(srv, "/v4/crawl/flaky-1-spec/status")
-    local _, b = get(srv, "/v4/crawl/flaky-1-spec/status")
-    assert.are.equal(503, a)
-    assert.are.equal(200, b)
-  end)
-
-  it("stays responsive while a connection hangs", function()
-    local f = io.popen("curl -s -m 1 -H 'x-api-key: test-key' '" .. srv.url
-      .. "/v4/crawl/hang/status'; echo done", "r")
-    os.execute("sleep 0.2")
-    local _, code = get(srv, "/v4/crawl/abc/status", "-m 1")
-    assert.are.equal(200, code)
-    f:close()
   end)
 
   it("takes another key, stops idempotently, and frees its port", function()
@@ -103,13 +40,6 @@ describe("mock server", function()
     other:stop()
     local _, gone = get({ key = "x", url = other.url }, "/v4/crawl/abc/status")
     assert.are.equal(0, gone)
-  end)
-
-  it("finds a port with nothing listening", function()
-    local port = mock.closed_port()
-    assert.is_number(port)
-    local out = sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" .. port .. "/; echo \" $?\"")
-    assert.are.equal("000 7", (out:gsub("%s+$", "")))
   end)
 end)
 
@@ -157,6 +87,18 @@ end
 
 local function sleep(s)
   os.execute("sleep " .. s)
+end
+
+-- polls a session's status until it says finished (at most 20 s), handing
+-- each unfinished payload to each; returns the finished answer
+local function until_finished(srv, sid, each)
+  for _ = 1, 200 do
+    local s = ok(srv, "GET", "/v4/crawl/" .. sid .. "/status")
+    if s.payload.finished then return s end
+    if each then each(s.payload) end
+    sleep(0.1)
+  end
+  error("session " .. sid .. " never finished")
 end
 
 local function b64(s)
@@ -220,51 +162,37 @@ describe("mock crawler API", function()
   end)
 
   describe("a crawl", function()
-    it("moves its pages PENDING -> CRAWLING -> DONE with time and then finishes", function()
-      local sid = start(srv, "https://pages-4.seconds-1.6.example.com/") -- a page per 0.4 s
+    it("moves its pages PENDING -> CRAWLING -> DONE and then finishes; maxPages caps it", function()
+      local sid = start(srv, "https://pages-4.seconds-2.example.com/") -- a page per 0.5 s
       local s = ok(srv, "GET", "/v4/crawl/" .. sid .. "/status")
       assert.are.equal("error,payload,sessionId", keys(s))
       assert.are.equal(sid, s.sessionId)
-      assert.are.same({ crawledPages = 0, activeJobs = 3, waitingJobs = 1, finished = false }, s.payload)
-      assert.are.equal("CRAWLING,CRAWLING,CRAWLING,PENDING", statuses(srv, sid))
-      sleep(0.8)
-      local mid = ok(srv, "GET", "/v4/crawl/" .. sid .. "/status").payload
-      assert.is_true(mid.crawledPages >= 2 and mid.crawledPages <= 3, tostring(mid.crawledPages))
-      assert.is_false(mid.finished)
-      sleep(0.85)
-      s = ok(srv, "GET", "/v4/crawl/" .. sid .. "/status")
+      assert.are.equal("activeJobs,crawledPages,finished,waitingJobs", keys(s.payload))
+      assert.is_false(s.payload.finished)
+      assert.matches("^[A-Z,]*PENDING$", statuses(srv, sid))
+      -- progress, however slowly the machine lets us look: never backwards, then done
+      local last = s.payload.crawledPages
+      s = until_finished(srv, sid, function(p)
+        assert.is_true(p.crawledPages >= last)
+        last = p.crawledPages
+      end)
       assert.are.same({ crawledPages = 4, activeJobs = 0, waitingJobs = 0, finished = true }, s.payload)
       assert.are.equal(cjson.null, s.error)
       assert.are.equal("DONE,DONE,DONE,DONE", statuses(srv, sid))
-    end)
-
-    it("runs the default site: 47 pages over 10 s, maxPages capping it", function()
-      local sid = start(srv, "https://example.com")
-      local s = ok(srv, "GET", "/v4/crawl/" .. sid .. "/status").payload
-      assert.is_true(s.crawledPages <= 5)
-      assert.are.same({ crawledPages = s.crawledPages, activeJobs = 3, waitingJobs = 10,
-                        finished = false }, s)
-      local p = ok(srv, "GET", "/v4/crawl/" .. sid .. "/pages").pagination
-      assert.is_true(p.totalItems >= 13 and p.totalItems <= 18)
       local capped = ok(srv, "POST", "/v4/crawl/", '{"url":"https://seconds-0.example.com","maxPages":5}')
       s = ok(srv, "GET", "/v4/crawl/" .. capped.sessionId .. "/status").payload
       assert.are.same({ crawledPages = 5, activeJobs = 0, waitingJobs = 0, finished = true }, s)
     end)
 
-    it("stands still while paused and goes on after resume", function()
+    it("answers pause and resume, and goes on after resume", function()
       local sid = start(srv, "https://pages-4.seconds-0.6.example.com/")
       local body = cjson.encode({ sessionId = sid })
       local a = ok(srv, "POST", "/v4/crawl/pause", body)
       assert.are.same({ message = "Crawl paused", sessionId = sid, error = cjson.null }, a)
-      local before = ok(srv, "GET", "/v4/crawl/" .. sid .. "/status").payload
-      sleep(0.8)
-      local after = ok(srv, "GET", "/v4/crawl/" .. sid .. "/status").payload
-      assert.are.same(before, after)
-      assert.is_false(after.finished)
+      -- that a paused crawl stands still is crawler_spec's "pause and resume"
       a = ok(srv, "POST", "/v4/crawl/resume", body)
       assert.are.same({ message = "Crawl resumed", sessionId = sid, error = cjson.null }, a)
-      sleep(0.75)
-      assert.is_true(ok(srv, "GET", "/v4/crawl/" .. sid .. "/status").payload.finished)
+      until_finished(srv, sid)
       for _, path in ipairs({ "/v4/crawl/pause", "/v4/crawl/resume" }) do
         local _, code = call(srv, "POST", path, '{"sessionId":"no-such-session"}')
         assert.are.equal(404, code)
@@ -279,16 +207,6 @@ describe("mock crawler API", function()
       assert.are.equal("Crawl failed: target site blocked the crawler", s.error)
       assert.are.same({ crawledPages = 6, activeJobs = 0, waitingJobs = 0, finished = false }, s.payload)
       assert.are.equal(6, #ok(srv, "GET", "/v4/crawl/" .. sid .. "/pages").payload)
-    end)
-
-    it("404s a fresh session for the first fresh404-S seconds", function()
-      local sid = start(srv, "https://fresh404-0.7.seconds-0.example.com/")
-      local _, code = call(srv, "GET", "/v4/crawl/" .. sid .. "/status")
-      assert.are.equal(404, code)
-      _, code = call(srv, "GET", "/v4/crawl/" .. sid .. "/pages")
-      assert.are.equal(404, code)
-      sleep(0.75)
-      assert.is_true(ok(srv, "GET", "/v4/crawl/" .. sid .. "/status").payload.finished)
     end)
   end)
 
@@ -329,11 +247,6 @@ describe("mock crawler API", function()
       a = ok(srv, "GET", "/v4/crawl/" .. sid .. "/pages?pageSize=2&currentPage=2")
       assert.are.equal("p0004", a.payload[1].id)
       assert.is_false(a.pagination.hasMore)
-    end)
-
-    it("says READY for ready", function()
-      local sid = start(srv, "https://ready.pages-2.seconds-0.example.com/")
-      assert.are.equal("READY,READY", statuses(srv, sid))
     end)
 
     it("never ends for endless, repeating the last page", function()
@@ -390,21 +303,23 @@ describe("mock crawler API", function()
       assert.truthy(text:find("not crawled yet", 1, true))
     end)
 
-    it("sizes pages by bytes-B and delays them by latency-MS", function()
-      local sid = start(srv, "https://bytes-100000.latency-300.pages-2.seconds-0.example.com/")
-      local text, code, secs = call(srv, "GET", "/v4/crawl/" .. sid .. "/pages/p0001")
+    it("delays pages by latency-MS", function()
+      local sid = start(srv, "https://latency-300.pages-2.seconds-0.example.com/")
+      local _, code, secs = call(srv, "GET", "/v4/crawl/" .. sid .. "/pages/p0001")
       assert.are.equal(200, code)
-      local n = #json(text).payload
-      assert.is_true(n > 95000 and n <= 100000, tostring(n))
-      assert.is_true(secs >= 0.3, tostring(secs))
+      assert.is_true(secs >= 0.3, tostring(secs))   -- a lower bound: load only adds to it
     end)
   end)
 
   describe("stored data", function()
     it("lists DONE pages (or all) and serves their html from the bucket", function()
-      local sid = start(srv, "https://pages-20.seconds-2.example.com/")
-      sleep(0.25)
-      local done = ok(srv, "GET", "/v4/crawl/" .. sid .. "/list")
+      local sid = start(srv, "https://pages-20.seconds-6.example.com/")   -- a page per 0.3 s
+      local done
+      for _ = 1, 100 do   -- until some page is DONE (on any sane machine, not all of them)
+        done = ok(srv, "GET", "/v4/crawl/" .. sid .. "/list")
+        if #done.data > 0 then break end
+        sleep(0.1)
+      end
       assert.are.equal("data,totalPages", keys(done))
       assert.is_true(#done.data >= 1 and #done.data < 20, tostring(#done.data))
       assert.are.equal(#done.data, done.totalPages)
