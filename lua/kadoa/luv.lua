@@ -114,7 +114,8 @@ end
 -- (default: require("luv")), made and attached on first use.
 ---@param client kadoa.Client
 ---@param uv? table the luv module (Neovim: vim.loop)
----@return table room with `wakes` (callbacks run so far) and `polls` (fd -> handle)
+---@return table room with `wakes` (callbacks run so far), `polls` (fd -> handle) and
+---  `live` (the requests and tasks followed, not yet settled)
 function M.room(client, uv)
   local d = client:driver()
   local room = d.loop

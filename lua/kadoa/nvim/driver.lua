@@ -18,10 +18,6 @@ local function deliver(cb, res, err)
   vim.schedule(function() cb(res, err) end)
 end
 
--- client -> number of its requests tracked and not yet settled; weak, so a
--- dropped client is collected
-local pending = setmetatable({}, { __mode = "k" })
-
 -- track(client, req, cb): cb(res, err) once req settles (or is
 -- cancelled), on the main loop. req must come from client:send.
 ---@param client kadoa.Client
@@ -33,11 +29,7 @@ function M.track(client, req, cb)
     deliver(cb, req:poll())
     return
   end
-  pending[client] = (pending[client] or 0) + 1
-  luv.track(room, req, function(res, err)
-    pending[client] = pending[client] - 1
-    deliver(cb, res, err)
-  end)
+  luv.track(room, req, function(res, err) deliver(cb, res, err) end)
 end
 
 -- call(client, cb, name, ...) -> request | nil, err: client:send(name,
@@ -61,15 +53,17 @@ function M.call(client, cb, name, ...)
 end
 
 -- stats(client) -> { wakes, pending, sockets, timer }: how often the loop
--- woke the driver, the requests not yet settled, the sockets watched and
--- whether the timer is armed; for :checkhealth and tests.
+-- woke the driver, the requests and tasks (kadoa.nvim.async's too) not yet
+-- settled, the sockets watched and whether the timer is armed; for
+-- :checkhealth and tests.
 ---@param client kadoa.Client
 ---@return { wakes: integer, pending: integer, sockets: integer, timer: boolean }
 function M.stats(client)
   local room = luv.room(client, uv)
-  local n = 0
+  local n, live = 0, 0
   for _ in pairs(room.polls) do n = n + 1 end
-  return { wakes = room.wakes, pending = pending[client] or 0, sockets = n,
+  for _ in pairs(room.live) do live = live + 1 end
+  return { wakes = room.wakes, pending = live, sockets = n,
            timer = room.t ~= nil and room.t:is_active() }
 end
 
