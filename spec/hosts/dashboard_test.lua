@@ -474,7 +474,7 @@ describe("examples/dashboard, pushed by Kadoa's callback", function()
     local code, body = post(dash.port, "/dashboard/start",
       '{"url":"https://pages-8.seconds-3.pushed.example.com/"}')
     local started = socket.gettime()
-    assert.are.equal(200, code, body)
+    assert.are.equal(200, code, body .. "\n" .. sh("cat " .. q(dash.dir .. "/error.log")))
     local res = cjson.decode(body)
     assert.is_true(res.callback)
     pushed = res.sessionId
