@@ -1,19 +1,5 @@
--- kadoa: Neovim commands. Nothing is loaded until a command is used.
---
---   :KadoaStatus {id}    the crawl's status (! for the long form)
---   :KadoaWatch {id}     poll until the crawl is over, with an updating
---                        notification and require("kadoa.nvim").statusline()
---   :KadoaStop [id]      stop one watch, or all of them
---   :KadoaCrawl {url}    start a crawl, say its session id and watch it
---   :KadoaPages {id}     the crawl's pages in a buffer; <CR> opens one's
---                        Markdown, q closes
---   :KadoaSessions       the account's crawls in a buffer; <CR> lists one's
---                        pages, q closes
---   :KadoaTop [k=v ...]  every crawl, live, refreshed while shown; p pauses,
---                        r resumes, <CR> lists pages, q closes
---
--- What they do is kadoa.nvim.commands'. Session ids complete from the
--- watched crawls.
+-- kadoa: the Neovim commands (`:help kadoa-commands`); what they do is
+-- kadoa.nvim.commands', loaded when one is first used. Ids complete from the watches.
 
 if vim.g.loaded_kadoa then return end
 vim.g.loaded_kadoa = 1
@@ -21,30 +7,17 @@ vim.g.loaded_kadoa = 1
 local function cmds() return require("kadoa.nvim.commands") end
 local function ids(lead) return cmds().watched_ids(lead) end
 
-vim.api.nvim_create_user_command("KadoaStatus", function(o)
-  cmds().show_status(o.args, o.bang)
-end, { nargs = 1, bang = true, complete = ids, desc = "kadoa: show a crawl's status" })
-
-vim.api.nvim_create_user_command("KadoaWatch", function(o)
-  cmds().watch(o.args)
-end, { nargs = 1, desc = "kadoa: watch a crawl until it is over" })
-
-vim.api.nvim_create_user_command("KadoaStop", function(o)
-  cmds().stop(o.args)
-end, { nargs = "?", complete = ids, desc = "kadoa: stop watching (one id or all)" })
-
-vim.api.nvim_create_user_command("KadoaCrawl", function(o)
-  cmds().crawl(o.args)
-end, { nargs = 1, desc = "kadoa: start a crawl and watch it" })
-
-vim.api.nvim_create_user_command("KadoaPages", function(o)
-  cmds().pages(o.args)
-end, { nargs = 1, complete = ids, desc = "kadoa: list a crawl's pages" })
-
-vim.api.nvim_create_user_command("KadoaSessions", function()
-  cmds().sessions()
-end, { nargs = 0, desc = "kadoa: list your crawl sessions" })
-
-vim.api.nvim_create_user_command("KadoaTop", function(o)
-  cmds().top(o.args)
-end, { nargs = "*", desc = "kadoa: every crawl, live (p pause, r resume, <CR> pages)" })
+vim.api.nvim_create_user_command("KadoaStatus", function(o) cmds().show_status(o.args, o.bang) end,
+  { nargs = 1, bang = true, complete = ids, desc = "kadoa: show a crawl's status" })
+vim.api.nvim_create_user_command("KadoaWatch", function(o) cmds().watch(o.args) end,
+  { nargs = 1, desc = "kadoa: watch a crawl until it is over" })
+vim.api.nvim_create_user_command("KadoaStop", function(o) cmds().stop(o.args) end,
+  { nargs = "?", complete = ids, desc = "kadoa: stop watching (one id or all)" })
+vim.api.nvim_create_user_command("KadoaCrawl", function(o) cmds().crawl(o.args) end,
+  { nargs = 1, desc = "kadoa: start a crawl and watch it" })
+vim.api.nvim_create_user_command("KadoaPages", function(o) cmds().pages(o.args) end,
+  { nargs = 1, complete = ids, desc = "kadoa: list a crawl's pages" })
+vim.api.nvim_create_user_command("KadoaSessions", function() cmds().sessions() end,
+  { nargs = 0, desc = "kadoa: list your crawl sessions" })
+vim.api.nvim_create_user_command("KadoaTop", function(o) cmds().top(o.args) end,
+  { nargs = "*", desc = "kadoa: every crawl, live (p pause, r resume, <CR> pages)" })

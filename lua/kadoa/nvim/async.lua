@@ -1,12 +1,6 @@
--- kadoa.nvim.async: the one coroutine adapter of the Neovim side. Library
--- code written blocking-style (kadoa.wait for watch, kadoa.fleet's refresh
--- for top, many at once inside it) runs as a kadoa.task over the client,
--- moved on by kadoa.luv over vim.loop, but always on the main loop (so it
--- may use vim.api): an exchange that lands wakes it through the driver's
--- socket events, a sleep through a libuv timer, and nothing polls.
---
---   local t = async.run(client, function(c) return c:status(id) end, cb)
---   t:cancel()   -- its request cancelled; cb(nil, "request was cancelled")
+-- kadoa.nvim.async: the one coroutine adapter of the Neovim side: blocking-style
+-- library code (kadoa.wait, kadoa.fleet's refresh) as a kadoa.task moved on by
+-- kadoa.luv over vim.loop, its code always run on the main loop (so it may use vim.api).
 
 local uv = vim.uv or vim.loop
 local task = require("kadoa.task")
@@ -14,9 +8,8 @@ local luv = require("kadoa.luv")
 
 local M = {}
 
--- run(client, fn, cb) -> task: fn(c) with c the client's task proxy (its
--- calls yield); cb(res, err) once, on the main loop, with what fn returned
--- (or nil and "request was cancelled" after task:cancel()).
+-- run(client, fn, cb) -> task: fn(c), c the client's task proxy; cb(res, err) once, on
+-- the main loop (nil and "request was cancelled" after task:cancel()).
 ---@param client kadoa.Client
 ---@param fn fun(c: kadoa.Client): any, any
 ---@param cb fun(res: any, err: any)

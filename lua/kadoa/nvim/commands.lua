@@ -1,7 +1,5 @@
--- kadoa.nvim.commands: what :KadoaStatus, :KadoaWatch, :KadoaStop,
--- :KadoaCrawl, :KadoaPages, :KadoaSessions and :KadoaTop do (plugin/kadoa.lua defines
--- them and calls here). Outcomes are shown with vim.notify or in scratch
--- buffers; nothing here waits.
+-- kadoa.nvim.commands: what the :Kadoa* commands of plugin/kadoa.lua do. Outcomes go
+-- to vim.notify or scratch buffers; nothing here waits.
 
 local M = {}
 
@@ -19,7 +17,7 @@ local function given(arg, usage)
   return false
 end
 
--- :KadoaStatus {id}: the formatted status (long form with !)
+-- :KadoaStatus[!] {id}
 ---@param id string session id
 ---@param long? boolean the long form (:KadoaStatus!)
 ---@return kadoa.Request|nil req
@@ -48,9 +46,7 @@ function M.stop(id)
   return kn().stop(id ~= "" and id or nil)
 end
 
--- :KadoaCrawl {url}: start the crawl without waiting for the answer, say
--- its session id, then watch it like :KadoaWatch (statusline and
--- notifications).
+-- :KadoaCrawl {url}: start it, say its session id, then watch it as :KadoaWatch
 ---@param url string
 ---@return kadoa.Request|nil req
 function M.crawl(url)
@@ -83,9 +79,7 @@ function M.sessions()
   return kn().sessions()
 end
 
--- :KadoaTop [name=value ...]: the live view of every crawl; the words
--- are options over setup's top (numbers and true/false as such), e.g.
--- :KadoaTop interval=2 confirm=false
+-- :KadoaTop [name=value ...]: options over setup's top (numbers and true/false as such)
 ---@param args string the command's words
 ---@return integer|nil buf
 function M.top(args)
@@ -103,15 +97,11 @@ function M.top(args)
     opts[k] = v
   end
   local ok, res = pcall(kn().top, opts)
-  if not ok then
-    vim.notify("kadoa: " .. tostring(res), vim.log.levels.ERROR, { title = "kadoa" })
-    return
-  end
-  return res
+  if ok then return res end
+  vim.notify("kadoa: " .. tostring(res), vim.log.levels.ERROR, { title = "kadoa" })
 end
 
--- the ids the commands complete: the watched ones (crawls started with
--- :KadoaCrawl among them) that begin with what is typed so far
+-- the watched ids (crawls started with :KadoaCrawl among them) that begin with lead
 ---@param lead string what is typed so far
 ---@return string[] ids
 function M.watched_ids(lead)

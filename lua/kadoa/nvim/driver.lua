@@ -1,13 +1,6 @@
--- kadoa.nvim.driver: non-blocking requests driven by Neovim's own loop.
---
--- Each client's driver (kadoa.request) is served by kadoa.luv's room over
--- vim.loop: a poll handle per socket libcurl wants watched and one timer
--- for libcurl's timer and the retries. The editor wakes only when a socket
--- is ready or that timer falls due, never to look for nothing. A socket
--- libcurl closes is closed only after its poll handle stopped (the core
--- waits for the room's word), so libuv never watches a closed fd.
--- Each request that settles is handed to its callback on the main loop
--- (vim.schedule), where every vim.api function may be used.
+-- kadoa.nvim.driver: non-blocking requests driven by Neovim's own loop: each client's
+-- driver is served by kadoa.luv's room over vim.loop, so the editor wakes only when a
+-- socket is ready or the timer falls due. Outcomes reach callbacks on the main loop.
 
 local uv = vim.uv or vim.loop
 local luv = require("kadoa.luv")
@@ -18,23 +11,8 @@ local function deliver(cb, res, err)
   vim.schedule(function() cb(res, err) end)
 end
 
--- track(client, req, cb): cb(res, err) once req settles (or is
--- cancelled), on the main loop. req must come from client:send.
----@param client kadoa.Client
----@param req kadoa.Request
----@param cb fun(res: any, err: kadoa.Error|nil)
-function M.track(client, req, cb)
-  local room = luv.room(client, uv)
-  if req:done() then
-    deliver(cb, req:poll())
-    return
-  end
-  luv.track(room, req, function(res, err) deliver(cb, res, err) end)
-end
-
--- call(client, cb, name, ...) -> request | nil, err: client:send(name,
--- ...) tracked; when send refuses (a bad option, a closed client) the
--- error goes to cb as well, so the caller has one place for outcomes.
+-- call(client, cb, name, ...) -> request | nil, err: client:send(name, ...), cb(res, err)
+-- once it settles; an error send gives goes to cb too, so cb is the one place for outcomes.
 ---@param client kadoa.Client
 ---@param cb fun(res: any, err: kadoa.Error|nil)
 ---@param name string a call of kadoa.api
@@ -42,20 +20,23 @@ end
 ---@return kadoa.Request|nil
 ---@return kadoa.Error|nil err
 function M.call(client, cb, name, ...)
-  luv.room(client, uv)
+  local room = luv.room(client, uv)
   local req, err = client:send(name, ...)
   if not req then
     deliver(cb, nil, err)
     return nil, err
   end
-  M.track(client, req, cb)
+  if req:done() then
+    deliver(cb, req:poll())
+  else
+    luv.track(room, req, function(res, rerr) deliver(cb, res, rerr) end)
+  end
   return req
 end
 
--- stats(client) -> { wakes, pending, sockets, timer }: how often the loop
--- woke the driver, the requests and tasks (kadoa.nvim.async's too) not yet
--- settled, the sockets watched and whether the timer is armed; for
--- :checkhealth and tests.
+-- stats(client) -> { wakes, pending, sockets, timer }: how often the loop woke the
+-- driver, the requests and tasks not yet settled, the sockets watched and whether the
+-- timer is armed; for :checkhealth and tests.
 ---@param client kadoa.Client
 ---@return { wakes: integer, pending: integer, sockets: integer, timer: boolean }
 function M.stats(client)

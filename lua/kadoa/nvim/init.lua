@@ -1,27 +1,7 @@
--- kadoa.nvim: the client inside Neovim, never blocking the editor.
---
---   local kn = require("kadoa.nvim")
---   kn.setup({ client = { base_url = ... }, wait = { interval = 5 } })
---   kn.status(id, function(res, err) ... end)   -- on the main loop
---   kn.watch(id)                                -- :KadoaWatch
---   kn.statusline()                             -- for 'statusline'
---   kn.call("pages", cb, id, { page = 1 })      -- any API call, non-blocking
---   kn.pages(id) / kn.sessions()                -- :KadoaPages, :KadoaSessions
---   kn.each_page(id, { follow = true }, cb)     -- client:each_page, cb(page) as they come
---   kn.top()                                    -- :KadoaTop, every crawl, live
---
--- A thin layer: the work is the library's (kadoa.client, kadoa.wait,
--- kadoa.options), each Neovim concern has its own module:
---   kadoa.nvim.loader    finding the C core for this Neovim's LuaJIT
---   kadoa.nvim.driver    socket events on vim.loop drive each client's requests
---   kadoa.nvim.watch     kadoa.wait in a coroutine, statusline, notifications
---   kadoa.nvim.browse    crawled pages and sessions in scratch buffers
---   kadoa.nvim.top       every crawl in one live buffer (kadoa.fleet)
---   kadoa.nvim.commands  what the :Kadoa* commands do
---
--- Callbacks are always called on the main loop (vim.schedule), where
--- every vim.api function may be used. Works with Neovim 0.7 (vim.loop,
--- LuaJIT) and later (vim.uv).
+-- kadoa.nvim: the client inside Neovim, never blocking the editor; `:help kadoa`.
+-- A thin layer over the library: loader finds the C core, driver and async move
+-- requests and tasks on vim.loop, watch, browse and top are the views, commands the
+-- :Kadoa* commands. Callbacks always run on the main loop (vim.schedule).
 
 local options = require("kadoa.options")
 local errors = require("kadoa.errors")
@@ -33,12 +13,7 @@ local watch = require("kadoa.nvim.watch")
 local M = {}
 
 ---@type kadoa.nvim.Options
-M.config = {
-  client = {},          -- options for kadoa.client (api_key, base_url, timeout, ...)
-  wait = {},            -- options for kadoa.wait used by watch (interval, timeout, ...)
-  top = {},             -- :KadoaTop: confirm (p/r ask first), split, kadoa.fleet's options
-  notify = options.declarations.notify.default,                 -- watches use vim.notify
-}
+M.config = { client = {}, wait = {}, top = {}, notify = options.declarations.notify.default }
 
 M.root = loader.root
 M.load_info = loader.info   -- how the pieces were found, for :checkhealth
@@ -47,25 +22,17 @@ M.watches = watch.list      -- in the order they were started
 M.statusline = watch.statusline
 M.stop = watch.stop
 
----------------------------------------------------------------------------
--- Setup and the client
-
 local client_obj
 
--- Raise a bad option as setup always has: the library's own message,
--- pointing at the caller.
+-- a bad option raises as setup always has: the library's message, at the caller
 local function check(group, opts, fname, extra)
   local _, err = options.check(group, opts, fname, extra)
   if err then error(err.message, 3) end
 end
 
--- setup([opts]): opts.client (kadoa.client options), opts.wait (watch's
--- kadoa.wait options) and opts.notify, checked
--- with kadoa.options and merged deeply into M.config; opts.top (the
--- :KadoaTop view's: confirm, split, and kadoa.fleet's own options, which
--- fleet checks when the view is opened): a later setup
--- changes only what it names. A new client is made on next use when
--- opts.client is given; requests already running keep theirs.
+-- setup([opts]): checked, then merged deeply into M.config, so a later setup changes
+-- only what it names (top's kadoa.fleet options are checked when the view opens). New
+-- client options make a new client on next use; requests running keep theirs.
 ---@param opts? kadoa.nvim.Options
 function M.setup(opts)
   check("nvim", opts, "kadoa.nvim.setup", { client = "table", wait = "table", top = "table" })
@@ -73,13 +40,11 @@ function M.setup(opts)
   check("client", opts.client, "kadoa.nvim.setup (client)")
   check("wait", opts.wait, "kadoa.nvim.setup (wait)")
   -- in place: other modules and users may hold M.config
-  local merged = options.merge(M.config, opts)
-  for k, v in pairs(merged) do M.config[k] = v end
+  for k, v in pairs(options.merge(M.config, opts)) do M.config[k] = v end
   if opts.client then client_obj = nil end
 end
 
--- client() -> the client made from M.config.client (and the environment)
--- | nil, err
+-- client() -> the client of M.config.client (and the environment) | nil, err
 ---@return kadoa.Client|nil client
 ---@return kadoa.Error|nil err
 function M.client()
@@ -92,10 +57,8 @@ function M.client()
   return c
 end
 
--- The client a call's options pick: their client options (api_key,
--- base_url, ...) over setup's client, under kadoa.status's rule
--- (kadoa.client.split_options, kadoa.client.default); none: M.client().
--- Returns the client and the options left for the call.
+-- The client a call's options pick, by kadoa.status's rule: their client options over
+-- setup's (kadoa.client.default), else M.client(); and the options left for the call.
 local defaults = {}
 local function client_for(opts)
   local kadoa, lerr = loader.load()
@@ -118,16 +81,7 @@ local function refused(callback, err)
   return nil, err
 end
 
----------------------------------------------------------------------------
--- Calls
-
--- status(id, callback [, opts]) -> request | nil, err
--- callback(res, err) is called exactly once, on the main loop: with the
--- status table, or nil and an error of kadoa.errors (the same ones
--- client:status gives, after the same retries; "request was cancelled"
--- when req:cancel() stopped it; a usage error for bad options). opts are
--- client:status's call options (timeout, retries, raw) and, as for
--- kadoa.status, client options (api_key, base_url, ...). Never blocks.
+-- status(id, callback [, opts]) -> request | nil, err; callback(res, err) exactly once
 ---@param id string session id
 ---@param callback fun(res: kadoa.StatusResult|nil, err: kadoa.Error|nil)
 ---@param opts? kadoa.CallOptions
@@ -141,21 +95,15 @@ function M.status(id, callback, opts)
   return driver.call(client, callback, "status", id, rest)
 end
 
--- call(name, callback, ...) -> request | nil, err
--- Any call of kadoa.api (client:send's name and arguments: "crawl", url;
--- "pages", id, { page = n }; "page", id, page_id, { format = "markdown" };
--- "sessions", ...), non-blocking; callback(res, err) exactly once, on the
--- main loop, as for status; the options take client options too, as for
--- status. An unknown name or a bad argument raises, as client:send does.
+-- call(name, callback, ...) -> request | nil, err: any call of kadoa.api, client:send's
+-- arguments; callback and options as for status.
 ---@param name string a call of kadoa.api ("pages", "crawl", ...)
 ---@param callback fun(res: any, err: kadoa.Error|nil)
 ---@param ... any the call's arguments and options, as for client:send
 ---@return kadoa.Request|nil req
 ---@return kadoa.Error|nil err
 function M.call(name, callback, ...)
-  if type(callback) ~= "function" then
-    error(("bad argument #2 to 'call' (function expected, got %s)"):format(type(callback)), 2)
-  end
+  errors.check_arg(callback, "function", 2, "call", 2)
   local _, lerr = loader.load()
   if lerr then return refused(callback, errors.new("usage", lerr)) end
   local d = require("kadoa.api").calls[name]
@@ -169,37 +117,24 @@ function M.call(name, callback, ...)
   end
   if not client then return refused(callback, rest) end
   if d and d.starts and type(rest) == "table" and rest.wait ~= nil then
-    -- a start and its wait: a task moved on from the main loop, where
-    -- wait's callbacks may use vim.api
+    -- a start and its wait: a task, so wait's callbacks run on the main loop
     return require("kadoa.nvim.async").run(client, function(c) return c[name](c, unpack(args, 1, n)) end,
       callback)
   end
   return driver.call(client, callback, name, unpack(args, 1, n))
 end
 
--- pages(id [, opts]) -> buffer: the crawled pages of a session listed in
--- a scratch buffer, filled without blocking; <CR> opens a page's Markdown.
--- sessions([opts]) -> buffer: the account's crawl sessions, <CR> lists
--- one's pages. page(id, page_id [, opts]) -> buffer: one page's Markdown.
--- opts: page_size (listings), split (open in a new window).
+-- pages(id [, opts]) -> the crawled pages of a session in a buffer
 ---@param id string session id
 ---@param opts? kadoa.nvim.BrowseOptions
 ---@return integer buf the listing's buffer
 function M.pages(id, opts)
-  if type(id) ~= "string" then
-    error(("bad argument #1 to 'pages' (string expected, got %s)"):format(type(id)), 2)
-  end
+  errors.check_arg(id, "string", 1, "pages", 2)
   return require("kadoa.nvim.browse").pages(id, opts)
 end
 
--- each_page(id, opts, callback) -> task | nil, err: client:each_page(id,
--- opts) without blocking, the iterator's values handed to callback on
--- the main loop: callback(page) for each page, in order, then
--- callback(nil) at the end, or callback(false, err) once when it fails.
--- opts: each_page's (page_size, call options; follow = true follows a
--- running crawl on wait's schedule: interval, factor, max_interval,
--- jitter, grace) and, as for status, client options. task:cancel()
--- stops it: nothing more is asked of the server, no more callbacks.
+-- each_page(id, opts, callback) -> task | nil, err: client:each_page without blocking;
+-- callback(page) each, then callback(nil), or callback(false, err) once.
 ---@param id string session id
 ---@param opts? kadoa.EachPageOptions
 ---@param callback fun(page: kadoa.PageItem|false|nil, err: kadoa.Error|nil)
@@ -243,26 +178,16 @@ function M.page(id, page_id, opts)
   return require("kadoa.nvim.browse").page(id, page_id, opts)
 end
 
--- top([opts]) -> buffer: kadoa://top, every crawl of the account with
--- its state, pages and rate, refreshed in place while it is shown; p/r
--- pause/resume the crawl on the cursor's line, <CR> lists its pages.
--- opts over setup's top (see kadoa.nvim.top).
+-- top([opts]) -> kadoa://top, every crawl, live (kadoa.nvim.top)
 ---@param opts? kadoa.nvim.TopOptions
 ---@return integer|nil buf
 ---@return kadoa.Error|nil err
 function M.top(opts)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #1 to 'top' (table expected, got %s)"):format(type(opts)), 2)
-  end
+  if opts ~= nil then errors.check_arg(opts, "table", 1, "top", 2) end
   return require("kadoa.nvim.top").open(opts)
 end
 
--- watch(id [, opts]) -> watch | nil, err
--- Polls the crawl with kadoa.wait's schedule until it is over, without
--- blocking. opts: any kadoa.wait option (over M.config.wait), plus
--- on_update(res, info), on_error(err, info) and on_done(res, err), all
--- called on the main loop, and notify (default M.config.notify).
--- Watching an id again replaces its earlier watch.
+-- watch(id [, opts]) -> watch | nil, err: kadoa.wait's polls until the crawl is over
 ---@param id string session id
 ---@param opts? kadoa.nvim.WatchOptions
 ---@return kadoa.nvim.Watch|nil watch

@@ -1,12 +1,6 @@
--- kadoa.nvim.watch: watching crawls without blocking the editor.
---
--- A watch runs kadoa.wait, the library's own schedule, as a task
--- (kadoa.nvim.async): its status calls go out as non-blocking requests
--- and its sleeps are libuv timers, and each yields to the loop until the
--- answer or the timer is in. Everything in it runs on the main loop, so
--- callbacks, notifications and autocommands may use vim.api.
--- Progress shows in vim.notify (one notification replaced as it goes),
--- in statusline() and as the User KadoaUpdate autocommand.
+-- kadoa.nvim.watch: watching crawls without blocking the editor. A watch is kadoa.wait
+-- as a task of kadoa.nvim.async, so its callbacks run on the main loop; progress shows
+-- in one vim.notify replaced as it goes, in statusline() and as User KadoaUpdate.
 
 local options = require("kadoa.options")
 local async = require("kadoa.nvim.async")
@@ -21,7 +15,6 @@ local by_id = {}
 ---@field notify? boolean report with vim.notify (default: setup's notify)
 ---@field on_done? fun(res: kadoa.StatusResult|nil, err: kadoa.Error|nil) once, when it is over
 
--- what watch takes besides kadoa.wait's own options
 local EXTRA = { notify = options.declarations.notify, on_done = "function" }
 
 local function short_text(w)
@@ -31,16 +24,11 @@ local function short_text(w)
   if p and type(p.crawledPages) == "number" then
     parts[#parts + 1] = fmt.number(p.crawledPages) .. "p"
   end
-  if w.state == "running" then
-    parts[#parts + 1] = w.retrying and "retrying" or "crawling"
-  else
-    parts[#parts + 1] = w.state
-  end
+  parts[#parts + 1] = w.state ~= "running" and w.state or w.retrying and "retrying" or "crawling"
   return table.concat(parts, " ")
 end
 
--- statusline() -> "" when nothing is watched, else one short item per
--- watch, e.g. "kadoa: 8f3a…91c2 24p crawling". Cheap: reads state only.
+-- statusline() -> "" when nothing is watched, else e.g. "kadoa: 8f3a…91c2 24p crawling"
 ---@return string
 function M.statusline()
   if #M.list == 0 then return "" end
@@ -49,14 +37,11 @@ function M.statusline()
   return "kadoa: " .. table.concat(items, ", ")
 end
 
--- Tell the user: statusline, autocommand and (when asked) a notification
--- that replaces the watch's previous one.
 local function changed(w)
   pcall(vim.cmd, "redrawstatus")
   pcall(vim.api.nvim_exec_autocmds, "User", { pattern = "KadoaUpdate", modeline = false })
   if not w.notify then return end
   local fmt = require("kadoa.format")
-  local level = (w.state == "failed") and vim.log.levels.ERROR or vim.log.levels.INFO
   local text
   if w.state == "failed" then
     text = fmt.format_error(w.err)
@@ -65,7 +50,8 @@ local function changed(w)
   else
     text = short_text(w)
   end
-  local ok, rec = pcall(vim.notify, "kadoa: " .. text, level,
+  local ok, rec = pcall(vim.notify, "kadoa: " .. text,
+    w.state == "failed" and vim.log.levels.ERROR or vim.log.levels.INFO,
     { title = "kadoa", replace = w.notification })
   if ok and type(rec) == "table" then w.notification = rec end   -- nvim-notify & co.
 end
@@ -80,8 +66,7 @@ end
 local Watch = {}
 Watch.__index = Watch
 
--- watch:stop(): no more polls or callbacks; the request in flight is
--- cancelled. Idempotent.
+-- watch:stop(): no more polls or callbacks; the request in flight is cancelled. Idempotent.
 function Watch:stop()
   if self.state == "running" then
     self.state = "stopped"
@@ -94,9 +79,8 @@ function Watch:stop()
   if by_id[self.id] == self then by_id[self.id] = nil end
 end
 
--- start(client, id, opts, defaults) -> watch | nil, err
--- opts: kadoa.wait's options over `defaults` (setup's wait), plus notify
--- and on_done(res, err). Watching an id again replaces its earlier watch.
+-- start(client, id, opts, defaults) -> watch | nil, err; kadoa.wait's options over
+-- setup's wait. Watching an id again replaces its earlier watch.
 ---@param client kadoa.Client
 ---@param id string
 ---@param opts? kadoa.nvim.WatchOptions
@@ -108,16 +92,11 @@ function M.start(client, id, opts, defaults)
   if bad then return nil, bad end
   opts = opts or {}
   if by_id[id] then by_id[id]:stop() end
-
   local w = setmetatable({ id = id, state = "running", notify = defaults.notify }, Watch)
   if opts.notify ~= nil then w.notify = opts.notify end
   local on_done = opts.on_done
-
-  local wopts = {}
-  for k, v in pairs(defaults.wait or {}) do wopts[k] = v end
-  for k, v in pairs(opts) do
-    if EXTRA[k] == nil then wopts[k] = v end
-  end
+  local wopts = options.merge(defaults.wait, opts)
+  wopts.notify, wopts.on_done = nil, nil
   local user_update, user_error = wopts.on_update, wopts.on_error
   wopts.on_update = function(res, info)
     w.result, w.info, w.retrying = res, info, false
@@ -129,11 +108,8 @@ function M.start(client, id, opts, defaults)
     changed(w)
     if user_error then user_error(err, info) end
   end
-
   M.list[#M.list + 1] = w
   by_id[id] = w
-  -- its polls are the task's (retries = 0 each, so max_failures counts
-  -- requests as in the library and the command), its sleeps yield
   w.task = async.run(client, function(c) return require("kadoa.wait").wait(c, id, wopts) end,
     function(res, err)
       if w.state ~= "running" then return end
@@ -149,8 +125,7 @@ function M.start(client, id, opts, defaults)
   return w
 end
 
--- stop([id]) -> whether anything was stopped: one watch, or every watch;
--- finished ones are cleared from the statusline too.
+-- stop([id]) -> whether anything was stopped: one watch, or every watch
 ---@param id? string one session id; none: every watch
 ---@return boolean stopped
 function M.stop(id)
