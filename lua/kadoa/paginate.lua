@@ -51,10 +51,9 @@ function M.pager(items_of, key_of)
     local page, last, more = position(listing.pagination, base)
     if page and not base then base = page end
     local current = page or next_page or base or 1
-    if #fresh == 0 or more == false or (more == nil and last and current >= last) then
+    -- nothing new, or nothing says there is more
+    if #fresh == 0 or more == false or (more == nil and (not last or current >= last)) then
       pager.finished = true
-    elseif more == nil and not last then
-      pager.finished = true   -- nothing says there is more: this was all
     end
     next_page = current + 1
     return fresh
