@@ -9,8 +9,7 @@
 --   starts = true                           the answer names a session: opts.wait waits for it
 --   callback = "callbackUrl"                the body field opts.callback fills (a token added)
 --   unsafe = true                           not idempotent (POSTs are)
---   mark = true|false                       once the API said yes, the session's paused mark is
---                                           set or cleared (kadoa.marks, by kadoa.client)
+--   mark = true|false                       once the API said yes, the paused mark set or cleared
 -- prepare() makes one invocation's request table (kadoa.api.Request), taken as it is by the engine,
 -- the driver (kadoa.request) and every transport.
 

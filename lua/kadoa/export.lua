@@ -110,9 +110,6 @@ end
 ---@field index string the index.jsonl path
 ---@field dir string
 
-local FOLLOW = { follow = "boolean", interval = "number", factor = "number", max_interval = "number",
-                 jitter = "number", grace = "number" }
-
 ---@param client kadoa.Client
 ---@param id string session id
 ---@param dir string
@@ -122,8 +119,9 @@ local FOLLOW = { follow = "boolean", interval = "number", factor = "number", max
 function M.export(client, id, dir, opts)
   errors.check_arg(id, "string", 1, "export", 3)
   errors.check_arg(dir, "string", 2, "export", 3)
-  local extra = { format = { "string", nocontrol = true }, on_progress = "function", page_size = "number" }
-  for k, v in pairs(FOLLOW) do extra[k] = v end
+  local extra = { format = { "string", nocontrol = true }, on_progress = "function", page_size = "number",
+    follow = "boolean" }
+  for k in pairs(paginate.schedule) do extra[k] = "number" end
   local o, err = options.check("many", opts, "export", extra)
   if not o then return nil, err end
   if o.on_result or o.raw then return usage("options on_result and raw are not export's") end
@@ -134,7 +132,7 @@ function M.export(client, id, dir, opts)
   local listing = { page_size = o.page_size, timeout = o.timeout, retries = o.retries }
   local follower
   if o.follow then
-    for k in pairs(FOLLOW) do listing[k] = o[k] end
+    for k in pairs(paginate.schedule) do listing[k] = o[k] end
     follower, err = paginate.follower(client, id, listing, "export")
     if not follower then return nil, err end
   end

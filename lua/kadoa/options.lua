@@ -91,8 +91,7 @@ declare("client", { "table", doc = "client options for the confirming status cal
 ---@field sleep? fun(seconds: number): boolean? false to stop waiting (default: the C core's)
 ---@field random? fun(): number a number in [0, 1) for jitter (default: the client's own generator)
 
----One call's options (client:status(id, opts), ...): unset, timeout and
----retries are the client's.
+---One call's options (client:status(id, opts), ...): unset, timeout and retries are the client's.
 ---@class kadoa.CallOptions
 ---@field timeout? number seconds this call may take, its retries included (> 0)
 ---@field retries? integer extra attempts (0..100)

@@ -48,9 +48,7 @@ function M.new(s, json)
   return setmetatable({
     _core = core_t,
     _prefix = prefix,   -- a base URL's own path, before every target
-    _tls = scheme == "https",
-    _host = host,
-    _port = port,
+    _tls = scheme == "https", _host = host, _port = port,
     _pool = ("kadoa:%s:%s:%d"):format(scheme, host, port),
     -- never given to setkeepalive, so always empty: a connection of its own
     _fresh_pool = ("kadoa-fresh:%s:%s:%d"):format(scheme, host, port),
@@ -59,17 +57,12 @@ function M.new(s, json)
     _timeout = s.timeout,
     _connect_ms = math.floor(s.connect_timeout * 1000),
     _max_body = s.max_body,
-    _head = table.concat({
-      "Host: " .. authority,
-      "User-Agent: " .. s.user_agent,
-      "Accept: application/json",
-      "x-api-key: " .. s.api_key,
-    }, "\r\n"),
+    _head = "Host: " .. authority .. "\r\nUser-Agent: " .. s.user_agent
+      .. "\r\nAccept: application/json\r\nx-api-key: " .. s.api_key,
   }, T)
 end
 
--- The record of a failure of exchange x (its deadline and start, what was
--- written, the head once read), the key redacted from what it holds.
+-- The record of a failure of exchange x (its start, what was sent, its head), the key redacted.
 local function report(self, x, failure, detail)
   local r = { failure = failure, detail = detail and self._core:redact(detail),
               elapsed = now() - x.start, sent = x.sent }
@@ -95,8 +88,7 @@ local function left_ms(x)
   return math.max(1, math.floor((x.deadline - now()) * 1000))
 end
 
--- The status line and headers of one answer (1xx ones skipped), as
--- core.head reads them. Sets x.early when not one byte came.
+-- The head of one answer (1xx ones skipped), as core.head reads it; x.early: not one byte came.
 local function read_head(self, x, sock)
   local got = 0
   while true do
