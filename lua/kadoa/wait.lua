@@ -17,10 +17,6 @@ M.defaults = options.defaults("wait")
 -- The decoder's null, should a foreign client hand over undecoded nulls.
 local null = (require("kadoa.codec").get() or {}).null
 
-local function usage(fmt, ...)
-  return errors.new("usage", "wait: " .. string.format(fmt, ...))
-end
-
 local function same_numbers(a, b)
   for i = 1, 4 do
     if a[i] ~= b[i] then return false end
@@ -44,8 +40,7 @@ function M.wait(client, id, opts)
   -- them given, or gets the C core's clock and sleep and math.random
   local s = type(client) == "table" and type(client.settings) == "table" and client.settings or {}
   local timeout, factor, max_interval, jitter = o.timeout, o.factor, o.max_interval, o.jitter
-  local max_failures = o.max_failures
-  local done, on_update, on_error = o.done, o.on_update, o.on_error
+  local max_failures, done, on_update, on_error = o.max_failures, o.done, o.on_update, o.on_error
   local base = math.min(o.interval, max_interval)
   local random = o.random or s.random or math.random
 
@@ -53,8 +48,8 @@ function M.wait(client, id, opts)
   if not (sleep and clock) then
     local ok, core = pcall(require, "kadoa.core")
     if not ok or type(core) ~= "table" then
-      return nil, usage("the C core (kadoa.core) is not available, so pass opts.sleep and opts.clock (%s)",
-        one_line(tostring(core), 200))
+      return nil, errors.new("usage", "wait: the C core (kadoa.core) is not available, so pass opts.sleep "
+        .. "and opts.clock (" .. one_line(tostring(core), 200) .. ")")
     end
     sleep = sleep or core.sleep
     clock = clock or core.monotime
@@ -70,8 +65,7 @@ function M.wait(client, id, opts)
   end
 
   local start = clock()
-  local deadline = start + timeout
-  local interval = base
+  local deadline, interval = start + timeout, base
   local polls, failures = 0, 0
   local last_res, last_numbers, last_pages
   local first_pages, first_time, rate
