@@ -12,8 +12,7 @@ local function number(v)
   if type(v) == "number" and v == v and v > -math.huge and v < math.huge then return v end
 end
 
--- What a listing page says about where it stands: its number, the last
--- page's number (nil: unknown) and whether more follow (nil: unknown).
+-- Where a listing page stands: its number, the last page's (nil: unknown), whether more follow.
 local function position(p, base)
   if type(p) ~= "table" then return nil end
   local page = number(p.page) or number(p.currentPage)
