@@ -47,9 +47,10 @@ function M.client(opts)
 end
 
 -- The libcurl client's methods are host-neutral (the engine over client.transport, the settings'
--- sleep); export and send are its own only (below).
+-- sleep; close without a driver is the transport's); export and send are its own only (below).
 for name in pairs(api.calls) do Client[name] = client.Client[name] end
-for _, name in ipairs({ "status_json", "wait", "each_page", "each_session", "status_many", "many" }) do
+for _, name in ipairs({ "status_json", "wait", "each_page", "each_session", "status_many", "many",
+                        "redact", "close", "closed" }) do
   Client[name] = client.Client[name]
 end
 
@@ -93,16 +94,6 @@ function Client.export()
     .. "worker on disk; take the pages with client:each_page(id, { follow = true }), "
     .. "or run `kadoa export` outside nginx")
 end
-
----@param s string
----@return string s without the API key
-function Client:redact(s)
-  return self.transport:redact(s)
-end
-
-function Client:close() self.transport:close() end
----@return boolean
-function Client:closed() return self.transport:closed() end
 
 function Client:__tostring()
   return "kadoa.resty.client (" .. self.base_url .. ")" .. (self:closed() and " closed" or "")
