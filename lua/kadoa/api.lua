@@ -1,48 +1,17 @@
--- kadoa.api: the calls of the Kadoa API, each one declaration.
---
--- A declaration says what the call sends: its method and path (segments
--- in braces are percent-encoded by the C core, one segment each), the
--- call options that become query parameters, and whether it is safe to
--- repeat. From it kadoa.client makes the blocking method
--- (`client:status(id [, opts])`), `client:send(name, ...)` the
--- non-blocking request and `client:many(name, calls)` many at once;
--- Neovim and OpenResty take the same methods. Adding a GET or POST of the
--- API is adding an entry here (and its mock route): see doc/HACKING.md.
---
---   name = {
---     "GET", "/v4/crawl/{session id}/status",   -- method, path
---     query = { page = { "currentPage", "number", ge = 1, whole = true } },
---                                              -- call option -> parameter
---     body = "StartCrawlerSessionRequest",     -- a JSON body of this schema
---                                              -- (kadoa.schema), checked first
---     args = { "sessionId" },                  -- positional strings that fill
---                                              -- the body's fields
---     raw = true,                              -- the answer is bytes, not JSON
---     field = "payload",                       -- opts.path streams this string
---                                              -- field of the answer to a file
---     starts = true,                           -- the answer names a session:
---                                              -- opts.wait waits for it
---     callback = "callbackUrl",                -- the body field opts.callback
---                                              -- fills (the URL, a token added)
---     unsafe = true,                           -- not idempotent (POSTs are)
---     mark = true,                             -- once the API said yes, the
---                                              -- session's paused mark is set
---                                              -- (true) or cleared (false):
---                                              -- kadoa.marks, by kadoa.client
---   }
---
--- Query parameters go out sorted by parameter name (`page=2&pageSize=10`),
--- the same every time, whatever order the options were given in.
---
--- One invocation of a call is described by one REQUEST table, made by
--- prepare() and taken as it is by kadoa.engine, the driver
--- (kadoa.request) and every transport:
---   { call = <declaration>, [1] = segment, [2] = segment,
---     extra = { query, body, raw, file, field } or nil (kadoa.core's),
---     budget = seconds or nil, retries = n or nil,
---     wait = kadoa.wait's options or nil (a call that `starts`),
---     callback_token = the secret in the callback URL sent, or nil,
---     session = the session id of a call with `mark` }
+-- kadoa.api: the calls of the Kadoa API, one declaration each, from which kadoa.client makes the
+-- method, `send` and `many` (Neovim and OpenResty take the same). Adding a call: doc/HACKING.md.
+--   "GET", "/v4/crawl/{session id}/status"  method, path: each {segment} percent-encoded by the core
+--   query = { page = { "currentPage", "number", ge = 1 } }   call option -> parameter (sent sorted)
+--   body = "StartCrawlerSessionRequest"     a JSON body of this schema (kadoa.schema), checked first
+--   args = { "sessionId" }                  positional strings that fill the body's fields
+--   raw = true                              the answer is bytes, not JSON
+--   field = "payload"                       opts.path streams this string field to a file
+--   starts = true                           the answer names a session: opts.wait waits for it
+--   callback = "callbackUrl"                the body field opts.callback fills (a token added)
+--   unsafe = true                           not idempotent (POSTs are)
+--   mark = true|false                       once the API said yes, the paused mark set or cleared
+-- prepare() makes one invocation's request table (kadoa.api.Request), taken as it is by the engine,
+-- the driver (kadoa.request) and every transport.
 
 local core = require("kadoa.core")
 local options = require("kadoa.options")
@@ -54,11 +23,9 @@ local PAGE = { "currentPage", "number", ge = 0, whole = true, finite = true }
 local PAGE_SIZE = { "pageSize", "number", ge = 1, whole = true, finite = true }
 
 M.calls = {
-  status = { "GET", "/v4/crawl/{session id}/status",
-    doc = "how far a crawl got: { payload = { crawledPages, activeJobs, waitingJobs, finished }, ... }" },
+  status = { "GET", "/v4/crawl/{session id}/status", doc = "how far a crawl got" },
   crawl = { "POST", "/v4/crawl/", body = "StartCrawlerSessionRequest", shorthand = "url", starts = true,
-    callback = "callbackUrl",
-    doc = "start a crawl; body: the API's fields (url or startUrls, maxPages, ...) or a URL" },
+    callback = "callbackUrl", doc = "start a crawl; body: the API's fields or a URL" },
   crawl_with_config = { "POST", "/v4/crawl/start", body = "StartSessionWithConfigRequest",
     args = { "configId" }, starts = true, doc = "start a crawl from a saved config" },
   pause = { "POST", "/v4/crawl/pause", body = "PauseCrawlerSessionRequest", args = { "sessionId" },
@@ -66,27 +33,21 @@ M.calls = {
   resume = { "POST", "/v4/crawl/resume", body = "ResumeCrawlerSessionRequest", args = { "sessionId" },
     mark = false, doc = "resume a paused crawl" },
   pages = { "GET", "/v4/crawl/{session id}/pages", query = { page = PAGE, page_size = PAGE_SIZE },
-    doc = "one page of the list of crawled pages: { payload = { { id, url, status } ... }, pagination }" },
+    doc = "one page of the list of crawled pages" },
   page = { "GET", "/v4/crawl/{session id}/pages/{page id}", field = "payload",
-    query = { format = { "format", "string", nocontrol = true } },
-    doc = "one crawled page's content: { payload = <text>, pageFormat, ... }" },
-  session_files = { "GET", "/v4/crawl/{session id}/list",
-    query = { include_all = { "includeAll", "boolean" } },
-    doc = "everything stored for a session: { totalPages, data = { { url, status, html_filename ... } } }" },
-  file = { "GET", "/v4/crawl/bucket/data/{file name}", raw = true,
-    doc = "a stored file's bytes (name: a *_filename of session_files)" },
+    query = { format = { "format", "string", nocontrol = true } }, doc = "one crawled page's content" },
+  session_files = { "GET", "/v4/crawl/{session id}/list", doc = "everything stored for a session",
+    query = { include_all = { "includeAll", "boolean" } } },
+  file = { "GET", "/v4/crawl/bucket/data/{file name}", raw = true, doc = "a stored file's bytes" },
   sessions = { "GET", "/v4/crawl/sessions", query = { page = { "page", "number", ge = 1, whole = true },
       page_size = { "pageSize", "number", ge = 1, le = 100, whole = true },
-      user_id = { "userId", "string", nocontrol = true } },
-    doc = "one page of your crawl sessions: { data = { ... }, pagination }" },
-  config_create = { "POST", "/v4/crawl/config", body = "CreateCrawlerConfigRequest",
-    doc = "save a crawl config" },
+      user_id = { "userId", "string", nocontrol = true } }, doc = "one page of your crawl sessions" },
+  config_create = { "POST", "/v4/crawl/config", body = "CreateCrawlerConfigRequest", doc = "save a config" },
   config = { "GET", "/v4/crawl/config/{config id}", doc = "a saved crawl config" },
   config_delete = { "DELETE", "/v4/crawl/config", body = "DeleteCrawlerConfigRequest",
     args = { "configId" }, doc = "delete a saved crawl config" },
 }
 
--- Compile each declaration once: its route in the C core, its options.
 local function compile(name, d)
   d.name = name
   d.method, d.path = d[1], d[2]
@@ -106,18 +67,11 @@ local function compile(name, d)
   if d.callback then d.options.callback = options.declarations.callback end
   if d.body then d.options.extra = "table" end     -- fields this version does not know
   if d.raw or d.field then d.options.path = { "string", nonul = true } end   -- stream to a file
-  -- the positional arguments: path segments, or body fields, or a body
   d.nargs = d.body and (d.args and #d.args or 1) or d.nsegs
   return d
 end
 
 for name, d in pairs(M.calls) do compile(name, d) end
-
--- argument check for segments: a wrong type is a programming mistake and
--- raises at the caller of the API method, like Lua's own functions
-local function check_arg(v, i, fname)
-  errors.check_arg(v, "string", i, fname, 4)
-end
 
 -- The query array the core encodes: name, value, ... sorted by name.
 local function query_of(d, o)
@@ -138,8 +92,7 @@ local function usage(fname, msg)
   return nil, errors.new("usage", fname .. ": " .. msg)
 end
 
--- A start's `wait`: true, or kadoa.wait's options (a session fresh from
--- its start may answer 404 for a while: `grace`, 10 s unless given).
+-- A start's `wait`: true, or wait's options (a fresh session may answer 404 a while: grace 10 s).
 local function wait_of(fname, w)
   if w ~= true and type(w) ~= "table" then
     return usage(fname, "option 'wait' must be true or a table of wait's options, got " .. type(w))
@@ -152,9 +105,8 @@ local function wait_of(fname, w)
   return wo
 end
 
--- A start's `callback`: the URL with a fresh secret added as kadoa_token,
--- so a receiver can tell Kadoa's call from anyone else's (the callback is
--- not signed), and the token. 128 bits from the OS, one per crawl.
+-- A start's `callback` URL with a fresh secret (128 bits from the OS) added as kadoa_token, so a
+-- receiver can tell Kadoa's unsigned call from anyone else's; and the token.
 local function callback_of(fname, o)
   local url = o.callback
   if o.raw then
@@ -179,10 +131,8 @@ local function callback_of(fname, o)
   return url .. sep .. "kadoa_token=" .. token, token
 end
 
--- The JSON body of a body call, from its positional argument(s): a table
--- of the API's fields (or, with `shorthand`, a string for that field), or
--- strings naming the fields in `args`; cb: a start's callback URL for the
--- field d.callback.
+-- The JSON body from the positional argument(s): a table of the API's fields (or, with `shorthand`,
+-- a string for that field), or strings for the fields in `args`; cb: the callback URL.
 local function body_of(d, fname, o, a, b, cb)
   local fields
   if d.args then
@@ -219,10 +169,7 @@ end
 ---@field callback_token? string the secret in the callback URL (a start with opts.callback)
 ---@field session? string the session a call with `mark` pauses or resumes
 
--- prepare(call, opts, fname, a, b) -> request | nil, err
--- One invocation of a call as a request table (see the top): its options
--- checked, its query, its body checked against the contract and encoded.
--- a, b: the positional arguments (for a body call, what becomes the body).
+-- One invocation as a request table: options checked, the query, the body checked and encoded.
 ---@param d table a compiled declaration of M.calls
 ---@param opts table|nil the call's options
 ---@param fname string the call's name, for messages
@@ -275,9 +222,8 @@ function M.prepare(d, opts, fname, a, b)
   return rq
 end
 
--- args(d, fname, a, b): the positional arguments must be strings (a body
--- call's single argument: a table, or a string with a shorthand); else
--- raises, like Lua's own functions.
+-- The positional arguments are strings (a body call's one: a table, or a string with a shorthand);
+-- else raises, like Lua's own functions.
 ---@param d table a compiled declaration of M.calls
 ---@param fname string the call's name, for messages
 ---@param a any first positional argument
@@ -290,8 +236,8 @@ function M.args(d, fname, a, b)
     end
     return
   end
-  if d.nargs >= 1 then check_arg(a, 1, fname) end
-  if d.nargs >= 2 then check_arg(b, 2, fname) end
+  if d.nargs >= 1 then errors.check_arg(a, "string", 1, fname, 3) end
+  if d.nargs >= 2 then errors.check_arg(b, "string", 2, fname, 3) end
 end
 
 return M

@@ -1,17 +1,11 @@
--- kadoa.codec: the JSON decoder every answer goes through, and its null.
---
--- The C core loads nothing by itself: it is handed a decode function and
--- the value that decoder gives for JSON null (core.new's cfg.decode and
--- cfg.null). This is where they are found: a private instance of lua-cjson
--- (cjson.new(), so settings a program makes on its own cjson never change
--- how we decode), else Neovim's own lua-cjson (vim.json, whose null is
--- vim.NIL) when running inside Neovim.
+-- kadoa.codec: the JSON decoder every answer goes through (the C core is handed it), and its null:
+-- a private lua-cjson (cjson.new(), so a program's own cjson settings never change how we decode),
+-- else Neovim's vim.json (null: vim.NIL).
 
 local M = {}
 
 local found
 
--- get() -> { decode = f, null = v, name = "lua-cjson" | "vim.json" } | nil, message
 ---@return { decode: fun(text: string): any, null: any, name: string }|nil codec
 ---@return string|nil message
 function M.get()

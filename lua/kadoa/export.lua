@@ -1,32 +1,11 @@
--- kadoa.export: a crawl's pages taken home, one file per page.
---
---   local summary, err = client:export(session_id, "out", {
---     format = "markdown",          -- or "html" (passed to the API as is)
---     concurrency = 16,
---     on_progress = function(p) print(p.done, p.total, p.rate) end,
---   })
---   -- out/example.com_blog_post-1.md ..., and out/index.jsonl
---
--- Every crawled page (status DONE or READY) is fetched concurrently on the
--- multi interface (kadoa.many) and its content streamed straight from the
--- answer's JSON into its file (the C core's sink), so memory does not
--- grow with the pages' sizes. A file is written under a temporary name
--- and renamed once whole, so a file that is there is complete.
---
--- index.jsonl has one JSON object per page: id, url, status ("written",
--- "failed" with its error, or "pending" for pages not crawled yet), file
--- and bytes. It is appended to as pages land, so an export cut short (a
--- Ctrl-C, a failure) is resumed by running it again: pages already
--- written are skipped, each page is written once. A failed page is
--- listed, never silently missing.
---
--- Names come from the page's URL, made safe for any file system: only
--- letters, digits, '.', '_' and '-'; no leading dot; no name Windows
--- reserves (CON, NUL, COM1, ...); at most 100 bytes; a query string or a
--- cut adds a short hash. Names that would clash (ignoring case) get the
--- hash too. Nothing can be written outside the folder: a name holds no
--- '/' and is never '.' or '..', and files are opened without following a
--- symbolic link.
+-- kadoa.export: a crawl's pages taken home, one file per page (client:export(id, dir, opts)).
+-- Every crawled page is fetched many at once and its content streamed from the answer's JSON into
+-- its file (the core's sink), so memory does not grow with the pages; a file is written under a
+-- temporary name and renamed once whole. index.jsonl gets a line per page (written, failed with its
+-- error, or pending) as pages land, so running an export again resumes it: each page is written
+-- once, a failed one is listed, never silently missing. Names come from the URL, safe on any file
+-- system (letters, digits, '.', '_', '-'; no leading dot or name Windows reserves; at most 100
+-- bytes; a query, a cut or a clash ignoring case adds a short hash), never leave the folder.
 
 local core = require("kadoa.core")
 local json = require("kadoa.json")
@@ -53,7 +32,7 @@ local function unescape(s)
   return (s:gsub("%%(%x%x)", function(x) return string.char(tonumber(x, 16)) end))
 end
 
--- name_for(url, ext) -> a safe file name (before clashes are resolved)
+-- A safe file name for url (before clashes are resolved).
 ---@param url string
 ---@param ext string the extension, without the dot
 ---@return string
@@ -75,17 +54,19 @@ function M.name_for(url, ext)
   return stem .. "." .. ext
 end
 
--- The index as written so far: the last line of each page wins. A line
--- cut short by a kill is skipped, and the file is made to end in a newline
--- so the next line is not glued onto it.
+-- The index so far, the last line of each page winning, and the ids in the order they first came;
+-- a line cut short by a kill is skipped and ended, so the next line is not glued onto it.
 local function read_index(client, path)
-  local entries = {}
+  local entries, order = {}, {}
   local f = io.open(path, "rb")
-  if not f then return entries end
+  if not f then return entries, order end
   local last
   for line in f:lines() do
     local e = client.transport:decode(line)
-    if type(e) == "table" and type(e.id) == "string" then entries[e.id] = e end
+    if type(e) == "table" and type(e.id) == "string" then
+      if not entries[e.id] then order[#order + 1] = e.id end
+      entries[e.id] = e
+    end
     last = line
   end
   f:close()
@@ -93,7 +74,7 @@ local function read_index(client, path)
     f = io.open(path, "ab")
     if f then f:write("\n") f:close() end
   end
-  return entries
+  return entries, order
 end
 
 local function exists(path)
@@ -101,18 +82,12 @@ local function exists(path)
   return f ~= nil and f:close() ~= nil
 end
 
-local crawled = paginate.crawled
-
 local function usage(msg)
   return nil, errors.new("usage", "export: " .. msg)
 end
 
--- export(client, id, dir [, opts]) -> summary | nil, err
--- summary: { total, written, skipped, failed, pending, index, dir }
--- With follow = true the crawl is followed as it runs (kadoa.paginate's
--- follower: its schedule, its end): each poll's new pages are fetched at
--- once, and the export returns when the crawl is over and every page is
--- home; a crawl that fails gives its error (err.summary: what came home).
+-- With follow = true the crawl is followed (kadoa.paginate's follower): each poll's new pages are
+-- fetched at once, until the crawl is over; a failed crawl's error has err.summary.
 ---@class kadoa.ExportOptions: kadoa.CallOptions
 ---@field format? string "markdown" (default) or "html"
 ---@field concurrency? integer pages fetched at once (default 16)
@@ -135,9 +110,6 @@ end
 ---@field index string the index.jsonl path
 ---@field dir string
 
-local FOLLOW = { follow = "boolean", interval = "number", factor = "number", max_interval = "number",
-                 jitter = "number", grace = "number" }
-
 ---@param client kadoa.Client
 ---@param id string session id
 ---@param dir string
@@ -147,8 +119,9 @@ local FOLLOW = { follow = "boolean", interval = "number", factor = "number", max
 function M.export(client, id, dir, opts)
   errors.check_arg(id, "string", 1, "export", 3)
   errors.check_arg(dir, "string", 2, "export", 3)
-  local extra = { format = { "string", nocontrol = true }, on_progress = "function", page_size = "number" }
-  for k, v in pairs(FOLLOW) do extra[k] = v end
+  local extra = { format = { "string", nocontrol = true }, on_progress = "function", page_size = "number",
+    follow = "boolean" }
+  for k in pairs(paginate.schedule) do extra[k] = "number" end
   local o, err = options.check("many", opts, "export", extra)
   if not o then return nil, err end
   if o.on_result or o.raw then return usage("options on_result and raw are not export's") end
@@ -159,7 +132,7 @@ function M.export(client, id, dir, opts)
   local listing = { page_size = o.page_size, timeout = o.timeout, retries = o.retries }
   local follower
   if o.follow then
-    for k in pairs(FOLLOW) do listing[k] = o[k] end
+    for k in pairs(paginate.schedule) do listing[k] = o[k] end
     follower, err = paginate.follower(client, id, listing, "export")
     if not follower then return nil, err end
   end
@@ -215,7 +188,7 @@ function M.export(client, id, dir, opts)
       if e and e.status == "written" and exists(dir .. "/" .. entry.file) then
         entry.status, entry.bytes = "written", e.bytes
         summary.skipped = summary.skipped + 1
-      elseif crawled(p.status) then
+      elseif paginate.crawled(p.status) then
         jobs[#jobs + 1] = p.id
         by_id[p.id] = entry
       else
@@ -247,9 +220,8 @@ function M.export(client, id, dir, opts)
                   exported = follower and exported or nil })
   end
 
-  -- A page is home once its file has its final name. Its index line is
-  -- written first: a run killed between the two finds the line but no file
-  -- and fetches the page again; a file never lacks its line.
+  -- A page is home once its file has its final name. Its index line is written first: a run killed
+  -- between the two fetches the page again; a file never lacks its line.
   local function landed(key, res, ferr)
     local entry = by_id[key]
     by_id[key] = nil
@@ -278,7 +250,6 @@ function M.export(client, id, dir, opts)
     progress()
   end
 
-  -- The one place pages are fetched: many at once on the client's driver.
   local function get(c, pid)
     return c:page(id, pid, { format = format, path = dir .. "/" .. by_id[pid].file .. ".part",
                              timeout = o.timeout, retries = o.retries })
@@ -321,17 +292,8 @@ function M.export(client, id, dir, opts)
 
   -- the index, compacted: one line a page (following: the order they came in)
   if follower then
+    local last, order = read_index(client, index_path)
     final = {}
-    local order, last = {}, {}
-    local f = io.open(index_path, "rb")
-    for line in f and f:lines() or function() end do
-      local e = client.transport:decode(line)
-      if type(e) == "table" and type(e.id) == "string" then
-        if not last[e.id] then order[#order + 1] = e.id end
-        last[e.id] = e
-      end
-    end
-    if f then f:close() end
     for i, k in ipairs(order) do final[i] = last[k] end
   end
   local tmp = index_path .. ".part"

@@ -1,9 +1,6 @@
--- :checkhealth kadoa
---
--- Reports whether the C module loads into this Neovim's Lua, which
--- libcurl and TLS library it uses, whether an API key is configured (never
--- its value) and whether the base URL answers. Neovim 0.10+ has
--- vim.health.ok & co.; 0.7 to 0.9 have the health module's report_*.
+-- :checkhealth kadoa: whether the C module loads into this Neovim's Lua, its libcurl and TLS, an
+-- API key configured (never its value) and the base URL answering. Neovim 0.10+ has
+-- vim.health.ok & co.; 0.7 to 0.9 the health module's report_*.
 
 local M = {}
 
@@ -17,9 +14,7 @@ local function reporter()
            error = h.report_error, info = h.report_info }
 end
 
--- reachable(client, seconds) -> res | nil, err
--- Wait for a non-blocking request (the public client:send) while keeping
--- the editor responsive: vim.wait runs the loop between polls.
+-- A status call sent (client:send) and waited for with vim.wait, so the editor stays responsive.
 ---@param client kadoa.Client
 ---@param timeout number seconds
 ---@return kadoa.StatusResult|nil res

@@ -1,22 +1,13 @@
--- kadoa.options: every option of the library, declared once.
---
--- Each declaration names the option, its type, its range, its default and
--- what it means. Groups say which functions take which options; the same
--- declaration serves the client, one call, wait, status_many, Neovim's
--- setup and OpenResty's client, so a rule is written exactly once and a
--- message reads the same wherever the option is given.
---
---   local options = require("kadoa.options")
---   local o, err = options.check("wait", opts, "wait")   -- defaults filled in
---
--- check never raises: bad options are the caller's usage error (nil, err),
--- with the function's name, the option's name and what was wrong.
+-- kadoa.options: every option of the library, declared once (type, range, default, meaning), and
+-- the groups saying which function takes which, so a rule and its message are the same everywhere.
+-- check never raises: bad options are the caller's usage error (nil, err).
 
 local errors = require("kadoa.errors")
 
 local M = {}
 
 local huge = math.huge
+local unpack = table.unpack or unpack   -- 5.1, LuaJIT: the global
 
 -- name -> { type, [range checks], default, doc }
 local D = {}
@@ -24,99 +15,63 @@ M.declarations = D
 
 local function declare(name, spec) D[name] = spec; spec.name = name end
 
--- the client and its calls ----------------------------------------------------
-declare("api_key", { "string", nocontrol = true,
-  doc = "sent as x-api-key; default $KADOA_API_KEY; never printed, logged or put in an error" })
-declare("base_url", { "string",
-  doc = "the API's address; default $KADOA_BASE_URL, else https://api.kadoa.com; http:// only to loopback" })
-declare("timeout", { "number", gt = 0, finite = true, default = 30,
-  doc = "seconds one call may take, its retries included" })
-declare("connect_timeout", { "number", gt = 0, finite = true, default = 10,
-  doc = "seconds to connect" })
+-- the client and its calls
+declare("api_key", { "string", nocontrol = true, doc = "sent as x-api-key (default $KADOA_API_KEY)" })
+declare("base_url", { "string", doc = "default $KADOA_BASE_URL, else https://api.kadoa.com" })
+declare("timeout", { "number", gt = 0, finite = true, default = 30, doc = "seconds a call may take" })
+declare("connect_timeout", { "number", gt = 0, finite = true, default = 10, doc = "seconds to connect" })
 declare("max_body", { "number", ge = 1, le = 2 ^ 40, whole = true, default = 8 * 1024 * 1024,
-  doc = "bytes; a larger answer is abandoned as soon as it crosses the limit" })
-declare("ca_file", { "string", nonul = true,
-  doc = "PEM bundle to verify the server with (default: the system's store)" })
-declare("user_agent", { "string", nocontrol = true,
-  doc = "appended to kadoa-lua/<version>" })
-declare("allow_insecure", { "boolean", default = false,
-  doc = "allow plain http:// to a host that is not loopback" })
-declare("retries", { "number", ge = 0, le = 100, whole = true, default = 2,
-  doc = "extra attempts on failures that may pass; 0 turns them off" })
-declare("retry_base", { "number", gt = 0, finite = true, default = 0.25,
-  doc = "seconds: the first backoff window" })
-declare("retry_cap", { "number", gt = 0, finite = true, default = 8,
-  doc = "seconds: the largest backoff window" })
-declare("max_retry_wait", { "number", ge = 0, finite = true, default = 30,
-  doc = "seconds: the longest single wait before a retry, Retry-After included" })
-declare("clock", { "function",
-  doc = "() -> seconds on a monotonic clock (default: the C core's)" })
-declare("sleep", { "function",
-  doc = "(seconds) -> false to stop waiting (default: the C core's nanosleep; OpenResty: ngx.sleep)" })
-declare("random", { "function",
-  doc = "() -> a number in [0, 1) for jitter (default: the client's own generator, seeded from the OS)" })
-declare("raw", { "boolean", default = false,
-  doc = "the answer's body as the API sent it, not decoded" })
-declare("callback", { "string", nocontrol = true,
-  doc = "a start: the http(s) URL Kadoa calls when the crawl is over, sent with a secret "
-    .. "kadoa_token added (returned as the result's callback_token)" })
+  doc = "bytes; a larger answer is abandoned" })
+declare("ca_file", { "string", nonul = true, doc = "PEM bundle to verify the server with" })
+declare("user_agent", { "string", nocontrol = true, doc = "appended to kadoa-lua/<version>" })
+declare("allow_insecure", { "boolean", default = false, doc = "plain http:// to a host not loopback" })
+declare("retries", { "number", ge = 0, le = 100, whole = true, default = 2, doc = "extra attempts" })
+declare("retry_base", { "number", gt = 0, finite = true, default = 0.25, doc = "first backoff window (s)" })
+declare("retry_cap", { "number", gt = 0, finite = true, default = 8, doc = "largest backoff window (s)" })
+declare("max_retry_wait", { "number", ge = 0, finite = true, default = 30, doc = "longest wait for a retry" })
+declare("clock", { "function", doc = "() -> seconds on a monotonic clock" })
+declare("sleep", { "function", doc = "(seconds) -> false to stop waiting" })
+declare("random", { "function", doc = "() -> a number in [0, 1) for jitter" })
+declare("raw", { "boolean", default = false, doc = "the answer's body as sent, not decoded" })
+declare("callback", { "string", nocontrol = true, doc = "a start: the URL Kadoa calls when it is over" })
 
--- status_many and other many-at-once runs --------------------------------------
-declare("concurrency", { "number", ge = 1, whole = true, finite = true, default = 16,
-  doc = "at most this many requests in flight" })
+-- status_many and other many-at-once runs
+declare("concurrency", { "number", ge = 1, whole = true, finite = true, default = 16, doc = "in flight" })
 declare("on_result", { "function", doc = "(key, res, err) as each outcome lands" })
 
--- wait ------------------------------------------------------------------------------
-declare("wait_timeout", { "number", ge = 0, default = 3600, key = "timeout",
-  doc = "seconds to wait for the crawl; 0 polls once" })
-declare("interval", { "number", gt = 0, finite = true, default = 2,
-  doc = "seconds: the first and shortest pause between polls" })
-declare("factor", { "number", ge = 1, finite = true, default = 1.5,
-  doc = "the pause grows by this while nothing changes" })
-declare("max_interval", { "number", gt = 0, finite = true, default = 30,
-  doc = "seconds: the longest pause between polls" })
-declare("jitter", { "number", ge = 0, lt = 1, default = 0.1,
-  doc = "fraction of each pause that is random, so watchers do not poll in lockstep" })
-declare("max_failures", { "number", ge = 1, whole = true, default = 5,
-  doc = "transient failures in a row that end the wait" })
-declare("grace", { "number", ge = 0, finite = true, default = 0,
-  doc = "seconds from the start during which a session that answers 404 (not there yet) is asked again" })
-declare("done", { "function", doc = "(res) -> true when the crawl is over (default: payload.finished)" })
+-- wait
+declare("wait_timeout", { "number", ge = 0, default = 3600, key = "timeout", doc = "seconds to wait" })
+declare("interval", { "number", gt = 0, finite = true, default = 2, doc = "first and shortest pause" })
+declare("factor", { "number", ge = 1, finite = true, default = 1.5, doc = "the pause's growth" })
+declare("max_interval", { "number", gt = 0, finite = true, default = 30, doc = "longest pause" })
+declare("jitter", { "number", ge = 0, lt = 1, default = 0.1, doc = "random fraction of each pause" })
+declare("max_failures", { "number", ge = 1, whole = true, default = 5, doc = "failures in a row" })
+declare("grace", { "number", ge = 0, finite = true, default = 0, doc = "seconds a 404 is asked again" })
+declare("done", { "function", doc = "(res) -> true when the crawl is over" })
 declare("on_update", { "function", doc = "(res, info) after every successful poll" })
 declare("on_error", { "function", doc = "(err, info) after every failed poll that is retried" })
 
--- fleet (kadoa.fleet: every crawl at once) -------------------------------------------
-declare("min_interval", { "number", gt = 0, finite = true, default = 1,
-  doc = "seconds: the shortest time between two refreshes, whatever else says" })
+-- fleet (kadoa.fleet: every crawl at once)
+declare("min_interval", { "number", gt = 0, finite = true, default = 1, doc = "shortest refresh time" })
 declare("fleet_page_size", { "number", ge = 1, le = 100, whole = true, default = 100, key = "page_size",
-  doc = "sessions per listing page (100: the API's largest, so fewest requests)" })
-declare("wall_clock", { "function",
-  doc = "() -> seconds since the epoch, to age a session from its createdAt (default: os.time)" })
+  doc = "sessions per listing page" })
+declare("wall_clock", { "function", doc = "() -> seconds since the epoch" })
 
--- hosts -----------------------------------------------------------------------------
+-- hosts
 declare("notify", { "boolean", default = true, doc = "Neovim: watches report with vim.notify" })
-declare("pool_size", { "number", ge = 1, whole = true, finite = true, default = 30,
-  doc = "OpenResty: idle keepalive connections kept per worker and server" })
-declare("keepalive_timeout", { "number", gt = 0, finite = true, default = 60,
-  doc = "OpenResty: seconds an idle connection is kept" })
-declare("callback_dict", { "string", default = "kadoa_callbacks",
-  doc = "OpenResty: the lua_shared_dict a start's callback token is kept in for kadoa.resty.callback" })
+declare("pool_size", { "number", ge = 1, whole = true, finite = true, default = 30, doc = "keepalive pool" })
+declare("keepalive_timeout", { "number", gt = 0, finite = true, default = 60, doc = "idle seconds" })
+declare("callback_dict", { "string", default = "kadoa_callbacks", doc = "the tokens' lua_shared_dict" })
 
--- kadoa.resty.callback's receiver -------------------------------------------------
-declare("receiver_dict", { "string", key = "dict", default = D.callback_dict.default,
-  doc = "the lua_shared_dict the tokens are kept in (the starting clients' callback_dict)" })
-declare("on_finished", { "function",
-  doc = "(status) once per crawl, in a timer, after a status call confirms the crawl is over" })
-declare("confirm", { "number", ge = 0, finite = true, default = 60,
-  doc = "seconds the status is asked (wait's schedule) until it says the crawl is over; 0: once" })
+-- kadoa.resty.callback's receiver
+declare("receiver_dict", { "string", key = "dict", default = D.callback_dict.default, doc = "callback_dict" })
+declare("on_finished", { "function", doc = "(status) once per crawl confirmed over" })
+declare("confirm", { "number", ge = 0, finite = true, default = 60, doc = "seconds the status is asked" })
 declare("callback_max_body", { "number", ge = 0, le = 1024 * 1024, whole = true, default = 16 * 1024,
-  key = "max_body", doc = "bytes of a callback's body read at most; a larger one gets 413" })
-declare("client", { "table",
-  doc = "client options for the confirming status calls (default: the environment's)" })
+  key = "max_body", doc = "bytes of a callback's body read at most" })
+declare("client", { "table", doc = "client options for the confirming status calls" })
 
--- The option tables as editors see them (LuaCATS): one class per group
--- below, the same names, types, ranges and defaults as the declarations
--- above (which stay the one source the checks use).
+-- The option tables as editors see them: one class per group, the same as the declarations above.
 
 ---kadoa.client(opts), kadoa.status(id, opts).
 ---@class kadoa.ClientOptions
@@ -136,8 +91,7 @@ declare("client", { "table",
 ---@field sleep? fun(seconds: number): boolean? false to stop waiting (default: the C core's)
 ---@field random? fun(): number a number in [0, 1) for jitter (default: the client's own generator)
 
----One call's options (client:status(id, opts), ...): unset, timeout and
----retries are the client's.
+---One call's options (client:status(id, opts), ...): unset, timeout and retries are the client's.
 ---@class kadoa.CallOptions
 ---@field timeout? number seconds this call may take, its retries included (> 0)
 ---@field retries? integer extra attempts (0..100)
@@ -186,12 +140,10 @@ declare("client", { "table",
 ---@class kadoa.resty.Options: kadoa.ClientOptions
 ---@field pool_size? integer idle keepalive connections kept per worker and server (>= 1; default 30)
 ---@field keepalive_timeout? number seconds an idle connection is kept (> 0; default 60)
----@field callback_dict? string the lua_shared_dict a start's callback token is kept in
----(default "kadoa_callbacks")
+---@field callback_dict? string the lua_shared_dict keeping start tokens (default "kadoa_callbacks")
 
--- Groups: which options a function takes (option name -> declaration).
--- Names in `inherit` get no default: unset, they fall back to the client's
--- setting (a call's timeout is the client's timeout unless given).
+-- Groups: which options a function takes (option name -> declaration). Names in `inherit` get no
+-- default: unset, they fall back to the client's setting.
 local INHERIT = {}
 local function group(names, inherit)
   local g = {}
@@ -203,28 +155,21 @@ local function group(names, inherit)
   return g
 end
 
-local CALL = { "timeout", "retries", "raw" }
 local CLIENT = { "api_key", "base_url", "timeout", "connect_timeout", "max_body", "ca_file",
   "user_agent", "allow_insecure", "retries", "retry_base", "retry_cap", "max_retry_wait",
   "clock", "sleep", "random" }
-
-local function plus(a, b)
-  local t = {}
-  for _, n in ipairs(a) do t[#t + 1] = n end
-  for _, n in ipairs(b) do t[#t + 1] = n end
-  return t
-end
+local INHERITED = { timeout = true, retries = true }
 
 M.groups = {
   client = group(CLIENT),
-  call = group(CALL, { timeout = true, retries = true }),
-  many = group(plus(CALL, { "concurrency", "on_result" }), { timeout = true, retries = true }),
+  call = group({ "timeout", "retries", "raw" }, INHERITED),
+  many = group({ "timeout", "retries", "raw", "concurrency", "on_result" }, INHERITED),
   wait = group({ "wait_timeout", "interval", "factor", "max_interval", "jitter", "max_failures",
     "grace", "random", "sleep", "clock", "done", "on_update", "on_error" }),
   fleet = group({ "concurrency", "interval", "max_interval", "min_interval", "factor", "clock",
     "fleet_page_size", "wall_clock" }),
   nvim = group({ "notify" }),
-  resty = group(plus(CLIENT, { "pool_size", "keepalive_timeout", "callback_dict" })),
+  resty = group({ "pool_size", "keepalive_timeout", "callback_dict", unpack(CLIENT) }),
   callback = group({ "receiver_dict", "on_finished", "confirm", "callback_max_body", "client" }),
 }
 M.groups.resty.ca_file = nil   -- nginx's lua_ssl_trusted_certificate decides trust
@@ -272,11 +217,8 @@ local function distance(a, b)
   return d[#a][#b]
 end
 
--- closest(name, known) -> the known name a typo most likely meant, or nil:
--- the same name in another case first, then the nearest within two edits
--- (or a third of its length, for long names). No name is longer than 100
--- bytes, and the distance costs the product of the lengths: a longer one
--- (a body field, say) gets no hint.
+-- The known name a typo most likely meant: the same in another case, else the nearest within two
+-- edits (a third of long names). The cost is the product of the lengths: over 100 bytes, no hint.
 ---@param name any
 ---@param known table<string, any> the known names (keys)
 ---@return string|nil
@@ -301,9 +243,7 @@ local function usage(fname, fmt, ...)
   return nil, errors.new("usage", (fname and (fname .. ": ") or "") .. fmt:format(...))
 end
 
--- check(group, opts, fname [, extra]) -> options with defaults | nil, err
--- extra: further names this one function takes (name -> declaration, or
--- name -> type string for plain values such as a call's page number).
+-- extra: name -> declaration, or a type string for plain values such as a call's page number
 ---@param gname "client"|"call"|"many"|"wait"|"fleet"|"nvim"|"resty"|"callback"
 ---@param opts table|nil
 ---@param fname string|nil the function's name, for messages
@@ -338,7 +278,6 @@ function M.check(gname, opts, fname, extra)
   return out
 end
 
--- defaults(group) -> a fresh table of the group's defaults
 ---@param gname "client"|"call"|"many"|"wait"|"fleet"|"nvim"|"resty"|"callback"
 ---@return table
 function M.defaults(gname)
@@ -347,8 +286,7 @@ function M.defaults(gname)
   return t
 end
 
--- merge(base, over): a deep copy of base with over's values on top (tables
--- merged key by key): how Neovim's setup layers calls on each other.
+-- A deep copy of base with over's values on top, tables merged key by key (Neovim's setup).
 ---@param base table|nil
 ---@param over table|nil
 ---@return table

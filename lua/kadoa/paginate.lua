@@ -1,27 +1,10 @@
--- kadoa.paginate: every item of a paginated listing, one at a time.
---
---   for entry, err in client:each_page(id) do
---     if not entry then print(tostring(err)) break end
---     print(entry.status, entry.url)
---   end
---
--- The official SDKs hand out one listing page per call and leave the loop
--- to everyone. The listings do not even agree with themselves: the crawled
--- pages come as { page, pageSize, totalItems, totalPages, hasMore } in the
--- contract and as { currentPage, pageSize, totalRecords, totalPages } in
--- older answers, numbered from 1 or (older prose) from 0. So the first
--- request asks for the server's own first page, and the numbering is read
--- from its answer.
---
--- The iterator ends when the server says there is no more, at the last
--- page it announced, at an empty page, or at a page that brings nothing
--- new: a server that says hasMore forever cannot make it loop forever.
--- An error reaches the loop body once, as `false, err` (a nil first value
--- would end the loop without a word), and then the iterator ends.
---
--- With { follow = true } each_page follows a crawl as it runs (see
--- follower below): every page once, as it becomes DONE or READY, until
--- the crawl is over.
+-- kadoa.paginate: every item of a paginated listing, one at a time (`for entry, err in
+-- client:each_page(id)`), and following a running crawl's pages as they are crawled.
+-- The listings disagree with themselves ({ page, totalItems, hasMore } in the contract,
+-- { currentPage, totalRecords } in older answers, numbered from 1 or 0): the first request asks
+-- for the server's own first page and the numbering is read from its answer. Iteration ends when
+-- the server says so, at its last page, or at a page with nothing new (so a server saying hasMore
+-- forever cannot loop it); an error reaches the loop once as `false, err` (nil would end it mutely).
 
 local M = {}
 
@@ -29,8 +12,7 @@ local function number(v)
   if type(v) == "number" and v == v and v > -math.huge and v < math.huge then return v end
 end
 
--- What a listing page says about where it stands: its number, the last
--- page's number (nil: unknown) and whether more follow (nil: unknown).
+-- Where a listing page stands: its number, the last page's (nil: unknown), whether more follow.
 local function position(p, base)
   if type(p) ~= "table" then return nil end
   local page = number(p.page) or number(p.currentPage)
@@ -41,13 +23,9 @@ local function position(p, base)
   return page, last, more
 end
 
--- pager(items_of, key_of) -> pager: the loop's state without the fetch,
--- so a caller that cannot block (Neovim's driver, a callback per listing
--- page) follows the pagination with the same rules as the iterator:
---   pager.page()        the page number to ask for next (nil: the server's first)
---   pager.take(listing) -> the items not seen before, in order; sets pager.finished
---   pager.finished      true once nothing more should be asked for
---   items_of(listing) -> array of items; key_of(item) -> a key for "new"
+-- The loop's state without the fetch, so a caller that cannot block (a callback per listing page)
+-- follows the same rules: page() (nil: the server's first), take(listing) -> the items not seen
+-- before, finished once nothing more should be asked for.
 ---@param items_of fun(listing: table): table[]|nil the items of one answer
 ---@param key_of fun(item: table): any an item's identity (new items only)
 ---@return table pager { page(), take(listing), finished }
@@ -72,10 +50,9 @@ function M.pager(items_of, key_of)
     local page, last, more = position(listing.pagination, base)
     if page and not base then base = page end
     local current = page or next_page or base or 1
-    if #fresh == 0 or more == false or (more == nil and last and current >= last) then
+    -- nothing new, or nothing says there is more
+    if #fresh == 0 or more == false or (more == nil and (not last or current >= last)) then
       pager.finished = true
-    elseif more == nil and not last then
-      pager.finished = true   -- nothing says there is more: this was all
     end
     next_page = current + 1
     return fresh
@@ -92,9 +69,6 @@ M.listings = {
                key = function(item) return type(item) == "table" and item.sessionId end },
 }
 
--- each(fetch, items_of, key_of) -> iterator
---   fetch(page_number_or_nil) -> listing | nil, err
---   items_of(listing) -> array of items; key_of(item) -> a key for "new"
 ---@param fetch fun(page: integer|nil): table|nil, kadoa.Error|nil one listing page
 ---@param items_of fun(listing: table): table[]|nil
 ---@param key_of fun(item: table): any
@@ -121,42 +95,20 @@ function M.each(fetch, items_of, key_of)
   end
 end
 
----------------------------------------------------------------------------
--- Following a crawl as it runs.
---
--- What Kadoa's listing does (the contract, the mock, NOTES.md): entries are
--- appended in discovery order and their status changes in place (PENDING,
--- CRAWLING, then DONE). So the listing pages before the first one that
--- holds an entry not yet taken never change for us: a poll reads from that
--- page to the end, one request when nothing crossed a page boundary. A
--- listing that reorders its entries between polls is still read right:
--- items are told apart by id (taken ones in a set; no page is kept), and
--- at the end, when fewer pages were taken than the listing counts, the
--- listing is read again from its first page.
---
--- The end: a crawl is over when its status says finished (or failed). Its
--- counts can run ahead of the listing, and a session fresh from its start
--- may answer 404, list nothing or even say finished with nothing done
--- (during `grace`, none of that is believed). So after the status says
--- finished the listing is read once more to its end, and the follow ends
--- only when that read brings nothing new (and has what the count says, or
--- the count has stood unmet for a few polls: counts are not the truth).
---
--- The schedule is wait's (interval, factor, max_interval, jitter, grace):
--- a poll that brings pages is followed by a quick one (a quarter of the
--- interval), one where nothing moved backs off by factor up to
--- max_interval. Faults are the client's calls' own: the engine retries
--- them; what it gives up on ends the follow as `false, err`. Clock and
--- sleep are the client's settings, so a host whose sleep yields (Neovim's
--- coroutines, cqueues, ngx.sleep) runs the same loop; a sleep that returns
--- false ends it quietly (the host stopped it, and knows).
+-- Following a crawl. Entries are appended in discovery order and change status in place, so the
+-- pages before the first holding an entry not yet taken never change: a poll reads from there to
+-- the end. Items are told apart by id, so a reordering listing is still read right (at the end,
+-- with fewer taken than counted, it is read again from the start). A fresh session may answer
+-- 404, list nothing or say finished with nothing done (not believed during `grace`); after the
+-- status says finished the listing is read to its end until that brings nothing new (and the
+-- count is met, or stood unmet for UNMET polls). The schedule is wait's; faults are the engine's,
+-- what it gives up on ends the follow; a host's sleep returning false ends it quietly.
 
 local QUICK = 0.25      -- of the interval: the pause after a poll that brought pages
 local UNMET = 3         -- finished polls a count may stand unmet before it is not believed
 local SCHEDULE = { interval = true, factor = true, max_interval = true, jitter = true, grace = true }
 M.schedule = SCHEDULE   -- follow's options that are wait's (the rest are the listing call's)
 
--- crawled(status) -> whether a listed page is crawled (its content there)
 ---@param status any the page's status, an open string
 ---@return boolean
 local function taken_status(status)
@@ -168,14 +120,8 @@ M.crawled = taken_status
 local Follower = {}
 Follower.__index = Follower
 
--- follower(client, id [, opts]) -> follower | nil, err: one poll at a time,
--- for callers that do something between polls (export fetches the pages).
---   f:poll()  -> array of the pages new since the last poll | nil, err
---   f:pause() -> seconds to sleep before the next poll (0: poll at once)
---   f.over    true once the crawl is over and its last pages were handed out
---   f.crawled, f.taken, f.polls, f.status: what the last poll saw
--- opts: page_size (default 100), wait's interval, factor, max_interval,
--- jitter, grace, and the call options (timeout, retries) for every call.
+-- One poll at a time, for callers that work between polls (export): f:poll(), f:pause(), f.over
+-- once the crawl is over and its last pages handed out; f.crawled, f.taken, f.polls, f.status.
 ---@param client kadoa.Client
 ---@param id string session id
 ---@param opts? kadoa.EachPageOptions
@@ -202,12 +148,8 @@ function M.follower(client, id, opts, fname)
   }, Follower)
 end
 
--- One read of the listing from page `from` (nil: the first) to its end,
--- or (enough: the crawled count) until as many pages were taken as the
--- status counts: the DONE pages not taken before, the listing's count, and
--- the lowest page holding an entry still to come (where the next read
--- starts). A count that lags what is listed only delays a page to the
--- next poll; the read after the end goes to the end.
+-- One read of the listing from `from` to its end or until `enough` were taken; self.from: the
+-- lowest page holding an entry still to come (where the next read starts).
 ---@param from integer|nil the listing page to start at (nil: the server's first)
 ---@param enough number|nil stop once this many pages were taken (nil: read to the end)
 ---@return table[]|nil fresh the pages new in this read
@@ -243,8 +185,7 @@ function Follower:read(from, enough)
         end
       end
     end
-    -- a page that brings nothing unseen in this read (an endless or
-    -- repeating listing) ends the read like an empty one
+    -- nothing unseen in this read (an endless or repeating listing) ends it like an empty page
     if #items == 0 or not new then break end
     self.last_page = at
     if more == false or (more == nil and (not last or at >= last)) then break end
@@ -287,8 +228,7 @@ function Follower:poll()
     return nil, total
   end
   if (finished or failed) and #fresh == 0 and (not total or self.taken < total) and self.from ~= nil then
-    -- the counts say more than was taken: a reordered listing moved some
-    -- before where the reads start, so read it all once more
+    -- the counts say more than was taken: a reordered listing moved some before `from`
     local again
     again, total = self:read(nil)
     if not again then
@@ -328,7 +268,6 @@ function Follower:pause()
   return x * (1 + (2 * r - 1) * j)
 end
 
--- follow(f) -> iterator over the pages of follower f as they are crawled.
 local function follow(f)
   local queue, qi, first, err = {}, 1, true, nil
   return function()
@@ -364,10 +303,7 @@ end
 ---@field jitter? number fraction of each pause that is random (default 0.1)
 ---@field grace? number seconds a fresh session's 404 or empty "finished" is not believed (default 0)
 
--- each_page(client, id [, opts]): every crawled page of a session.
--- opts: page_size (default 100) and the call options (timeout, retries);
--- follow = true follows a running crawl (see above; then wait's interval,
--- factor, max_interval, jitter and grace are options too).
+-- Every crawled page of a session (page_size 100 unless given); follow = true: as they are crawled.
 ---@param client kadoa.Client
 ---@param id string session id
 ---@param opts? kadoa.EachPageOptions
@@ -392,9 +328,7 @@ function M.each_page(client, id, opts)
   end, M.listings.pages.items, M.listings.pages.key)
 end
 
--- each_session(client [, opts]): every crawl session of the account.
--- opts: page_size (default 100, the API's largest), user_id and the call
--- options.
+-- Every crawl session of the account (page_size 100, the API's largest, unless given).
 ---@param client kadoa.Client
 ---@param opts? kadoa.SessionsOptions
 ---@return fun(): (kadoa.SessionItem|false|nil), kadoa.Error|nil iterator

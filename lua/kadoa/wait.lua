@@ -1,16 +1,7 @@
--- Polling a crawl until it is over: finished, failed, out of time, or out
--- of patience with a flaky network.
---
--- The schedule: poll, then sleep `interval` (with a little jitter so many
--- watchers do not poll in lockstep). While the crawl's numbers stand still
--- the interval grows by `factor` up to `max_interval`; as soon as they move
--- it drops back to the start. Transient failures back off the same way,
--- honouring the server's Retry-After, and end the wait only after
--- `max_failures` of them in a row. No sleep ever goes past the deadline:
--- the last one stops at it, and one last poll decides.
---
--- Clock and sleep are injectable (tests, OpenResty, coroutine schedulers);
--- by default they come from the C core, loaded only when needed.
+-- kadoa.wait: polling a crawl until it is over (finished, failed, out of time or of patience).
+-- The pause grows by `factor` while the crawl's numbers stand still and drops back when they
+-- move; transient failures back off the same way (Retry-After a floor) and end the wait after
+-- `max_failures` in a row. No sleep goes past the deadline: the last stops at it, one poll decides.
 
 local errors = require("kadoa.errors")
 local one_line = require("kadoa.text").one_line
@@ -19,24 +10,12 @@ local options = require("kadoa.options")
 
 local M = {}
 
--- The least time a poll is given near the deadline (see the loop).
-local MIN_POLL = 5
+local MIN_POLL = 5   -- seconds: the least a poll is given near the deadline
 
 M.defaults = options.defaults("wait")
 
 -- The decoder's null, should a foreign client hand over undecoded nulls.
 local null = (require("kadoa.codec").get() or {}).null
-
-local function usage(fmt, ...)
-  return errors.new("usage", "wait: " .. string.format(fmt, ...))
-end
-
--- The numbers whose movement counts as progress.
-local function numbers(res)
-  local p = res.payload
-  if type(p) ~= "table" then return {} end
-  return { p.crawledPages, p.activeJobs, p.waitingJobs, p.finished }
-end
 
 local function same_numbers(a, b)
   for i = 1, 4 do
@@ -45,10 +24,6 @@ local function same_numbers(a, b)
   return true
 end
 
-local crawl_error_message = errors.crawl_error_text
-
--- wait(client, id [, opts]) -> res | nil, err
--- client: anything with client:status(id) -> res | nil, err.
 ---@param client kadoa.Client|table anything with client:status(id, opts)
 ---@param id string session id
 ---@param opts? kadoa.WaitOptions
@@ -61,13 +36,11 @@ function M.wait(client, id, opts)
   local o, bad = options.check("wait", opts, "wait")
   if not o then return nil, bad end
 
-  -- a kadoa client brings its clock, sleep and random source (seeded from
-  -- the OS); anything else that has status() needs them given, or gets the
-  -- C core's clock and sleep and math.random
+  -- a kadoa client brings its clock, sleep and random source; anything else with status() needs
+  -- them given, or gets the C core's clock and sleep and math.random
   local s = type(client) == "table" and type(client.settings) == "table" and client.settings or {}
   local timeout, factor, max_interval, jitter = o.timeout, o.factor, o.max_interval, o.jitter
-  local max_failures = o.max_failures
-  local done, on_update, on_error = o.done, o.on_update, o.on_error
+  local max_failures, done, on_update, on_error = o.max_failures, o.done, o.on_update, o.on_error
   local base = math.min(o.interval, max_interval)
   local random = o.random or s.random or math.random
 
@@ -75,8 +48,8 @@ function M.wait(client, id, opts)
   if not (sleep and clock) then
     local ok, core = pcall(require, "kadoa.core")
     if not ok or type(core) ~= "table" then
-      return nil, usage("the C core (kadoa.core) is not available, so pass opts.sleep and opts.clock (%s)",
-        one_line(tostring(core), 200))
+      return nil, errors.new("usage", "wait: the C core (kadoa.core) is not available, so pass opts.sleep "
+        .. "and opts.clock (" .. one_line(tostring(core), 200) .. ")")
     end
     sleep = sleep or core.sleep
     clock = clock or core.monotime
@@ -92,8 +65,7 @@ function M.wait(client, id, opts)
   end
 
   local start = clock()
-  local deadline = start + timeout
-  local interval = base
+  local deadline, interval = start + timeout, base
   local polls, failures = 0, 0
   local last_res, last_numbers, last_pages
   local first_pages, first_time, rate
@@ -101,19 +73,12 @@ function M.wait(client, id, opts)
 
   local function timed_out(now)
     local elapsed = now - start
-    return errors.new("timeout", string.format("crawl not finished after %.1f s", elapsed), {
-      result = last_res,
-      elapsed = elapsed,
-      polls = polls,
-      cause = last_failure,
-      gave_up = "deadline",
-    })
+    return errors.new("timeout", string.format("crawl not finished after %.1f s", elapsed),
+      { result = last_res, elapsed = elapsed, polls = polls, cause = last_failure, gave_up = "deadline" })
   end
 
-  -- Every poll is one request: the wait counts failures itself, so the
-  -- status call makes no retries of its own (max_failures = 5 means five
-  -- requests, in every host), and near the deadline it is given only what
-  -- is left (at least MIN_POLL), so no poll outlives the wait by much.
+  -- Every poll is one request (the wait counts failures itself: max_failures = 5 is five requests
+  -- in every host), given at most what is left (at least MIN_POLL), so none outlives the wait much.
   local call_timeout = type(s.timeout) == "number" and s.timeout or 30
 
   while true do
@@ -130,7 +95,8 @@ function M.wait(client, id, opts)
 
     if res then
       failures, last_failure = 0, nil
-      local nums = numbers(res)
+      local p = type(res.payload) == "table" and res.payload or {}
+      local nums = { p.crawledPages, p.activeJobs, p.waitingJobs, p.finished }   -- their moves are progress
       local changed = last_numbers == nil or not same_numbers(nums, last_numbers)
       local pages = nums[1]
       if type(pages) ~= "number" or pages ~= pages then pages = nil end
@@ -154,17 +120,12 @@ function M.wait(client, id, opts)
       local e = res.error
       if e ~= nil and e ~= null and e ~= false then
         -- the server's own words, minus the key should it have echoed it
-        local text = crawl_error_message(e)
+        local text = errors.crawl_error_text(e)
         if type(client) == "table" and type(client.redact) == "function" then text = client:redact(text) end
         return nil, errors.new("crawl_failed", text, { result = res })
       end
-      local finished
-      if done then
-        finished = done(res)
-      else
-        local p = res.payload
-        finished = type(p) == "table" and p.finished == true
-      end
+      local finished = p.finished == true
+      if done then finished = done(res) end
       if finished then return res end
       if last_chance then return nil, timed_out(now) end
       pause = jittered(interval)
@@ -173,8 +134,7 @@ function M.wait(client, id, opts)
         err = errors.new("usage", "wait: client:status failed without an error value: " ..
           one_line(tostring(err), 200))
       end
-      -- the same judgement the status call's own retries make; a session
-      -- fresh from its start may not be there yet (404) for a while
+      -- the status call's own retries' judgement; a fresh session may answer 404 for a while
       local young = err.kind == "not_found" and elapsed < o.grace
       if not young and not engine.retryable(err) then return nil, err end
       if not young then failures = failures + 1 end

@@ -1,27 +1,9 @@
--- kadoa.resty.callback: Kadoa's call when a crawl is over, received in nginx.
---
---   lua_shared_dict kadoa_callbacks 1m;   # the tokens of crawls started here
---   location = /kadoa/callback {
---     client_max_body_size 16k;
---     content_by_lua_block {
---       require("kadoa.resty.callback").handle({
---         on_finished = function(status) ... end,   -- in a timer, once per crawl
---       })
---     }
---   }
---   -- elsewhere in the same nginx:
---   kadoa.resty.crawl(body, { callback = "https://me.example.com/kadoa/callback" })
---
--- Kadoa's callback is not signed and its payload is documented nowhere, so
--- it is a hint, never the truth. The start sends a secret per crawl in the
--- URL (kadoa_token, 128 bits from /dev/urandom) and keeps it here (token ->
--- session id, for TTL); the receiver answers a missing, wrong or used token
--- 403 without reading the body, a body over max_body 413, anything else
--- 204 at once. Then, in a timer after the response, the session the TOKEN
--- names (never one the body names) is asked with the status call until it
--- says the crawl is over (kadoa.wait's schedule, for `confirm` seconds), and
--- on_finished(status) runs once per session. A token is used once. The
--- body is read (to keep the connection clean) and otherwise ignored.
+-- kadoa.resty.callback: Kadoa's call when a crawl is over, received in nginx (README: the
+-- location with `handle`, the `lua_shared_dict`). The callback is not signed and its payload
+-- documented nowhere, so it is a hint: a start sends a secret per crawl in the URL (kadoa_token)
+-- and keeps it here; a missing, wrong or used token is 403 before any body is read, a body over
+-- max_body 413, else 204 at once. Then, in a timer, the session the TOKEN names (never the body)
+-- is asked until its status says it is over, and on_finished(status) runs once per session.
 
 local errors = require("kadoa.errors")
 local options = require("kadoa.options")
@@ -32,8 +14,7 @@ local M = {}
 
 M.TTL = 7 * 24 * 3600   -- seconds a token is kept: longer than a crawl should run
 
--- keys in the dict: a token's session id ("" while its start is on the
--- way), and the sessions whose on_finished ran
+-- keys in the dict: a token's session id ("" while its start is on the way); sessions done
 local TOKEN, DONE = "token:", "done:"
 
 ---kadoa.resty.callback.handle(opts).
@@ -44,10 +25,8 @@ local TOKEN, DONE = "token:", "done:"
 ---@field max_body? integer bytes of a callback's body read at most; a larger one gets 413 (default 16 KiB)
 ---@field client? kadoa.resty.Options for the confirming status calls (default: the environment's)
 
--- remember(client, token [, id]): a start's token kept for the receiver:
--- before the start (id nil: "not yet known"), then its session id, or
--- (id false: the start failed) forgotten. The OpenResty client's
--- `remember` (kadoa.client's run_and_wait calls it).
+-- A start's token kept for the receiver: before the start (id nil: not yet known), then its
+-- session id, or forgotten (id false: the start failed). kadoa.client's run_and_wait calls it.
 ---@param client kadoa.resty.Client
 ---@param token string
 ---@param id? string|false
@@ -64,8 +43,7 @@ function M.remember(client, token, id)
     dict:delete(TOKEN .. token)
     return true
   end
-  -- set, not safe_set: a full dict forgets the oldest tokens, whose crawls
-  -- then show up on the next poll instead
+  -- set, not safe_set: a full dict forgets the oldest tokens, whose crawls the next poll shows
   local ok, err = dict:set(TOKEN .. token, id or "", M.TTL)
   if not ok then
     return nil, errors.new("usage", "kadoa.resty: cannot keep a callback token in " .. name .. ": "
@@ -104,12 +82,10 @@ local function receive(o, dict)
   local len = tonumber(ngx.var.http_content_length or "")
   if len and len > max then return 413 end
   ngx.req.read_body()
-  -- a chunked body has no length to check first: nginx's client_max_body_size
-  -- bounds it, and one too big for memory went to a file
+  -- a chunked body has no length to check first: client_max_body_size bounds it, a large one is a file
   if ngx.req.get_body_file() or #(ngx.req.get_body_data() or "") > max then return 413 end
 
-  -- Kadoa called before the start's answer came back: the token's session
-  -- is not known yet, so it is not used up; Kadoa may call again
+  -- Kadoa called before the start's answer came back: the token is not used up; it may call again
   if id == "" then return ngx.HTTP_SERVICE_UNAVAILABLE end
   local ok, err = ngx.timer.at(0, confirm, o, id)
   if not ok then
@@ -120,9 +96,8 @@ local function receive(o, dict)
   return ngx.HTTP_NO_CONTENT
 end
 
--- handle([opts]): the content handler of the callback's location (see the
--- top). A bad option or a missing dict is the configuration's mistake: it
--- raises (500, and nginx's error log says why).
+-- The content handler of the callback's location. A bad option or a missing dict is the
+-- configuration's mistake: it raises (500, and nginx's error log says why).
 ---@param opts? kadoa.CallbackOptions
 function M.handle(opts)
   local o, err = options.check("callback", opts, "kadoa.resty.callback.handle")

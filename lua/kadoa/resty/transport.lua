@@ -1,30 +1,11 @@
--- kadoa.resty.transport: the HTTP/1.1 exchange over nginx cosockets, with
--- the same face as the C core's transport, so kadoa.engine drives both:
---
---   local t = transport.new(settings, json)
---   t:fetch(route, timeout, extra, seg...) -> value | nil, report
---
--- Only the bytes on the wire are done here. Everything the API means is
--- the C core's (kadoa.core), so the answers are the libcurl client's to
--- the byte: the request target (core_transport:path), the reading of the
--- head (core.head, libcurl's header rules) and of the answer
--- (core_transport:finish: decoding, error bodies, redaction).
---
--- Failures below HTTP are outcome records shaped like the core's (see
--- kadoa.core.Report): { failure (a class of kadoa.errors.failures),
--- detail (what the socket said), status?, request_id?, retry_after?,
--- max_body?, elapsed, sent }, redacted here, where they are made; kinds and
--- messages are kadoa.errors'. `sent` is false only when no byte of the
--- request was written (connect, DNS, TLS handshake): the engine repeats
--- an unsafe call (a POST) only then.
---
--- Connections: a GET may ride an idle pooled connection (the pool is
--- named after scheme, host and port). A pooled connection the server has
--- meanwhile closed fails before any byte of the answer; a GET is then sent
--- again on another connection, which is harmless. A POST or DELETE never
--- is: it always gets a connection of its own (as libcurl's
--- CURLOPT_FRESH_CONNECT for POST), since a failure on a reused connection
--- cannot tell "never arrived" from "arrived, then the server went away".
+-- kadoa.resty.transport: HTTP/1.1 over nginx cosockets with the C core's transport face (fetch),
+-- so kadoa.engine drives both. Only the bytes on the wire are here: the request target, the head's
+-- reading and the answer's (decoding, error bodies, redaction) are the core's, so the answers are
+-- the libcurl client's to the byte. Failures below HTTP are the core's outcome records, redacted
+-- where they are made; `sent` is false only when no byte left (the engine repeats a POST only then).
+-- A GET may ride a pooled connection and is sent again when one found closed fails before any byte
+-- of an answer; a POST or DELETE always gets a connection of its own (libcurl's FRESH_CONNECT),
+-- since a reused one cannot tell "never arrived" from "arrived, then the server went away".
 
 local core = require("kadoa.core")
 
@@ -37,31 +18,19 @@ local MAX_HEADERS = 100 * 1024   -- what libcurl allows for all response headers
 local BLOCK = 65536
 local STALE_TRIES = 3            -- a GET on connections found dead in the pool
 
--- The method of a route: tostring(route) is "GET /v4/...". Routes are few
--- and made once (kadoa.api); the weak table forgets ones made on the fly.
-local methods = setmetatable({}, { __mode = "k" })
-local function method_of(route)
-  local m = methods[route]
-  if not m then
-    m = tostring(route):match("^(%u+) ") or "GET"
-    methods[route] = m
-  end
-  return m
-end
-
-local function now()
+-- ngx.now() is cached per event loop turn; a deadline needs the time as it is now
+---@return number seconds
+function M.now()
   ngx.update_time()
   return ngx.now()
 end
+local now = M.now
 
--- The C core's transport face over cosockets (see types/kadoa/core.lua).
 ---@class kadoa.resty.Transport
 local T = {}
 T.__index = T
 M.Transport = T
 
--- new(settings, json) -> transport. settings: kadoa.client.settings(opts,
--- "resty") (the API key still in); json: kadoa.codec.get().
 ---@param s table kadoa.client.settings(opts, "resty"), the key still in
 ---@param json table kadoa.codec.get()'s codec
 ---@return kadoa.resty.Transport
@@ -79,9 +48,7 @@ function M.new(s, json)
   return setmetatable({
     _core = core_t,
     _prefix = prefix,   -- a base URL's own path, before every target
-    _tls = scheme == "https",
-    _host = host,
-    _port = port,
+    _tls = scheme == "https", _host = host, _port = port,
     _pool = ("kadoa:%s:%s:%d"):format(scheme, host, port),
     -- never given to setkeepalive, so always empty: a connection of its own
     _fresh_pool = ("kadoa-fresh:%s:%s:%d"):format(scheme, host, port),
@@ -90,20 +57,12 @@ function M.new(s, json)
     _timeout = s.timeout,
     _connect_ms = math.floor(s.connect_timeout * 1000),
     _max_body = s.max_body,
-    _head = table.concat({
-      "Host: " .. authority,
-      "User-Agent: " .. s.user_agent,
-      "Accept: application/json",
-      "x-api-key: " .. s.api_key,
-    }, "\r\n"),
+    _head = "Host: " .. authority .. "\r\nUser-Agent: " .. s.user_agent
+      .. "\r\nAccept: application/json\r\nx-api-key: " .. s.api_key,
   }, T)
 end
 
----------------------------------------------------------------------------
--- Reports
-
--- The record of a failure of exchange x (its deadline and start, what was
--- written, the head once read), the key redacted from what it holds.
+-- The record of a failure of exchange x (its start, what was sent, its head), the key redacted.
 local function report(self, x, failure, detail)
   local r = { failure = failure, detail = detail and self._core:redact(detail),
               elapsed = now() - x.start, sent = x.sent }
@@ -129,11 +88,7 @@ local function left_ms(x)
   return math.max(1, math.floor((x.deadline - now()) * 1000))
 end
 
----------------------------------------------------------------------------
--- Reading an answer
-
--- The status line and headers of one answer (1xx ones skipped), as
--- core.head reads them. Sets x.early when not one byte came.
+-- The head of one answer (1xx ones skipped), as core.head reads it; x.early: not one byte came.
 local function read_head(self, x, sock)
   local got = 0
   while true do
@@ -206,8 +161,7 @@ local function read_chunked(self, x, sock)
   end
 end
 
--- The body, by the head's framing; x.until_close when it ends with the
--- connection.
+-- The body, by the head's framing; x.until_close when it ends with the connection.
 local function read_body(self, x, sock)
   local h = x.head
   if h.status == 204 or h.status == 304 then return "" end
@@ -237,9 +191,7 @@ local function read_body(self, x, sock)
   end
 end
 
----------------------------------------------------------------------------
 -- One exchange on one connection: body | nil, report
-
 local function exchange(self, x, request)
   x.sent, x.head, x.early, x.until_close = false, nil, nil, nil
   local sock = tcp()
@@ -288,8 +240,7 @@ local function exchange(self, x, request)
   return body
 end
 
--- transport:fetch(route, timeout, extra, seg...) -> value | nil, report:
--- what the C core's fetch returns for the same call.
+-- What the C core's fetch returns for the same call.
 ---@param route kadoa.core.Route
 ---@param timeout number seconds
 ---@param extra kadoa.core.Extra|nil
@@ -307,7 +258,7 @@ function T:fetch(route, timeout, extra, ...)
   end
   local target, bad = self._core:path(route, timeout, extra, ...)
   if not target then return nil, bad end
-  local method = method_of(route)
+  local method = tostring(route):match("^(%u+) ") or "GET"   -- tostring: "GET /v4/..."
   local lines = { method .. " " .. self._prefix .. target .. " HTTP/1.1", self._head,
                   "x-request-id: " .. self._core:request_id() }
   local body = extra and extra.body
@@ -326,8 +277,7 @@ function T:fetch(route, timeout, extra, ...)
   local res, r
   for _ = 1, x.fresh and 1 or STALE_TRIES do
     res, r = exchange(self, x, request)
-    -- a pooled connection found closed before one byte of an answer: the
-    -- GET never got an answer on it, and asking again is harmless
+    -- a pooled connection found closed before one byte of an answer: asking again is harmless
     if res or not (x.reused and x.early and r.failure ~= "timeout") then break end
   end
   if not res then return nil, r end
@@ -346,8 +296,7 @@ function T:random() return self._core:random() end
 ---@return string s without the API key
 function T:redact(s) return self._core:redact(s) end
 
--- Pooled connections belong to nginx; closing retires the transport and
--- forgets the key (the core transport scrubs its copy).
+-- Pooled connections are nginx's; closing retires the transport and forgets the key.
 function T:close()
   self._closed = true
   self._head = nil
