@@ -1188,6 +1188,10 @@ test(":KadoaTop: p pauses the crawl on the cursor's line in the mock, r resumes 
   end)
   local _, r = top_row(b, id)
   eq("paused", r.state, "row state after p")
+  -- the row is marked while the call is in flight; the mark on disk is
+  -- written once the API said yes, and only then must the crawl stand still
+  check(wait_for(5000, function() return require("kadoa.marks").read()[id] ~= nil end),
+    "the pause was never confirmed (no mark written)")
   local moved, a, z = moving(id, 0.4)
   check(not moved, ("still crawling after p: %d -> %d pages"):format(a, z))
   line = top_row(b, id)
