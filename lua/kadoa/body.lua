@@ -1,58 +1,13 @@
--- Request bodies checked against Kadoa's contract before anything is sent.
---
--- A mistyped field name or a wrong type would otherwise cost a round trip
--- and come back as a terse 400, or worse, be ignored by the server and run
--- a crawl with defaults (a crawl costs money and cannot be taken back). So
--- every body is checked here, against lua/kadoa/schema.lua (generated from
--- spec/contract/crawler.openapi.json), and encoded by kadoa.json.
---
---   local body = require("kadoa.body")
---   body.check(schema_name, value, fname [, extra]) -> json_text | nil, err
---
--- schema_name  a request schema of the contract: StartCrawlerSessionRequest,
---              StartSessionWithConfigRequest, PauseCrawlerSessionRequest,
---              ResumeCrawlerSessionRequest, CreateCrawlerConfigRequest,
---              DeleteCrawlerConfigRequest (any other name is a bug: raised)
--- value        the body as a Lua table (field name -> value)
--- fname        the API function's name, which starts every message
--- err          kadoa.errors value of kind "usage"; err.message reads
---                crawl: body.startUrls[2] must be a string, got number
---                crawl: body.maxPages must be at least 1, got 0
---                crawl: body.crawlMethod.mode must be one of "auto", "browser", got "fast"
---                crawl: unknown field body.maxpages (did you mean maxPages?)
---                crawl: missing required field body.configId
---
--- The rules, per the schema of each field:
---   string / number / integer / boolean  that Lua type exactly: no 0/1 or
---     "true" for booleans, no "5" for numbers; numbers finite, integers whole
---   enum, minimum, maximum, minLength (in UTF-8 characters)  as the contract says
---   nullable  json.null (or cjson.null) is accepted and sent as null;
---     otherwise null is refused like any other wrong type
---   array  a Lua sequence, checked item by item and always sent as an array,
---     so an empty table at an array position is sent as [] (never {})
---   object  a table with string keys. Known fields are checked by their
---     schema; unknown ones are refused where the contract gives no
---     additionalProperties (or false), with the closest known name as a
---     hint; where it gives true or a schema they are accepted (and checked
---     against that schema)
---   any (the contract gives no type)  anything JSON can carry: text,
---     finite numbers, booleans, null, arrays and objects of these, nested
---     at most 100 deep (which also stops a table that contains itself)
---   required fields must be present.
--- Defaults are not filled in: the server applies its own.
---
--- url or startUrls: StartCrawlerSessionRequest lists no required fields at
--- all in the contract, yet a crawl needs somewhere to start. So a start body
--- must have `url` or a non-empty `startUrls` (or both); otherwise:
---   crawl: body needs url or startUrls (at least one URL to start from)
--- CreateCrawlerConfigRequest is left as the contract says (nothing required).
---
--- extra: the one way to send fields this version does not know yet (the
--- client exposes it as the call option `extra`). A table of raw fields merged
--- into the top level of the body, sent as they are without any check beyond
--- being encodable JSON. A key of extra that is a field the schema knows is a
--- usage error (set it in the body, where it is checked):
---   crawl: extra.maxPages is a known field: set body.maxPages instead
+-- Request bodies checked against Kadoa's contract (lua/kadoa/schema.lua, made
+-- from spec/contract/) before anything is sent: a mistyped field would cost a
+-- round trip or, ignored by the server, run a crawl with defaults. Types are
+-- exact (no 0/1 for booleans, no "5" for numbers); enum, minimum, maximum and
+-- minLength (in characters) as the contract says; null only where nullable;
+-- arrays always sent as arrays; unknown fields refused (with a did-you-mean)
+-- unless additionalProperties allows them; an open value is anything JSON
+-- carries, at most 100 deep. Defaults are the server's. A start body needs url
+-- or startUrls, which the contract does not say. `extra` (the call option)
+-- holds fields this version does not know: sent unchecked, but JSON.
 
 local json = require("kadoa.json")
 local errors = require("kadoa.errors")
@@ -65,8 +20,7 @@ local type, pairs, next, tostring = type, pairs, next, tostring
 local floor, huge = math.floor, math.huge
 local format, concat, sort = string.format, table.concat, table.sort
 
--- Why a check stops: thrown inside, caught once in M.check, so the walk
--- below needs no error plumbing at every level.
+-- Why a check stops: thrown, caught once in M.check (no plumbing per level).
 local Fail = {}
 
 local function fail(message)
@@ -93,9 +47,7 @@ local function show(v)
   return tostring(v)
 end
 
--- What a value is, in JSON words, for "got ...". A table is an array when
--- marked or when all its keys are numbers, an object when all are strings;
--- anything else is "table with mixed keys".
+-- What a value is, in JSON words, for "got ...".
 local function kind(v)
   if json.is_null(v) then return "null" end
   local t = type(v)
@@ -111,17 +63,15 @@ local function kind(v)
   return strs and "object" or "array"
 end
 
--- The checks proper. Each returns the value to encode: arrays get the
--- json.array mark, objects are copied so the caller's tables stay untouched.
--- Text and numbers JSON cannot carry (invalid UTF-8, NaN) are left to
--- kadoa.json, which refuses them with their path.
+-- Each check returns the value to encode: arrays marked, objects copied (the
+-- caller's tables stay untouched). Invalid UTF-8 is left to kadoa.json.
 local check, check_any
 
 local MAX_DEPTH = 100
 
 local function check_string(s, v, keys, n)
   if s.minLength then
-    -- characters, not bytes: count the bytes that start a UTF-8 sequence
+    -- characters: the bytes that start a UTF-8 sequence
     local _, chars = v:gsub("[^\128-\191]", "")
     if chars < s.minLength then
       local unit = s.minLength == 1 and "character" or "characters"
@@ -154,8 +104,6 @@ local function check_enum(s, v, keys, n)
   fail(format("%s must be one of %s, got %s", path_of(keys, n), concat(shown, ", "), show(v)))
 end
 
--- An array: a sequence 1..n (or an empty table), copied item by item into
--- a table marked with json.array, so that an empty one is sent as [].
 local function check_array(s, v, keys, n)
   local k = kind(v)
   if k ~= "array" and k ~= "empty table" then
@@ -163,9 +111,9 @@ local function check_array(s, v, keys, n)
   end
   local count, max, bad = 0, 0, nil
   for key in pairs(v) do
-    -- kind() said every key is a number; items are at 1, 2, 3...
+    -- kind() said every key is a number
     if key < 1 or key ~= floor(key) then
-      if bad == nil or key < bad then bad = key end -- the smallest, for the same message every time
+      if bad == nil or key < bad then bad = key end -- the smallest: the same message every time
     else
       count = count + 1
       if key > max then max = key end
@@ -239,8 +187,7 @@ local function check_object(s, v, keys, n)
   return out
 end
 
--- A value the contract leaves open ("any", or an open object's fields):
--- the same walk as a typed one, with "any" all the way down.
+-- A value the contract leaves open: the same walk, "any" all the way down.
 local ANY = { type = "any", nullable = true }
 local ANY_ARRAY, ANY_OBJECT = { items = ANY }, { additionalProperties = ANY }
 
@@ -290,8 +237,7 @@ function check(s, v, keys, n)
   if t == "any" then
     return check_any(v, keys, n)
   elseif t == "one_of" then
-    -- oneOf: exactly one alternative fits (those in the contract are types
-    -- that exclude each other, so this is "one of these types")
+    -- exactly one alternative fits (the contract's exclude each other)
     local hit, hits = nil, 0
     for _, alt in ipairs(s.one_of) do
       if matches(alt, v) then hit, hits = alt, hits + 1 end
@@ -317,7 +263,7 @@ function check(s, v, keys, n)
   return v
 end
 
--- Rules the contract does not state (see the header).
+-- Rules the contract does not state.
 local extra_rules = {
   StartCrawlerSessionRequest = function(v)
     local urls = v.startUrls
@@ -346,14 +292,11 @@ local function merge_extra(s, out, extra)
     if props[key] ~= nil then
       fail(format("%s is a known field: set %s instead", as_extra, as_body))
     end
-    -- only reachable if a top-level schema ever becomes open
-    -- (additionalProperties), since unknown body fields are refused now
+    -- only if a top-level schema becomes open (unknown fields are refused now)
     if out[key] ~= nil then
       fail(format("%s is also in the body", as_extra))
     end
-    -- unchecked against the contract, but it must still be JSON: checked
-    -- and encoded alone so a problem is named as extra.<field>, not as a
-    -- body field the caller never wrote
+    -- JSON all the same, encoded alone so a problem is named extra.<field>
     keys[1] = key
     fields[key] = check_any(extra[key], keys, 1)
   end
@@ -362,9 +305,7 @@ local function merge_extra(s, out, extra)
   for _, key in ipairs(names) do out[key] = fields[key] end
 end
 
--- check(schema_name, value [, fname [, extra]]) -> JSON text | nil, err:
--- value checked against the contract's request schema and encoded; extra:
--- fields this version does not know, sent unchecked.
+-- value checked against a request schema and encoded; fname starts messages.
 ---@param schema_name string a request schema of kadoa.schema
 ---@param value any the body's fields
 ---@param fname? string the call's name, for messages
@@ -392,8 +333,5 @@ function M.check(schema_name, value, fname, extra)
   if getmetatable(res) ~= Fail then error(res, 0) end -- a bug here, not a usage error
   return nil, errors.new("usage", fname .. ": " .. res.message)
 end
-
--- The schemas, for documentation and for callers that want to look.
-M.schemas = schemas
 
 return M
