@@ -32,6 +32,10 @@ local function path_of(keys, n)
   return json.path_text(keys.root or "body", keys, n)
 end
 
+local function must(keys, n, what, got)
+  fail(path_of(keys, n) .. " must be " .. what .. ", got " .. got)
+end
+
 -- A value as a message shows it: strings quoted, numbers as JSON writes them.
 local function show(v)
   if type(v) == "string" then
@@ -39,10 +43,7 @@ local function show(v)
     return (format("%q", v):gsub("\\\n", "\\n"))
   end
   if type(v) == "number" then
-    if v ~= v then return "NaN" end
-    if v == huge then return "inf" end
-    if v == -huge then return "-inf" end
-    return (json.number_text(v))
+    return json.number_text(v) or (v ~= v and "NaN" or v > 0 and "inf" or "-inf")
   end
   return tostring(v)
 end
@@ -75,40 +76,29 @@ local function check_string(s, v, keys, n)
     local _, chars = v:gsub("[^\128-\191]", "")
     if chars < s.minLength then
       local unit = s.minLength == 1 and "character" or "characters"
-      fail(format("%s must be at least %d %s long, got %s", path_of(keys, n), s.minLength, unit, show(v)))
+      must(keys, n, format("at least %d %s long", s.minLength, unit), show(v))
     end
   end
 end
 
 local function check_number(s, v, keys, n)
-  if v ~= v or v == huge or v == -huge then
-    fail(path_of(keys, n) .. " must be a finite number, got " .. show(v))
-  end
-  if s.type == "integer" and v ~= floor(v) then
-    fail(path_of(keys, n) .. " must be a whole number, got " .. show(v))
-  end
-  if s.minimum and v < s.minimum then
-    fail(format("%s must be at least %s, got %s", path_of(keys, n), show(s.minimum), show(v)))
-  end
-  if s.maximum and v > s.maximum then
-    fail(format("%s must be at most %s, got %s", path_of(keys, n), show(s.maximum), show(v)))
-  end
+  if v ~= v or v == huge or v == -huge then must(keys, n, "a finite number", show(v)) end
+  if s.type == "integer" and v ~= floor(v) then must(keys, n, "a whole number", show(v)) end
+  if s.minimum and v < s.minimum then must(keys, n, "at least " .. show(s.minimum), show(v)) end
+  if s.maximum and v > s.maximum then must(keys, n, "at most " .. show(s.maximum), show(v)) end
 end
 
 local function check_enum(s, v, keys, n)
-  for _, e in ipairs(s.enum) do
-    if e == v then return end
-  end
   local shown = {}
-  for i, e in ipairs(s.enum) do shown[i] = show(e) end
-  fail(format("%s must be one of %s, got %s", path_of(keys, n), concat(shown, ", "), show(v)))
+  for i, e in ipairs(s.enum) do
+    if e == v then return end
+    shown[i] = show(e)
+  end
+  must(keys, n, "one of " .. concat(shown, ", "), show(v))
 end
 
+-- v is an array or an empty table (check's matches, check_any's kind)
 local function check_array(s, v, keys, n)
-  local k = kind(v)
-  if k ~= "array" and k ~= "empty table" then
-    fail(path_of(keys, n) .. " must be an array, got " .. k)
-  end
   local count, max, bad = 0, 0, nil
   for key in pairs(v) do
     -- kind() said every key is a number
@@ -139,7 +129,7 @@ end
 local function check_object(s, v, keys, n)
   local k = kind(v)
   if k ~= "object" and k ~= "empty table" and k ~= "table with mixed keys" then
-    fail(path_of(keys, n) .. " must be an object, got " .. k)
+    must(keys, n, "an object", k)
   end
   local props = s.properties or {}
   local ap = s.additionalProperties
@@ -158,25 +148,16 @@ local function check_object(s, v, keys, n)
     local fs = props[key]
     if fs == nil then
       if ap == nil or ap == false then
-        local msg = "unknown field " .. path_of(keys, n + 1)
         local hint = options.closest(key, props)
-        if hint then
-          msg = msg .. " (did you mean " .. hint .. "?)"
-        elseif n == 0 then
-          msg = msg .. " (a field this version does not know goes in the extra option)"
-        end
-        fail(msg)
+        fail("unknown field " .. path_of(keys, n + 1) .. (hint and " (did you mean " .. hint .. "?)"
+          or n == 0 and " (a field this version does not know goes in the extra option)" or ""))
       elseif ap ~= true then
         fs = ap
       end
     end
-    if fs then
-      out[key] = check(fs, v[key], keys, n + 1)
-    else
-      out[key] = v[key] -- additionalProperties: true, sent as it is
-    end
+    -- additionalProperties: true: sent as it is (check gives back false as false)
+    out[key] = fs and check(fs, v[key], keys, n + 1) or v[key]
   end
-  keys[n + 1] = nil
   for _, req in ipairs(s.required or {}) do
     if v[req] == nil then
       keys[n + 1] = req
@@ -231,34 +212,23 @@ end
 function check(s, v, keys, n)
   if json.is_null(v) then
     if s.nullable then return v end
-    fail(path_of(keys, n) .. " must be " .. type_name(s) .. ", got null")
+    must(keys, n, type_name(s), "null")
   end
   local t = s.type
-  if t == "any" then
-    return check_any(v, keys, n)
-  elseif t == "one_of" then
+  if t == "any" then return check_any(v, keys, n) end
+  if t == "one_of" then
     -- exactly one alternative fits (the contract's exclude each other)
     local hit, hits = nil, 0
     for _, alt in ipairs(s.one_of) do
       if matches(alt, v) then hit, hits = alt, hits + 1 end
     end
-    if hits ~= 1 then
-      fail(path_of(keys, n) .. " must be " .. type_name(s) .. ", got " .. kind(v))
-    end
-    return check(hit, v, keys, n)
+    if hits == 1 then return check(hit, v, keys, n) end
   end
-  if not matches(s, v) then
-    fail(path_of(keys, n) .. " must be " .. type_name(s) .. ", got " .. kind(v))
-  end
-  if t == "string" then
-    check_string(s, v, keys, n)
-  elseif t == "number" or t == "integer" then
-    check_number(s, v, keys, n)
-  elseif t == "array" then
-    return check_array(s, v, keys, n)
-  elseif t == "object" then
-    return check_object(s, v, keys, n)
-  end
+  if t == "one_of" or not matches(s, v) then must(keys, n, type_name(s), kind(v)) end
+  if t == "array" then return check_array(s, v, keys, n) end
+  if t == "object" then return check_object(s, v, keys, n) end
+  if t == "string" then check_string(s, v, keys, n) end
+  if t == "number" or t == "integer" then check_number(s, v, keys, n) end
   if s.enum then check_enum(s, v, keys, n) end
   return v
 end
@@ -288,16 +258,12 @@ local function merge_extra(s, out, extra)
   local props = s.properties or {}
   local fields, keys = {}, { root = "extra" }
   for _, key in ipairs(names) do
-    local as_extra, as_body = json.path_text("extra", { key }, 1), json.path_text("body", { key }, 1)
+    keys[1] = key
+    -- out holds known fields only (unknown ones were refused)
     if props[key] ~= nil then
-      fail(format("%s is a known field: set %s instead", as_extra, as_body))
-    end
-    -- only if a top-level schema becomes open (unknown fields are refused now)
-    if out[key] ~= nil then
-      fail(format("%s is also in the body", as_extra))
+      fail(format("%s is a known field: set %s instead", path_of(keys, 1), json.path_text("body", keys, 1)))
     end
     -- JSON all the same, encoded alone so a problem is named extra.<field>
-    keys[1] = key
     fields[key] = check_any(extra[key], keys, 1)
   end
   local _, err = json.encode(fields, "extra")
@@ -317,7 +283,6 @@ function M.check(schema_name, value, fname, extra)
   if type(s) ~= "table" then
     error("kadoa.body: no request schema named " .. tostring(schema_name), 2)
   end
-  fname = fname or "kadoa"
   local ok, res = pcall(function()
     if type(value) ~= "table" or json.is_null(value) then
       fail("body must be a table of fields, got " .. kind(value))
@@ -331,7 +296,7 @@ function M.check(schema_name, value, fname, extra)
   end)
   if ok then return res end
   if getmetatable(res) ~= Fail then error(res, 0) end -- a bug here, not a usage error
-  return nil, errors.new("usage", fname .. ": " .. res.message)
+  return nil, errors.new("usage", (fname or "kadoa") .. ": " .. res.message)
 end
 
 return M

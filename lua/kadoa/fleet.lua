@@ -133,20 +133,13 @@ function M.new(client, opts)
   end
   local o, err = options.check("fleet", opts, "fleet.new")
   if not o then return nil, err end
-  local s = type(client.settings) == "table" and client.settings or {}
-  local clock = o.clock or s.clock
+  local clock = o.clock or (type(client.settings) == "table" and client.settings.clock)
   if type(clock) ~= "function" then
     return nil, errors.new("usage", "fleet.new: no clock: pass opts.clock or a client with settings.clock")
   end
-  local self = setmetatable({
-    client = client,
-    options = o,
-    _clock = clock,
-    _wall = o.wall_clock or os.time,
-    _rows = {},          -- id -> the row's live state (the snapshot copies it)
-    _marks = {},         -- id -> "paused" | "running": what a pause/resume in flight says
-    _refreshes = 0,
-  }, Fleet)
+  -- _rows: id -> the row's live state; _marks: id -> what a pause/resume in flight says
+  local self = setmetatable({ client = client, options = o, _clock = clock, _wall = o.wall_clock or os.time,
+    _rows = {}, _marks = {}, _refreshes = 0 }, Fleet)
   self._snap = build(self, nil, false, nil)
   return self
 end
@@ -228,9 +221,7 @@ end
 
 -- How long after the last refresh the next is due (0 before the first).
 ---@return number seconds
-function Fleet:delay()
-  return self._delay or 0
-end
+function Fleet:delay() return self._delay or 0 end
 
 -- Fold a listing and its statuses into the rows, with kadoa.marks' paused
 -- marks; returns whether anything moved.
@@ -272,8 +263,7 @@ function merge(self, items, statuses, now, paused)
 
     local rate
     if prev and prev.pages and pages and prev.at and now > prev.at then
-      rate = (pages - prev.pages) / (now - prev.at) * 60
-      if rate < 0 then rate = 0 end
+      rate = math.max(0, (pages - prev.pages) / (now - prev.at) * 60)
     end
     local domain = item.domain
     if type(domain) ~= "string" then
@@ -351,9 +341,7 @@ end
 
 -- The current model (no I/O).
 ---@return kadoa.fleet.Snapshot
-function Fleet:snapshot()
-  return self._snap
-end
+function Fleet:snapshot() return self._snap end
 
 -- The call through the client; the row shows the new state at once and keeps
 -- it (paused until resumed or over); a failed call puts the old mark back.

@@ -24,11 +24,8 @@ local clean, width_of, short_id_text = ktext.clean, ktext.width, ktext.short_id
 
 local function fmt_number(n)
   if n ~= n then return "nan" end
-  if n == math.huge then return "inf" end
-  if n == -math.huge then return "-inf" end
-  if n == math.floor(n) and n > -2 ^ 53 and n < 2 ^ 53 then
-    return string.format("%d", n)
-  end
+  if n == math.huge or n == -math.huge then return n > 0 and "inf" or "-inf" end
+  if n == math.floor(n) and n > -2 ^ 53 and n < 2 ^ 53 then return string.format("%d", n) end
   return string.format("%.14g", n)
 end
 
@@ -72,12 +69,8 @@ local function render(v, max, quoted)
 
   local function put(text)
     if full then return end
-    if count + #text > max then
-      buf[#buf + 1] = ELLIPSIS
-      full = true
-      return
-    end
-    buf[#buf + 1] = text
+    full = count + #text > max
+    buf[#buf + 1] = full and ELLIPSIS or text
     count = count + #text
   end
 

@@ -36,8 +36,7 @@ local function whole(n)
 end
 
 local function rate(n)
-  if type(n) ~= "number" or n ~= n then return "-" end
-  if n > 0 and n < 10 then return ("%.1f"):format(n) end
+  if type(n) == "number" and n > 0 and n < 10 then return ("%.1f"):format(n) end
   return whole(n)
 end
 
@@ -123,22 +122,19 @@ end
 -- The sort orders a view steps through, the first the model's own.
 ---@type kadoa.fleet.view.Sort[]
 M.SORTS = { "activity", "pages", "domain", "newest" }
+-- A comparator by key(row), greatest first when `desc`; the id breaks ties.
+local function by(key, desc)
+  return function(a, b)
+    local x, y = key(a), key(b)
+    if x == y then return a.id < b.id end
+    if desc then return x > y end
+    return x < y
+  end
+end
 local SORT_FN = {
-  pages = function(a, b)
-    local pa, pb = a.pages or -1, b.pages or -1
-    if pa ~= pb then return pa > pb end
-    return a.id < b.id
-  end,
-  domain = function(a, b)
-    local da, db = tostring(a.domain):lower(), tostring(b.domain):lower()
-    if da ~= db then return da < db end
-    return a.id < b.id
-  end,
-  newest = function(a, b)
-    local ca, cb = a.created or -math.huge, b.created or -math.huge
-    if ca ~= cb then return ca > cb end
-    return a.id < b.id
-  end,
+  pages = by(function(r) return r.pages or -1 end, true),
+  domain = by(function(r) return tostring(r.domain):lower() end),
+  newest = by(function(r) return r.created or -math.huge end, true),
 }
 
 -- The rows to show, in order (a new array).
