@@ -100,25 +100,18 @@ local function render(v, max, quoted)
       local n = array_length(x)
       if depth >= DEPTH_MAX then put(n and "[" .. ELLIPSIS .. "]" or "{" .. ELLIPSIS .. "}") return end
       seen[x] = true
-      if n then
-        put("[")
-        for i = 1, n do
-          if i > 1 then put(",") end
-          value(rawget(x, i), depth + 1, true)
-          if full then break end
+      local keys = not n and sorted_keys(x)
+      put(n and "[" or "{")
+      for i = 1, n or #keys do
+        if i > 1 then put(",") end
+        local k = n and i or keys[i].key
+        if not n then
+          if type(k) == "string" then put('"') put_text(k) put('":') else put(keys[i].label) put(":") end
         end
-        put("]")
-      else
-        put("{")
-        for idx, item in ipairs(sorted_keys(x)) do
-          if idx > 1 then put(",") end
-          local k = item.key
-          if type(k) == "string" then put('"') put_text(k) put('":') else put(item.label) put(":") end
-          value(rawget(x, k), depth + 1, true)
-          if full then break end
-        end
-        put("}")
+        value(rawget(x, k), depth + 1, true)
+        if full then break end
       end
+      put(n and "]" or "}")
       seen[x] = nil
     else
       put("<" .. t .. ">")
@@ -134,9 +127,10 @@ local KNOWN_TOP = { sessionId = true, payload = true, error = true }
 
 local function has_error(e) return not absent(e) and e ~= false end
 
-local function error_text(e, max)
-  if type(e) == "string" then return (clean(e, max)) end
-  return render(e, max)
+-- Any value as text: a string cleaned, anything else rendered.
+local function as_text(v, max)
+  if type(v) == "string" then return (clean(v, max)) end
+  return render(v, max or VALUE_MAX)
 end
 
 local function id_text(id, short)
@@ -163,7 +157,7 @@ local function short_view(res, id, mark)
   if type(payload) ~= "table" then payload = nil end
   local st = state(err, payload, mark)
   if st == "failed" then
-    local text = error_text(err, ERROR_MAX)
+    local text = as_text(err, ERROR_MAX)
     if text ~= "" then st = "failed: " .. text end
   end
   parts[#parts + 1] = st
@@ -198,7 +192,7 @@ local function long_view(res, id, mark)
   add("pages", num(p and rawget(p, "crawledPages")))
   add("active jobs", num(p and rawget(p, "activeJobs")))
   add("waiting jobs", num(p and rawget(p, "waitingJobs")))
-  if has_error(err) then add("error", error_text(err, LONG_ERROR_MAX)) end
+  if has_error(err) then add("error", as_text(err, LONG_ERROR_MAX)) end
 
   local extra = {}
   if p then
@@ -280,7 +274,7 @@ local function error_impl(err)
   if not absent(kind) then
     head[1] = type(kind) == "string" and clean((kind:gsub("_", " ")), 40) or render(kind, 40)
   end
-  local message_text = absent(message) and "" or error_text(message, MESSAGE_MAX)
+  local message_text = absent(message) and "" or as_text(message, MESSAGE_MAX)
   if message_text ~= "" then head[#head + 1] = message_text end
 
   local extra = {}
@@ -303,8 +297,7 @@ local function error_impl(err)
   end
   local request_id = rawget(err, "request_id")
   if not absent(request_id) then
-    local rid = type(request_id) == "string" and (clean(request_id, 100)) or render(request_id, 100)
-    extra[#extra + 1] = "request-id " .. rid
+    extra[#extra + 1] = "request-id " .. as_text(request_id, 100)
   end
 
   local text = table.concat(head, ": ")
@@ -326,8 +319,7 @@ end
 ---@return string
 function M.text(s, max)
   if type(max) ~= "number" or max ~= max or max < 0 then max = nil end
-  if type(s) == "string" then return total("?", clean, s, max) end
-  return total("?", render, s, max or VALUE_MAX)
+  return total("?", as_text, s, max)
 end
 
 ---@param id any

@@ -2,8 +2,9 @@
 -- the table's text (`kadoa top`, :KadoaTop), the orders and filter, and the
 -- JSON snapshot (`kadoa top --json`, the dashboard). Server text is made safe
 -- for a screen here and left as it is in the JSON (a reader puts it as text).
--- The snapshot's fields are ROW and TOTALS below; one without a value, NaN or
--- infinite is left out; error.kind is "internal" when the host's code failed.
+-- The JSON: rows (always an array) of ROW's fields, totals of TOTALS', refreshed,
+-- stale, refreshes, error { kind ("internal": the host's code failed), message,
+-- status, request_id } and the host's own fields; no value, NaN or inf: left out.
 
 local format = require("kadoa.format")
 local json = require("kadoa.json")
