@@ -1,58 +1,13 @@
--- Request bodies checked against Kadoa's contract before anything is sent.
---
--- A mistyped field name or a wrong type would otherwise cost a round trip
--- and come back as a terse 400, or worse, be ignored by the server and run
--- a crawl with defaults (a crawl costs money and cannot be taken back). So
--- every body is checked here, against lua/kadoa/schema.lua (generated from
--- spec/contract/crawler.openapi.json), and encoded by kadoa.json.
---
---   local body = require("kadoa.body")
---   body.check(schema_name, value, fname [, extra]) -> json_text | nil, err
---
--- schema_name  a request schema of the contract: StartCrawlerSessionRequest,
---              StartSessionWithConfigRequest, PauseCrawlerSessionRequest,
---              ResumeCrawlerSessionRequest, CreateCrawlerConfigRequest,
---              DeleteCrawlerConfigRequest (any other name is a bug: raised)
--- value        the body as a Lua table (field name -> value)
--- fname        the API function's name, which starts every message
--- err          kadoa.errors value of kind "usage"; err.message reads
---                crawl: body.startUrls[2] must be a string, got number
---                crawl: body.maxPages must be at least 1, got 0
---                crawl: body.crawlMethod.mode must be one of "auto", "browser", got "fast"
---                crawl: unknown field body.maxpages (did you mean maxPages?)
---                crawl: missing required field body.configId
---
--- The rules, per the schema of each field:
---   string / number / integer / boolean  that Lua type exactly: no 0/1 or
---     "true" for booleans, no "5" for numbers; numbers finite, integers whole
---   enum, minimum, maximum, minLength (in UTF-8 characters)  as the contract says
---   nullable  json.null (or cjson.null) is accepted and sent as null;
---     otherwise null is refused like any other wrong type
---   array  a Lua sequence, checked item by item and always sent as an array,
---     so an empty table at an array position is sent as [] (never {})
---   object  a table with string keys. Known fields are checked by their
---     schema; unknown ones are refused where the contract gives no
---     additionalProperties (or false), with the closest known name as a
---     hint; where it gives true or a schema they are accepted (and checked
---     against that schema)
---   any (the contract gives no type)  anything JSON can carry: text,
---     finite numbers, booleans, null, arrays and objects of these, nested
---     at most 100 deep (which also stops a table that contains itself)
---   required fields must be present.
--- Defaults are not filled in: the server applies its own.
---
--- url or startUrls: StartCrawlerSessionRequest lists no required fields at
--- all in the contract, yet a crawl needs somewhere to start. So a start body
--- must have `url` or a non-empty `startUrls` (or both); otherwise:
---   crawl: body needs url or startUrls (at least one URL to start from)
--- CreateCrawlerConfigRequest is left as the contract says (nothing required).
---
--- extra: the one way to send fields this version does not know yet (the
--- client exposes it as the call option `extra`). A table of raw fields merged
--- into the top level of the body, sent as they are without any check beyond
--- being encodable JSON. A key of extra that is a field the schema knows is a
--- usage error (set it in the body, where it is checked):
---   crawl: extra.maxPages is a known field: set body.maxPages instead
+-- Request bodies checked against Kadoa's contract (lua/kadoa/schema.lua, made
+-- from spec/contract/) before anything is sent: a mistyped field would cost a
+-- round trip or, ignored by the server, run a crawl with defaults. Types are
+-- exact (no 0/1 for booleans, no "5" for numbers); enum, minimum, maximum and
+-- minLength (in characters) as the contract says; null only where nullable;
+-- arrays always sent as arrays; unknown fields refused (with a did-you-mean)
+-- unless additionalProperties allows them; an open value is anything JSON
+-- carries, at most 100 deep. Defaults are the server's. A start body needs url
+-- or startUrls, which the contract does not say. `extra` (the call option)
+-- holds fields this version does not know: sent unchecked, but JSON.
 
 local json = require("kadoa.json")
 local errors = require("kadoa.errors")
@@ -65,8 +20,7 @@ local type, pairs, next, tostring = type, pairs, next, tostring
 local floor, huge = math.floor, math.huge
 local format, concat, sort = string.format, table.concat, table.sort
 
--- Why a check stops: thrown inside, caught once in M.check, so the walk
--- below needs no error plumbing at every level.
+-- Why a check stops: thrown, caught once in M.check (no plumbing per level).
 local Fail = {}
 
 local function fail(message)
@@ -78,6 +32,10 @@ local function path_of(keys, n)
   return json.path_text(keys.root or "body", keys, n)
 end
 
+local function must(keys, n, what, got)
+  fail(path_of(keys, n) .. " must be " .. what .. ", got " .. got)
+end
+
 -- A value as a message shows it: strings quoted, numbers as JSON writes them.
 local function show(v)
   if type(v) == "string" then
@@ -85,17 +43,12 @@ local function show(v)
     return (format("%q", v):gsub("\\\n", "\\n"))
   end
   if type(v) == "number" then
-    if v ~= v then return "NaN" end
-    if v == huge then return "inf" end
-    if v == -huge then return "-inf" end
-    return (json.number_text(v))
+    return json.number_text(v) or (v ~= v and "NaN" or v > 0 and "inf" or "-inf")
   end
   return tostring(v)
 end
 
--- What a value is, in JSON words, for "got ...". A table is an array when
--- marked or when all its keys are numbers, an object when all are strings;
--- anything else is "table with mixed keys".
+-- What a value is, in JSON words, for "got ...".
 local function kind(v)
   if json.is_null(v) then return "null" end
   local t = type(v)
@@ -111,61 +64,46 @@ local function kind(v)
   return strs and "object" or "array"
 end
 
--- The checks proper. Each returns the value to encode: arrays get the
--- json.array mark, objects are copied so the caller's tables stay untouched.
--- Text and numbers JSON cannot carry (invalid UTF-8, NaN) are left to
--- kadoa.json, which refuses them with their path.
+-- Each check returns the value to encode: arrays marked, objects copied (the
+-- caller's tables stay untouched). Invalid UTF-8 is left to kadoa.json.
 local check, check_any
 
 local MAX_DEPTH = 100
 
 local function check_string(s, v, keys, n)
   if s.minLength then
-    -- characters, not bytes: count the bytes that start a UTF-8 sequence
+    -- characters: the bytes that start a UTF-8 sequence
     local _, chars = v:gsub("[^\128-\191]", "")
     if chars < s.minLength then
       local unit = s.minLength == 1 and "character" or "characters"
-      fail(format("%s must be at least %d %s long, got %s", path_of(keys, n), s.minLength, unit, show(v)))
+      must(keys, n, format("at least %d %s long", s.minLength, unit), show(v))
     end
   end
 end
 
 local function check_number(s, v, keys, n)
-  if v ~= v or v == huge or v == -huge then
-    fail(path_of(keys, n) .. " must be a finite number, got " .. show(v))
-  end
-  if s.type == "integer" and v ~= floor(v) then
-    fail(path_of(keys, n) .. " must be a whole number, got " .. show(v))
-  end
-  if s.minimum and v < s.minimum then
-    fail(format("%s must be at least %s, got %s", path_of(keys, n), show(s.minimum), show(v)))
-  end
-  if s.maximum and v > s.maximum then
-    fail(format("%s must be at most %s, got %s", path_of(keys, n), show(s.maximum), show(v)))
-  end
+  if v ~= v or v == huge or v == -huge then must(keys, n, "a finite number", show(v)) end
+  if s.type == "integer" and v ~= floor(v) then must(keys, n, "a whole number", show(v)) end
+  if s.minimum and v < s.minimum then must(keys, n, "at least " .. show(s.minimum), show(v)) end
+  if s.maximum and v > s.maximum then must(keys, n, "at most " .. show(s.maximum), show(v)) end
 end
 
 local function check_enum(s, v, keys, n)
-  for _, e in ipairs(s.enum) do
-    if e == v then return end
-  end
   local shown = {}
-  for i, e in ipairs(s.enum) do shown[i] = show(e) end
-  fail(format("%s must be one of %s, got %s", path_of(keys, n), concat(shown, ", "), show(v)))
+  for i, e in ipairs(s.enum) do
+    if e == v then return end
+    shown[i] = show(e)
+  end
+  must(keys, n, "one of " .. concat(shown, ", "), show(v))
 end
 
--- An array: a sequence 1..n (or an empty table), copied item by item into
--- a table marked with json.array, so that an empty one is sent as [].
+-- v is an array or an empty table (check's matches, check_any's kind)
 local function check_array(s, v, keys, n)
-  local k = kind(v)
-  if k ~= "array" and k ~= "empty table" then
-    fail(path_of(keys, n) .. " must be an array, got " .. k)
-  end
   local count, max, bad = 0, 0, nil
   for key in pairs(v) do
-    -- kind() said every key is a number; items are at 1, 2, 3...
+    -- kind() said every key is a number
     if key < 1 or key ~= floor(key) then
-      if bad == nil or key < bad then bad = key end -- the smallest, for the same message every time
+      if bad == nil or key < bad then bad = key end -- the smallest: the same message every time
     else
       count = count + 1
       if key > max then max = key end
@@ -191,7 +129,7 @@ end
 local function check_object(s, v, keys, n)
   local k = kind(v)
   if k ~= "object" and k ~= "empty table" and k ~= "table with mixed keys" then
-    fail(path_of(keys, n) .. " must be an object, got " .. k)
+    must(keys, n, "an object", k)
   end
   local props = s.properties or {}
   local ap = s.additionalProperties
@@ -210,25 +148,16 @@ local function check_object(s, v, keys, n)
     local fs = props[key]
     if fs == nil then
       if ap == nil or ap == false then
-        local msg = "unknown field " .. path_of(keys, n + 1)
         local hint = options.closest(key, props)
-        if hint then
-          msg = msg .. " (did you mean " .. hint .. "?)"
-        elseif n == 0 then
-          msg = msg .. " (a field this version does not know goes in the extra option)"
-        end
-        fail(msg)
+        fail("unknown field " .. path_of(keys, n + 1) .. (hint and " (did you mean " .. hint .. "?)"
+          or n == 0 and " (a field this version does not know goes in the extra option)" or ""))
       elseif ap ~= true then
         fs = ap
       end
     end
-    if fs then
-      out[key] = check(fs, v[key], keys, n + 1)
-    else
-      out[key] = v[key] -- additionalProperties: true, sent as it is
-    end
+    -- additionalProperties: true: sent as it is (check gives back false as false)
+    out[key] = fs and check(fs, v[key], keys, n + 1) or v[key]
   end
-  keys[n + 1] = nil
   for _, req in ipairs(s.required or {}) do
     if v[req] == nil then
       keys[n + 1] = req
@@ -239,8 +168,7 @@ local function check_object(s, v, keys, n)
   return out
 end
 
--- A value the contract leaves open ("any", or an open object's fields):
--- the same walk as a typed one, with "any" all the way down.
+-- A value the contract leaves open: the same walk, "any" all the way down.
 local ANY = { type = "any", nullable = true }
 local ANY_ARRAY, ANY_OBJECT = { items = ANY }, { additionalProperties = ANY }
 
@@ -284,40 +212,28 @@ end
 function check(s, v, keys, n)
   if json.is_null(v) then
     if s.nullable then return v end
-    fail(path_of(keys, n) .. " must be " .. type_name(s) .. ", got null")
+    must(keys, n, type_name(s), "null")
   end
   local t = s.type
-  if t == "any" then
-    return check_any(v, keys, n)
-  elseif t == "one_of" then
-    -- oneOf: exactly one alternative fits (those in the contract are types
-    -- that exclude each other, so this is "one of these types")
+  if t == "any" then return check_any(v, keys, n) end
+  if t == "one_of" then
+    -- exactly one alternative fits (the contract's exclude each other)
     local hit, hits = nil, 0
     for _, alt in ipairs(s.one_of) do
       if matches(alt, v) then hit, hits = alt, hits + 1 end
     end
-    if hits ~= 1 then
-      fail(path_of(keys, n) .. " must be " .. type_name(s) .. ", got " .. kind(v))
-    end
-    return check(hit, v, keys, n)
+    if hits == 1 then return check(hit, v, keys, n) end
   end
-  if not matches(s, v) then
-    fail(path_of(keys, n) .. " must be " .. type_name(s) .. ", got " .. kind(v))
-  end
-  if t == "string" then
-    check_string(s, v, keys, n)
-  elseif t == "number" or t == "integer" then
-    check_number(s, v, keys, n)
-  elseif t == "array" then
-    return check_array(s, v, keys, n)
-  elseif t == "object" then
-    return check_object(s, v, keys, n)
-  end
+  if t == "one_of" or not matches(s, v) then must(keys, n, type_name(s), kind(v)) end
+  if t == "array" then return check_array(s, v, keys, n) end
+  if t == "object" then return check_object(s, v, keys, n) end
+  if t == "string" then check_string(s, v, keys, n) end
+  if t == "number" or t == "integer" then check_number(s, v, keys, n) end
   if s.enum then check_enum(s, v, keys, n) end
   return v
 end
 
--- Rules the contract does not state (see the header).
+-- Rules the contract does not state.
 local extra_rules = {
   StartCrawlerSessionRequest = function(v)
     local urls = v.startUrls
@@ -342,19 +258,12 @@ local function merge_extra(s, out, extra)
   local props = s.properties or {}
   local fields, keys = {}, { root = "extra" }
   for _, key in ipairs(names) do
-    local as_extra, as_body = json.path_text("extra", { key }, 1), json.path_text("body", { key }, 1)
-    if props[key] ~= nil then
-      fail(format("%s is a known field: set %s instead", as_extra, as_body))
-    end
-    -- only reachable if a top-level schema ever becomes open
-    -- (additionalProperties), since unknown body fields are refused now
-    if out[key] ~= nil then
-      fail(format("%s is also in the body", as_extra))
-    end
-    -- unchecked against the contract, but it must still be JSON: checked
-    -- and encoded alone so a problem is named as extra.<field>, not as a
-    -- body field the caller never wrote
     keys[1] = key
+    -- out holds known fields only (unknown ones were refused)
+    if props[key] ~= nil then
+      fail(format("%s is a known field: set %s instead", path_of(keys, 1), json.path_text("body", keys, 1)))
+    end
+    -- JSON all the same, encoded alone so a problem is named extra.<field>
     fields[key] = check_any(extra[key], keys, 1)
   end
   local _, err = json.encode(fields, "extra")
@@ -362,9 +271,7 @@ local function merge_extra(s, out, extra)
   for _, key in ipairs(names) do out[key] = fields[key] end
 end
 
--- check(schema_name, value [, fname [, extra]]) -> JSON text | nil, err:
--- value checked against the contract's request schema and encoded; extra:
--- fields this version does not know, sent unchecked.
+-- value checked against a request schema and encoded; fname starts messages.
 ---@param schema_name string a request schema of kadoa.schema
 ---@param value any the body's fields
 ---@param fname? string the call's name, for messages
@@ -376,7 +283,6 @@ function M.check(schema_name, value, fname, extra)
   if type(s) ~= "table" then
     error("kadoa.body: no request schema named " .. tostring(schema_name), 2)
   end
-  fname = fname or "kadoa"
   local ok, res = pcall(function()
     if type(value) ~= "table" or json.is_null(value) then
       fail("body must be a table of fields, got " .. kind(value))
@@ -390,10 +296,7 @@ function M.check(schema_name, value, fname, extra)
   end)
   if ok then return res end
   if getmetatable(res) ~= Fail then error(res, 0) end -- a bug here, not a usage error
-  return nil, errors.new("usage", fname .. ": " .. res.message)
+  return nil, errors.new("usage", (fname or "kadoa") .. ": " .. res.message)
 end
-
--- The schemas, for documentation and for callers that want to look.
-M.schemas = schemas
 
 return M

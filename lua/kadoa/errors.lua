@@ -1,23 +1,13 @@
--- Error values: one place that decides what kind of failure an outcome
--- is, and turns it into a table that prints well.
---
--- Every failure the library reports is made here, so the rules ("401 is
--- auth", "an HTML page never becomes a message", "a refused connection is
--- network") live in one file. The transports only record what happened
--- (the outcome record: src/outcome.c for libcurl, kadoa.resty.transport
--- for cosockets), already redacted where it was made: nothing here
--- redacts again.
-
--- It loads no other library: a JSON error body arrives already decoded
--- (the record carries it as `json`), so this module works the same under
--- lua-cjson, Neovim's vim.json and OpenResty.
+-- Error values: every failure the library reports is made here from the
+-- transports' outcome records (already redacted), so the rules ("401 is auth",
+-- "an HTML page never becomes a message") live in one file. No JSON library:
+-- an error body arrives decoded, the same under cjson, vim.json and OpenResty.
 
 local one_line = require("kadoa.text").one_line
 
 local M = {}
 
--- The complete list of kinds. Anything else is a bug in this library.
--- (The alias below is the same list for editors; keep the two together.)
+-- Every kind (the alias is the same list for editors: keep them together).
 ---@alias kadoa.ErrorKind
 ---| "usage"        # a bad argument or option, caught before sending
 ---| "auth"         # HTTP 401 or 403: the key
@@ -42,10 +32,8 @@ M.kinds = {
   memory = true, io = true, crawl_failed = true,
 }
 
--- Which failures are worth trying again is kadoa.engine's call (retryable).
-
--- Every failure this library returns (never raises): fields beside kind
--- and message are there when known.
+-- Every failure this library returns (never raises); fields beside kind
+-- and message when known.
 ---@class kadoa.Error
 ---@field kind kadoa.ErrorKind what kind of failure: switch on this
 ---@field message string one clean line, the key redacted
@@ -67,16 +55,13 @@ function Error:__tostring()
     extra[#extra + 1] = self.attempts .. " attempts"
   end
   if self.request_id then extra[#extra + 1] = "request-id " .. self.request_id end
-  -- messages are cleaned when made here, but wait's crawl_failed carries
-  -- the server's raw text: one line, whatever it holds
+  -- wait's crawl_failed carries the server's raw text
   local s = "kadoa: " .. tostring(self.kind) .. ": " .. one_line(tostring(self.message), 300)
   if #extra > 0 then s = s .. " (" .. table.concat(extra, ", ") .. ")" end
   return s
 end
 
-
--- s with every `secret` blanked: for what the command writes (kadoa.cli.output).
--- Error values need none of it: their records were redacted when made.
+-- s with every `secret` blanked, for what the command writes.
 ---@param s string|nil
 ---@param secret string|nil
 ---@return string|nil
@@ -85,9 +70,7 @@ function M.redact(s, secret)
   return (s:gsub(secret:gsub("%p", "%%%0"), "[redacted]"))
 end
 
--- new(kind, message [, fields]): fields are copied onto the error.
--- kind must be one of M.kinds: callers switch on it, so a kind outside
--- the list is a bug here, raised where it is made rather than found later.
+-- A kind outside M.kinds is a bug here: raised where it is made.
 ---@param kind kadoa.ErrorKind
 ---@param message string
 ---@param fields? table copied onto the error
@@ -129,24 +112,20 @@ function M.kind_of_status(status)
   return "http"
 end
 
--- The API answers errors as {"error": true, "message": "...", "details": ...};
--- older versions as {"message": "...", "error": "<string>"} (`t` is that
--- body decoded, nulls in objects already gone). Anything else (an HTML page
--- from a load balancer, {"errors": [...]}, nothing at all) gets a short
--- message made from the status line, or the page's <title> when it has one.
+-- The API answers {"error": true, "message", "details"}, older versions
+-- {"message", "error": "<string>"} (`t`: decoded). Anything else (a load
+-- balancer's HTML page, nothing) gets the status line, or the page's <title>.
 local function message_from_body(status, body, content_type, t)
   body = body or ""
   local head = body:match("^%s*(.)")
   if type(t) == "table" then
-    local msg = t.message
-    if type(msg) ~= "string" or msg == "" then
-      msg = type(t.error) == "string" and t.error or nil
+    local e = type(t.error) == "string" and t.error or nil
+    local msg = type(t.message) == "string" and t.message ~= "" and t.message or e
+    if msg then
+      local details = t.details
+      if details == nil and e ~= msg then details = e end
+      return msg, details
     end
-    local details = t.details
-    if details == nil and type(t.error) == "string" and t.error ~= msg then
-      details = t.error
-    end
-    if msg then return msg, details end
   end
   local ctype = (content_type or ""):lower()
   local base = "HTTP " .. status .. (reasons[status] and (" " .. reasons[status]) or "")
@@ -165,10 +144,8 @@ local function message_from_body(status, body, content_type, t)
   return base
 end
 
--- Every failure class an outcome record can name: { kind, message }. The
--- message is a function of the record's facts, or what the layer below
--- said (`detail`: libcurl's error text, the socket's, a usage reason)
--- with this line when it said nothing.
+-- Every failure class of an outcome record: { kind, message }, the message
+-- made from the record's facts, or the layer below's `detail`, else this line.
 ---@type table<string, { [1]: kadoa.ErrorKind, [2]: string|fun(r: table): string }>
 M.failures = {
   refused = { "network", "connection refused" },
@@ -196,10 +173,8 @@ M.failures = {
   usage = { "usage", "not a valid call" },
 }
 
--- from_report(r): whatever a transport recorded for a request that did
--- not succeed (kadoa.core.Report), as the error value every API of this
--- library returns: without `failure`, an HTTP answer that is not 2xx.
--- A class outside M.failures is a bug in a transport.
+-- A transport's record of a request that failed as an error value: without
+-- `failure`, an HTTP answer that is not 2xx. An unknown class is a bug.
 ---@param r kadoa.core.Report
 ---@return kadoa.Error
 function M.from_report(r)
@@ -217,8 +192,7 @@ function M.from_report(r)
     request_id = r.request_id, retry_after = r.retry_after, sent = r.sent ~= false })
 end
 
----A crawl's own error (a 200 answer's `error`), whatever shape the server
----gave it, as text: a string as it is, anything else as JSON.
+-- A crawl's own error (a 200 answer's `error`): a string as it is, else JSON.
 ---@param e any
 ---@return string
 function M.crawl_error_text(e)
@@ -230,10 +204,8 @@ function M.crawl_error_text(e)
   return tostring(e)
 end
 
--- check_arg(v, want, i, fname, level): an argument of the wrong type is a
--- programming mistake, raised like Lua's own argument errors ("bad
--- argument #1 to 'status' (string expected, got number)"). level is what
--- the caller would pass to error() itself.
+-- A wrong type is a programming mistake, raised like Lua's own argument
+-- errors; level is what the caller would pass to error() itself.
 ---@param v any
 ---@param want string
 ---@param i number
@@ -245,8 +217,7 @@ function M.check_arg(v, want, i, fname, level)
   end
 end
 
--- check_id(id, fname): a session id must be a string, raised at the API
--- function's caller.
+-- A session id must be a string, raised at the API function's caller.
 ---@param id string
 ---@param fname string
 function M.check_id(id, fname)

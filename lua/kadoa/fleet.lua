@@ -1,37 +1,14 @@
--- kadoa.fleet: one model of "all my crawls", for any view (the `kadoa top`
--- command, a Neovim buffer, a web dashboard).
---
---   local fleet = require("kadoa.fleet")
---   local m = assert(fleet.new(client [, opts]))
---   local snap = m:refresh()       -- every listing page, then status_many
---   m:snapshot()                   -- the current model, no I/O
---   m:delay()                      -- seconds from one refresh to the next
---   m:pause(id), m:resume(id)      -- through the client; the row is marked at once
---
--- client: anything with client:sessions(opts) -> one listing page | nil, err,
--- client:status_many(ids, opts) -> { [id] = result or error value } | nil, err,
--- client:pause(id) and client:resume(id) -> res | nil, err, and a clock: opts.clock
--- or client.settings.clock. A host that must not block (Neovim) hands in a
--- proxy whose methods yield a coroutine while a non-blocking request runs, so
--- every piece of I/O here goes through those methods and nothing else: no
--- sleep, no clock but the given one, no pcall around a call (Lua 5.1 cannot
--- yield across pcall) and no generic `for` over an iterator that does I/O
--- (nor across that). refresh() may run inside a coroutine.
---
--- snap = { rows, totals = { sessions, running, paused, finished, failed,
--- pages, pages_per_minute, errors }, refreshed, stale, error, refreshes };
--- row = { id, domain, state, pages, active, waiting, pages_per_minute,
--- elapsed, seen, error, created }. Each refresh or mark makes a new snapshot
--- table, so a view may keep the previous one to compare with. Server text
--- (domain, error) is kept as the server sent it (the key redacted): every
--- view cleans it for its own medium.
+-- kadoa.fleet: one model of "all my crawls" for any view (`kadoa top`, Neovim,
+-- the dashboard). A host that must not block hands in a proxy client whose
+-- methods yield, so all I/O goes through client:sessions, status_many, pause
+-- and resume and the given clock, never inside a pcall or an iterator's `for`
+-- (Lua 5.1 cannot yield across them). Server text (domain, error) is kept as
+-- sent, the key redacted: every view cleans it for its medium.
 
 local errors = require("kadoa.errors")
 local options = require("kadoa.options")
 local paginate = require("kadoa.paginate")
 local marks = require("kadoa.marks")
-
--- The model's tables as editors see them (LuaCATS), from the header above.
 
 ---A row's state: the crawl's; "paused" for a pause made through this client
 ---(kadoa.marks, or the model's own while its call runs); "stalled" for a crawl
@@ -66,7 +43,7 @@ local marks = require("kadoa.marks")
 ---@field errors integer rows with an error
 
 ---The model at one moment: a new table after every refresh or mark, never
----changed afterwards (a view may keep it to compare with the next).
+---changed afterwards (a view may keep it to compare).
 ---@class kadoa.fleet.Snapshot
 ---@field rows kadoa.fleet.Row[] in the model's order (fleet.by_activity)
 ---@field totals kadoa.fleet.Totals
@@ -92,9 +69,7 @@ end
 
 local function present(v) return v ~= nil and v ~= null and v ~= false end
 
--- createdAt (ISO 8601: 2026-11-30T23:40:00.123Z, or with an offset) ->
--- seconds since the epoch, or nil. Computed by hand: os.time reads a local
--- time, and the server's stamps are UTC.
+-- Days since 1970-01-01, by hand: os.time reads a local time, stamps are UTC.
 local function days_from_civil(y, m, d)
   y = m <= 2 and y - 1 or y
   local era = math.floor(y / 400)
@@ -105,7 +80,6 @@ local function days_from_civil(y, m, d)
   return era * 146097 + doe - 719468
 end
 
--- parse_time(s) -> seconds since the epoch | nil (not a stamp this reads).
 ---@param s any an ISO 8601 stamp (createdAt): 2026-11-30T23:40:00.123Z, or with an offset
 ---@return number|nil seconds since the epoch, fractions kept
 function M.parse_time(s)
@@ -134,7 +108,7 @@ local function is_error(v)
     and v.payload == nil)
 end
 
--- The model (fleet.new); its state is private: read it through snapshot().
+-- The model; its state is private: read it through snapshot().
 ---@class kadoa.fleet.Fleet
 ---@field client kadoa.Client|table what new() was given
 ---@field options kadoa.FleetOptions checked, defaults filled in
@@ -142,12 +116,13 @@ local Fleet = {}
 Fleet.__index = Fleet
 M.Fleet = Fleet
 
--- The model's own steps (defined below; locals, so no one else reaches them).
 local list, schedule, merge, build, rebuild
 
--- new(client [, opts]) -> model | nil, usage error. opts: kadoa.options'
--- group "fleet" (concurrency, interval, max_interval, min_interval, factor,
--- clock, page_size, wall_clock).
+-- A proxy client that gave neither a value nor an error: a usage error.
+local function nothing(err, what)
+  return err or errors.new("usage", "fleet: client:" .. what .. " returned nothing")
+end
+
 ---@param client kadoa.Client|table anything with sessions, status_many, pause and resume (see above)
 ---@param opts? kadoa.FleetOptions
 ---@return kadoa.fleet.Fleet|nil model
@@ -158,41 +133,26 @@ function M.new(client, opts)
   end
   local o, err = options.check("fleet", opts, "fleet.new")
   if not o then return nil, err end
-  local s = type(client.settings) == "table" and client.settings or {}
-  local clock = o.clock or s.clock
+  local clock = o.clock or (type(client.settings) == "table" and client.settings.clock)
   if type(clock) ~= "function" then
     return nil, errors.new("usage", "fleet.new: no clock: pass opts.clock or a client with settings.clock")
   end
-  local self = setmetatable({
-    client = client,
-    options = o,
-    _clock = clock,
-    _wall = o.wall_clock or os.time,
-    _rows = {},          -- id -> the row's live state (the snapshot copies it)
-    _marks = {},         -- id -> "paused" | "running": what a pause/resume in flight says
-    _delay = nil,        -- nil until the first refresh: the next one is due now
-    _refreshes = 0,
-    _busy = nil,         -- the thread running a refresh ("main" outside coroutines)
-  }, Fleet)
+  -- _rows: id -> the row's live state; _marks: id -> what a pause/resume in flight says
+  local self = setmetatable({ client = client, options = o, _clock = clock, _wall = o.wall_clock or os.time,
+    _rows = {}, _marks = {}, _refreshes = 0 }, Fleet)
   self._snap = build(self, nil, false, nil)
   return self
 end
 
--- The listing, every page of it (kadoa.paginate's pager: the same rules
--- as each_session, without a `for` the I/O would have to yield across).
+-- Every page of the listing: each_session's pager, without its `for`.
 function list(self)
   local L = paginate.listings.sessions
   local pager = paginate.pager(L.items, L.key)
   local items = {}
-  local guard = 0
-  while not pager.finished do
-    guard = guard + 1
-    if guard > 10000 then break end   -- a server that never ends its listing
+  for _ = 1, 10000 do   -- a bound: a server might never end its listing
+    if pager.finished then break end
     local listing, err = self.client:sessions({ page = pager.page(), page_size = self.options.page_size })
-    if not listing then
-      if err == nil then err = errors.new("usage", "fleet: client:sessions returned nothing") end
-      return nil, err
-    end
+    if not listing then return nil, nothing(err, "sessions") end
     for _, item in ipairs(pager.take(listing)) do
       if type(item) == "table" and type(item.sessionId) == "string" then items[#items + 1] = item end
     end
@@ -200,18 +160,12 @@ function list(self)
   return items
 end
 
-local function has_stats(item)
-  return number(item.crawledPages) ~= nil
-end
-
--- refresh() -> snapshot. Never raises on an API failure: a failed refresh
--- keeps the rows, marks the snapshot stale and carries the error.
+-- A failed refresh keeps the rows, marks the snapshot stale and carries the
+-- error: never raises on an API failure.
 ---@return kadoa.fleet.Snapshot snap the new one (the current one while another coroutine refreshes)
 function Fleet:refresh()
-  -- One refresh at a time: a host running it in a coroutine may ask again
-  -- from elsewhere while the first waits; that caller gets the snapshot.
-  -- A refresh whose coroutine died (a raise, a cancel) holds nothing.
-  -- (The main thread cannot be suspended mid-refresh, so it never holds one.)
+  -- One refresh at a time: another coroutine asking meanwhile gets the
+  -- snapshot; a dead one (a raise, a cancel) holds nothing.
   local co, main = coroutine.running()
   local me = (co and not main) and co or "main"
   local owner = self._busy
@@ -226,18 +180,16 @@ function Fleet:refresh()
     local ids = {}
     for _, item in ipairs(items) do
       local prev = self._rows[item.sessionId]
-      -- a crawl known to have failed stays failed while its numbers stand:
-      -- no need to ask again (an account may hold many of them)
+      -- a failed crawl whose numbers stand is not asked again
       local known_failed = prev and prev.error and prev.pages == number(item.crawledPages)
-      if not has_stats(item) or (item.finished ~= true and not known_failed) then
+      if number(item.crawledPages) == nil or (item.finished ~= true and not known_failed) then
         ids[#ids + 1] = item.sessionId
       end
     end
     if #ids > 0 then
       statuses, err = self.client:status_many(ids, { concurrency = self.options.concurrency })
       if type(statuses) ~= "table" then
-        items = nil
-        if err == nil then err = errors.new("usage", "fleet: client:status_many returned nothing") end
+        items, err = nil, nothing(err, "status_many")
       end
     end
   end
@@ -253,8 +205,8 @@ function Fleet:refresh()
   return self._snap
 end
 
--- The next interval: back to `interval` when something moved, else (and
--- after a failure) grown by `factor` up to max_interval; never below the floor.
+-- Back to `interval` when something moved, else (and after a failure) grown
+-- by `factor` up to max_interval; never below min_interval.
 function schedule(self, ok, moved)
   local o = self.options
   local d = self._delay
@@ -267,16 +219,12 @@ function schedule(self, ok, moved)
   self._delay = math.max(d, o.min_interval)
 end
 
--- delay() -> seconds: how long after the last refresh the next is due (0
--- before the first refresh: due now).
+-- How long after the last refresh the next is due (0 before the first).
 ---@return number seconds
-function Fleet:delay()
-  return self._delay or 0
-end
+function Fleet:delay() return self._delay or 0 end
 
--- Fold one listing (and the statuses fetched for it) into the rows, with
--- the paused marks of kadoa.marks. Returns whether anything moved since
--- the last refresh.
+-- Fold a listing and its statuses into the rows, with kadoa.marks' paused
+-- marks; returns whether anything moved.
 function merge(self, items, statuses, now, paused)
   local old = self._rows
   local rows = {}
@@ -298,9 +246,8 @@ function merge(self, items, statuses, now, paused)
       err_text = error_text(res.error)
       if redact then err_text = redact:redact(err_text) end
     elseif prev and prev.error and not res then
-      err_text = prev.error   -- a status that failed this time tells us nothing new
+      err_text = prev.error   -- a failed status tells nothing new
     end
-
     -- what this model saw of it lately, for marks.stalled
     local seen = { { crawledPages = pages, activeJobs = active, finished = finished } }
     for i = 1, math.min(#(prev and prev.seen_jobs or {}), marks.STALLED_AFTER - 1) do
@@ -316,26 +263,23 @@ function merge(self, items, statuses, now, paused)
 
     local rate
     if prev and prev.pages and pages and prev.at and now > prev.at then
-      rate = (pages - prev.pages) / (now - prev.at) * 60
-      if rate < 0 then rate = 0 end
+      rate = math.max(0, (pages - prev.pages) / (now - prev.at) * 60)
     end
-    local created = M.parse_time(item.createdAt)
-    local first = prev and prev.first or now
     local domain = item.domain
     if type(domain) ~= "string" then
       domain = type(item.startUrls) == "table" and type(item.startUrls[1]) == "string"
         and (item.startUrls[1]:match("^%a[%w+.-]*://([^/?#]+)") or item.startUrls[1]) or ""
     end
-    local row = {
-      id = id, domain = domain, state = state, pages = pages, active = active, waiting = waiting,
-      pages_per_minute = rate, seen = now, error = err_text, created = created, first = first,
-      at = now, created_at = type(item.createdAt) == "string" and item.createdAt or nil, seen_jobs = seen,
-    }
     if not prev or prev.pages ~= pages or prev.active ~= active or prev.waiting ~= waiting
         or prev.state ~= state then
       moved = true
     end
-    rows[id] = row
+    rows[id] = {
+      id = id, domain = domain, state = state, pages = pages, active = active, waiting = waiting,
+      pages_per_minute = rate, seen = now, error = err_text, created = M.parse_time(item.createdAt),
+      first = prev and prev.first or now, at = now, seen_jobs = seen,
+      created_at = type(item.createdAt) == "string" and item.createdAt or nil,
+    }
   end
   for id in pairs(old) do
     if not rows[id] then moved = true end
@@ -344,16 +288,13 @@ function merge(self, items, statuses, now, paused)
   return moved
 end
 
--- The rows in the model's order: running first, fastest first; then the
--- others, newest first (createdAt, else first seen); the id breaks ties so
--- the order never flickers.
-local RUNNING_FIRST = { running = 0, paused = 1, unknown = 1, failed = 1, finished = 1 }
--- by_activity(a, b) -> whether a comes before b (a table.sort comparator).
+-- The model's order (a table.sort comparator): running first, fastest first;
+-- then newest first; the id breaks ties so the order never flickers.
 ---@param a kadoa.fleet.Row
 ---@param b kadoa.fleet.Row
 ---@return boolean
 function M.by_activity(a, b)
-  local ra, rb = RUNNING_FIRST[a.state] or 1, RUNNING_FIRST[b.state] or 1
+  local ra, rb = a.state == "running" and 0 or 1, b.state == "running" and 0 or 1
   if ra ~= rb then return ra < rb end
   if ra == 0 then
     local pa, pb = a.pages_per_minute or 0, b.pages_per_minute or 0
@@ -398,51 +339,43 @@ function build(self, err, stale, now)
   }
 end
 
--- snapshot() -> the current model (no I/O).
+-- The current model (no I/O).
 ---@return kadoa.fleet.Snapshot
-function Fleet:snapshot()
-  return self._snap
-end
+function Fleet:snapshot() return self._snap end
 
--- pause(id) / resume(id) -> res | nil, err: the call through the client;
--- the row shows the new state at once and keeps it (paused until resumed
--- or over). A failed call puts the old mark back.
+-- The call through the client; the row shows the new state at once and keeps
+-- it (paused until resumed or over); a failed call puts the old mark back.
 local function control(self, what, id)
   errors.check_arg(id, "string", 1, what, 3)
   local before = self._marks[id]
   self._marks[id] = what == "pause" and "paused" or "running"
-  self._snap = rebuild(self)
+  rebuild(self)
   local res, err = self.client[what](self.client, id)
   if res == nil then
     self._marks[id] = before
-    self._snap = rebuild(self)
-    if err == nil then err = errors.new("usage", "fleet: client:" .. what .. " returned nothing") end
-    return nil, err
+    rebuild(self)
+    return nil, nothing(err, what)
   end
-  -- from here the client's mark (kadoa.marks) says it, so a resume made
-  -- elsewhere shows at the next refresh; a pause whose mark could not be
-  -- written (res.mark_error: nginx without the environment) stays the model's
+  -- from here kadoa.marks says it (a resume elsewhere shows at the next
+  -- refresh); a pause whose mark could not be written stays the model's
   self._marks[id] = what == "pause" and type(res) == "table" and res.mark_error and "paused" or nil
   local r = self._rows[id]
   if r and r.state ~= "finished" and r.state ~= "failed" then
     r.state = what == "pause" and "paused" or "running"
   end
-  self._snap = rebuild(self)
+  rebuild(self)
   return res
 end
 
--- The snapshot again with the same refresh facts (after a mark).
+-- The snapshot again with the same refresh facts.
 function rebuild(self)
-  local s = self._snap
-  return build(self, s and s.error, s and s.stale, nil)
+  self._snap = build(self, self._snap.error, self._snap.stale, nil)
 end
 
--- pause(id) -> res | nil, err (see control above). Raises when id is not a string.
 ---@param id string session id
 ---@return kadoa.ControlResult|nil res
 ---@return kadoa.Error|nil err
 function Fleet:pause(id) return control(self, "pause", id) end
--- resume(id) -> res | nil, err (see control above). Raises when id is not a string.
 ---@param id string session id
 ---@return kadoa.ControlResult|nil res
 ---@return kadoa.Error|nil err

@@ -1,21 +1,14 @@
--- Turning status results and errors into text for people.
---
--- Every function here is total: any value at all (nil, a number, a table
--- of any shape, a table that contains itself, one with hostile
--- metatables) gives back a string, and nothing raises. Text that came
--- from the server is escaped on the way out, so it can never move the
--- cursor, clear the screen or retitle the terminal.
+-- Status results and errors as text for people. Every function is total: any
+-- value (cyclic, hostile metatables) gives a string and nothing raises; server
+-- text is escaped, so it can never drive the terminal.
 
 local ktext = require("kadoa.text")
 
 local M = {}
 
--- The JSON null of lua-cjson, when a caller hands us an undecoded table.
-local null
-do
-  local ok, cjson = pcall(require, "cjson.safe")
-  if ok and type(cjson) == "table" then null = cjson.null end
-end
+-- lua-cjson's null, in a decoded table a caller hands us
+local has_cjson, cjson = pcall(require, "cjson.safe")
+local null = has_cjson and type(cjson) == "table" and cjson.null or nil
 
 local ELLIPSIS = ktext.ELLIPSIS
 local ERROR_MAX = 200  -- characters of a crawl error in the short style
@@ -27,21 +20,12 @@ local ROWS_MAX = 100   -- extra fields listed in the long view
 local DEPTH_MAX = 4    -- nesting shown inside a value
 
 local function absent(v) return v == nil or v == null end
-
--- Text rules (escaping, widths, short ids) live in kadoa.text.
 local clean, width_of, short_id_text = ktext.clean, ktext.width, ktext.short_id
-
----------------------------------------------------------------------------
--- Values: compact, JSON-ish, capped, cycle-safe.
----------------------------------------------------------------------------
 
 local function fmt_number(n)
   if n ~= n then return "nan" end
-  if n == math.huge then return "inf" end
-  if n == -math.huge then return "-inf" end
-  if n == math.floor(n) and n > -2 ^ 53 and n < 2 ^ 53 then
-    return string.format("%d", n)
-  end
+  if n == math.huge or n == -math.huge then return n > 0 and "inf" or "-inf" end
+  if n == math.floor(n) and n > -2 ^ 53 and n < 2 ^ 53 then return string.format("%d", n) end
   return string.format("%.14g", n)
 end
 
@@ -55,8 +39,7 @@ local function array_length(t)
   for i = 1, count do
     if rawget(t, i) == nil then return nil end
   end
-  if count == 0 then return nil end
-  return count
+  return count > 0 and count or nil
 end
 
 local function key_label(k)
@@ -79,20 +62,15 @@ local function sorted_keys(t, keep)
   return list
 end
 
--- render(v, max [, quoted]) -> text: v on one line, at most about `max`
--- characters. Top-level strings are shown bare unless `quoted`.
+-- v on one line, JSON-ish, at most about `max` characters; a top-level
+-- string bare unless `quoted`
 local function render(v, max, quoted)
-  local buf, count, full = {}, 0, false
-  local seen = {}
+  local buf, count, full, seen = {}, 0, false, {}
 
   local function put(text)
     if full then return end
-    if count + #text > max then
-      buf[#buf + 1] = ELLIPSIS
-      full = true
-      return
-    end
-    buf[#buf + 1] = text
+    full = count + #text > max
+    buf[#buf + 1] = full and ELLIPSIS or text
     count = count + #text
   end
 
@@ -122,25 +100,18 @@ local function render(v, max, quoted)
       local n = array_length(x)
       if depth >= DEPTH_MAX then put(n and "[" .. ELLIPSIS .. "]" or "{" .. ELLIPSIS .. "}") return end
       seen[x] = true
-      if n then
-        put("[")
-        for i = 1, n do
-          if i > 1 then put(",") end
-          value(rawget(x, i), depth + 1, true)
-          if full then break end
+      local keys = not n and sorted_keys(x)
+      put(n and "[" or "{")
+      for i = 1, n or #keys do
+        if i > 1 then put(",") end
+        local k = n and i or keys[i].key
+        if not n then
+          if type(k) == "string" then put('"') put_text(k) put('":') else put(keys[i].label) put(":") end
         end
-        put("]")
-      else
-        put("{")
-        for idx, item in ipairs(sorted_keys(x)) do
-          if idx > 1 then put(",") end
-          local k = item.key
-          if type(k) == "string" then put('"') put_text(k) put('":') else put(item.label) put(":") end
-          value(rawget(x, k), depth + 1, true)
-          if full then break end
-        end
-        put("}")
+        value(rawget(x, k), depth + 1, true)
+        if full then break end
       end
+      put(n and "]" or "}")
       seen[x] = nil
     else
       put("<" .. t .. ">")
@@ -151,18 +122,15 @@ local function render(v, max, quoted)
   return table.concat(buf)
 end
 
----------------------------------------------------------------------------
--- Status results.
----------------------------------------------------------------------------
-
 local KNOWN_PAYLOAD = { crawledPages = true, activeJobs = true, waitingJobs = true, finished = true }
 local KNOWN_TOP = { sessionId = true, payload = true, error = true }
 
 local function has_error(e) return not absent(e) and e ~= false end
 
-local function error_text(e, max)
-  if type(e) == "string" then return (clean(e, max)) end
-  return render(e, max)
+-- Any value as text: a string cleaned, anything else rendered.
+local function as_text(v, max)
+  if type(v) == "string" then return (clean(v, max)) end
+  return render(v, max or VALUE_MAX)
 end
 
 local function id_text(id, short)
@@ -173,16 +141,11 @@ local function id_text(id, short)
   return render(id, short and 24 or VALUE_MAX)
 end
 
-local function count_text(v, one, many)
-  local text = render(v, 40)
-  if v == 1 then return text .. " " .. one end
-  return text .. " " .. many
-end
-
--- What a crawl that is neither failed nor finished is doing: the API has
--- no paused state, so a mark from kadoa.marks ("paused", "stalled") says it.
+-- The API has no paused state: a mark from kadoa.marks says it instead.
 local MARKS = { paused = true, stalled = true }
-local function running(mark)
+local function state(err, p, mark)
+  if has_error(err) then return "failed" end
+  if p and rawget(p, "finished") == true then return "finished" end
   return MARKS[mark] and mark or "crawling"
 end
 
@@ -192,28 +155,24 @@ local function short_view(res, id, mark)
   local err = rawget(res, "error")
   local payload = rawget(res, "payload")
   if type(payload) ~= "table" then payload = nil end
-  if has_error(err) then
-    local text = error_text(err, ERROR_MAX)
-    parts[#parts + 1] = text == "" and "failed" or ("failed: " .. text)
-  elseif payload and rawget(payload, "finished") == true then
-    parts[#parts + 1] = "finished"
-  else
-    parts[#parts + 1] = running(mark)
+  local st = state(err, payload, mark)
+  if st == "failed" then
+    local text = as_text(err, ERROR_MAX)
+    if text ~= "" then st = "failed: " .. text end
   end
+  parts[#parts + 1] = st
   if payload then
     local pages, active, waiting = rawget(payload, "crawledPages"), rawget(payload, "activeJobs"),
       rawget(payload, "waitingJobs")
     local jobs = {}
     if not absent(active) then jobs[#jobs + 1] = render(active, 40) .. " active" end
     if not absent(waiting) then jobs[#jobs + 1] = render(waiting, 40) .. " waiting" end
-    local jobs_text = #jobs > 0 and table.concat(jobs, ", ") or nil
-    if not absent(pages) then
-      local text = count_text(pages, "page", "pages")
-      if jobs_text then text = text .. " (" .. jobs_text .. ")" end
-      parts[#parts + 1] = text
-    elseif jobs_text then
-      parts[#parts + 1] = jobs_text
+    local text = not absent(pages) and render(pages, 40) .. (pages == 1 and " page" or " pages") or nil
+    if jobs[1] then
+      local j = table.concat(jobs, ", ")
+      text = text and text .. " (" .. j .. ")" or j
     end
+    parts[#parts + 1] = text
   end
   return table.concat(parts, "  ")
 end
@@ -229,17 +188,11 @@ local function long_view(res, id, mark)
   local finished = p and rawget(p, "finished")
 
   add("session", (absent(id) or id == "") and "-" or id_text(id, false))
-  if has_error(err) then
-    add("state", "failed")
-  elseif finished == true then
-    add("state", "finished")
-  else
-    add("state", running(mark))
-  end
+  add("state", state(err, p, mark))
   add("pages", num(p and rawget(p, "crawledPages")))
   add("active jobs", num(p and rawget(p, "activeJobs")))
   add("waiting jobs", num(p and rawget(p, "waitingJobs")))
-  if has_error(err) then add("error", error_text(err, LONG_ERROR_MAX)) end
+  if has_error(err) then add("error", as_text(err, LONG_ERROR_MAX)) end
 
   local extra = {}
   if p then
@@ -261,15 +214,17 @@ local function long_view(res, id, mark)
   end
 
   local width = 0
-  for _, row in ipairs(rows) do
-    row[3] = width_of(row[1])
-    if row[3] > width then width = row[3] end
-  end
-  local lines = {}
+  for _, row in ipairs(rows) do width = math.max(width, width_of(row[1])) end
   for i, row in ipairs(rows) do
-    lines[i] = row[1] .. string.rep(" ", width - row[3] + 2) .. row[2]
+    rows[i] = row[1] .. string.rep(" ", width - width_of(row[1]) + 2) .. row[2]
   end
-  return table.concat(lines, "\n")
+  return table.concat(rows, "\n")
+end
+
+-- f(...) when it gives a string, else the fallback: nothing here raises
+local function total(fallback, f, ...)
+  local ok, text = pcall(f, ...)
+  return ok and type(text) == "string" and text or fallback
 end
 
 local function format_impl(res, opts)
@@ -287,30 +242,21 @@ local function format_impl(res, opts)
   return short_view(res, id, mark)
 end
 
--- format(res [, opts]) -> string. opts.style = "short" (default, one line)
--- or "long" (aligned rows); opts.id names the session when res does not;
--- opts.mark ("paused" or "stalled", from kadoa.marks) is shown instead of
--- "crawling" for a crawl that is neither finished nor failed.
+-- style "short" (one line) or "long" (aligned rows); id names the session
+-- when res does not; mark (kadoa.marks) replaces "crawling".
 ---@param res kadoa.StatusResult|any
 ---@param opts? { style?: "short"|"long", id?: string, mark?: "paused"|"stalled" }
 ---@return string
 function M.format(res, opts)
-  local ok, text = pcall(format_impl, res, opts)
-  if ok and type(text) == "string" then return text end
-  return "unprintable status"
+  return total("unprintable status", format_impl, res, opts)
 end
-
----------------------------------------------------------------------------
--- Errors.
----------------------------------------------------------------------------
 
 local function error_impl(err)
   if absent(err) then return "unknown error" end
   local t = type(err)
   if t == "string" then
     local text = clean(err, MESSAGE_MAX)
-    if text == "" then return "unknown error" end
-    return text
+    return text ~= "" and text or "unknown error"
   end
   if t ~= "table" then return "error: " .. render(err, MESSAGE_MAX, true) end
 
@@ -326,17 +272,10 @@ local function error_impl(err)
 
   local head = {}
   if not absent(kind) then
-    if type(kind) == "string" then
-      head[#head + 1] = (clean((kind:gsub("_", " ")), 40))
-    else
-      head[#head + 1] = render(kind, 40)
-    end
+    head[1] = type(kind) == "string" and clean((kind:gsub("_", " ")), 40) or render(kind, 40)
   end
-  local message_text = ""
-  if not absent(message) then
-    message_text = error_text(message, MESSAGE_MAX)
-    if message_text ~= "" then head[#head + 1] = message_text end
-  end
+  local message_text = absent(message) and "" or as_text(message, MESSAGE_MAX)
+  if message_text ~= "" then head[#head + 1] = message_text end
 
   local extra = {}
   local status = rawget(err, "status")
@@ -358,8 +297,7 @@ local function error_impl(err)
   end
   local request_id = rawget(err, "request_id")
   if not absent(request_id) then
-    local rid = type(request_id) == "string" and (clean(request_id, 100)) or render(request_id, 100)
-    extra[#extra + 1] = "request-id " .. rid
+    extra[#extra + 1] = "request-id " .. as_text(request_id, 100)
   end
 
   local text = table.concat(head, ": ")
@@ -368,42 +306,29 @@ local function error_impl(err)
   return text
 end
 
--- format_error(err) -> string: one line for a person, from an error of
--- kadoa.errors or from anything else (a string, nil, a foreign table).
+-- One line for a person, from an error of kadoa.errors or anything else.
 ---@param err kadoa.Error|any
 ---@return string
 function M.format_error(err)
-  local ok, text = pcall(error_impl, err)
-  if ok and type(text) == "string" then return text end
-  return "unprintable error"
+  return total("unprintable error", error_impl, err)
 end
 
--- Helpers for other front ends (the CLI's live line): text(s [, max])
--- makes untrusted text safe to print, short_id(id) shortens a session id.
+-- Untrusted text (any value) safe to print, for the other front ends.
 ---@param s any untrusted text (anything: it is rendered)
 ---@param max? number bytes at most
 ---@return string
 function M.text(s, max)
   if type(max) ~= "number" or max ~= max or max < 0 then max = nil end
-  local ok, text
-  if type(s) == "string" then
-    ok, text = pcall(clean, s, max)
-  else
-    ok, text = pcall(render, s, max or VALUE_MAX)
-  end
-  if ok and type(text) == "string" then return text end
-  return "?"
+  return total("?", as_text, s, max)
 end
 
 ---@param id any
 ---@return string
 function M.short_id(id)
-  local ok, text = pcall(id_text, id, true)
-  if ok then return text end
-  return "?"
+  return total("?", id_text, id, true)
 end
 
--- elapsed(seconds): time gone by, as the views show it: 7.3s, 2m05s, 1h02m.
+-- Time gone by as the views show it: 7.3s, 2m05s, 1h02m.
 ---@param s number seconds
 ---@return string
 function M.elapsed(s)
@@ -413,7 +338,7 @@ function M.elapsed(s)
   return ("%dh%02dm"):format(math.floor(s / 3600), math.floor(s % 3600 / 60))
 end
 
--- number(n): a number as the views show it (14, not 14.0; nan; inf).
+-- A number as the views show it (14, not 14.0; nan; inf).
 ---@param n number|any
 ---@return string
 function M.number(n)

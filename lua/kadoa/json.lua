@@ -1,32 +1,10 @@
--- A JSON encoder in pure Lua (decoding stays with lua-cjson). Written here
--- rather than taken from cjson because cjson cannot tell an empty array from
--- an empty object, writes whole floats as 5.0 on some builds and 1e+15 on
--- others, passes invalid UTF-8 through, and orders keys by hash: a body must
--- be exact and the same every time. Whether a value is the right shape is
--- for whoever builds it (kadoa.body checks request bodies); this file only
--- writes it.
---
---   local json = require("kadoa.json")
---   json.encode(value [, root]) -> text | nil, message
---   json.null                   the JSON null (cjson.null is accepted too)
---   json.array([t])             marks t (or a new table) as an array; returns it
---   json.is_array(t)            true when t is marked as an array
---
--- Rules:
---   strings    RFC 8259 escapes: \" \\ and every control character as \u00XX;
---              valid UTF-8 is written as it is
---   numbers    whole numbers up to 2^53 (and Lua 5.3+ integers) as integers,
---              other numbers with %.17g (exact on reading back)
---   booleans   true / false
---   tables     marked with json.array, or a non-empty sequence 1..n: an array;
---              otherwise an object (an empty unmarked table is {}), its keys
---              written in sorted order
--- What JSON cannot carry (invalid UTF-8, NaN, infinities, a function or
--- userdata, a non-string key, a sparse or mixed table) is refused with a
--- message naming where, from `root` (default "value"):
--- `value.a[2] is not valid UTF-8 (at position 3, byte 0xff)`. Nothing looks
--- for cycles or depth: kadoa.body checks what a caller hands in, and
--- everything else encoded is decoded JSON or built by this library.
+-- The JSON encoder (decoding is lua-cjson's). Not cjson's: it cannot tell []
+-- from {}, writes whole floats differently per build, passes invalid UTF-8 and
+-- orders keys by hash, and a body must be exact and the same every time.
+-- Arrays: marked with json.array, or a non-empty sequence; object keys sorted;
+-- whole numbers up to 2^53 as integers, others %.17g. What JSON cannot carry is
+-- refused with its path from `root`: `value.a[2] is not valid UTF-8 (...)`.
+-- Nothing looks for cycles or depth: kadoa.body checks what callers hand in.
 
 local text = require("kadoa.text")
 
@@ -38,40 +16,31 @@ local format, concat, sort = string.format, table.concat, table.sort
 local floor, huge = math.floor, math.huge
 local mtype = math.type -- nil before 5.3
 
--- The null sentinel: a table of its own (not lightuserdata, which some
--- hosts lack or share), read-only so nobody stores fields on it by mistake.
+-- A table of its own (some hosts lack or share lightuserdata), read-only.
 M.null = setmetatable({}, {
   __tostring = function() return "null" end,
   __newindex = function() error("json.null is read-only", 2) end,
   __metatable = "json.null",
 })
 
--- cjson's null (a lightuserdata) means the same, so values decoded by cjson
--- can be sent back unchanged. cjson is optional.
-local cjson_null, cjson_array_mts, cjson_empty_array
-do
-  local ok, cjson = pcall(require, "cjson")
-  if ok and type(cjson) == "table" then
-    cjson_null = cjson.null
-    cjson_empty_array = cjson.empty_array
-    -- newer cjson marks decoded arrays with these metatables
-    cjson_array_mts = {}
-    if cjson.array_mt then cjson_array_mts[cjson.array_mt] = true end
-    if cjson.empty_array_mt then cjson_array_mts[cjson.empty_array_mt] = true end
-  end
-end
+-- cjson's null and array marks mean the same, so decoded values can be sent
+-- back unchanged. cjson is optional.
+local has_cjson, cjson = pcall(require, "cjson")
+if not has_cjson or type(cjson) ~= "table" then cjson = {} end
+local cjson_null, cjson_empty_array, cjson_array_mts = cjson.null, cjson.empty_array, {}
+if cjson.array_mt then cjson_array_mts[cjson.array_mt] = true end
+if cjson.empty_array_mt then cjson_array_mts[cjson.empty_array_mt] = true end
 
--- is_null(v): v is JSON null (ours, or the cjson null a decoded answer holds)
+-- v is JSON null (ours or cjson's)
 ---@param v any
 ---@return boolean
 function M.is_null(v)
   return v == M.null or (cjson_null ~= nil and v == cjson_null)
 end
 
--- The mark json.array puts on a table (its metatable; nothing else in it).
 local array_mt = {}
 
--- array([t]) -> t marked as a JSON array, so an empty one encodes as []
+-- t (or a new table) marked as a JSON array, so an empty one encodes as []
 ---@param t? table
 ---@return table
 function M.array(t)
@@ -80,18 +49,16 @@ function M.array(t)
   return setmetatable(t, array_mt)
 end
 
--- is_array(t): t carries an array mark (ours, or cjson's on decoded arrays),
--- or is cjson's empty array
+-- t carries an array mark (ours or cjson's), or is cjson's empty array
 ---@param t any
 ---@return boolean
 function M.is_array(t)
   if cjson_empty_array ~= nil and t == cjson_empty_array then return true end
   local mt = getmetatable(t)
-  return mt == array_mt or (cjson_array_mts ~= nil and mt ~= nil and cjson_array_mts[mt] == true)
+  return mt == array_mt or (mt ~= nil and cjson_array_mts[mt] == true)
 end
 
--- Paths for messages: the keys from the root down, turned into text only
--- when something fails.
+-- Where a value is, for messages (made only when something fails).
 ---@param root string the name of the root ("body")
 ---@param keys (string|number)[] the keys from the root down
 ---@param n integer how many of them
@@ -112,9 +79,6 @@ local function path_text(root, keys, n)
 end
 M.path_text = path_text
 
--- kadoa.fleet.view escapes text that is not UTF-8 before it gets here
-M.utf8_error = text.utf8_error
-
 local escapes = { ['"'] = '\\"', ["\\"] = "\\\\" }
 for c = 0, 31 do escapes[string.char(c)] = format("\\u%04x", c) end
 
@@ -123,7 +87,6 @@ local function quote(s)
   return '"' .. s:gsub('[%z\1-\31"\\]', escapes) .. '"'
 end
 
--- A number as JSON text, or nil and why not.
 ---@param x number
 ---@return string|nil text
 ---@return string|nil why not (NaN, infinity)
@@ -156,7 +119,7 @@ function M.encode(value, root)
 
   local function add(s) nb = nb + 1; buf[nb] = s end
 
-  -- a string (or, from the object above, a key) as JSON text
+  -- a string (or a key of the object above) as JSON text
   local function string_text(s, key)
     local bad = text.utf8_error(s)
     if not bad then return quote(s) end

@@ -1,40 +1,21 @@
 -- kadoa.marks: what the API does not say about a crawl, kept on this machine.
---
---   local marks = require("kadoa.marks")
---   marks.paused(id)            -- the time it was paused through this client, or nil
---   marks.of(id, observations)  -- "paused", "stalled" or nil, for kadoa.format's mark
---
--- Kadoa has no paused state: after a pause, the status and the session
--- listing look exactly like a crawl that is running (finished false, the
--- numbers merely standing still), and a crawl that has quietly stopped
--- looks the same. So a pause or resume made through this client, in any
--- host (the command, Neovim, OpenResty: the blocking method, send and the
--- shortcut all end in kadoa.client's run of a call declared with `mark`,
--- which calls note), is remembered here, in a small state file:
--- $XDG_STATE_HOME/kadoa/marks.json, else ~/.local/state/kadoa/marks.json.
--- It holds only session ids and the times they were paused (no key, no
--- URL), is mode 0600 in a 0700 folder, and is replaced whole (a new file,
--- then a rename), so a reader never sees half of it; a missing or corrupt
--- file reads as no marks. Two writers at the same moment: the last wins.
--- A pause made elsewhere (another machine, the web app) is unknown here;
--- such a crawl is judged `stalled` once it stops moving (see stalled).
---
--- Inside nginx the write is synchronous: it blocks the worker for one
--- small file's open, write, fsync and rename (well under a millisecond on
--- a quiet disk, more on a busy one), once per pause or resume. That is
--- accepted: those calls are rare and made by a person, never per request,
--- nginx itself writes its logs the same way, and a write handed to a timer
--- would block the same worker a moment later and could be lost.
+-- Kadoa has no paused state (a paused crawl looks like a running one whose
+-- numbers stand still), so a pause made through this client, in any host, is
+-- remembered in $XDG_STATE_HOME/kadoa/marks.json (else ~/.local/state/kadoa/):
+-- ids and times only, 0600 in a 0700 folder, replaced whole by a rename; a
+-- missing or corrupt file is no marks; of two writers the last wins. A pause
+-- made elsewhere is judged `stalled` once the crawl stops moving. In nginx the
+-- write blocks the worker for one small file's fsync and rename: accepted, as
+-- pauses are rare and made by a person (a timer would block it just as well).
 
 local M = {}
 
-local FILE = "marks.json"
 local MAX_MARKS = 1000       -- the newest kept: the file cannot grow forever
 M.STALLED_AFTER = 3          -- observations without a move or an active job
 
 local function nonempty(v) return type(v) == "string" and v ~= "" and v or nil end
+local function io_error(why) return nil, require("kadoa.errors").new("io", "marks: " .. tostring(why)) end
 
--- path([getenv]) -> the state file's path | nil, err
 ---@param getenv? fun(name: string): string|nil the environment (default os.getenv)
 ---@return string|nil path
 ---@return kadoa.Error|nil err no HOME and no XDG_STATE_HOME
@@ -44,16 +25,13 @@ function M.path(getenv)
   if state and state:sub(1, 1) ~= "/" then state = nil end   -- the spec wants it absolute
   if not state then
     local home = nonempty(getenv("HOME"))
-    if not home then
-      return nil, require("kadoa.errors").new("io", "marks: neither XDG_STATE_HOME nor HOME is set")
-    end
+    if not home then return io_error("neither XDG_STATE_HOME nor HOME is set") end
     state = home .. "/.local/state"
   end
-  return state .. "/kadoa/" .. FILE
+  return state .. "/kadoa/marks.json"
 end
 
--- read([path]) -> { [session id] = time paused }: a missing, unreadable or
--- corrupt file is no marks.
+-- { [session id] = time paused }
 ---@param path? string the state file (default: path())
 ---@return table<string, number> paused
 function M.read(path)
@@ -83,25 +61,24 @@ local function write(path, paused)
   local text = assert(json.encode({ paused = keep }))
   local core = require("kadoa.core")
   local dir = path:match("^(.*)/[^/]*$")
-  -- the folders up to the state file: the last ones private
+  -- the folders up to the state file, the last one private
   local sofar = ""
   for part in dir:gmatch("[^/]+") do
     sofar = sofar .. "/" .. part
     local ok, err = core.mkdir(sofar, sofar == dir)
-    if not ok then return nil, require("kadoa.errors").new("io", "marks: " .. err) end
+    if not ok then return io_error(err) end
   end
   local tmp = ("%s.%d%06d.tmp"):format(path, os.time(), math.floor(math.random() * 1e6))
   local ok, err = core.private_file(tmp, text .. "\n")
   if ok then ok, err = os.rename(tmp, path) end
   if not ok then
     os.remove(tmp)
-    return nil, require("kadoa.errors").new("io", "marks: " .. tostring(err))
+    return io_error(err)
   end
   return true
 end
 
--- set(id, paused [, path [, now]]) -> true | nil, err: a pause remembered
--- (paused = true), or its mark cleared (false: a resume).
+-- A pause remembered, or its mark cleared (paused false: a resume).
 ---@param id string session id
 ---@param paused boolean
 ---@param path? string the state file (default: path())
@@ -126,7 +103,7 @@ function M.set(id, paused, path, now)
   return write(path, all)
 end
 
--- paused(id [, marks]) -> the time it was paused through this client | nil
+-- The time it was paused through this client, or nil.
 ---@param id string session id
 ---@param paused? table<string, number> what read() gave (default: read it now)
 ---@return number|nil at
@@ -134,10 +111,8 @@ function M.paused(id, paused)
   return (paused or M.read())[id]
 end
 
--- stalled(observations [, n]) -> boolean: over the last n observations
--- (status payloads or session items, oldest first; default STALLED_AFTER)
--- the crawl was never finished, its pages never moved, and no job was
--- active. Fewer observations than n: not (yet) stalled.
+-- Over the last n observations (payloads or session items, oldest first) the
+-- crawl never finished, its pages never moved and no job was active.
 ---@param observations table[] payloads: crawledPages, activeJobs, waitingJobs, finished
 ---@param n? integer how many (default STALLED_AFTER)
 ---@return boolean
@@ -156,8 +131,7 @@ function M.stalled(observations, n)
   return true
 end
 
--- of(id [, observations [, paused]]) -> "paused" | "stalled" | nil: the
--- mark kadoa.format shows for a crawl that is neither finished nor failed.
+-- The mark kadoa.format shows for a crawl neither finished nor failed.
 ---@param id string session id
 ---@param observations? table[] payloads, oldest first (see stalled)
 ---@param paused? table<string, number> what read() gave (default: read it now)
@@ -168,11 +142,9 @@ function M.of(id, observations, paused)
   return nil
 end
 
--- note(id, paused, res): a call declared with `mark` in kadoa.api (pause:
--- true, resume: false) succeeded; kadoa.client's blocking code, which
--- every host's pause and resume run (the methods, send's task, the
--- shortcuts, OpenResty's client), calls this once. A failure to write the
--- mark never fails the call (the crawl was paused): res.mark_error says why.
+-- A call declared with `mark` succeeded (kadoa.client's run of it, in every
+-- host, calls this once). A mark not written never fails the call (the crawl
+-- was paused): res.mark_error says why.
 ---@param id any the session id the call named
 ---@param paused boolean
 ---@param res any the call's result

@@ -1,19 +1,6 @@
--- kadoa.text: untrusted text made fit for a terminal or a log line.
---
--- The one home of the text rules every front end shares (kadoa.errors,
--- kadoa.format, the kadoa command), so there is one copy of each:
---
---   clean(s [, max])   escape what could drive a terminal, cap at `max`
---                      characters with an ellipsis -> text, width, cut
---   cut(s, max)        the first `max` characters of s, never half of one
---   one_line(s, max)   one line of at most `max` bytes: controls become
---                      spaces, blanks fold, "..." marks a cut
---   width(s)           characters in s (each UTF-8 sequence counts one)
---   utf8_error(s)      where s stops being valid UTF-8, or nil when it is
---   short_id(s)        a session id short enough for one line
---
--- Plain string functions only, no dependencies: loaded by kadoa.errors,
--- which everything else loads.
+-- kadoa.text: untrusted text made fit for a terminal or a log line, the one
+-- copy of the rules every front end shares. No dependencies: kadoa.errors,
+-- which everything loads, loads it.
 
 local M = {}
 
@@ -23,9 +10,8 @@ M.ELLIPSIS = ELLIPSIS
 local ID_MAX = 20      -- characters of a session id before it is shortened (a UUID has 36)
 local ID_KEEP = 4      -- characters kept at each end of a shortened id
 
--- Byte length of the valid UTF-8 sequence that starts at byte i of s, or
--- nil when none does (a stray continuation byte, an overlong form, a
--- surrogate, a truncated sequence).
+-- Byte length of the valid UTF-8 sequence at byte i of s, or nil (a stray
+-- continuation byte, an overlong form, a surrogate, a truncated sequence).
 local function seq_len(s, i)
   local b = s:byte(i)
   if b < 0x80 then return 1 end
@@ -51,16 +37,14 @@ local function seq_len(s, i)
   return n
 end
 
--- Code points that are valid UTF-8 yet control the terminal or the text
--- direction: C1 controls, line/paragraph separators, bidi embeddings,
--- overrides and isolates.
+-- Valid code points that still control the terminal or the text direction:
+-- C1 controls, line/paragraph separators, bidi embeddings and isolates.
 local function is_control_cp(cp)
   return (cp >= 0x80 and cp <= 0x9F) or cp == 0x2028 or cp == 0x2029
     or (cp >= 0x202A and cp <= 0x202E) or (cp >= 0x2066 and cp <= 0x2069)
 end
 
--- utf8_error(s): where s stops being valid UTF-8 (RFC 3629: no overlong
--- forms, no surrogates, nothing above U+10FFFF), or nil when all of it is.
+-- Where s stops being valid UTF-8 (RFC 3629), or nil when all of it is.
 ---@param s string
 ---@return string|nil where ("at position n, byte 0x.."); nil: all valid
 function M.utf8_error(s)
@@ -77,49 +61,31 @@ end
 
 local named = { [9] = "\\t", [10] = "\\n", [13] = "\\r" }
 
--- One character of s at byte i: returns the byte where it ends, the text
--- to show for it and that text's width in characters. Controls come out
--- as Lua-style escapes (\27, \n, \u{9B}); a byte that is not UTF-8 as \xFF.
+-- One character of s at byte i: the byte where it ends, the text shown for
+-- it (controls as Lua escapes: \27, \n, \u{9B}; a stray byte \xFF), its width.
 local function piece(s, i)
   local b = s:byte(i)
   local n = seq_len(s, i)
-  if not n then
-    return i, string.format("\\x%02X", b), 4
-  end
+  if not n then return i, ("\\x%02X"):format(b), 4 end
   if n == 1 then
-    if b < 32 or b == 127 then
-      local e = named[b]
-      if not e then
-        local nxt = s:byte(i + 1)
-        if nxt and nxt >= 48 and nxt <= 57 then
-          e = string.format("\\%03d", b) -- \0275 reads unambiguously
-        else
-          e = "\\" .. string.format("%d", b)
-        end
-      end
-      return i, e, #e
-    end
-    return i, s:sub(i, i), 1
+    if b >= 32 and b ~= 127 then return i, s:sub(i, i), 1 end
+    local nxt = s:byte(i + 1)
+    -- \0275, not \275: a digit after the escape must not join it
+    local e = named[b] or ((nxt and nxt >= 48 and nxt <= 57) and "\\%03d" or "\\%d"):format(b)
+    return i, e, #e
   end
   local j = i + n - 1
-  if n <= 3 then
-    local b2, b3 = s:byte(i + 1, i + 2)
-    local cp
-    if n == 2 then
-      cp = (b - 0xC0) * 64 + (b2 - 0x80)
-    else
-      cp = (b - 0xE0) * 4096 + (b2 - 0x80) * 64 + (b3 - 0x80)
-    end
-    if is_control_cp(cp) then
-      local e = string.format("\\u{%X}", cp)
-      return j, e, #e
-    end
+  local b2, b3 = s:byte(i + 1, i + 2)
+  local cp = n == 2 and (b - 0xC0) * 64 + (b2 - 0x80)
+    or n == 3 and (b - 0xE0) * 4096 + (b2 - 0x80) * 64 + (b3 - 0x80)
+  if cp and is_control_cp(cp) then
+    local e = ("\\u{%X}"):format(cp)
+    return j, e, #e
   end
   return j, s:sub(i, j), 1
 end
 
--- clean(s [, max]) -> text, width, cut: s made safe to print, at most
--- `max` characters of it followed by an ellipsis when it was longer.
+-- s made safe to print: at most `max` characters, then an ellipsis.
 ---@param s any
 ---@param max? integer characters at most
 ---@return string text
@@ -141,8 +107,7 @@ function M.clean(s, max)
 end
 local clean = M.clean
 
--- width(s): characters in s, each UTF-8 sequence one and each byte that
--- is not UTF-8 one too (as clean text shows on a terminal).
+-- Characters in s: a UTF-8 sequence or a stray byte counts one.
 ---@param s string
 ---@return integer
 function M.width(s)
@@ -154,8 +119,17 @@ function M.width(s)
   return w
 end
 
--- cut(s, max): the first `max` characters of s, counted as width counts
--- them, so a cut never leaves half a sequence for the terminal to guess at.
+-- s and spaces up to n characters (before it when `right`); a longer s stays.
+---@param s string
+---@param n integer characters
+---@param right? boolean align right (numbers)
+---@return string
+function M.pad(s, n, right)
+  local fill = string.rep(" ", n - M.width(s))
+  return right and fill .. s or s .. fill
+end
+
+-- The first `max` characters of s (as width counts them), never half of one.
 ---@param s string
 ---@param max integer characters
 ---@return string
@@ -169,10 +143,8 @@ function M.cut(s, max)
   return s
 end
 
--- one_line(s, max): one line of at most `max` bytes out of untrusted text
--- (for error messages, which are measured in bytes): control characters
--- become spaces, runs of blanks fold to one, and a cut, marked "...",
--- never splits a UTF-8 sequence.
+-- One line of at most `max` bytes (error messages): controls become spaces,
+-- blanks fold, a cut is marked "..." and never splits a UTF-8 sequence.
 ---@param s string
 ---@param max integer bytes
 ---@return string
@@ -189,8 +161,7 @@ function M.one_line(s, max)
   return s
 end
 
--- Start byte of the last character of s[1..e] (an invalid byte counts as a
--- character of its own, as in the forward scan).
+-- Start byte of the last character of s[1..e] (a stray byte is one).
 local function last_char_start(s, e)
   for k = 0, 3 do
     local st = e - k
@@ -204,9 +175,8 @@ local function last_char_start(s, e)
   return e
 end
 
--- short_id(s): a session id for one line, cleaned. Ids longer than ID_MAX
--- characters keep their first and last ID_KEEP characters around an
--- ellipsis: a UUID becomes 3f2a…e91c, a name like demo-finishing stays.
+-- A session id for one line, cleaned: a UUID becomes 3f2a…e91c, a name
+-- like demo-finishing stays.
 ---@param s any
 ---@return string
 function M.short_id(s)

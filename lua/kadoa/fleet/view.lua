@@ -1,19 +1,10 @@
--- kadoa.fleet.view: what every view of kadoa.fleet's model shows, in any
--- host: the table's text (totals_line, heading, row_line, for `kadoa top`
--- and :KadoaTop), a view's orders and filter (rows), and the JSON snapshot
--- (`kadoa top --json` and the web dashboard). Each host keeps only its
--- loop, its keys and its medium. Server text (a domain, an error) is made
--- safe for a screen here (one line, escaped, cut by characters) and left
--- as it is in the JSON, where a reader puts it on its medium as text.
---
--- The JSON snapshot, one shape everywhere (a field with no value, NaN or
--- an infinity left out): { rows = [ { id, domain, state, pages, active,
--- waiting, pages_per_minute, elapsed, seen, error, created, created_at } ]
--- (always an array), totals = { sessions, running, paused, finished,
--- failed, pages, pages_per_minute, errors, stalled }, refreshed, stale, refreshes,
--- error = { kind, message, status, request_id } } and the host's own
--- top-level fields. error.kind is a kadoa.ErrorKind, or "internal" when
--- the host's own code failed.
+-- kadoa.fleet.view: what every view of kadoa.fleet's model shows, in any host:
+-- the table's text (`kadoa top`, :KadoaTop), the orders and filter, and the
+-- JSON snapshot (`kadoa top --json`, the dashboard). Server text is made safe
+-- for a screen here and left as it is in the JSON (a reader puts it as text).
+-- The JSON: rows (always an array) of ROW's fields, totals of TOTALS', refreshed,
+-- stale, refreshes, error { kind ("internal": the host's code failed), message,
+-- status, request_id } and the host's own fields; no value, NaN or inf: left out.
 
 local format = require("kadoa.format")
 local json = require("kadoa.json")
@@ -21,10 +12,7 @@ local text = require("kadoa.text")
 
 local M = {}
 
----------------------------------------------------------------------------
--- Cells
-
--- cell(s, max) -> server text for one cell: one line, escaped, at most max characters
+-- Server text for one cell: one line, escaped, at most max characters.
 ---@param s any the text ("" when not a string)
 ---@param max integer characters
 ---@return string
@@ -34,7 +22,7 @@ function M.cell(s, max)
 end
 local cell = M.cell
 
--- error_text(err [, max]) -> an error value (or a host's message) as one cell
+-- An error value (or a host's message) as one cell.
 ---@param err kadoa.Error|string|nil
 ---@param max? integer characters (200)
 ---@return string
@@ -43,31 +31,18 @@ function M.error_text(err, max)
   return cell(format.format_error(err), max or 200)
 end
 
-local function pad(s, n)
-  local w = text.width(s)
-  if w >= n then return text.cut(s, n) end
-  return s .. string.rep(" ", n - w)
-end
-
-local function rpad(s, n)
-  local w = text.width(s)
-  if w >= n then return s end
-  return string.rep(" ", n - w) .. s
-end
-
 local function whole(n)
   if type(n) ~= "number" or n ~= n then return "-" end
   return format.number(math.floor(n + 0.5))
 end
 
 local function rate(n)
-  if type(n) ~= "number" or n ~= n then return "-" end
-  if n > 0 and n < 10 then return ("%.1f"):format(n) end
+  if type(n) == "number" and n > 0 and n < 10 then return ("%.1f"):format(n) end
   return whole(n)
 end
 
--- The columns, in order; narrow views drop the ones marked `optional`
--- (from the last) before the domain gets less than 16 characters.
+-- Narrow views drop the `optional` columns (by number) before the domain
+-- gets less than 16 characters.
 local COLUMNS = {
   { "SESSION", 9, function(r) return text.short_id(r.id) end },
   { "STATE", 8, function(r) return r.state end },
@@ -79,7 +54,6 @@ local COLUMNS = {
     right = true, optional = 1 },
 }
 
--- Which columns fit in `width`: the optional ones go, last first.
 local function columns(width)
   local cols = {}
   for _, c in ipairs(COLUMNS) do cols[#cols + 1] = c end
@@ -97,7 +71,12 @@ local function columns(width)
   return cols, math.max(width - used(), 8)
 end
 
--- row_line(r, width) -> one row as text, `width` characters at most
+-- One column's cell: numbers right-aligned, text cut to the column.
+local function fit(c, v)
+  return c.right and text.pad(v, c[2], true) or text.pad(text.cut(v, c[2]), c[2])
+end
+
+-- One row as text, `width` characters at most.
 ---@param r kadoa.fleet.Row
 ---@param width integer columns
 ---@return string
@@ -105,8 +84,7 @@ function M.row_line(r, width)
   local cols, rest = columns(width)
   local parts = {}
   for _, c in ipairs(cols) do
-    local v = c[3](r)
-    parts[#parts + 1] = c.right and rpad(v, c[2]) or pad(v, c[2])
+    parts[#parts + 1] = fit(c, c[3](r))
   end
   local tail = cell(r.domain, 40)
   if r.error then tail = tail .. "  " .. cell(r.error, rest) end
@@ -114,13 +92,13 @@ function M.row_line(r, width)
   return text.cut(table.concat(parts, "  "), width)
 end
 
--- heading(width) -> the column headings over row_line's columns, `width` characters at most
+-- The headings over row_line's columns, `width` characters at most.
 ---@param width integer columns
 ---@return string
 function M.heading(width)
   local parts = {}
   for _, c in ipairs((columns(width))) do
-    parts[#parts + 1] = c.right and rpad(c[1], c[2]) or pad(c[1], c[2])
+    parts[#parts + 1] = fit(c, c[1])
   end
   parts[#parts + 1] = "DOMAIN"
   return text.cut(table.concat(parts, "  "), width)
@@ -128,10 +106,7 @@ end
 
 local function count(n, one, many) return ("%s %s"):format(whole(n), n == 1 and one or many) end
 
--- totals_line(snap) -> the totals as one line, what matters most first (a
--- narrow view cuts the end): "2 running  1234 pages/min  1 error  |  12
--- sessions, 1 paused, 8 finished, 1 failed, 5678 pages" (", 1 stalled"
--- after the paused ones when there are such).
+-- The totals as one line, what matters most first (a narrow view cuts the end).
 ---@param snap kadoa.fleet.Snapshot
 ---@return string
 function M.totals_line(snap)
@@ -143,33 +118,27 @@ function M.totals_line(snap)
     whole(t.failed), count(t.pages, "page", "pages"))
 end
 
----------------------------------------------------------------------------
--- Sorting and filtering (a view's own: the model's order is "activity")
-
 ---@alias kadoa.fleet.view.Sort "activity"|"pages"|"domain"|"newest"
 
 -- The sort orders a view steps through, the first the model's own.
 ---@type kadoa.fleet.view.Sort[]
 M.SORTS = { "activity", "pages", "domain", "newest" }
+-- A comparator by key(row), greatest first when `desc`; the id breaks ties.
+local function by(key, desc)
+  return function(a, b)
+    local x, y = key(a), key(b)
+    if x == y then return a.id < b.id end
+    if desc then return x > y end
+    return x < y
+  end
+end
 local SORT_FN = {
-  pages = function(a, b)
-    local pa, pb = a.pages or -1, b.pages or -1
-    if pa ~= pb then return pa > pb end
-    return a.id < b.id
-  end,
-  domain = function(a, b)
-    local da, db = tostring(a.domain):lower(), tostring(b.domain):lower()
-    if da ~= db then return da < db end
-    return a.id < b.id
-  end,
-  newest = function(a, b)
-    local ca, cb = a.created or -math.huge, b.created or -math.huge
-    if ca ~= cb then return ca > cb end
-    return a.id < b.id
-  end,
+  pages = by(function(r) return r.pages or -1 end, true),
+  domain = by(function(r) return tostring(r.domain):lower() end),
+  newest = by(function(r) return r.created or -math.huge end, true),
 }
 
--- rows(snap, sort, filter) -> the rows to show, in order (a new array)
+-- The rows to show, in order (a new array).
 ---@param snap kadoa.fleet.Snapshot
 ---@param sort? kadoa.fleet.view.Sort|string "activity" (or nil, or any unknown name) keeps the model's order
 ---@param filter? string rows whose domain holds this, any case ("" or nil: every row)
@@ -184,19 +153,16 @@ function M.rows(snap, sort, filter)
   return out
 end
 
----------------------------------------------------------------------------
--- The JSON snapshot
-
 local ROW = { "id", "domain", "state", "pages", "active", "waiting", "pages_per_minute", "elapsed",
   "seen", "error", "created", "created_at" }
 local TOTALS = { "sessions", "running", "paused", "stalled", "finished", "failed", "pages",
   "pages_per_minute", "errors" }
 
--- what JSON may carry of a value: text (escaped when it is not UTF-8, which
--- the encoder refuses), a finite number, a boolean; else nothing
+-- What JSON may carry of a value: text (escaped when not UTF-8, which the
+-- encoder refuses), a finite number, a boolean; else nothing.
 local function plain(v)
   local t = type(v)
-  if t == "string" then return json.utf8_error(v) and (text.clean(v)) or v end
+  if t == "string" then return text.utf8_error(v) and (text.clean(v)) or v end
   if t == "boolean" then return v end
   if t == "number" and v == v and v > -math.huge and v < math.huge then return v end
   return nil
@@ -210,8 +176,6 @@ local function pick(from, names)
   return out
 end
 
--- the failure of the last refresh: an error value's fields, or a host's
--- own message (its code failed: "internal")
 local function failure(e)
   if e == nil then return nil end
   if type(e) == "table" and type(e.kind) == "string" then
@@ -222,9 +186,7 @@ local function failure(e)
   return { kind = "internal", message = type(e) == "string" and plain(e) or format.format_error(e) }
 end
 
--- json(snap [, extra]) -> the snapshot as one line of JSON text, in the
--- shape the header describes; extra's fields (values JSON takes) join
--- the top level.
+-- The snapshot as one line of JSON; extra's fields join the top level.
 ---@param snap kadoa.fleet.Snapshot
 ---@param extra? table<string, string|number|boolean> the host's own fields
 ---@return string
