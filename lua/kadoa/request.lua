@@ -59,36 +59,21 @@ local function until_ms(self, at)
   return math.max(0, math.ceil((at - self.s.clock()) * 1000))
 end
 
--- ms until the first retry falls due; -1 for none
-local function retry_ms(self)
-  local w = self.waiting
-  if #w == 0 then return -1 end
-  local soonest = math.huge
-  for i = 1, #w do
-    if w[i].retry_at < soonest then soonest = w[i].retry_at end
-  end
-  return until_ms(self, soonest)
-end
-
 -- Tell the loop what changed. Calls nothing but the loop's own two
 -- functions, so no request's callback can run in the middle of it.
 local function sync(self)
   local loop = self.loop
   if not loop then return end
-  local t = self.t
-  local ch, ms = t:changes()
+  local ch = self.t:changes()
   local forgot = false
-  local watching = self.watching
   for i = 1, #ch, 2 do
     local fd, want = ch[i], ch[i + 1]
     loop:watch(fd, want)
     if want == 0 then forgot = true end
-    watching[fd] = want > 0 and want or nil
+    self.watching[fd] = want > 0 and want or nil
   end
-  if forgot then t:release() end   -- the loop let go: the core may close them
-  local r = retry_ms(self)
-  if r >= 0 and (ms < 0 or r < ms) then ms = r end
-  loop:timer(ms)
+  if forgot then self.t:release() end   -- the loop let go: the core may close them
+  loop:timer(self:timeout())
 end
 
 ---@param rq kadoa.api.Request a request of kadoa.api (api.prepare's)
@@ -161,10 +146,8 @@ local function start_due(self)
       if budget then ok, r = launch(self, req, budget) end
       if ok then
         req.retry_at = nil
-      elseif r then
-        settle(req, nil, req.plan:final(errors.from_report(r)))   -- closed meanwhile
-      else
-        settle(req, nil, req.plan:final(req.last_err))
+      else   -- past its deadline, or the client closed meanwhile
+        settle(req, nil, req.plan:final(r and errors.from_report(r) or req.last_err))
       end
     else
       i = i + 1
@@ -206,7 +189,7 @@ local function after(self, done)
   return n
 end
 
--- driver:step() never blocks.
+-- step() never blocks.
 ---@return integer pending requests still running or waiting for a retry
 function Driver:step()
   start_due(self)
@@ -255,8 +238,12 @@ end
 
 ---@return integer ms until the driver next needs a step (libcurl's timer, a retry); -1 for none
 function Driver:timeout()
-  local ms, due = self.t:timeout(), retry_ms(self)
-  if due >= 0 and (ms < 0 or due < ms) then ms = due end
+  local ms, soonest = self.t:timeout(), math.huge
+  for _, req in ipairs(self.waiting) do soonest = math.min(soonest, req.retry_at) end
+  if soonest < math.huge then
+    local due = until_ms(self, soonest)
+    if ms < 0 or due < ms then ms = due end
+  end
   return ms
 end
 
@@ -320,7 +307,6 @@ function M.serve(room, f, ...)
   if not ok then error(e, 0) end
 end
 
----------------------------------------------------------------------------
 -- The face of a request, which a kadoa.task shares (poll and await).
 
 -- req:poll() -> nothing while in flight; res | nil, err once done, kept.
