@@ -21,10 +21,7 @@ local EVENTS = { "r", "w", "rw" }
 -- luv's event string ("r", "w", "rw", "d" for a disconnect) as the driver's bits
 local function bits(err, ev)
   if err then return 4 end
-  local b = 0
-  if ev:find("r", 1, true) or ev:find("d", 1, true) then b = 1 end
-  if ev:find("w", 1, true) then b = b + 2 end
-  return b
+  return (ev:find("[rd]") and 1 or 0) + (ev:find("w", 1, true) and 2 or 0)
 end
 
 -- the driver's loop face (kadoa.request: Driver:attach)
