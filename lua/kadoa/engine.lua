@@ -48,13 +48,8 @@ function M.delay(policy, attempt, err, random)
   local base = policy.retry_base or D.retry_base.default
   local cap = policy.retry_cap or D.retry_cap.default
   local max_wait = policy.max_retry_wait or D.max_retry_wait.default
-  -- base * 2^(attempt-1), without overflowing to inf for silly attempts
-  local window = base
-  for _ = 2, attempt do
-    window = window * 2
-    if window >= cap then break end
-  end
-  if window > cap then window = cap end
+  -- base * 2^(attempt-1), the exponent bounded so a silly attempt is no inf
+  local window = math.min(cap, base * 2 ^ math.min(attempt - 1, 1000))
   local r = (random or math.random)()
   if type(r) ~= "number" or r ~= r or r < 0 then r = 0 elseif r >= 1 then r = 1 end
   local wait = window * r

@@ -14,23 +14,6 @@ local M = {}
 
 local unpack = table.unpack or unpack   -- LuaJIT: the global
 
--- the distinct ids in first-seen order; raises on a non-string
-local function distinct(ids)
-  local list, seen = {}, {}
-  for i = 1, #ids do
-    local id = ids[i]
-    if type(id) ~= "string" then
-      error(("bad argument #1 to 'status_many' (ids[%d] is a %s, string expected)")
-        :format(i, type(id)), 3)
-    end
-    if not seen[id] then
-      seen[id] = true
-      list[#list + 1] = id
-    end
-  end
-  return list
-end
-
 -- run(client, keys, call, o) -> results[key]: call(c, key)'s value or error
 -- value, on at most o.concurrency workers.
 ---@param client kadoa.Client|table a client with a host face (see above)
@@ -77,7 +60,18 @@ function M.status_many(client, ids, opts)
   errors.check_arg(ids, "table", 1, "status_many", 2)
   local o, err = options.check("many", opts, "status_many")
   if not o then return nil, err end
-  local list = distinct(ids)
+  local list, seen = {}, {}   -- the distinct ids in first-seen order
+  for i = 1, #ids do
+    local id = ids[i]
+    if type(id) ~= "string" then
+      error(("bad argument #1 to 'status_many' (ids[%d] is a %s, string expected)")
+        :format(i, type(id)), 2)
+    end
+    if not seen[id] then
+      seen[id] = true
+      list[#list + 1] = id
+    end
+  end
   local copts = { timeout = o.timeout, retries = o.retries }
   local fetch = o.raw and client.status_json or client.status
   return M.run(client, list, function(c, id) return fetch(c, id, copts) end, o)
