@@ -1,17 +1,7 @@
--- kadoa.client: the client object and its settings.
---
---   local c = assert(require("kadoa.client").new({ api_key = key }))
---   c:status(id [, opts])            -- every call of kadoa.api, blocking
---   c:send("status", id [, opts])     -- the same call, non-blocking (kadoa.request)
---
--- A client owns one C transport (kadoa.core: libcurl handles, keep-alive
--- connections) and its settings: the options of kadoa.options resolved
--- against the environment and the defaults. Its public fields are what
--- the other modules use, never anything private:
---   client.base_url, client.timeout   as resolved
---   client.settings                   every client option, resolved (the
---                                     key excepted), clock/sleep/random too
---   client.transport                  the C core's client (see HACKING)
+-- kadoa.client: the client (one C transport and its settings: kadoa.options
+-- resolved against the environment and the defaults), its blocking methods
+-- made from kadoa.api, `send` (non-blocking: kadoa.request), default clients
+-- and the shortcuts. Other modules use its public fields only.
 
 local core = require("kadoa.core")
 local codec = require("kadoa.codec")
@@ -39,8 +29,8 @@ local function is_loopback(host)
   return false
 end
 
--- Check a base URL: http or https, a host, nothing after the path.
--- Returns the URL without trailing slashes, or nil and a message.
+-- the base URL without trailing slashes (http or https, a host, nothing
+-- after the path), or nil and a message
 local function check_base_url(url, allow_insecure)
   if url:find("[%c%s]") then return nil, "base_url must not contain spaces or control characters" end
   local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
@@ -61,10 +51,8 @@ local function check_base_url(url, allow_insecure)
   return (url:gsub("/+$", ""))
 end
 
--- settings(opts [, group]) -> settings | nil, usage error
--- The options checked (kadoa.options), with the defaults, the environment
--- (KADOA_API_KEY, KADOA_BASE_URL), a checked base URL and the full user
--- agent. Shared with the OpenResty client (group "resty").
+-- settings(opts [, group]): the options checked, with the defaults, the
+-- environment, the base URL and the full user agent; OpenResty's too ("resty").
 ---@param opts kadoa.ClientOptions|nil
 ---@param group? "client"|"resty" the option group (default "client")
 ---@return table|nil settings
@@ -90,11 +78,7 @@ function M.settings(opts, group)
   return s
 end
 
----------------------------------------------------------------------------
--- The client
-
--- The call methods (client:status, client:pages, ...) are made below from
--- kadoa.api; their annotations are in types/kadoa.lua.
+-- The call methods are made below from kadoa.api; their annotations are in types/kadoa.lua.
 ---@class kadoa.Client
 ---@field base_url string as resolved, without trailing slashes
 ---@field timeout number seconds a call may take (the client's setting)
@@ -104,7 +88,6 @@ local Client = {}
 Client.__index = Client
 M.Client = Client
 
--- new(opts) -> client | nil, err
 ---@param opts? kadoa.ClientOptions
 ---@return kadoa.Client|nil client
 ---@return kadoa.Error|nil err
@@ -123,11 +106,9 @@ function M.new(opts)
   return setmetatable({ transport = t, settings = s, base_url = s.base_url, timeout = s.timeout }, Client)
 end
 
--- Every call of the API as a blocking method: client:NAME(seg..., opts).
--- No options means the plain call: nothing to check, nothing allocated.
 local run, run_plain, prepare, args = engine.run, engine.run_plain, api.prepare, api.args
 
--- split(d, ...) -> a, b, opts: a call's positional arguments and its options
+-- a call's positional arguments and its options
 local function split(d, ...)
   local n = select("#", ...)
   local a, b = ...
@@ -135,13 +116,10 @@ local function split(d, ...)
   return a, b, opts
 end
 
--- A start and its wait in one call (a request with `wait`): the crawl is
--- started, then waited for with kadoa.wait's schedule. It returns what
--- wait returns: the final status (its sessionId is the crawl's) or nil and
--- an error that names the session (err.session_id), so the caller can go on.
--- A start with `callback` returns its token on the result; a host with a
--- receiver (OpenResty: client:remember) keeps it from before the start, so
--- a callback can never come for a token it does not know yet.
+-- A call with what follows it: a start with `wait` then waits (an error
+-- names the session: err.session_id); one with `callback` returns its token
+-- on the result, kept by a host with a receiver (OpenResty: client:remember)
+-- from before the start, so no callback comes for a token it does not know.
 local function run_and_wait(self, rq)
   local token, keep = rq.callback_token, self.remember
   if token and keep then
@@ -153,7 +131,7 @@ local function run_and_wait(self, rq)
     if keep then keep(self, token, started and started.sessionId or false) end
     if started then started.callback_token = token end
   end
-  -- the one place a pause or resume, in any host, leaves its mark (kadoa.marks)
+  -- the one place a pause or resume, in any host, leaves its mark
   if started and rq.call.mark ~= nil then require("kadoa.marks").note(rq.session, rq.call.mark, started) end
   if not rq.wait or not started then return started, err end
   local id = started.sessionId
@@ -171,7 +149,7 @@ local function blocking(d)
   if d.nsegs == 1 and not d.body and not d.raw then   -- the status call's shape: no varargs
     return function(self, a, opts)
       if type(a) ~= "string" then args(d, name, a) end
-      if opts == nil then return run_plain(self, d, a) end
+      if opts == nil then return run_plain(self, d, a) end   -- nothing checked or allocated
       local rq, err = prepare(d, opts, name, a)
       if not rq then return nil, err end
       return run(self, rq)
@@ -187,8 +165,6 @@ local function blocking(d)
 end
 for name, d in pairs(api.calls) do Client[name] = blocking(d) end
 
--- client:each_page(id [, opts]), client:each_session([opts]): iterators
--- over every item of those listings (kadoa.paginate).
 ---@param id string session id
 ---@param opts? kadoa.EachPageOptions page_size (default 100), call options, follow
 ---@return fun(): (kadoa.PageItem|false|nil), kadoa.Error|nil iterator # false, err once on failure
@@ -202,7 +178,6 @@ function Client:each_session(opts)
   return require("kadoa.paginate").each_session(self, opts)
 end
 
--- client:export(id, dir [, opts]): every crawled page into files (kadoa.export).
 ---@param id string session id
 ---@param dir string the folder the files go to
 ---@param opts? kadoa.ExportOptions
@@ -214,7 +189,6 @@ end
 
 local STATUS = api.calls.status
 
--- client:status_json(id [, opts]) -> the body exactly as the API sent it | nil, err
 ---@param id string session id
 ---@param opts? kadoa.CallOptions
 ---@return string|nil json the body exactly as the API sent it
@@ -228,11 +202,8 @@ function Client:status_json(id, opts)
   return run(self, rq)
 end
 
--- client:send(name, seg..., opts) -> request | nil, err: any call of the
--- API, non-blocking (see kadoa.request). A start with `wait` is a task
--- (kadoa.task: the same face) that starts the crawl, then waits for it;
--- so is one with `callback` (its token goes on the result), and a pause or
--- resume (it leaves its mark once the API said yes).
+-- send: any call, non-blocking; one with more than its exchange to do (a
+-- start's wait or callback, a pause's mark) is a kadoa.task, the same face.
 ---@param name string a call of kadoa.api ("status", "pages", ...)
 ---@param ... any the call's arguments, then its options, as for the blocking method
 ---@return kadoa.Request|kadoa.Task|nil req
@@ -252,7 +223,6 @@ function Client:send(name, ...)
   return self:driver():start(rq)
 end
 
--- client:start(id [, opts]) -> request: the status call, non-blocking
 ---@param id string session id
 ---@param opts? kadoa.CallOptions
 ---@return kadoa.Request|nil req
@@ -262,15 +232,10 @@ function Client:start(id, opts)
   return self:send("status", id, opts)
 end
 
--- client:driver() -> the client's driver of non-blocking requests
 ---@return kadoa.Driver
 function Client:driver()
-  local d = self._driver
-  if not d then
-    d = require("kadoa.request").driver(self)
-    self._driver = d
-  end
-  return d
+  self._driver = self._driver or require("kadoa.request").driver(self)
+  return self._driver
 end
 
 ---@param s string
@@ -280,14 +245,7 @@ function Client:redact(s)
 end
 
 function Client:close()
-  -- through the driver when there is one: an event loop may be watching
-  -- the sockets the core is about to close
-  local d = self._driver
-  if d then
-    d:close()
-  else
-    self.transport:close()
-  end
+  (self._driver or self.transport):close()   -- a loop may watch the sockets
 end
 
 ---@return boolean
@@ -297,7 +255,6 @@ end
 
 Client.__close = Client.close
 
--- Watching and many at once live in their own modules, loaded on first use.
 ---@param id string session id
 ---@param opts? kadoa.WaitOptions
 ---@return kadoa.StatusResult|nil res the final status
@@ -314,9 +271,6 @@ function Client:status_many(ids, opts)
   return require("kadoa.many").status_many(self, ids, opts)
 end
 
--- client:many(name, calls [, opts]) -> { [i] = result or error value } |
--- nil, err: calls[i] is an array of the call's arguments (its options
--- last, as for the blocking method); opts: concurrency, on_result(i, res, err).
 ---@param name string a call of kadoa.api
 ---@param calls any[][] each call's arguments
 ---@param opts? kadoa.ManyOptions concurrency and on_result
@@ -330,10 +284,8 @@ function Client:__tostring()
   return "kadoa.client (" .. self.base_url .. ")" .. (self:closed() and " closed" or "")
 end
 
----------------------------------------------------------------------------
--- Default clients: one per set of options and environment, reused between
--- calls, at most a few kept (options made on the fly must not grow this
--- forever). `make` makes a client; the cache is the caller's table.
+-- Default clients: one per set of options and environment, at most a few
+-- kept (options made on the fly must not grow this forever).
 
 local function options_key(opts)
   local parts = { os.getenv("KADOA_API_KEY") or "", os.getenv("KADOA_BASE_URL") or "" }
@@ -350,10 +302,8 @@ local MAX_DEFAULTS = 16
 
 local unpack = table.unpack or unpack   -- LuaJIT: the global
 
--- split_options(opts) -> client options | nil, the rest | nil: the names
--- only a client takes (api_key, base_url, ...) apart from a call's own
--- (timeout, retries and raw stay the call's). How a shortcut's options
--- pick its default client (kadoa.NAME, kadoa.nvim's calls).
+-- split_options(opts): the options only a client takes apart from a call's
+-- own; how a shortcut's options pick its default client.
 ---@param opts any a call's options, client options among them
 ---@return table|nil client options
 ---@return any rest the call's options (opts itself when nothing was taken)
@@ -374,10 +324,8 @@ function M.split_options(opts)
   return picked, rest
 end
 
--- shortcut(d, pick) -> the function kadoa.NAME (and kadoa.resty.NAME):
--- the call on the client pick(client options) gives, the client options
--- taken out of the call's own (split_options); a wrong argument raises at
--- its caller.
+-- shortcut(d, pick) -> kadoa.NAME (and kadoa.resty.NAME): the call on the
+-- client pick(client options) gives; a wrong argument raises at its caller.
 ---@param d table a compiled declaration of kadoa.api
 ---@param pick fun(opts: table|nil): kadoa.Client|nil, kadoa.Error|nil
 ---@return function
@@ -400,9 +348,8 @@ function M.shortcut(d, pick)
   end
 end
 
--- default(cache, make, opts) -> client | nil, err
--- Without options (the common case) only the two environment variables
--- are compared; with options, a key made of their names and values.
+-- default(cache, make, opts): without options only the two environment
+-- variables are compared; with options, a key made of their names and values.
 ---@param cache table the caller's cache
 ---@param make fun(opts: table|nil): kadoa.Client|nil, kadoa.Error|nil
 ---@param opts table|nil client options

@@ -1,19 +1,13 @@
 -- kadoa.cqueues: calls that yield to a cqueues controller (the loop under
--- lua-http) instead of blocking it.
+-- lua-http) instead of blocking it: from a coroutine the controller runs,
+-- call(...) returns what the blocking call returns. One pump per client, a
+-- coroutine on the same controller, serves the client's driver: it polls the
+-- sockets libcurl wants watched and one timeout (libcurl's and the retries'),
+-- and nothing else. No retry, option or error logic lives here.
 --
---   local cq = require("cqueues").new()
---   cq:wrap(function()
---     local res, err = require("kadoa.cqueues").call(client, "status", id)
---   end)
---   assert(cq:loop())
---
--- Inside a coroutine the controller runs, call(...) returns exactly what
--- the blocking call returns; the coroutine sleeps on a condition meanwhile.
--- One pump per client, a coroutine on the same controller, serves the
--- client's driver (kadoa.request): it polls the sockets libcurl wants
--- watched and one timeout (libcurl's timer and the retries), and nothing
--- else, so the controller sleeps until something really happens. No retry,
--- option or error logic lives here: that is the driver's.
+--   cq:wrap(function() local res, err = require("kadoa.cqueues").call(client, "status", id) end)
+
+local serve = require("kadoa.request").serve
 
 local M = {}
 
@@ -24,17 +18,13 @@ Room.__index = Room
 
 local EVENTS = { "r", "w", "rw" }
 
--- A socket as cqueues' pollable object
+-- a socket as cqueues' pollable object
 local Sock = {}
 Sock.__index = Sock
 ---@return integer fd
 function Sock:pollfd() return self.fd end
 ---@return string events "r", "w" or "rw"
 function Sock:events() return EVENTS[self.want] end
-
-local function cq()
-  return require("cqueues")
-end
 
 -- the driver's loop face (kadoa.request: Driver:attach)
 ---@param fd integer
@@ -44,9 +34,7 @@ function Room:watch(fd, want)
   if want == 0 then
     if s then
       self.socks[fd] = nil
-      -- cqueues keeps a descriptor in its own set until told: the core
-      -- closes the socket right after this returns
-      cq().cancel(fd)
+      require("cqueues").cancel(fd)   -- out of cqueues' own set: the core closes it right after
     end
   elseif s then
     s.want = want
@@ -58,35 +46,19 @@ end
 
 ---@param ms integer -1: none
 function Room:timer(ms)
-  self.due = ms >= 0 and cq().monotime() + ms / 1000 or nil
+  self.due = ms >= 0 and require("cqueues").monotime() + ms / 1000 or nil
   if not self.busy then self.changed:signal() end
-end
-
-local function serve(self, f, ...)
-  self.wakes = self.wakes + 1
-  self.busy = true
-  local ok, e = pcall(f, self.driver, ...)
-  self.busy = false
-  if not ok then error(e, 0) end
 end
 
 -- The pump: while the driver has a socket to watch or a time to wake,
 -- wait for one of them (or for a change of the set) and tell the driver.
 local function pump(self)
-  local cqueues = cq()
+  local cqueues = require("cqueues")
   while next(self.socks) or self.due do
-    local list, n = {}, 0
-    for _, s in pairs(self.socks) do
-      n = n + 1
-      list[n] = s
-    end
-    n = n + 1
-    list[n] = self.changed
-    if self.due then
-      n = n + 1
-      list[n] = math.max(0, self.due - cqueues.monotime())
-    end
-    local ready = { cqueues.poll(unpack(list, 1, n)) }
+    local list = { self.changed }
+    for _, s in pairs(self.socks) do list[#list + 1] = s end
+    if self.due then list[#list + 1] = math.max(0, self.due - cqueues.monotime()) end
+    local ready = { cqueues.poll(unpack(list)) }
     for _, s in ipairs(ready) do
       if getmetatable(s) == Sock and self.socks[s.fd] == s then
         serve(self, self.driver.ready, s.fd, s.want)
@@ -102,15 +74,14 @@ end
 ---@param client kadoa.Client
 ---@return table room with `wakes` (pump turns so far)
 function M.room(client)
-  local cqueues = cq()
-  local controller = cqueues.running()
+  local controller = require("cqueues").running()
   if not controller then
     error("kadoa.cqueues: call it from a coroutine run by a cqueues controller", 3)
   end
   local d = client:driver()
   local room = d.loop
   if not (room and getmetatable(room) == Room) then
-    room = setmetatable({ driver = d, socks = {}, wakes = 0,
+    room = setmetatable({ driver = d, socks = {}, wakes = 0, queue = {},
       changed = require("cqueues.condition").new() }, Room)
     d:attach(room)
   end
@@ -121,10 +92,8 @@ function M.room(client)
   return room
 end
 
--- run(client, fn, ...) -> what fn(c, ...) returns, c being the client as
--- kadoa.task code sees it: its exchanges and sleeps yield, and this
--- coroutine sleeps on a condition until the task moves (an exchange over,
--- a sleep's time up), so the controller runs everything else meanwhile.
+-- run(client, fn, ...) -> what fn(c, ...) returns as a kadoa.task, this
+-- coroutine sleeping on a condition until the task moves.
 ---@param client kadoa.Client
 ---@param fn fun(c: kadoa.Client, ...): any, any
 ---@param ... any fn's further arguments
@@ -143,8 +112,6 @@ function M.run(client, fn, ...)
   return t:poll()
 end
 
--- call(client, name, ...) -> what client[name](client, ...) returns, from
--- a coroutine run by a cqueues controller, which keeps running meanwhile.
 ---@param client kadoa.Client
 ---@param name string a call of kadoa.api
 ---@param ... any its arguments and options
@@ -157,8 +124,6 @@ function M.call(client, name, ...)
   return M.run(client, function(c, ...) return c[name](c, ...) end, ...)
 end
 
--- status_many(client, ids [, opts]) -> what client:status_many returns,
--- from a coroutine run by a cqueues controller.
 ---@param client kadoa.Client
 ---@param ids string[]
 ---@param opts? kadoa.ManyOptions

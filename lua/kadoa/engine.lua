@@ -1,37 +1,15 @@
--- kadoa.engine: what happens around one request of the API, once for
--- every front end.
---
--- A call gets a time budget (its `timeout`, retries included). When an
--- attempt fails, the engine decides whether another one may help and is
--- safe, and how long to wait first:
---
---  * worth it: a dropped connection, a timeout, a rate limit, an
---    overloaded gateway (429, 500, 502, 503, 504) may be gone a moment
---    later; a bad key, an unknown session, a body we cannot read or a
---    certificate we do not trust will be the same next time;
---  * safe: a call that is not idempotent (a POST: starting a crawl twice
---    starts two crawls) is repeated only when the request surely never
---    reached the server (`err.sent == false`: refused, DNS, the TLS
---    handshake), never after a timeout or a reset;
---  * when: exponential backoff with full jitter (attempt n waits a random
---    time in [0, min(cap, base * 2^(n-1)))), drawn from the client's own
---    random source seeded from the OS, so clients that fail together do
---    not come back together; a Retry-After is a floor; no wait is longer
---    than max_retry_wait (a server asking for more gets no retry: its
---    error carries retry_after) and none ends past the budget.
---
--- The Plan below is that decision as a small state machine that never
--- reads a clock or sleeps by itself; the blocking run() here, the
--- non-blocking driver (kadoa.request), status_many (kadoa.many), Neovim and
--- OpenResty all move it forward with their own notion of time. A success
--- on the first attempt costs nothing here: the plan is only made after a
--- failure.
---
--- A "client" for the engine is anything with:
---   client.transport   :fetch(route, timeout, extra, seg...) -> value | nil, report
---                      (the C core's, or OpenResty's cosocket transport)
---   client.settings    timeout, retries, retry_base, retry_cap,
---                      max_retry_wait, clock, sleep, random
+-- kadoa.engine: what happens around one request of the API, once for every
+-- front end. A call gets a time budget (its `timeout`, retries included);
+-- after a failed attempt the engine decides whether another may help (a
+-- dropped connection, a timeout, 429/500/502/503/504) and is safe (a call
+-- that is not idempotent only when it surely never left: `err.sent ==
+-- false`), and how long to wait: full jitter from the client's own random
+-- source (clients that fail together do not come back together), a
+-- Retry-After as a floor, never past max_retry_wait nor the budget.
+-- The Plan never reads a clock or sleeps by itself: run() here, the driver
+-- (kadoa.request), Neovim and OpenResty move it with their own time. A
+-- client here is anything with transport:fetch (the C core's or OpenResty's)
+-- and settings (timeout, retries, retry_*, max_retry_wait, clock, sleep, random).
 
 local errors = require("kadoa.errors")
 local options = require("kadoa.options")
@@ -40,14 +18,11 @@ local M = {}
 
 local D = options.declarations
 
--- HTTP statuses that say "not now" rather than "not like this".
+-- what says "not now" rather than "not like this"
 local RETRY_STATUS = { [429] = true, [500] = true, [502] = true, [503] = true, [504] = true }
-
--- Failures below HTTP that may pass by themselves.
 local RETRY_KIND = { network = true, timeout = true }
 
--- retryable(err [, unsafe]) -> boolean: is sending the same request again
--- worth it, and (for a call that must not run twice) safe?
+-- retryable(err [, unsafe]): is sending it again worth it, and safe?
 ---@param err kadoa.Error
 ---@param unsafe? boolean the call must not run twice
 ---@return boolean
@@ -62,16 +37,8 @@ function M.retryable(err, unsafe)
   return false
 end
 
-local function valid(x)
-  return type(x) == "number" and x == x and x >= 0 and x ~= math.huge
-end
-
--- delay(policy, attempt, err, random) -> seconds | nil
--- How long to wait after failed attempt number `attempt` (1 for the first)
--- before the next one, or nil when the wait the server asks for is longer
--- than policy.max_retry_wait (then: do not retry). policy holds
--- retry_base, retry_cap and max_retry_wait (missing ones: the defaults);
--- random() returns a number in [0, 1) (default math.random).
+-- delay(policy, attempt, err, random) -> seconds to wait after failed
+-- attempt `attempt`, or nil when the server asks for more than max_retry_wait
 ---@param policy table retry_base, retry_cap, max_retry_wait
 ---@param attempt integer 1 for the first failed attempt
 ---@param err kadoa.Error
@@ -81,21 +48,13 @@ function M.delay(policy, attempt, err, random)
   local base = policy.retry_base or D.retry_base.default
   local cap = policy.retry_cap or D.retry_cap.default
   local max_wait = policy.max_retry_wait or D.max_retry_wait.default
-
-  -- base * 2^(attempt-1), without overflowing to inf for silly attempts
-  local window = base
-  for _ = 2, attempt do
-    window = window * 2
-    if window >= cap then break end
-  end
-  if window > cap then window = cap end
-
+  -- base * 2^(attempt-1), the exponent bounded so a silly attempt is no inf
+  local window = math.min(cap, base * 2 ^ math.min(attempt - 1, 1000))
   local r = (random or math.random)()
   if type(r) ~= "number" or r ~= r or r < 0 then r = 0 elseif r >= 1 then r = 1 end
   local wait = window * r
-
-  local after = type(err) == "table" and err.retry_after or nil
-  if valid(after) then
+  local after = type(err) == "table" and err.retry_after
+  if type(after) == "number" and after >= 0 and after < math.huge then   -- not NaN either
     if after > max_wait then return nil end
     if after > wait then wait = after end
   end
@@ -103,16 +62,12 @@ function M.delay(policy, attempt, err, random)
   return wait
 end
 
----------------------------------------------------------------------------
 -- A plan: the rest of one call's life after its first failure.
-
 ---@class kadoa.engine.Plan
 local Plan = {}
 Plan.__index = Plan
 M.Plan = Plan
 
--- plan(settings, deadline, retries, unsafe) -> plan. deadline: on the
--- settings' clock, when the call's budget runs out.
 ---@param s table the client's settings
 ---@param deadline number on the settings' clock
 ---@param retries integer
@@ -123,8 +78,6 @@ function M.plan(s, deadline, retries, unsafe)
                         unsafe = unsafe, attempts = 1 }, Plan)
 end
 
--- plan:next(err, now) -> seconds to wait before the next attempt, or nil:
--- err is final (err.attempts is set).
 ---@param err kadoa.Error
 ---@param now number
 ---@return number|nil seconds nil: err is final
@@ -137,10 +90,8 @@ function Plan:next(err, now)
   return nil
 end
 
--- plan:budget(now) -> seconds the next attempt may take (and it is
--- counted), or nil when the deadline has passed.
 ---@param now number
----@return number|nil seconds nil: past the deadline
+---@return number|nil seconds the next attempt may take (it is counted); nil: past the deadline
 function Plan:budget(now)
   local left = self.deadline - now
   if left <= 0 then return nil end
@@ -148,7 +99,6 @@ function Plan:budget(now)
   return left
 end
 
--- plan:final(err) -> err, marked with the attempts made
 ---@param err kadoa.Error
 ---@return kadoa.Error err with attempts set
 function Plan:final(err)
@@ -156,11 +106,8 @@ function Plan:final(err)
   return err
 end
 
----------------------------------------------------------------------------
--- The blocking call.
-
--- After a failed first attempt: the plan's retries, blocking (sleeping
--- with the client's sleep, which a host may make yield).
+-- After a failed first attempt: the plan's retries with the client's sleep
+-- (which a host may make yield).
 local function retry(client, rq, r)
   local call, budget, retries = rq.call, rq.budget, rq.retries
   local err = errors.from_report(r)
@@ -169,8 +116,7 @@ local function retry(client, rq, r)
     err.attempts = 1
     return nil, err
   end
-  -- the first attempt ran with the whole budget and the core says how long
-  -- it took: only now is a clock read
+  -- the core says how long the first attempt took: only now is a clock read
   local clock, sleep, t = s.clock, s.sleep, client.transport
   local plan = M.plan(s, clock() - (r.elapsed or 0) + (budget or s.timeout), retries, call.unsafe)
   while true do
@@ -186,8 +132,6 @@ local function retry(client, rq, r)
   end
 end
 
--- run(client, request) -> value | nil, err: a request of kadoa.api
--- (api.prepare's table: call, segments, extra, budget, retries).
 ---@param client kadoa.Client
 ---@param rq kadoa.api.Request
 ---@return any|nil value
@@ -198,8 +142,7 @@ function M.run(client, rq)
   return retry(client, rq, r)
 end
 
--- run_plain(client, call, seg) -> value | nil, err: a call of one segment
--- without options (client:status(id)), allocating nothing until it fails.
+-- run_plain: client:status(id) without options, allocating nothing until it fails
 ---@param client kadoa.Client
 ---@param call table a compiled declaration of kadoa.api
 ---@param seg string its path segment

@@ -1,17 +1,13 @@
 -- kadoa.luv: non-blocking calls on a libuv loop (luv; Neovim's vim.loop
--- through kadoa.nvim.driver).
+-- through kadoa.nvim.driver). A room serves the client's driver with one
+-- poll handle per socket libcurl wants watched and one timer (libcurl's and
+-- the retries'), each only while needed, so an idle client holds nothing on
+-- the loop. No retry, option or error logic lives here: that is the driver's.
 --
---   local uv = require("luv")
---   local kl = require("kadoa.luv")
---   local req = kl.call(client, "status", id, function(res, err) ... end)
---   uv.run()      -- the callback runs once, on the loop; req:cancel() stops it
---
--- A room serves the client's driver (kadoa.request) with what libuv has:
--- one poll handle per socket libcurl wants watched, one timer for libcurl's
--- timer and the retries. Nothing wakes the loop but a socket or that timer.
--- Handles exist only while needed (closed when the driver lets go), so an
--- idle client holds nothing on the loop and a dropped one is collected.
--- No retry, option or error logic lives here: that is the driver's.
+--   local req = require("kadoa.luv").call(client, "status", id, function(res, err) end)
+--   require("luv").run()   -- the callback runs once, on the loop; req:cancel() stops it
+
+local serve = require("kadoa.request").serve
 
 local M = {}
 
@@ -22,30 +18,10 @@ Room.__index = Room
 
 local EVENTS = { "r", "w", "rw" }
 
--- ev: luv's event string ("r", "w", "rw", with "d" for a disconnect) as
--- the driver's bits
+-- luv's event string ("r", "w", "rw", "d" for a disconnect) as the driver's bits
 local function bits(err, ev)
   if err then return 4 end
-  local b = 0
-  if ev:find("r", 1, true) or ev:find("d", 1, true) then b = 1 end
-  if ev:find("w", 1, true) then b = b + 2 end
-  return b
-end
-
--- A driver call from a libuv callback: counts the wake-up; the callbacks
--- of requests settled meanwhile run right after, still in this callback,
--- once the driver is done with its own work.
-local function serve(self, f, ...)
-  self.wakes = self.wakes + 1
-  self.busy = true
-  local ok, e = pcall(f, self.driver, ...)
-  self.busy = false
-  local q = self.queue
-  if #q > 0 then
-    self.queue = {}
-    for i = 1, #q do q[i]() end
-  end
-  if not ok then error(e, 0) end
+  return (ev:find("[rd]") and 1 or 0) + (ev:find("w", 1, true) and 2 or 0)
 end
 
 -- the driver's loop face (kadoa.request: Driver:attach)
@@ -55,8 +31,7 @@ function Room:watch(fd, want)
   local p = self.polls[fd]
   if want == 0 then
     if p then
-      -- stop is synchronous: the fd leaves libuv's set before the core
-      -- closes it (release); the close of the handle may come later
+      -- stop is synchronous: the fd leaves libuv's set before the core closes it
       self.polls[fd] = nil
       p:stop()
       p:close()
@@ -69,9 +44,8 @@ function Room:watch(fd, want)
   end
   local function on_ready(err, ev)
     serve(self, self.driver.ready, fd, bits(err, ev))
-    -- libuv reports a socket error (a refused connect) as EBADF and stops
-    -- the handle (luv also prints it); libcurl decides whether it still
-    -- wants the socket, so a handle it still wants watches on
+    -- libuv stops the handle on a socket error (a refused connect); libcurl
+    -- decides whether it still wants the socket
     if err and self.polls[fd] == p then p:start(EVENTS[want], on_ready) end
   end
   p:start(EVENTS[want], on_ready)
@@ -127,13 +101,13 @@ function M.room(client, uv)
   return room
 end
 
--- follow(room, t, cb [, post]): a kadoa.task moved on from the loop until
--- it is over, then cb(res, err) once. Its exchanges wake it through the
--- driver (task:landed), its sleeps through a timer of its own; post runs
--- task code (default: room:post, so never inside the driver's work;
--- Neovim passes its main loop).
+-- follow(room, t, cb [, post]): a kadoa.task (or request) moved on from the
+-- loop until it is over, then cb(res, err) once. Its exchanges wake it
+-- through the driver, its sleeps through a timer of its own; post runs its
+-- code (default: room:post, never inside the driver's work; Neovim passes
+-- its main loop). It is held until then: a callback is a promise to answer.
 ---@param room table from M.room
----@param t kadoa.Task
+---@param t kadoa.Task|kadoa.Request
 ---@param cb fun(res: any, err: any)
 ---@param post? fun(f: function)
 function M.follow(room, t, cb, post)
@@ -159,9 +133,14 @@ function M.follow(room, t, cb, post)
   if t.result then t.on_done(t.result[1], t.result[2]) else move() end
 end
 
--- run(client, fn, cb [, uv]) -> task: fn(c) as a kadoa.task (c: the
--- client as task code sees it, its calls and sleeps yielding to the loop),
--- cb(res, err) once with what fn returned; task:cancel() stops it.
+-- track(room, req, cb): cb(res, err) once req (client:send's) settles, on the loop.
+---@param room table from M.room
+---@param req kadoa.Request|kadoa.Task
+---@param cb fun(res: any, err: kadoa.Error|nil)
+function M.track(room, req, cb) M.follow(room, req, cb) end
+
+-- run(client, fn, cb [, uv]) -> task: fn(c) as a kadoa.task, cb(res, err)
+-- once with what it returned; task:cancel() stops it.
 ---@param client kadoa.Client
 ---@param fn fun(c: kadoa.Client): any, any
 ---@param cb fun(res: any, err: any)
@@ -174,10 +153,9 @@ function M.run(client, fn, cb, uv)
   return t
 end
 
--- call(client, name, ..., callback) -> request: client[name](client, ...)
--- on the loop, as a task; callback(res, err) is called exactly once, on
--- the loop: with what the blocking call would return, or "request was
--- cancelled" after req:cancel(). Retries wait on a timer of the loop.
+-- call(client, name, ..., callback) -> task: client[name](client, ...) on
+-- the loop; callback(res, err) exactly once, on the loop, with what the
+-- blocking call would return, or "request was cancelled" after cancel().
 ---@param client kadoa.Client
 ---@param name string a call of kadoa.api
 ---@param ... any its arguments and options, then the callback
@@ -195,28 +173,9 @@ function M.call(client, name, ...)
   return M.run(client, function(c) return c[name](c, unpack(args, 1, n - 1)) end, cb)
 end
 
--- track(room, req, cb): cb(res, err) once req (a kadoa.request, or a task
--- as client:send gives for a start with wait) settles, on the loop.
----@param room table from M.room
----@param req kadoa.Request|kadoa.Task
----@param cb fun(res: any, err: kadoa.Error|nil)
-function M.track(room, req, cb)
-  if getmetatable(req) == require("kadoa.task").Task then
-    M.follow(room, req, cb)
-    return
-  end
-  -- held until it settles: a callback is a promise to answer (the
-  -- driver's own table is weak, so a request nobody waits for is dropped)
-  room.live[req] = true
-  req.on_done = function(res, err)
-    room.live[req] = nil
-    room:post(function() cb(res, err) end)
-  end
-end
-
--- status_many(client, ids, opts, callback): client:status_many(ids, opts)
--- on the loop; callback(results | nil, err) once, on the loop. An error
--- raised by opts.on_result comes to callback as the task's error.
+-- status_many(client, ids, opts, callback): client:status_many on the loop;
+-- callback(results | nil, err) once, on the loop (an error raised by
+-- opts.on_result comes as the task's error).
 ---@param client kadoa.Client
 ---@param ids string[]
 ---@param opts kadoa.ManyOptions|nil

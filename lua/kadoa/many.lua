@@ -1,27 +1,10 @@
--- kadoa.many: many calls at once, for every host, written once.
---
---   local results = client:status_many(ids [, opts])   -- or kadoa.status_many
---   local pages = client:many("page", { { id, p1 }, { id, p2, { format = "html" } } })
---
--- status_many: ids is an array of session ids (a non-string element raises
--- before anything starts; duplicates are fetched once). opts: concurrency
--- (default 16), timeout and retries (each id's, as for status), raw (each
--- success as the body the API sent, as status_json gives), on_result(id,
--- res, err) as each lands. The result is keyed by id; each value is exactly
--- what client:status(id) gives: the result table, or its error value
--- (kadoa.errors.is(v); results never carry a metatable). Bad opts: nil and
--- a usage error, nothing fetched. many(name, calls, opts) is the same for
--- any call: calls[i] one call's arguments (its options last), results[i].
--- An error raised by on_result stops the rest and is raised again. An id
--- waiting for its retry keeps its worker (its slot).
---
--- Over the host's face (client.host; the libcurl client's is kadoa.task):
---   host.spawn(client, fn) -> worker   fn(c) calls c's methods blocking-style
---   host.join(workers, stop) -> true | false, why   until all are over or stop()
---   host.kill(worker)                  its request abandoned
--- Workers are coroutines over the client's multi handle (kadoa.task: one
--- keep-alive pool, HTTP/2 streams on one connection; inside a task, as in
--- Neovim, join yields), or ngx.thread's in OpenResty.
+-- kadoa.many: many calls at once, for every host, written once: client:status_many
+-- (ids deduplicated, results keyed by id, each exactly what client:status gives)
+-- and client:many(name, calls) (results[i]). An error raised by on_result
+-- stops the rest and is raised again; an id waiting for its retry keeps its
+-- worker. The workers run over the host's face (client.host: spawn(client,
+-- fn), join(workers, stop), kill(worker)): kadoa.task's coroutines over the
+-- client's multi handle (one keep-alive pool), or ngx.thread's in OpenResty.
 
 local api = require("kadoa.api")
 local errors = require("kadoa.errors")
@@ -31,27 +14,8 @@ local M = {}
 
 local unpack = table.unpack or unpack   -- LuaJIT: the global
 
--- The distinct ids in first-seen order; raises on a non-string.
-local function distinct(ids)
-  local list, seen = {}, {}
-  for i = 1, #ids do
-    local id = ids[i]
-    if type(id) ~= "string" then
-      error(("bad argument #1 to 'status_many' (ids[%d] is a %s, string expected)")
-        :format(i, type(id)), 3)
-    end
-    if not seen[id] then
-      seen[id] = true
-      list[#list + 1] = id
-    end
-  end
-  return list
-end
-
--- run(client, keys, call, o) -> results: call(c, key) -> res | nil, err
--- for each key, on at most o.concurrency workers; results[key] = value or
--- error value. An error raised by o.on_result (or by a worker) stops the
--- rest and is raised again from here.
+-- run(client, keys, call, o) -> results[key]: call(c, key)'s value or error
+-- value, on at most o.concurrency workers.
 ---@param client kadoa.Client|table a client with a host face (see above)
 ---@param keys any[] what each call is for, in order
 ---@param call fun(c: kadoa.Client, key: any): any, kadoa.Error|nil
@@ -96,13 +60,23 @@ function M.status_many(client, ids, opts)
   errors.check_arg(ids, "table", 1, "status_many", 2)
   local o, err = options.check("many", opts, "status_many")
   if not o then return nil, err end
-  local list = distinct(ids)
+  local list, seen = {}, {}   -- the distinct ids in first-seen order
+  for i = 1, #ids do
+    local id = ids[i]
+    if type(id) ~= "string" then
+      error(("bad argument #1 to 'status_many' (ids[%d] is a %s, string expected)")
+        :format(i, type(id)), 2)
+    end
+    if not seen[id] then
+      seen[id] = true
+      list[#list + 1] = id
+    end
+  end
   local copts = { timeout = o.timeout, retries = o.retries }
   local fetch = o.raw and client.status_json or client.status
   return M.run(client, list, function(c, id) return fetch(c, id, copts) end, o)
 end
 
--- many(client, name, calls [, opts]): client:many (see the top).
 ---@param client kadoa.Client
 ---@param name string a call of kadoa.api
 ---@param calls any[][] each call's arguments

@@ -1,36 +1,15 @@
--- kadoa.request: calls that progress without blocking.
---
---   local req = assert(client:send("status", id))   -- or client:start(id)
---   ...                                             -- whoever owns the loop:
---   local res, err = req:poll()                     -- nothing while in flight
---
--- Each client has one driver (client:driver()) that owns its requests in
--- flight. A failed attempt goes through the engine's plan (kadoa.engine):
--- the same retries, budget and errors as the blocking call, except that a
--- retry's wait is not a sleep, the request just stays pending until it is
--- due.
---
--- An event loop serves the driver (driver:attach(loop)): the driver tells
--- it which sockets to watch (loop:watch(fd, want), want 1 read, 2 write,
--- 3 both, 0 stop) and when to wake it (loop:timer(ms), -1 none: libcurl's
--- own timer or a retry falling due, one timer for both); the loop tells the
--- driver when a socket is ready (driver:ready(fd, ev)) or the timer fired
--- (driver:fire()). Nothing runs between events: no polling.
---
--- Scripts outside any event loop use driver:step() (never blocks) and
--- driver:wait(ms), or req:await(): the core waits with poll(2) on the same
--- sockets.
---
--- A request may belong to a group ({ running = 0, limit = n }): then a due
--- retry starts only while fewer than `limit` of the group's transfers run
--- (status_many's concurrency).
+-- kadoa.request: calls that progress without blocking. Each client has one
+-- driver (client:driver()) owning its requests in flight; a failed attempt
+-- goes through kadoa.engine's plan, a retry's wait being a time at which
+-- the request starts again, not a sleep. An event loop serves the driver
+-- (attach, ready, fire: README "Bring your own event loop"); scripts use
+-- step(), wait(ms) or req:await(), poll(2) on the same sockets.
 
 local engine = require("kadoa.engine")
 local errors = require("kadoa.errors")
 
 local M = {}
 
--- A client's driver of non-blocking requests (client:driver()).
 ---@class kadoa.Driver
 ---@field client kadoa.Client
 ---@field loop? table the event loop serving it (attach), if any
@@ -38,14 +17,13 @@ local Driver = {}
 Driver.__index = Driver
 M.Driver = Driver
 
--- One non-blocking call (client:send, client:start, kadoa.nvim.call).
+-- One non-blocking call (client:send, client:start).
 ---@class kadoa.Request
 ---@field driver kadoa.Driver
 local Request = {}
 Request.__index = Request
 M.Request = Request
 
--- driver(client) -> a new driver (kadoa.client keeps one per client)
 ---@param client kadoa.Client
 ---@return kadoa.Driver
 function M.driver(client)
@@ -53,13 +31,12 @@ function M.driver(client)
     client = client,
     t = client.transport,
     s = client.settings,
-    -- C request -> Request while its transfer runs; weak, so a request its
-    -- owner drops is collected and its C request cancels the transfer
+    -- C request -> its Request, or the owner of a bare exchange (kadoa.task);
+    -- weak, so a request its owner drops is collected and its transfer cancelled
     by_handle = setmetatable({}, { __mode = "v" }),
+    bare = setmetatable({}, { __mode = "v" }),
     waiting = {},     -- Requests waiting for a retry
     watching = {},    -- fd -> want, as the loop was told
-    -- C request -> owner of a bare exchange (kadoa.task's); weak as above
-    bare = setmetatable({}, { __mode = "v" }),
   }, Driver)
 end
 
@@ -69,8 +46,6 @@ local function launch(self, req, budget)
   if not h then return false, r end
   req.handle = h
   self.by_handle[h] = req
-  local g = req.group
-  if g then g.running = g.running + 1 end
   return true
 end
 
@@ -80,50 +55,35 @@ local function settle(req, res, err)
   if req.on_done then req.on_done(res, err) end
 end
 
--- ms until the first retry falls due; -1 for none
-local function retry_ms(self)
-  local w = self.waiting
-  if #w == 0 then return -1 end
-  local soonest = math.huge
-  for i = 1, #w do
-    if w[i].retry_at < soonest then soonest = w[i].retry_at end
-  end
-  return math.max(0, math.ceil((soonest - self.s.clock()) * 1000))
+local function until_ms(self, at)
+  return math.max(0, math.ceil((at - self.s.clock()) * 1000))
 end
 
--- Tell the loop what changed: sockets to watch or forget (a forgotten one
--- is closed by the core only once the loop let go of it: release), and
--- when to wake. Calls nothing but the loop's own two functions, so no
--- request's callback can run in the middle of it.
+-- Tell the loop what changed. Calls nothing but the loop's own two
+-- functions, so no request's callback can run in the middle of it.
 local function sync(self)
   local loop = self.loop
   if not loop then return end
-  local t = self.t
-  local ch, ms = t:changes()
+  local ch = self.t:changes()
   local forgot = false
-  local watching = self.watching
   for i = 1, #ch, 2 do
     local fd, want = ch[i], ch[i + 1]
     loop:watch(fd, want)
     if want == 0 then forgot = true end
-    watching[fd] = want > 0 and want or nil
+    self.watching[fd] = want > 0 and want or nil
   end
-  if forgot then t:release() end
-  local r = retry_ms(self)
-  if r >= 0 and (ms < 0 or r < ms) then ms = r end
-  loop:timer(ms)
+  if forgot then self.t:release() end   -- the loop let go: the core may close them
+  loop:timer(self:timeout())
 end
 
--- start(request [, group]) -> request object | nil, err
 ---@param rq kadoa.api.Request a request of kadoa.api (api.prepare's)
----@param group? { running: integer, limit: integer } a concurrency group
 ---@return kadoa.Request|nil
 ---@return kadoa.Error|nil err
-function Driver:start(rq, group)
-  local now, budget = self.s.clock(), rq.budget
+function Driver:start(rq)
+  local budget = rq.budget
   local req = setmetatable({
-    driver = self, rq = rq, call = rq.call, group = group,
-    deadline = now + (budget or self.s.timeout), retries = rq.retries,
+    driver = self, rq = rq, call = rq.call,
+    deadline = self.s.clock() + (budget or self.s.timeout), retries = rq.retries,
   }, Request)
   local ok, r = launch(self, req, budget)
   if not ok then
@@ -135,11 +95,8 @@ function Driver:start(rq, group)
   return req
 end
 
--- exchange(owner, route, timeout, extra, seg...) -> C request | nil,
--- record: one attempt and nothing more (no plan, no retry: a kadoa.task's
--- engine does that), its sockets told to the loop like a request's.
--- owner:landed() is called once it is over, so a loop knows to move the
--- task that waits for it on.
+-- exchange(owner, route, timeout, extra, seg...): one attempt, no plan (a
+-- kadoa.task's engine does that); owner:landed() once it is over.
 ---@param owner { landed: fun(self) }
 ---@param route kadoa.core.Route
 ---@param timeout number|nil
@@ -155,8 +112,7 @@ function Driver:exchange(owner, route, timeout, extra, ...)
   return h
 end
 
--- drop(h): a bare exchange stopped and freed (its sockets let go by the
--- loop first); idempotent.
+-- drop(h): a bare exchange stopped and freed; idempotent.
 ---@param h kadoa.core.Handle
 function Driver:drop(h)
   self.bare[h] = nil
@@ -166,8 +122,6 @@ end
 
 -- A finished attempt of req: its result, or a retry planned for later.
 local function land(self, req, res, r)
-  local g = req.group
-  if g then g.running = g.running - 1 end
   if res ~= nil then return settle(req, res, nil) end
   local err = errors.from_report(r)
   local now = self.s.clock()
@@ -178,7 +132,6 @@ local function land(self, req, res, r)
   self.waiting[#self.waiting + 1] = req
 end
 
--- Start the retries that are due (and have room in their group).
 local function start_due(self)
   local w = self.waiting
   if #w == 0 then return end
@@ -186,18 +139,15 @@ local function start_due(self)
   local i = 1
   while i <= #w do
     local req = w[i]
-    local g = req.group
-    if req.retry_at <= now and (not g or g.running < g.limit) then
+    if req.retry_at <= now then
       table.remove(w, i)
       local budget = req.plan:budget(now)
       local ok, r = false, nil
       if budget then ok, r = launch(self, req, budget) end
       if ok then
         req.retry_at = nil
-      elseif r then
-        settle(req, nil, req.plan:final(errors.from_report(r)))   -- closed meanwhile
-      else
-        settle(req, nil, req.plan:final(req.last_err))
+      else   -- past its deadline, or the client closed meanwhile
+        settle(req, nil, req.plan:final(r and errors.from_report(r) or req.last_err))
       end
     else
       i = i + 1
@@ -220,8 +170,7 @@ local function after(self, done)
       if owner then owner:landed() end
     end
   end
-  -- a client closed under us ended its transfers without a word: each
-  -- request answers "client is closed", a retry included
+  -- a client closed under us ended its transfers without a word
   if self.t:closed() then
     for h, req in pairs(self.by_handle) do
       self.by_handle[h] = nil
@@ -240,8 +189,7 @@ local function after(self, done)
   return n
 end
 
--- driver:step() -> how many requests are still pending (running or
--- waiting for a retry). Never blocks.
+-- step() never blocks.
 ---@return integer pending requests still running or waiting for a retry
 function Driver:step()
   start_due(self)
@@ -249,15 +197,10 @@ function Driver:step()
   return after(self, done)
 end
 
--- driver:attach(loop): let an event loop drive the requests. `loop` has
--- watch(self, fd, want) (want 1 read, 2 write, 3 both, 0 stop watching:
--- stop before returning, the core closes the socket right after) and
--- timer(self, ms) (wake the driver with fire() after ms; -1: no wake-up
--- wanted). One loop per driver; nil detaches (only while nothing is
--- watched).
+-- attach(loop): one loop per driver (changes are told once: a new loop
+-- could not learn what the old one watches); nil detaches.
 ---@param loop? { watch: fun(self, fd: integer, want: integer), timer: fun(self, ms: integer) }
 function Driver:attach(loop)
-  -- changes are told once: a new loop could not learn what the old one watches
   local busy = next(self.by_handle) or next(self.bare) or next(self.watching)
   if self.loop and loop and self.loop ~= loop and busy then
     error("kadoa: this client's requests are already driven by another loop", 2)
@@ -266,9 +209,8 @@ function Driver:attach(loop)
   sync(self)
 end
 
--- driver:close(): close the client. Its loop stops watching every socket
--- first (the core then closes them at once), and every request in flight
--- settles as "client is closed" now, not at some later event.
+-- close(): the loop stops watching every socket first, and every request
+-- in flight settles as "client is closed" now, not at some later event.
 function Driver:close()
   local loop = self.loop
   if loop then
@@ -279,17 +221,14 @@ function Driver:close()
   after(self, {})
 end
 
--- driver:ready(fd, ev) -> pending: the loop saw fd ready (ev: 1 read,
--- 2 write, 4 error, any sum).
 ---@param fd integer
----@param ev integer
+---@param ev integer 1 read, 2 write, 4 error, any sum
 ---@return integer pending requests still running or waiting for a retry
 function Driver:ready(fd, ev)
   self.t:action(fd, ev)
   return after(self, self.t:finished())
 end
 
--- driver:fire() -> pending: the loop's timer fired.
 ---@return integer pending requests still running or waiting for a retry
 function Driver:fire()
   start_due(self)
@@ -297,17 +236,18 @@ function Driver:fire()
   return after(self, self.t:finished())
 end
 
--- driver:timeout() -> ms until the next step is needed for a timer's sake
--- (libcurl's own, or a retry falling due); -1 for none.
----@return integer ms until the driver next needs a step; -1 for none
+---@return integer ms until the driver next needs a step (libcurl's timer, a retry); -1 for none
 function Driver:timeout()
-  local ms, due = self.t:timeout(), retry_ms(self)
-  if due >= 0 and (ms < 0 or due < ms) then ms = due end
+  local ms, soonest = self.t:timeout(), math.huge
+  for _, req in ipairs(self.waiting) do soonest = math.min(soonest, req.retry_at) end
+  if soonest < math.huge then
+    local due = until_ms(self, soonest)
+    if ms < 0 or due < ms then ms = due end
+  end
   return ms
 end
 
--- driver:wait(ms): block until a socket is ready, a timer is due or ms
--- pass. For loops that may block (scripts, status_many).
+-- wait(ms): block until a socket is ready, a timer is due or ms pass.
 ---@param ms number
 function Driver:wait(ms)
   local t = self:timeout()
@@ -319,38 +259,84 @@ function Driver:wait(ms)
   end
 end
 
----------------------------------------------------------------------------
--- A request
+-- drive(list, stop, seconds) -> true once every request or task of list is
+-- over or stop() says so; false when seconds passed first. Blocks.
+---@param list (kadoa.Request|kadoa.Task)[]
+---@param stop? fun(): boolean
+---@param seconds? number
+---@return boolean
+function Driver:drive(list, stop, seconds)
+  local clock = self.s.clock
+  local deadline = seconds and clock() + seconds
+  while true do
+    self:step()
+    local ms, over = 1000, true
+    for _, w in ipairs(list) do
+      if not w:done() then
+        over = false
+        local tm = w:timeout()
+        if tm >= 0 and tm < ms then ms = tm end
+      end
+    end
+    if over or (stop and stop()) then return true end
+    if deadline then
+      local left = deadline - clock()
+      if left <= 0 then return false end
+      ms = math.min(ms, math.ceil(left * 1000))
+    end
+    self:wait(ms)
+  end
+end
 
--- req:poll() -> (nothing) while in flight; res | nil, err once done. The
--- result is kept: polling again gives the same answer.
+-- serve(room, f, ...): f(room.driver, ...) from a loop's callback (kadoa.luv,
+-- kadoa.cqueues), counted in room.wakes; what the room queued meanwhile
+-- (room.queue: callbacks of requests settled) runs right after.
+---@param room { driver: kadoa.Driver, wakes: integer, busy: boolean?, queue: function[] }
+---@param f function a method of the driver
+---@param ... any its arguments
+function M.serve(room, f, ...)
+  room.wakes = room.wakes + 1
+  room.busy = true
+  local ok, e = pcall(f, room.driver, ...)
+  room.busy = false
+  local q = room.queue
+  if #q > 0 then
+    room.queue = {}
+    for i = 1, #q do q[i]() end
+  end
+  if not ok then error(e, 0) end
+end
+
+-- The face of a request, which a kadoa.task shares (poll and await).
+
+-- req:poll() -> nothing while in flight; res | nil, err once done, kept.
 ---@return any res nothing while in flight; the result once done
 ---@return kadoa.Error|nil err
 function Request:poll()
-  if not self.result then self.driver:step() end
+  if not self.result then
+    self.driver:step()
+    self:done()
+  end
   local r = self.result
   if r then return r[1], r[2] end
 end
 
--- req:done() -> true once a result is there (or it was cancelled). It does
--- not drive: poll and the driver's step do.
+-- req:done() does not drive (poll and the driver's step do), but notices a
+-- closed client.
 ---@return boolean
 function Request:done()
   if not self.result and self.driver.t:closed() then self.driver:step() end
   return self.result ~= nil
 end
 
--- req:cancel(): stop the transfer and free it (its socket too, once the
--- loop let go of it); idempotent. A request that had not finished then
--- polls as the usage error "request was cancelled", which on_done gets
--- too; one that had keeps its result.
+-- req:cancel(): the transfer stopped and freed; idempotent. One that had not
+-- finished then polls as "request was cancelled" (on_done gets it too).
 function Request:cancel()
   if self.result then return end
   local d = self.driver
   if self.handle then
     d.by_handle[self.handle] = nil
     self.handle:cancel()
-    if self.group then self.group.running = self.group.running - 1 end
   end
   for i, w in ipairs(d.waiting) do
     if w == self then table.remove(d.waiting, i) break end
@@ -359,38 +345,25 @@ function Request:cancel()
   settle(self, nil, errors.new("usage", "request was cancelled"))
 end
 
--- req:timeout() -> ms until the request next needs driving for a timer's
--- sake; -1 for none.
----@return integer ms -1 for none
+---@return integer ms until it next needs driving for a timer's sake; -1 for none
 function Request:timeout()
   if self.result then return -1 end
-  if self.retry_at then
-    return math.max(0, math.ceil((self.retry_at - self.driver.s.clock()) * 1000))
-  end
+  if self.retry_at then return until_ms(self.driver, self.retry_at) end
   return self.driver.t:timeout()
 end
 
+-- A request never sleeps: its retries fall due on the driver's timer.
+---@return integer ms -1
+function Request.sleep_ms() return -1 end
+
 -- req:await([seconds]) -> res | nil, err: block until done, at most
--- `seconds` (then nothing is returned and the request keeps going).
--- For scripts outside any event loop; never call it from one.
+-- `seconds` (then nothing, and it keeps going). Never from an event loop.
 ---@param seconds? number at most this long (none: until done)
 ---@return any res nothing when the time ran out first
 ---@return kadoa.Error|nil err
 function Request:await(seconds)
-  local clock = self.driver.s.clock
-  local deadline = seconds and clock() + seconds
-  while true do
-    local r1, r2 = self:poll()
-    if self.result then return r1, r2 end
-    local ms = self:timeout()
-    if ms < 0 or ms > 1000 then ms = 1000 end
-    if deadline then
-      local left = deadline - clock()
-      if left <= 0 then return end
-      ms = math.min(ms, math.ceil(left * 1000))
-    end
-    self.driver:wait(ms)
-  end
+  if not self.result and not self.driver:drive({ self }, nil, seconds) then return end
+  return self:poll()
 end
 
 function Request:__tostring()

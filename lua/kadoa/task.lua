@@ -1,20 +1,12 @@
--- kadoa.task: blocking-style code run side by side, in coroutines over a
--- client's multi handle, without blocking.
---
---   local t = task.start(client, fn, ...)   -- fn(c, ...) in a coroutine
---   t:poll()  t:done()  t:timeout()  t:cancel()  t:await([s])   -- a request's face
---
--- fn's c is a PROXY of the client: the same methods, but its transport
--- starts each exchange on the multi handle and yields until it is done, and
--- its sleep yields until the time is up. So the engine's retries, kadoa.wait,
--- a start with its wait and kadoa.many's workers run unchanged (as on
--- OpenResty's cosockets), moved on by whoever owns the loop: client:send,
--- kadoa.many, kadoa.nvim.async. A task waits for one thing at a time (an
--- exchange, a time, other tasks); ready() says it may move without running
--- its code. What its code raises ends it with a usage error, and is kept
--- in task.crash for join.
+-- kadoa.task: blocking-style code in coroutines over a client's multi handle.
+-- fn's client is a proxy whose exchanges and sleeps yield, so the engine's
+-- retries, kadoa.wait, a start with its wait and kadoa.many's workers run
+-- unchanged, moved on by whoever owns the loop (client:send, kadoa.many,
+-- kadoa.luv, kadoa.cqueues). A task has a request's face; what its code
+-- raises ends it with a usage error and is kept in task.crash for join.
 
 local errors = require("kadoa.errors")
+local Request = require("kadoa.request").Request
 
 local M = {}
 
@@ -34,9 +26,7 @@ local YIELD = coroutine.yield
 -- join inside a task blocks instead
 local yieldable = coroutine.isyieldable or function() return false end
 local unpack = table.unpack or unpack   -- LuaJIT: the global
-
----------------------------------------------------------------------------
--- The proxy client
+local CANCELLED = "request was cancelled"
 
 -- proxy(client) -> the client as task code sees it (proxy.real: the client)
 ---@param client kadoa.Client a client, or a proxy of one
@@ -50,42 +40,35 @@ function M.proxy(client)
   end
   local settings = setmetatable({ sleep = function(s) YIELD("sleep", s) end },
     { __index = client.settings })
-  local p = setmetatable({
+  return setmetatable({
     real = client, transport = { fetch = fetch }, settings = settings, host = M,
     driver = function() return client:driver() end,
     redact = function(_, s) return client:redact(s) end,
     closed = function() return client:closed() end,
   }, { __index = client })
-  return p
 end
-
----------------------------------------------------------------------------
--- Moving a task on
-
-local ready
 
 local function all_done(list)
   for _, w in ipairs(list) do if not w.result then return false end end
   return true
 end
 
--- ready(t): advancing t now would move it (nothing of its code runs here)
-function ready(t)
-  if t.result then return true end
-  if t.h then return t.h:done() end
-  if t.wake then return t.client.settings.clock() >= t.wake end
-  local g = t.group
+-- task:ready() -> whether moving it on would do something (or it is over);
+-- runs none of its code, so a host may ask from anywhere.
+---@return boolean
+function Task:ready()
+  if self.result then return true end
+  if self.h then return self.h:done() end
+  if self.wake then return self.client.settings.clock() >= self.wake end
+  local g = self.group
   if g then
-    if all_done(g) or (t.stop and t.stop()) then return true end
-    for _, w in ipairs(g) do if ready(w) then return true end end
+    if all_done(g) or (self.stop and self.stop()) then return true end
+    for _, w in ipairs(g) do if w:ready() then return true end end
     return false
   end
   return true   -- not started
 end
 
-local CANCELLED = "request was cancelled"
-
--- finish(t, result): t's outcome, told to whoever waits for it (on_done)
 local function finish(t, result)
   t.result = result
   if t.on_done then t.on_done(result[1], result[2]) end
@@ -93,6 +76,7 @@ end
 
 -- abandon(t): its exchange cancelled, its code never resumed (a worker
 -- kadoa.many gives up on, or one of a cancelled task's)
+---@param t kadoa.Task
 local function abandon(t)
   if t.result then return end
   if t.h then t.driver:drop(t.h) end
@@ -105,7 +89,7 @@ local function advance(t)
   while not t.result do
     local g, h, gone = t.group, t.h, t.cancelled
     if g then for _, w in ipairs(g) do if gone then abandon(w) else advance(w) end end end
-    if not gone and (not ready(t) or (g and not (all_done(g) or (t.stop and t.stop())))) then return end
+    if not gone and (not t:ready() or (g and not (all_done(g) or (t.stop and t.stop())))) then return end
     if coroutine.status(t.co) ~= "suspended" then return end   -- cancelled from its own code
     t.h, t.wake, t.group, t.stop = nil, nil, nil, nil
     local a, b
@@ -131,8 +115,7 @@ local function advance(t)
   end
 end
 
--- start(client, fn, ...) -> task: fn(proxy, ...) started at once (its
--- first exchange goes out now).
+-- start(client, fn, ...) -> task: fn(proxy, ...), its first exchange out now.
 ---@param client kadoa.Client a client (or a task's proxy of one)
 ---@param fn fun(c: kadoa.Client, ...): any, any
 ---@param ... any fn's further arguments
@@ -148,8 +131,8 @@ function M.start(client, fn, ...)
   return t
 end
 
--- task:landed(): the exchange it waits for is over (the driver says so);
--- its root's notify, if a loop set one, moves it on from the loop.
+-- task:landed(): the driver says its exchange is over; its root's notify, if
+-- a loop set one, moves it on from the loop.
 function Task:landed()
   local notify = self.root.notify
   if notify then notify() end
@@ -170,44 +153,12 @@ local function until_ms(t, base)
   return ms
 end
 
--- task:sleep_ms() -> ms until it (or a task it joined) is done sleeping;
--- -1 when none sleeps. The loop's timer for that, beside the driver's own.
----@return integer ms
+-- The loop's timer for a sleep, beside the driver's own.
+---@return integer ms until it (or a task it joined) is done sleeping; -1 when none sleeps
 function Task:sleep_ms() return until_ms(self, -1) end
 
 M.spawn = M.start   -- kadoa.many's host face: a worker is a task
-
----@param t kadoa.Task
-function M.kill(t) abandon(t) end
-
--- drive(tasks, stop, seconds): block until every task is over, stop()
--- says so, or seconds pass; one driver step at a time, waiting on the
--- sockets in between.
-local function drive(list, stop, seconds)
-  local d = list[1].driver
-  local s = list[1].client.settings
-  local deadline = seconds and s.clock() + seconds
-  while true do
-    d:step()
-    local ms, busy, over = 1000, false, true
-    for _, w in ipairs(list) do
-      advance(w)
-      if not w.result then
-        over = false
-        local tm = w:timeout()
-        if tm >= 0 and tm < ms then ms = tm end
-        busy = busy or w.h ~= nil or w.group ~= nil
-      end
-    end
-    if over or (stop and stop()) then return true end
-    if deadline then
-      local left = deadline - s.clock()
-      if left <= 0 then return false end
-      ms = math.min(ms, math.ceil(left * 1000))
-    end
-    if busy then d.client.transport:wait(ms) elseif ms > 0 then s.sleep(ms / 1000) end
-  end
-end
+M.kill = abandon
 
 -- join(tasks, stop) -> true | false, why: until every task is over or
 -- stop() is true. Inside a task it yields that task meanwhile (false, its
@@ -224,7 +175,8 @@ function M.join(list, stop)
       YIELD("join", list, stop)
       if me.cancelled then return false, CANCELLED end
     else
-      local ok, e = pcall(drive, list, stop)
+      local d = list[1].driver
+      local ok, e = pcall(d.drive, d, list, stop)
       if not ok then return false, e end
     end
   end
@@ -234,24 +186,7 @@ function M.join(list, stop)
   return true
 end
 
----------------------------------------------------------------------------
--- A kadoa.request's face
-
--- task:ready() -> whether moving it on would do something (or it is over);
--- runs none of its code, so a host may ask from anywhere.
----@return boolean
-function Task:ready() return ready(self) end
-
----@return any res nothing while it runs; its result once over
----@return kadoa.Error|nil err
-function Task:poll()
-  if not self.result then
-    self.driver:step()
-    advance(self)
-  end
-  local r = self.result
-  if r then return r[1], r[2] end
-end
+Task.poll, Task.await = Request.poll, Request.await
 
 ---@return boolean over
 function Task:done()
@@ -259,29 +194,16 @@ function Task:done()
   return self.result ~= nil
 end
 
--- task:timeout() -> ms until it needs moving on for a timer's sake
--- (libcurl's own, or a sleep's end); -1 for none
----@return integer ms
+---@return integer ms until it needs moving on for a timer's sake (libcurl's, a sleep's end); -1 for none
 function Task:timeout() return until_ms(self, self.client.transport:timeout()) end
 
--- task:cancel(): its exchange cancelled, and its code run down at once:
--- every call it still makes answers "request was cancelled" and every
--- sleep is over, so what it holds is let go (kadoa.fleet's refresh, a
--- wait). It polls as "request was cancelled". Idempotent.
+-- task:cancel(): its exchange cancelled and its code run down at once: every
+-- call it still makes answers "request was cancelled" and every sleep is
+-- over, so what it holds is let go. Idempotent.
 function Task:cancel()
   if self.result or self.cancelled then return end
   self.cancelled = true
   advance(self)
-end
-
--- task:await([seconds]) -> res | nil, err: block until it is over (for
--- scripts outside any event loop), at most `seconds`.
----@param seconds? number
----@return any res nothing when the time ran out first
----@return kadoa.Error|nil err
-function Task:await(seconds)
-  if not self.result and not drive({ self }, nil, seconds) then return end
-  return self:poll()
 end
 
 function Task:__tostring()
