@@ -81,7 +81,7 @@ local function run(argv, env, out)
   out:hide(api_key)
   local base_url = opts["base-url"] or env.getenv("KADOA_BASE_URL")
   if base_url == "" then base_url = nil end
-  local client, err = require("kadoa").client({ api_key = api_key, base_url = base_url })
+  local client, err = require("kadoa.client").new({ api_key = api_key, base_url = base_url })
   if not client then
     return out:usage_error(shown(type(err) == "table" and err.message or err, 300), command)
   end

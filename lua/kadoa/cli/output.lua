@@ -84,7 +84,7 @@ end
 ---@param e any
 ---@return boolean
 function M.has_error(e)
-  return e ~= nil and e ~= require("kadoa").null and e ~= false
+  return e ~= nil and e ~= require("kadoa.codec").get().null and e ~= false
 end
 
 -- pad(s, n): s and spaces up to n columns (a table's cell).

@@ -5,7 +5,7 @@
 
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
-local call = require("kadoa.cli.call")
+local call = require("kadoa.cli.call").call
 local crawl = require("kadoa.cli.commands.crawl")
 
 local M = {}

@@ -4,7 +4,7 @@
 
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
-local call = require("kadoa.cli.call")
+local call = require("kadoa.cli.call").call
 local has_error = require("kadoa.cli.output").has_error
 
 local M = {}

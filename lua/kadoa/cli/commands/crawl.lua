@@ -13,7 +13,7 @@ local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local shown = require("kadoa.cli.output").shown
 local has_error = require("kadoa.cli.output").has_error
-local call = require("kadoa.cli.call")
+local call = require("kadoa.cli.call").call
 local wait_command = require("kadoa.cli.commands.wait")
 
 local M = {}

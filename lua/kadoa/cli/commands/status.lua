@@ -37,13 +37,11 @@ function M.run(c)
     worse(err and err.kind == "usage" and exit.usage or exit.api)
   end
 
-  -- one id is one request awaited (Ctrl-C still ends the wait, as a
-  -- blocking call's would not): no workers to load on a cold start
+  -- one id is one call, interruptible (kadoa.cli.call): no workers to load on a cold start
   local results, err
   if #ids == 1 then
-    local req, e = client:send("status", ids[1], { raw = opts.json == true })
-    local v
-    if req then v, e = req:await() end
+    local v, e = require("kadoa.cli.call").call(client, nil, "status", ids[1],
+      opts.json and { raw = true } or nil)
     results = { [ids[1]] = v or e }   -- as status_many keeps it
   else
     results, err = client:status_many(ids, { raw = opts.json == true })
@@ -68,16 +66,20 @@ function M.run(c)
         problem(id, bad)
       end
     else
-      -- the API has no paused state: a pause made through kadoa says it (kadoa.marks)
-      paused = paused or require("kadoa.marks").read()
-      local mark = require("kadoa.marks").of(id, nil, paused)
+      -- the API has no paused state: a pause made through kadoa says it (kadoa.marks),
+      -- shown only for a crawl neither failed nor finished: no state file read for others
+      local failed, mark = has_error(v.error), nil
+      if not failed and not (type(v.payload) == "table" and v.payload.finished == true) then
+        paused = paused or require("kadoa.marks").read()
+        mark = require("kadoa.marks").of(id, nil, paused)
+      end
       if opts.long then
         if n > 1 then output:out("") end
         output:out(format.format(v, { id = id, style = "long", mark = mark }))
       else
         output:out(format.format(v, { id = id, mark = mark }))
       end
-      if has_error(v.error) then worse(exit.failed) end
+      if failed then worse(exit.failed) end
     end
   end
   return code
