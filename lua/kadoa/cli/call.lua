@@ -1,12 +1,8 @@
--- kadoa.cli.call: API calls the command can interrupt. A blocking call
--- sits in C until the answer comes, and Ctrl-C (turned into an error by
--- the interpreter at the next Lua instruction) would wait for it. Here the
--- call's own method runs on a proxy of the client whose exchanges start on
--- the multi handle and are awaited in poll(2) steps of 0.1 s, and whose
--- sleeps (a retry's) are cut into tenths, so an interruption lands within
--- a tenth of a second; tick (optional) runs between steps: a spinner turns.
---
---   local res, err = call.call(client, tick, "crawl", body [, opts])
+-- kadoa.cli.call: API calls Ctrl-C can end. A blocking call sits in C until
+-- the answer comes, and Ctrl-C (an error raised at the next Lua instruction)
+-- would wait for it. Here the call's own method runs on a proxy of the client
+-- whose exchanges are awaited in poll(2) steps of 0.1 s and whose sleeps are
+-- cut into tenths; tick (optional) runs between steps: a spinner turns.
 
 local core = require("kadoa.core")
 
@@ -46,7 +42,8 @@ function M.call(client, tick, name, ...)
   end
   local proxy = setmetatable({
     transport = { fetch = fetch },
-    settings = setmetatable({ sleep = function(s) return M.sleep(s, tick) end }, { __index = client.settings }),
+    settings = setmetatable({ sleep = function(s) return M.sleep(s, tick) end },
+      { __index = client.settings }),
   }, { __index = client })
   return proxy[name](proxy, ...)
 end

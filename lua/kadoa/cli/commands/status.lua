@@ -22,7 +22,6 @@ local function check_body(client, body)
   return t
 end
 
--- run(c) -> exit code
 ---@param c kadoa.cli.Context
 ---@return integer code the exit status
 function M.run(c)
