@@ -79,9 +79,7 @@ local function run(argv, env, out)
   local c = { out = out, env = env, client = client, verb = command, action = cmd.action, ids = ids,
     opts = opts, wopts = wopts, live = live }
   local ok, code = pcall(function()
-    local m = require("kadoa.cli.commands." .. (verb.module or command))
-    if verb.run then return verb.run(m, c) end
-    return m[verb.fn or "run"](c)
+    return require("kadoa.cli.commands." .. (verb.module or command))[verb.fn or "run"](c)
   end)
   client:close()
   if not ok then error(code, 0) end

@@ -66,7 +66,6 @@ M.flags = {
 ---@field any_option? boolean takes --NAME VALUE options of its own (kadoa api: a call's options)
 ---@field module? string its module, kadoa.cli.commands.<module> (default: the verb's name)
 ---@field fn? string the module's function that runs it, given a kadoa.cli.Context (default: "run")
----@field run? fun(m: table, c: kadoa.cli.Context): integer instead, for a module of another shape
 
 ---@class kadoa.cli.Context
 ---@field out table kadoa.cli.output's
@@ -97,8 +96,7 @@ M.verbs = {
   { name = "file", usage = "NAME [-o FILE]", desc = "fetch one stored file (a name `kadoa files` lists)",
     takes = { "file name" }, module = "files", fn = "fetch" },
   { name = "sessions", usage = "", desc = "list every crawl session of the account" },
-  { name = "top", usage = "", desc = "a live view of every crawl of the account",
-    run = function(m, c) return m.run(c.out, c.env, c.client, c.opts) end },
+  { name = "top", usage = "", desc = "a live view of every crawl of the account" },
   { name = "export", usage = "ID DIR", desc = "write every crawled page to a directory",
     takes = { "session id", "directory" }, args = { nil, "dir" } },
   { name = "config", usage = "create|get|delete", desc = "crawl configs: create, get or delete",

@@ -63,10 +63,7 @@ end
 local View = {}
 View.__index = View
 
--- One line of a frame: its text and its SGR parameters ("" for none).
----@class kadoa.cli.top.FrameLine
----@field [1] string
----@field [2] string
+---@alias kadoa.cli.top.FrameLine { [1]: string, [2]: string } a line's text and SGR ("" for none)
 
 ---@param utf8 boolean the terminal takes UTF-8 (display.utf8)
 ---@return kadoa.cli.top.View
@@ -87,14 +84,9 @@ local STATE_COLOR = { running = "32", paused = "33", stalled = "35", failed = "3
 function View:frame(snap, lines, cols, now)
   local out = {}
   local w = cols - 1   -- the last column stays empty: some terminals wrap there
-  local when
-  if snap.stale then
-    when = "STALE (" .. error_text(snap.error) .. ")"
-  elseif snap.refreshed then
-    when = ("refreshed %ds ago"):format(math.max(0, math.floor(now - snap.refreshed)))
-  else
-    when = "refreshing..."
-  end
+  local when = snap.stale and ("STALE (" .. error_text(snap.error) .. ")")
+    or snap.refreshed and ("refreshed %ds ago"):format(math.max(0, math.floor(now - snap.refreshed)))
+    or "refreshing..."
   -- the refresh marker before the totals' tail, so a narrow terminal keeps it
   local totals = view_text.totals_line(snap)
   local head, tail = totals:match("^(.-)  |  (.*)$")
@@ -193,16 +185,12 @@ function View:key(k, m, now)
   if self.prompt then
     local p = self.prompt
     self.prompt = nil
-    if k == "y" or k == "Y" then
-      local res, err = m[p.what](m, p.id)
-      if res then
-        local done = p.what == "pause" and "paused" or "resumed"
-        self:say(done .. " " .. text.short_id(p.id), false, now)
-      else
-        self:say(p.what .. " failed: " .. error_text(err), true, now)
-      end
-    else
+    if k ~= "y" and k ~= "Y" then
       self:say("cancelled", false, now)
+    else
+      local res, err = m[p.what](m, p.id)
+      self:say(res and ((p.what == "pause" and "paused " or "resumed ") .. text.short_id(p.id))
+        or (p.what .. " failed: " .. error_text(err)), not res, now)
     end
     return nil
   end
@@ -299,12 +287,10 @@ function M.options(opts)
   return o
 end
 
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param opts table the parsed options
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, env, client, opts)
+function M.run(c)
+  local output, env, client, opts = c.out, c.env, c.client, c.opts
   local fo, msg = M.options(opts)
   if not fo then return output:usage_error(msg, "top") end
   fo.clock = core.monotime
