@@ -51,7 +51,7 @@ function M.parse(argv)
       if name == "api-key" then return nil, API_KEY_REFUSED, command end
       local spec = name and FLAG[name]
       if name and VERB[command or ""] and VERB[command].any_option
-        and not (spec and (not spec.verbs or verbs.takes(spec, command))) then
+        and not (spec and verbs.takes(spec, command)) then
         spec = { value = true, list = true, field = true }
       end
       if not spec then

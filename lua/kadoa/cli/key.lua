@@ -7,7 +7,6 @@ local shown = require("kadoa.cli.output").shown
 
 local M = {}
 
--- read(path, env) -> key | nil, message. env: kadoa.cli.env's table.
 ---@param path string
 ---@param env table kadoa.cli.env's
 ---@return string|nil key
