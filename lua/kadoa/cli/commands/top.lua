@@ -160,12 +160,9 @@ function View:draw(term, frame)
   return #buf
 end
 
--- say(...): msg on the bottom line for five seconds
----@param msg string
----@param is_error boolean drawn in red
----@param now number monotonic seconds
-function View:say(msg, is_error, now)
-  self.message, self.message_error, self.message_until = msg, is_error, now + 5
+-- msg on the bottom line for five seconds, in red for an error
+local function say(view, msg, is_error, now)
+  view.message, view.message_error, view.message_until = msg, is_error, now + 5
 end
 
 ---@param k string one of keys()
@@ -186,10 +183,10 @@ function View:key(k, m, now)
     local p = self.prompt
     self.prompt = nil
     if k ~= "y" and k ~= "Y" then
-      self:say("cancelled", false, now)
+      say(self, "cancelled", false, now)
     else
       local res, err = m[p.what](m, p.id)
-      self:say(res and ((p.what == "pause" and "paused " or "resumed ") .. text.short_id(p.id))
+      say(self, res and ((p.what == "pause" and "paused " or "resumed ") .. text.short_id(p.id))
         or (p.what .. " failed: " .. error_text(err)), not res, now)
     end
     return nil
