@@ -41,7 +41,10 @@ function M.call(client, tick, name, ...)
     return h:result()
   end
   local proxy = setmetatable({
-    transport = { fetch = fetch },
+    -- the transport's other methods (redact, decode, ...) as they are
+    transport = setmetatable({ fetch = fetch }, { __index = function(_, k)
+      return function(_, ...) return t[k](t, ...) end
+    end }),
     settings = setmetatable({ sleep = function(s) return M.sleep(s, tick) end },
       { __index = client.settings }),
   }, { __index = client })
