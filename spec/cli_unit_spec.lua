@@ -405,7 +405,7 @@ describe("kadoa.cli", function()
       local pages = require("kadoa.cli.commands.pages")
       local evil = "# T\27]0;owned\7itle\n\tline \27[2J two\n"
       local fake = {
-        send = function() error("not expected") end,
+        page = function() error("not expected") end,
         each_page = function()
           local done = false
           return function()
@@ -420,16 +420,11 @@ describe("kadoa.cli", function()
       assert.are.equal(exit.ok, pages.list({ out = out, client = fake, ids = { "s" }, opts = {} }))
       assert.is_nil(rec.text:find("[\27\155]"), rec.text)
       assert.matches("^p\\27%[1m1  DO\\xFFNE", rec.text:gsub("\\x9B", "\\xFF"))
-      -- page: a fake request engine under kadoa.cli.call
-      fake.send = function(_, name, id, page_id)
-        assert.are.equal("page", name)
+      -- page: a fake method under kadoa.cli.call's proxy
+      fake.page = function(_, id, page_id)
         assert.are.equal("s", id)
         assert.are.equal("p1", page_id)
-        return {
-          await = function() return { payload = evil } end,
-          done = function() return true end,
-          cancel = function() end,
-        }
+        return { payload = evil }
       end
       for _, terminal in ipairs({ true, false }) do
         rec = recorder()

@@ -1,6 +1,5 @@
--- kadoa.cli.args: the command line read into a command, its ids and its
--- options, and durations read (2, 500ms, 5m, 1h) and written back. Pure:
--- no output, no environment, so every rule can be tested on its own.
+-- kadoa.cli.args: the command line read into a command, its ids and options,
+-- and durations (2, 500ms, 5m, 1h) read and written back. Pure: no output.
 
 local verbs = require("kadoa.cli.verbs")
 local shown = require("kadoa.cli.output").shown
@@ -17,11 +16,9 @@ local API_KEY_REFUSED = "there is no --api-key option: a command's arguments can
   .. "every user of this machine (ps, /proc) and stay in shell history. "
   .. "Set KADOA_API_KEY or use --api-key-file PATH instead"
 
--- parse(argv) -> { command, action, ids, options } | nil, message, command
 -- Options may come anywhere; "--" ends them. A message never echoes what
--- follows "=" in an unknown option: it might be a secret. After a verb that
--- takes options of its own (kadoa api), every other --NAME takes a value
--- and lands in options.fields as { name, value } pairs, in order.
+-- follows "=" in an unknown option: it might be a secret. After a verb with
+-- any_option (kadoa api), every other --NAME VALUE lands in options.fields.
 ---@param argv string[]
 ---@return { command: string, action?: string, ids: string[], options: table }|nil cmd
 ---@return string|nil message
@@ -54,7 +51,7 @@ function M.parse(argv)
       if name == "api-key" then return nil, API_KEY_REFUSED, command end
       local spec = name and FLAG[name]
       if name and VERB[command or ""] and VERB[command].any_option
-        and not (spec and (not spec.verbs or verbs.takes(spec, command))) then
+        and not (spec and verbs.takes(spec, command)) then
         spec = { value = true, list = true, field = true }
       end
       if not spec then
@@ -83,10 +80,8 @@ function M.parse(argv)
   return { command = command, action = action, ids = ids, options = opts }
 end
 
--- early(argv) -> help topic | nil, wants version: --help and --version win
--- over everything else on the line (up to "--"), even over mistakes, so
--- help is always one flag away. The topic is the first word when it names
--- a help text, else "main".
+-- early(argv, topics) -> help topic | nil, wants version: --help and --version
+-- win over everything before "--", even over mistakes.
 ---@param argv string[]
 ---@param topics table<string, any> the help texts by topic
 ---@return string|nil topic
@@ -138,9 +133,7 @@ local function bad_value(f, v)
   end
 end
 
--- check(cmd) -> true | nil, message: what parse cannot see alone (an
--- option of the wrong command or with a bad value, ids missing, empty or
--- too many).
+-- check(cmd) -> true | nil, message: what parse cannot see alone.
 ---@param cmd table what parse gave
 ---@return true|nil ok
 ---@return string|nil message
@@ -212,12 +205,8 @@ function M.check(cmd)
   return true
 end
 
----------------------------------------------------------------------------
--- Durations
-
 local UNITS = { [""] = 1, s = 1, ms = 0.001, m = 60, h = 3600 }
 
--- duration(text) -> seconds | nil: seconds, or a number with a unit.
 ---@param text string "90", "1.5s", "500ms", "5m", "1h"
 ---@return number|nil seconds
 function M.duration(text)
@@ -228,13 +217,12 @@ function M.duration(text)
   return v * scale
 end
 
--- elapsed(seconds): kadoa.format's (the fleet's views show it too),
--- loaded only when a command shows a time.
+-- elapsed(seconds): kadoa.format's, loaded only when a command shows a time.
 ---@param s number seconds
 ---@return string
 function M.elapsed(s) return require("kadoa.format").elapsed(s) end
 
--- setting(seconds): a duration as one would type it: 500ms, 2s, 1.5s, 5m, 1h.
+-- setting(seconds): a duration as one would type it.
 ---@param s number seconds
 ---@return string
 function M.setting(s)
@@ -246,9 +234,8 @@ function M.setting(s)
   return n(s) .. "s"
 end
 
--- wait_options(opts) -> { interval, max_interval, timeout } | nil, message:
--- wait's timing, from its options (their values checked by M.check, which
--- runs first) and kadoa.wait's defaults.
+-- wait_options(opts): wait's timing from its options (checked by M.check
+-- first) and kadoa.wait's defaults.
 ---@param opts table the parsed options
 ---@return { interval: number, max_interval: number, timeout: number }|nil timing
 ---@return string|nil message
@@ -260,13 +247,9 @@ function M.wait_options(opts)
   local d = require("kadoa.wait").defaults
   o.interval = o.interval or d.interval
   o.timeout = o.timeout or d.timeout
-  if o.max_interval and not opts.interval then
-    o.interval = math.min(o.interval, o.max_interval)
-  end
+  if o.max_interval and not opts.interval then o.interval = math.min(o.interval, o.max_interval) end
   if o.max_interval then
-    if o.max_interval < o.interval then
-      return nil, "--max-interval must not be shorter than --interval"
-    end
+    if o.max_interval < o.interval then return nil, "--max-interval must not be shorter than --interval" end
   else
     o.max_interval = math.max(d.max_interval, o.interval)
   end

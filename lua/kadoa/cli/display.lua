@@ -1,8 +1,5 @@
--- kadoa.cli.display: what `kadoa wait` (and `kadoa crawl --wait`) shows
--- while it waits. Live: one
--- line redrawn in place with a spinner (a terminal). Plain: one line per
--- change (a pipe, a log, NO_COLOR, --plain). Either way the last word is
--- the crawl's final state.
+-- kadoa.cli.display: what `kadoa wait` (and `crawl --wait`) shows: live, one
+-- line redrawn with a spinner; plain, a line per change; last, the final state.
 
 local core = require("kadoa.core")
 local format = require("kadoa.format")
@@ -18,21 +15,17 @@ Display.__index = Display
 local SPIN_UTF8 = { "⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏" }
 local SPIN_ASCII = { "|", "/", "-", "\\" }
 
--- Does the locale promise UTF-8? Only then the braille spinner and marks
--- (and export's block bar, kadoa.cli.progress).
+-- utf8(getenv): the locale promises UTF-8: braille spinner, marks, block bar
 ---@param getenv fun(name: string): string|nil
 ---@return boolean
-local function utf8_locale(getenv)
+function M.utf8(getenv)
   local v = getenv("LC_ALL")
   if not v or v == "" then v = getenv("LC_CTYPE") end
   if not v or v == "" then v = getenv("LANG") end
   return v ~= nil and (v:lower():find("utf%-?8") ~= nil)
 end
 
-M.utf8 = utf8_locale
-
--- live(opts, env): the live line unless --plain, NO_COLOR (set and not
--- empty), TERM=dumb or a stdout that is no terminal say otherwise.
+-- live(opts, env): not with --plain, NO_COLOR, TERM=dumb or no terminal
 ---@param opts table the parsed options (plain)
 ---@param env table kadoa.cli.env's
 ---@return boolean
@@ -42,14 +35,13 @@ function M.live(opts, env)
     and env.is_terminal() and true or false
 end
 
--- new(id, live, output, env): output is kadoa.cli.output's, env kadoa.cli.env's.
 ---@param id string session id
 ---@param live boolean
 ---@param output table kadoa.cli.output's
 ---@param env table kadoa.cli.env's
 ---@return table display
 function M.new(id, live, output, env)
-  local utf8 = utf8_locale(env.getenv)
+  local utf8 = M.utf8(env.getenv)
   return setmetatable({
     id = id, live = live, start = core.monotime(), output = output,
     frame = 0, drawn = 0, width = live and env.width() or 80,
@@ -60,7 +52,7 @@ function M.new(id, live, output, env)
   }, Display)
 end
 
--- The state text: the formatted status, pages per minute, a note, elapsed.
+-- The state: the formatted status, pages per minute, a note, elapsed.
 ---@param elapsed number seconds
 ---@param final? boolean the last line (no spinner)
 ---@return string
@@ -84,8 +76,7 @@ function Display:draw()
   if not self.live then return end
   self.frame = self.frame % #self.spin + 1
   self.drawn = core.monotime()
-  -- the spinner and a space take 2 columns; one more keeps the cursor off
-  -- the last column, where some terminals wrap
+  -- the spinner and a space, and the last column free: some terminals wrap there
   local line = text.cut(self:line(), self.width - 3)
   self.output:write(self.output.stdout, "\r\27[36m" .. self.spin[self.frame] .. "\27[0m " .. line .. "\27[K")
 end
@@ -118,8 +109,8 @@ function Display:problem(err, info)
   end
 end
 
--- The last word: on a terminal the live line becomes a final one; in plain
--- mode the state is printed again only when asked (an interruption).
+-- The last word: live, the line becomes a final one; plain, the state again
+-- only when asked (an interruption).
 ---@param how "finished"|"failed"|"timeout"|"interrupted"|string
 ---@param again? boolean print the state again (plain mode)
 function Display:finish(how, again)

@@ -1,26 +1,15 @@
--- kadoa.cli.env: the outside world the command talks to, in one table so
--- that specs can run the command in-process with a world of their own.
---
---   env.stdout, env.stderr   streams: :write(s) (and :flush() when present)
---   env.getenv(name)         the environment (os.getenv)
---   env.is_terminal()        is stdout a terminal?
---   env.width()              the terminal's columns
---   env.read_key_file(path)  the start of a key file -> text | nil, message
---                            ("-" reads stdin; at most 65537 bytes)
---   env.read_file(path)      a whole file (crawl --body) -> text | nil, message
---                            ("-" reads stdin)
---
--- new(env) fills in whatever a given env leaves out with the real thing.
+-- kadoa.cli.env: the outside world the command talks to, in one table, so
+-- specs can run the command in-process in a world of their own: stdout,
+-- stderr, getenv, is_terminal, width, read_key_file, read_file ("-": stdin).
+-- new(env) fills in what a given env leaves out with the real thing.
 
 local M = {}
 
--- Is stdout a terminal? Plain Lua cannot ask; the C core can (isatty).
----@return boolean
+---@return boolean stdout is a terminal (plain Lua cannot ask; the core can)
 function M.is_terminal() return require("kadoa.core").isatty(1) end
 
--- size() -> lines, columns of the terminal; 24, 80 when it does not say
--- or is smaller than 3 x 20. The one place the command asks; the C core
--- reads it from the terminal (no stty process).
+-- size(): the one place the command asks (an ioctl); 24 x 80 when the
+-- terminal does not say or is smaller than 3 x 20.
 ---@return integer lines
 ---@return integer columns
 function M.size()
@@ -46,16 +35,14 @@ function M.read_file(path, limit)
   return text
 end
 
--- A key is short; /dev/zero is not: one byte past the limit is read, so
--- the caller can tell a key file that is too large.
+-- One byte past the limit is read, so a key file too large shows (/dev/zero).
 ---@param path string "-": stdin
 ---@return string|nil text at most 65537 bytes
 ---@return string|nil message
 function M.read_key_file(path) return M.read_file(path, 65537) end
 
--- interrupted(e): e is the error Lua raises on Ctrl-C ("interrupted!")
 ---@param e any what pcall caught
----@return boolean
+---@return boolean it is the error Lua raises on Ctrl-C
 function M.interrupted(e)
   return type(e) == "string" and e:find("interrupted!", 1, true) ~= nil
 end

@@ -1,8 +1,5 @@
--- kadoa.cli.help: the help texts of the kadoa command, one per topic
--- ("main", and one per command). Text only: main decides when to show
--- which and where. Each text's usage line, options and the exit codes
--- every command shares come from kadoa.cli.verbs and kadoa.cli.exit; what
--- is written here is what a command does and what its exit codes mean.
+-- kadoa.cli.help: the help texts, one per topic ("main", one per command). Usage
+-- lines and options come from kadoa.cli.verbs; here is what each command does.
 
 local verbs = require("kadoa.cli.verbs")
 
@@ -26,9 +23,8 @@ local function flag_lines(verb)
   return table.concat(t)
 end
 
--- text(name, about, exits): a command's help. exits: its own exit codes'
--- meanings beside 0 ({ [0] = ..., [1] = ..., ... }); 2 and 130 are every
--- command's.
+-- text(name, about, exits): exits, its own codes' meanings ({ [0] = ..., ... });
+-- 2 and 130 are every command's.
 local function text(name, about, exits)
   exits[2], exits[130] = exits[2] or "usage error", exits[130] or "interrupted (Ctrl-C)"
   local codes = {}

@@ -1,18 +1,7 @@
--- kadoa.cli: the kadoa command, callable in-process.
---
---   local code = require("kadoa.cli").main(argv [, env])
---
--- argv is the command's arguments (no program name); the result is the
--- exit code (kadoa.cli.exit). env, optional, replaces the outside world
--- (see kadoa.cli.env): stdout, stderr, getenv, is_terminal(), width(),
--- read_key_file(path). bin/kadoa is this and os.exit.
---
--- The jobs live next door (doc/HACKING.md): verbs (the command described
--- once), args, help, key, output, display, progress, and one module per
--- command under commands/, loaded only when its verb runs: a status loads
--- no help, wait or export. Everything printed goes through kadoa.format or
--- kadoa.text (server text is escaped there) and, last, through output,
--- which blanks the API key, so the key cannot reach a terminal or a log.
+-- kadoa.cli: the kadoa command, callable in-process:
+--   local code = require("kadoa.cli").main(argv [, env])   -- env: kadoa.cli.env's
+-- A verb's module is loaded only when it runs: a status loads no help, wait or
+-- export. Everything printed goes through output, which blanks the API key.
 
 local args = require("kadoa.cli.args")
 local environment = require("kadoa.cli.env")
@@ -58,7 +47,7 @@ local function run(argv, env, out)
   if command == "help" then
     local name = ids[1]
     local verb = verbs.by_name[name or "main"]
-    -- `kadoa help config create` is config's help, as `kadoa config create -h` is
+    -- `kadoa help config create` is config's help
     if verb and verb.actions and #ids == 2 and verb.actions[ids[2]] then ids = { name } end
     if #ids > 1 or (name and not verb) then
       return out:usage_error("help: no such command '" .. shown(table.concat(ids, " ")) .. "'")
@@ -81,7 +70,7 @@ local function run(argv, env, out)
   out:hide(api_key)
   local base_url = opts["base-url"] or env.getenv("KADOA_BASE_URL")
   if base_url == "" then base_url = nil end
-  local client, err = require("kadoa").client({ api_key = api_key, base_url = base_url })
+  local client, err = require("kadoa.client").new({ api_key = api_key, base_url = base_url })
   if not client then
     return out:usage_error(shown(type(err) == "table" and err.message or err, 300), command)
   end
@@ -90,17 +79,14 @@ local function run(argv, env, out)
   local c = { out = out, env = env, client = client, verb = command, action = cmd.action, ids = ids,
     opts = opts, wopts = wopts, live = live }
   local ok, code = pcall(function()
-    local m = require("kadoa.cli.commands." .. (verb.module or command))
-    if verb.run then return verb.run(m, c) end
-    return m[verb.fn or "run"](c)
+    return require("kadoa.cli.commands." .. (verb.module or command))[verb.fn or "run"](c)
   end)
   client:close()
   if not ok then error(code, 0) end
   return code
 end
 
--- main(argv [, env]) -> exit code. Never raises: an interruption (Ctrl-C)
--- is exit 130, anything unexpected an "internal error" and exit 3.
+-- main never raises: Ctrl-C is exit 130, anything unexpected an "internal error", 3.
 ---@param argv string[]
 ---@param env? table kadoa.cli.env's overrides
 ---@return integer code the exit status

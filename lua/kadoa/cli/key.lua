@@ -7,7 +7,6 @@ local shown = require("kadoa.cli.output").shown
 
 local M = {}
 
--- read(path, env) -> key | nil, message. env: kadoa.cli.env's table.
 ---@param path string
 ---@param env table kadoa.cli.env's
 ---@return string|nil key
@@ -15,15 +14,11 @@ local M = {}
 function M.read(path, env)
   if path then
     local text, msg = env.read_key_file(path)
-    if not text then
-      return nil, "cannot read the API key file: " .. format.text(msg or path, 200)
-    end
-    if #text > 65536 then return nil, "the API key file " .. shown(path) .. " is too large" end
+    if not text then return nil, "cannot read the API key file: " .. format.text(msg or path, 200) end
     local key = text:match("^%s*(.-)%s*$")
-    if key == "" then return nil, "the API key file " .. shown(path) .. " is empty" end
-    if key:find("%c") then
-      return nil, "the API key file " .. shown(path) .. " must hold the key on one line"
-    end
+    local bad = #text > 65536 and "is too large" or key == "" and "is empty"
+      or key:find("%c") and "must hold the key on one line"
+    if bad then return nil, "the API key file " .. shown(path) .. " " .. bad end
     return key
   end
   local key = env.getenv("KADOA_API_KEY")

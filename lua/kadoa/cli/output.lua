@@ -1,6 +1,5 @@
--- kadoa.cli.output: everything the command writes goes through here.
--- Once the API key is known it is blanked in every write, so the key can
--- reach neither a terminal nor a log, whatever a server echoes back.
+-- kadoa.cli.output: everything the command writes goes through here, the API
+-- key blanked once known, whatever a server echoes back.
 
 local errors = require("kadoa.errors")
 local format = require("kadoa.format")
@@ -11,21 +10,16 @@ local M = {}
 local Output = {}
 Output.__index = Output
 
--- new(env): an output on env.stdout and env.stderr (see kadoa.cli.env).
 ---@param env table kadoa.cli.env's
 ---@return table output
 function M.new(env)
   return setmetatable({ stdout = env.stdout, stderr = env.stderr }, Output)
 end
 
--- hide(secret): blank `secret` in everything written from now on.
----@param secret string
-function Output:hide(secret)
-  self._secret = secret
-end
+---@param secret string blanked in everything written from now on
+function Output:hide(secret) self._secret = secret end
 
--- write(stream, s): s as it is, flushed at once (the live line and the
--- messages must show before a slow request, not after it).
+-- write(stream, s): flushed at once: a live line must show before a slow request
 ---@param stream file*
 ---@param s string
 function Output:write(stream, s)
@@ -34,16 +28,13 @@ function Output:write(stream, s)
   if stream.flush then stream:flush() end
 end
 
--- out(line): a line of results on stdout.
----@param s string
+---@param s string a line of results on stdout
 function Output:out(s) self:write(self.stdout, s .. "\n") end
 
--- say(message): a message on stderr, named as kadoa's.
----@param s string
+---@param s string a message on stderr, named as kadoa's
 function Output:say(s) self:write(self.stderr, "kadoa: " .. s .. "\n") end
 
--- usage_error(message [, command]) -> the usage exit code, after the
--- message and a pointer to the right help.
+-- usage_error(message [, command]) -> exit.usage, after a pointer to the help
 ---@param msg string
 ---@param command? string the command whose help to point to
 ---@return integer code
@@ -53,9 +44,7 @@ function Output:usage_error(msg, command)
   return exit.usage
 end
 
--- fail(err [, what]) -> exit code: a library error said on stderr (after
--- "what: " when given), and its code: a usage error (bad input the
--- library caught) is 2, anything else from the API or the network 3.
+-- fail(err [, what]) -> exit code: a library error said on stderr
 ---@param err kadoa.Error
 ---@param what? string
 ---@return integer code 2 for usage, else 3
@@ -64,10 +53,8 @@ function Output:fail(err, what)
   return type(err) == "table" and err.kind == "usage" and exit.usage or exit.api
 end
 
--- content(s, terminal): data as it came to a pipe or a file (it is the
--- data); on a terminal each line cleaned (escape sequences shown, not
--- obeyed), line breaks and tabs kept so it still reads as text, and a
--- last line break added. `kadoa page` and `kadoa file` write with it.
+-- content(s, terminal): data as it came to a pipe or a file; on a terminal
+-- each line cleaned (escapes shown, not obeyed), breaks and tabs kept.
 ---@param s string
 ---@param terminal boolean stdout is a terminal
 function Output:content(s, terminal)
@@ -80,11 +67,10 @@ function Output:content(s, terminal)
 end
 
 -- has_error(e): an answer's "error" field says something went wrong
--- (null, absent and false say it did not).
 ---@param e any
 ---@return boolean
 function M.has_error(e)
-  return e ~= nil and e ~= require("kadoa").null and e ~= false
+  return e ~= nil and e ~= require("kadoa.codec").get().null and e ~= false
 end
 
 -- pad(s, n): s and spaces up to n columns (a table's cell).
@@ -95,7 +81,6 @@ function M.pad(s, n)
   return s .. string.rep(" ", n - require("kadoa.text").width(s))
 end
 
--- json(v) -> true | nil, message: v as one line of JSON on stdout (json_line)
 ---@param v any
 ---@return true|nil ok
 ---@return string|nil message what kept v from being JSON
@@ -106,10 +91,9 @@ function Output:json(v)
   return true
 end
 
--- json_line(s): an encoded JSON text made safe for a terminal while
--- staying the same JSON: the encoder escapes C0 controls only, so DEL,
--- C1 controls, line separators and bidi overrides (raw UTF-8 inside
--- strings) become \uXXXX escapes here. Outside strings JSON has none.
+-- json_line(s): JSON text safe for a terminal and the same JSON: the encoder
+-- escapes C0 controls only; DEL, C1 controls, line separators and bidi
+-- overrides (raw UTF-8 inside strings) become \uXXXX here.
 local function u(cp) return ("\\u%04x"):format(cp) end
 ---@param s string JSON text
 ---@return string
@@ -121,8 +105,7 @@ function M.json_line(s)
   return s
 end
 
--- shown(s [, n]): text typed by the user (or any text), made safe to echo,
--- cut at n characters (80).
+-- shown(s [, n]): any text made safe to echo, cut at n characters (80)
 ---@param s any
 ---@param n? integer
 ---@return string

@@ -16,23 +16,13 @@ local call = require("kadoa.cli.call")
 ---@param on_mark? fun(mark: "paused"|"stalled"|nil) after each status
 ---@return kadoa.Client poller
 return function(client, tick, on_mark)
-  tick = tick or function() end
-  -- to a point on the clock (a window resize may end a nanosleep early)
-  local function sleep(seconds)
-    local target = core.monotime() + seconds
-    while true do
-      local left = target - core.monotime()
-      if left <= 0 then return end
-      core.sleep(math.min(left, 0.1))
-      tick()
-    end
-  end
   local seen = {}   -- the last statuses' payloads, for marks.stalled
   return setmetatable({
     real = client,   -- kadoa.task's workers (export's fetches) run on the client itself
-    settings = setmetatable({ sleep = sleep, clock = core.monotime }, { __index = client.settings }),
+    settings = setmetatable({ sleep = function(s) return call.sleep(s, tick) end, clock = core.monotime },
+      { __index = client.settings }),
     status = function(_, id, opts)
-      local res, err = call(client, tick, "status", id, opts)
+      local res, err = call.call(client, tick, "status", id, opts)
       if on_mark and res then
         local marks = require("kadoa.marks")
         seen[#seen + 1] = type(res.payload) == "table" and res.payload or {}
@@ -41,6 +31,6 @@ return function(client, tick, on_mark)
       end
       return res, err
     end,
-    pages = function(_, id, opts) return call(client, tick, "pages", id, opts) end,
+    pages = function(_, id, opts) return call.call(client, tick, "pages", id, opts) end,
   }, { __index = client })
 end

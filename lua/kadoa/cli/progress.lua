@@ -1,9 +1,6 @@
--- kadoa.cli.progress: what `kadoa export` shows while it writes pages.
--- Live (a terminal): one bar redrawn in place, pages done of the total,
--- the rate and the time left. Plain (a pipe, a log, NO_COLOR, --plain):
--- a line each time another tenth of the pages is done, so a log of a big
--- export stays short. Either way a summary line ends it. When a redraw is
--- due is decided here, not by the caller: on_progress comes once a page.
+-- kadoa.cli.progress: what `kadoa export` shows: live, a bar redrawn in place;
+-- plain, a line per tenth of the pages (a log stays short); a summary last.
+-- When a redraw is due is decided here: on_progress comes once a page.
 
 local core = require("kadoa.core")
 local format = require("kadoa.format")
@@ -19,7 +16,6 @@ Progress.__index = Progress
 -- Without a known total a plain line comes every this many pages.
 local PLAIN_EVERY = 100
 
--- new(live, output, env)
 ---@param live boolean
 ---@param output table kadoa.cli.output's
 ---@param env table kadoa.cli.env's
@@ -33,11 +29,10 @@ function M.new(live, output, env)
   }, Progress)
 end
 
-local function number(n) return format.number(n) end
+local number = format.number
 
--- left(p) -> "12s left" | nil: the time left at the current rate; none
--- under a second (at 2,000 pages a second "1s left" would be shown to
--- the end, and rounded up it is never true).
+-- left(p) -> "12s left" | nil: none under a second (rounded up, "1s left"
+-- would show to the end of a fast export and never be true).
 local function left(p)
   local rate, total, done = p.rate, p.total, p.done or 0
   if type(total) ~= "number" or type(rate) ~= "number" or rate ~= rate or rate <= 0 then return nil end
@@ -46,9 +41,8 @@ local function left(p)
   return args.elapsed(math.ceil(s)):gsub("%.0s$", "s") .. " left"
 end
 
--- The numbers after the bar: "12/47 pages  3.2 pages/s  11s left";
--- following a running crawl (p.crawled), "120 crawled  96 exported  3.2
--- pages/s", and the crawl's mark ("paused") when it has one.
+-- numbers(p, mark): "12/47 pages  3.2 pages/s  11s left"; following a crawl
+-- (p.crawled), "120 crawled  96 exported  3.2 pages/s", and its mark.
 ---@param p table export's progress
 ---@param mark? string kadoa.marks' mark of the crawl
 ---@return string
@@ -75,9 +69,8 @@ function Progress:bar(p, cells)
   return string.rep(self.full, n) .. string.rep(self.empty, cells - n)
 end
 
--- begin(what): before the first page, which may take a while on a big
--- crawl (the listing comes first): live, a line the bar then replaces;
--- plain, a message on stderr, as wait's plain mode starts with one.
+-- begin(what): before the first page, which may take a while (the listing
+-- comes first): live, a line the bar replaces; plain, a message on stderr.
 ---@param what string
 function Progress:begin(what)
   if self.live then
@@ -88,10 +81,8 @@ function Progress:begin(what)
   end
 end
 
--- update(p): p is kadoa's export progress: { done, total, written,
--- skipped, failed, elapsed, rate }.
--- Following (p.crawled): no bar (the total grows), and plain, a line every
--- PLAIN_EVERY pages and whenever the mark (self.mark) comes or goes.
+-- update(p): following (p.crawled), no bar (the total grows); plain, a line
+-- every PLAIN_EVERY pages and whenever the mark (self.mark) comes or goes.
 ---@param p table { done, total, written, skipped, failed, elapsed, rate, crawled, exported }
 function Progress:update(p)
   local done, total = p.done or 0, not p.crawled and p.total or nil
@@ -101,8 +92,7 @@ function Progress:update(p)
     if now - self.drawn < 0.1 and done ~= total then return end
     self.drawn = now
     local numbers = M.numbers(p, self.mark)
-    -- the bar gets what the numbers leave, within reason; one column is
-    -- kept free (some terminals wrap on the last one)
+    -- the bar gets what the numbers leave; the last column stays free
     local cells = math.max(0, math.min(30, self.width - text.width(numbers) - 5))
     local line = (cells > 0 and total and ("[" .. self:bar(p, cells) .. "] ") or "") .. numbers
     self.output:write(self.output.stdout, "\r" .. text.cut(line, self.width - 1) .. "\27[K")
@@ -119,8 +109,7 @@ function Progress:update(p)
   end
 end
 
--- finish(line): the summary (or the last word), on a line of its own.
----@param line string
+---@param line string the summary, on a line of its own
 function Progress:finish(line)
   if self.live and self.open then self.output:write(self.output.stdout, "\r\27[K") end
   self.open = false

@@ -1,8 +1,5 @@
--- kadoa.cli.verbs: the kadoa command described once. The parser and its
--- checks (kadoa.cli.args), the dispatch (kadoa.cli), the help texts, the
--- completions and the man page (completions/gen.lua) all read these two
--- tables. A flag is one line in `flags`; a verb one entry in `verbs` (and
--- its help text). Each verb's module is required only when the verb runs.
+-- kadoa.cli.verbs: the kadoa command described once, in two tables: the
+-- parser, the dispatch, the help, the completions and the man page read them.
 
 local M = {}
 
@@ -69,9 +66,7 @@ M.flags = {
 ---@field any_option? boolean takes --NAME VALUE options of its own (kadoa api: a call's options)
 ---@field module? string its module, kadoa.cli.commands.<module> (default: the verb's name)
 ---@field fn? string the module's function that runs it, given a kadoa.cli.Context (default: "run")
----@field run? fun(m: table, c: kadoa.cli.Context): integer instead, for a module of another shape
 
----What a verb's function is given (kadoa.cli's run makes it).
 ---@class kadoa.cli.Context
 ---@field out table kadoa.cli.output's
 ---@field env table kadoa.cli.env's
@@ -101,8 +96,7 @@ M.verbs = {
   { name = "file", usage = "NAME [-o FILE]", desc = "fetch one stored file (a name `kadoa files` lists)",
     takes = { "file name" }, module = "files", fn = "fetch" },
   { name = "sessions", usage = "", desc = "list every crawl session of the account" },
-  { name = "top", usage = "", desc = "a live view of every crawl of the account",
-    run = function(m, c) return m.run(c.out, c.env, c.client, c.opts) end },
+  { name = "top", usage = "", desc = "a live view of every crawl of the account" },
   { name = "export", usage = "ID DIR", desc = "write every crawled page to a directory",
     takes = { "session id", "directory" }, args = { nil, "dir" } },
   { name = "config", usage = "create|get|delete", desc = "crawl configs: create, get or delete",
@@ -120,8 +114,7 @@ for _, v in ipairs(M.verbs) do M.by_name[v.name] = v end
 M.flag = {}
 for _, f in ipairs(M.flags) do M.flag[f.name] = f end
 
--- takes(flag, verb) -> whether `kadoa VERB` takes the flag (verb nil:
--- before any verb, where only the flags of every verb belong)
+-- takes(flag, verb): verb nil is before any verb, where only every verb's flags go
 ---@param f kadoa.cli.Flag
 ---@param verb string|nil
 ---@return boolean
@@ -131,14 +124,11 @@ function M.takes(f, verb)
   return false
 end
 
--- flags_of(verb) -> the flags `kadoa VERB` takes, in M.flags' order
 ---@param verb string|nil
 ---@return kadoa.cli.Flag[]
 function M.flags_of(verb)
   local t = {}
-  for _, f in ipairs(M.flags) do
-    if M.takes(f, verb) then t[#t + 1] = f end
-  end
+  for _, f in ipairs(M.flags) do if M.takes(f, verb) then t[#t + 1] = f end end
   return t
 end
 

@@ -6,7 +6,7 @@
 local api = require("kadoa.api")
 local options = require("kadoa.options")
 local exit = require("kadoa.cli.exit")
-local call = require("kadoa.cli.call")
+local call = require("kadoa.cli.call").call
 local output_module = require("kadoa.cli.output")
 
 local shown = output_module.shown

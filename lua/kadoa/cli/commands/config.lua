@@ -1,16 +1,13 @@
--- kadoa.cli.commands.config: `kadoa config create (--body FILE.json | URL...)`,
--- `kadoa config get CONFIG_ID`, `kadoa config delete CONFIG_ID`.
--- create prints only the new config's id (like crawl, for scripts); get
--- prints the config as one JSON object (terminal-safe); delete one line.
+-- kadoa.cli.commands.config: `kadoa config create|get|delete`: create prints
+-- only the new id (for scripts), get one JSON object, delete one line.
 
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
-local call = require("kadoa.cli.call")
+local call = require("kadoa.cli.call").call
 local crawl = require("kadoa.cli.commands.crawl")
 
 local M = {}
 
--- run(c) -> exit code
 ---@param c kadoa.cli.Context
 ---@return integer code the exit status
 function M.run(c)

@@ -1,10 +1,9 @@
--- kadoa.cli.commands.control: `kadoa pause ID` and `kadoa resume ID`:
--- one call each, one line saying what happened (the API's own message,
--- cleaned, and the id).
+-- kadoa.cli.commands.control: `kadoa pause ID` and `kadoa resume ID`: one
+-- line each, the id and the API's own message.
 
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
-local call = require("kadoa.cli.call")
+local call = require("kadoa.cli.call").call
 local has_error = require("kadoa.cli.output").has_error
 
 local M = {}

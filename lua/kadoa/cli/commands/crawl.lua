@@ -1,29 +1,21 @@
--- kadoa.cli.commands.crawl: `kadoa crawl URL... [options] [--wait]`, or
--- `kadoa crawl --config CONFIG_ID [--wait]` (a saved config's crawl).
--- Starts a crawl and prints its session id, alone on stdout, so that
--- `id=$(kadoa crawl URL)` works. With --wait the id comes first (a script
--- can go on after a failure) and then kadoa wait's own watching, display
--- and exit codes (commands/wait.lua, called, not copied); with --export
--- DIR, `kadoa export ID DIR --follow`'s (commands/export.lua).
---
--- body(...) also builds `kadoa config create`'s body: the same URLs and
--- --body file make a crawl and a config.
+-- kadoa.cli.commands.crawl: `kadoa crawl URL...` or `--config CONFIG_ID`:
+-- the session id alone on stdout (`id=$(kadoa crawl URL)`), then with --wait
+-- `kadoa wait`'s run, with --export `kadoa export ID DIR --follow`'s.
+-- body(...) also makes `kadoa config create`'s body.
 
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local shown = require("kadoa.cli.output").shown
 local has_error = require("kadoa.cli.output").has_error
-local call = require("kadoa.cli.call")
+local call = require("kadoa.cli.call").call
 local wait_command = require("kadoa.cli.commands.wait")
 
 local M = {}
 
 local GRACE = 10
 
--- body(env, client, urls, opts) -> the API body | nil, message (a usage
--- error). The --body file's fields first, then what the flags say over
--- them: URLs replace both url and startUrls (one URL is "url", several
--- "startUrls"), --max-pages, --max-depth and the filters their fields.
+-- body(...): the --body file's fields, then the flags' over them (URLs
+-- replace both url and startUrls).
 ---@param env table kadoa.cli.env's
 ---@param client kadoa.Client
 ---@param urls string[]
@@ -54,8 +46,6 @@ function M.body(env, client, urls, opts)
   return body
 end
 
--- run(c) -> exit code. c.wopts: wait's timing and display
--- (args.wait_options, display.live) when --wait.
 ---@param c kadoa.cli.Context
 ---@return integer code the exit status
 function M.run(c)
@@ -75,11 +65,9 @@ function M.run(c)
       or res.message or "the answer has no session id", 300))
     return exit.api
   end
-  -- the id as the API gave it: a script needs it whole (an id that could
-  -- drive a terminal is cleaned, and then no id a script could use anyway)
+  -- whole: a script needs it (one that could drive a terminal is no id anyway)
   output:out(format.text(id, 1000))
-  -- a session fresh from its start may not be found at once: as long as
-  -- the library's own crawl-and-wait allows (10 s), a 404 is not the end
+  -- a fresh session may not be found at once: a 404 is not the end for GRACE s
   if opts.export then
     return require("kadoa.cli.commands.export").run(c, id, opts.export, { grace = GRACE,
       again = "go on with: kadoa export " .. format.text(id, 1000) .. " " .. shown(opts.export, 1000)

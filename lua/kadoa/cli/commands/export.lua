@@ -1,12 +1,5 @@
--- kadoa.cli.commands.export: `kadoa export ID DIR [--follow] [--format F]
--- [--concurrency N] [--plain]`: every DONE page of a crawl written to DIR
--- by client:export, with an index (DIR/index.jsonl), progress shown by
--- kadoa.cli.progress. --follow (and `kadoa crawl --export`, which runs
--- this) follows a running crawl to its end, its calls and sleeps
--- interruptible (kadoa.cli.poller). Exit 0 when every page was written or
--- was already there (skipped), 1 when the crawl failed, 3 when some pages
--- failed (the index lists them), 130 on Ctrl-C: running the same command
--- again resumes, skipping what is written.
+-- kadoa.cli.commands.export: `kadoa export ID DIR`: client:export with
+-- kadoa.cli.progress; --follow (and `crawl --export`) on kadoa.cli.poller.
 
 local core = require("kadoa.core")
 local format = require("kadoa.format")
@@ -20,8 +13,7 @@ local M = {}
 
 local function count(n) return format.number(type(n) == "number" and n or 0) end
 
--- summary(s, dir) -> the last line: what was written, skipped, failed
--- (and, of a crawl still running, how many pages it has not crawled yet).
+-- summary(s, dir) -> the last line
 ---@param s kadoa.ExportResult
 ---@param dir string
 ---@return string
@@ -32,8 +24,6 @@ function M.summary(s, dir)
     pending, format.text(s.index or (dir .. "/index.jsonl"), 300))
 end
 
--- run(c [, id, dir, follow]) -> exit code. follow (crawl --export): the
--- follow's grace and the command that goes on after a Ctrl-C.
 ---@param c kadoa.cli.Context
 ---@param id? string the session (default: the first word)
 ---@param dir? string the folder (default: the second word)

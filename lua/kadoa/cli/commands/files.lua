@@ -4,12 +4,12 @@
 
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
-local call = require("kadoa.cli.call")
+local call = require("kadoa.cli.call").call
 local output_module = require("kadoa.cli.output")
 
 local M = {}
 
--- list(c) -> exit code: "STATUS  NAME  URL" a page
+-- list(c): "STATUS  NAME  URL" a page
 ---@param c kadoa.cli.Context
 ---@return integer code the exit status
 function M.list(c)
@@ -28,7 +28,6 @@ function M.list(c)
   return exit.ok
 end
 
--- fetch(c) -> exit code
 ---@param c kadoa.cli.Context
 ---@return integer code the exit status
 function M.fetch(c)

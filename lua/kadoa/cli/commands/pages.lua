@@ -1,17 +1,9 @@
--- kadoa.cli.commands.pages: `kadoa pages ID [--status S] [--json]
--- [--follow]`, every page of a crawl across all listing pages
--- (client:each_page; --follow: as they are crawled, to the crawl's end), and
--- `kadoa page ID PAGE_ID [--format F] [-o FILE]`, one page's content.
---
--- Listing lines are "page-id  STATUS  url", cleaned for the terminal; with
--- --json one JSON object per page (the API's entry), terminal-safe too.
--- Content goes to stdout as it came when stdout is a pipe or a file (it
--- is the data), cleaned line by line on a terminal, or is streamed into
--- -o FILE.
+-- kadoa.cli.commands.pages: `kadoa pages ID` (client:each_page; --follow: as
+-- they are crawled) and `kadoa page ID PAGE_ID`, one page's content.
 
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
-local call = require("kadoa.cli.call")
+local call = require("kadoa.cli.call").call
 local output_module = require("kadoa.cli.output")
 local poller = require("kadoa.cli.poller")
 
@@ -19,18 +11,15 @@ local M = {}
 
 local pad = output_module.pad
 
--- list(c) -> exit code
 ---@param c kadoa.cli.Context
 ---@return integer code the exit status
 function M.list(c)
   local output, client, id, opts = c.out, c.client, c.ids[1], c.opts
-  -- statuses are an open set (the API may say READY): compared as given,
-  -- without regard to case
+  -- statuses are an open set: compared as given, without regard to case
   local want = opts.status and opts.status:upper()
   local iopts
   if opts.follow then
-    -- pages as they are crawled, the calls and sleeps interruptible; a
-    -- mark (paused, stalled) said on stderr when it comes and goes
+    -- a mark (paused, stalled) said on stderr when it comes and goes
     local said
     client = poller(client, nil, function(mark)
       if mark == said then return end
@@ -55,7 +44,6 @@ function M.list(c)
   return exit.ok
 end
 
--- show(c) -> exit code
 ---@param c kadoa.cli.Context
 ---@return integer code the exit status
 function M.show(c)

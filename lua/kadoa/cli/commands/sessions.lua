@@ -1,6 +1,5 @@
--- kadoa.cli.commands.sessions: `kadoa sessions [--json]`, every crawl
--- session of the account (client:each_session, all listing pages): a table
--- line each, "id  domain  state  pages", or one JSON object per session.
+-- kadoa.cli.commands.sessions: `kadoa sessions`, every crawl session of the
+-- account (client:each_session): a table line or a JSON object each.
 
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
@@ -10,8 +9,7 @@ local M = {}
 
 local pad = output_module.pad
 
--- line(s) -> the table line of one CrawlerSessionItem. Columns are fixed
--- (a shortened UUID is 9 characters), so lines stream out as they come.
+-- line(s): columns are fixed, so lines stream out as they come
 ---@param s kadoa.SessionItem
 ---@return string
 function M.line(s)
@@ -23,7 +21,6 @@ function M.line(s)
   return pad(id, 9) .. "  " .. pad(domain, 29) .. "  " .. pad(state, 8) .. "  " .. pages
 end
 
--- run(c) -> exit code
 ---@param c kadoa.cli.Context
 ---@return integer code the exit status
 function M.run(c)

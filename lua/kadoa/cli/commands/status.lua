@@ -1,7 +1,5 @@
--- kadoa.cli.commands.status: `kadoa status [--json | --long] ID [ID...]`.
--- Every id is fetched at once (client:status_many, one request each on
--- the client's connections; one id is one request, awaited), then printed in the order given: a line (or
--- a block with --long, or the API's own JSON with --json) per id, and a
+-- kadoa.cli.commands.status: `kadoa status [--json | --long] ID [ID...]`: every
+-- id fetched at once (client:status_many), then printed in the order given; a
 -- message on stderr for each id that could not be fetched.
 
 local errors = require("kadoa.errors")
@@ -13,7 +11,6 @@ local has_error = require("kadoa.cli.output").has_error
 local M = {}
 
 -- A body passed on as it came must still be a status: a JSON object.
--- Returns the decoded table, or nil and a decode error.
 local function check_body(client, body)
   local t = client.transport:decode(body)
   if type(t) ~= "table" or t[1] ~= nil then
@@ -22,28 +19,23 @@ local function check_body(client, body)
   return t
 end
 
--- run(c) -> exit code
 ---@param c kadoa.cli.Context
 ---@return integer code the exit status
 function M.run(c)
   local output, client, ids, opts = c.out, c.client, c.ids, c.opts
   local code = exit.ok
   -- the worst outcome decides: API error, usage error, failed crawl
-  local function worse(n)
-    if n > code then code = n end
-  end
+  local function worse(n) code = math.max(code, n) end
   local function problem(id, err)
     output:say(shown(id) .. ": " .. format.format_error(err))
     worse(err and err.kind == "usage" and exit.usage or exit.api)
   end
 
-  -- one id is one request awaited (Ctrl-C still ends the wait, as a
-  -- blocking call's would not): no workers to load on a cold start
+  -- one id is one call, interruptible (kadoa.cli.call): no workers to load on a cold start
   local results, err
   if #ids == 1 then
-    local req, e = client:send("status", ids[1], { raw = opts.json == true })
-    local v
-    if req then v, e = req:await() end
+    local v, e = require("kadoa.cli.call").call(client, nil, "status", ids[1],
+      opts.json and { raw = true } or nil)
     results = { [ids[1]] = v or e }   -- as status_many keeps it
   else
     results, err = client:status_many(ids, { raw = opts.json == true })
@@ -68,16 +60,16 @@ function M.run(c)
         problem(id, bad)
       end
     else
-      -- the API has no paused state: a pause made through kadoa says it (kadoa.marks)
-      paused = paused or require("kadoa.marks").read()
-      local mark = require("kadoa.marks").of(id, nil, paused)
-      if opts.long then
-        if n > 1 then output:out("") end
-        output:out(format.format(v, { id = id, style = "long", mark = mark }))
-      else
-        output:out(format.format(v, { id = id, mark = mark }))
+      -- the API has no paused state: a pause made through kadoa says it (kadoa.marks),
+      -- shown only for a crawl neither failed nor finished: no state file read for others
+      local failed, mark = has_error(v.error), nil
+      if not failed and not (type(v.payload) == "table" and v.payload.finished == true) then
+        paused = paused or require("kadoa.marks").read()
+        mark = require("kadoa.marks").of(id, nil, paused)
       end
-      if has_error(v.error) then worse(exit.failed) end
+      if opts.long and n > 1 then output:out("") end
+      output:out(format.format(v, { id = id, style = opts.long and "long" or nil, mark = mark }))
+      if failed then worse(exit.failed) end
     end
   end
   return code

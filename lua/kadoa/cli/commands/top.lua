@@ -1,24 +1,16 @@
--- kadoa.cli.commands.top: `kadoa top [--once] [--json] [--plain]`, every
--- crawl of the account at once: kadoa.fleet's model in kadoa.fleet.view's
--- table, on a terminal.
---
--- On a terminal: a full-screen view on the alternate screen, redrawn line
--- by line (only the lines that changed are written), sized from the
--- terminal at every frame (core.term_size: an ioctl, no process), keys
--- read in raw mode (core.terminal) while waiting for the next frame. The
--- terminal is put back (screen, cursor, mode) however the loop ends: q,
--- Ctrl-C, an error.
---
--- Elsewhere (a pipe, --plain, NO_COLOR, TERM=dumb) and with --once: one
--- snapshot as a table. --json: kadoa.fleet.view's JSON snapshot, one line
--- per refresh (--once: one line).
+-- kadoa.cli.commands.top: `kadoa top [--once] [--json] [--plain]`: kadoa.fleet's
+-- model in kadoa.fleet.view's table. On a terminal a full-screen view redrawn
+-- line by line, keys read in raw mode, the terminal put back however it ends;
+-- elsewhere and with --once one snapshot; --json one line per refresh.
 
 local core = require("kadoa.core")
 local fleet = require("kadoa.fleet")
 local view_text = require("kadoa.fleet.view")
 local text = require("kadoa.text")
 local args = require("kadoa.cli.args")
+local call = require("kadoa.cli.call")
 local display = require("kadoa.cli.display")
+local environment = require("kadoa.cli.env")
 local exit = require("kadoa.cli.exit")
 local output_module = require("kadoa.cli.output")
 
@@ -26,26 +18,14 @@ local M = {}
 
 local cell, error_text = view_text.cell, view_text.error_text
 
--- The plain table (--once, and any run that is not on a terminal)
-local function print_table(output, snap, width)
-  output:out(view_text.totals_line(snap))
-  output:out(view_text.heading(width))
-  for _, r in ipairs(snap.rows) do output:out(view_text.row_line(r, width)) end
-end
-
----------------------------------------------------------------------------
--- Keys
-
 -- The keys that are not characters; an escape sequence by what follows
 -- ESC [ or ESC O, its modifiers left out (ESC [1;5A is up).
 local NAMED = { ["\3"] = "ctrl-c", ["\r"] = "enter", ["\n"] = "enter", ["\127"] = "backspace",
   ["\8"] = "backspace", ["\27"] = "esc", A = "up", B = "down", H = "home", F = "end",
   ["1~"] = "home", ["7~"] = "home", ["4~"] = "end", ["8~"] = "end", ["5~"] = "pgup", ["6~"] = "pgdn" }
 
--- keys(s) -> the keys in what the terminal sent (one read may hold
--- several): a name ("up", "down", "pgup", "pgdn", "home", "end", "enter",
--- "esc", "backspace", "ctrl-c"), a character (a UTF-8 one whole), or
--- "ignored" for an escape sequence without a name.
+-- keys(s) -> the keys in one read: a name of NAMED, a character (a UTF-8 one
+-- whole), or "ignored" for an escape sequence without a name.
 ---@param s string bytes read from the terminal
 ---@return string[]
 function M.keys(s)
@@ -63,11 +43,7 @@ function M.keys(s)
   return out
 end
 
----------------------------------------------------------------------------
--- The full-screen view
-
--- The full-screen view's state: sort, filter, selection, scrolling, the
--- prompt and message of the bottom line, and the last frame drawn.
+-- The full-screen view's state.
 ---@class kadoa.cli.top.View
 ---@field sort integer index in kadoa.fleet.view.SORTS
 ---@field filter string "" for none
@@ -87,25 +63,19 @@ end
 local View = {}
 View.__index = View
 
--- One line of a frame: its text and its SGR parameters ("" for none).
----@class kadoa.cli.top.FrameLine
----@field [1] string
----@field [2] string
+---@alias kadoa.cli.top.FrameLine { [1]: string, [2]: string } a line's text and SGR ("" for none)
 
--- new_view(utf8) -> a view with nothing drawn yet
 ---@param utf8 boolean the terminal takes UTF-8 (display.utf8)
 ---@return kadoa.cli.top.View
 function M.new_view(utf8)
-  return setmetatable({
-    sort = 1, filter = "", typing = nil, prompt = nil, message = nil, message_until = 0,
-    selected = nil, top = 1, prev = {}, lines = 0, cols = 0, utf8 = utf8,
-  }, View)
+  return setmetatable({ sort = 1, filter = "", message_until = 0, top = 1, prev = {}, lines = 0, cols = 0,
+    utf8 = utf8 }, View)
 end
 
 local STATE_COLOR = { running = "32", paused = "33", stalled = "35", failed = "31", finished = "2",
   unknown = "2" }
 
--- frame(snap, lines, cols, now) -> array of { text, sgr } lines, exactly `lines` long
+-- frame(...) -> exactly `lines` lines
 ---@param snap kadoa.fleet.Snapshot
 ---@param lines integer the terminal's lines
 ---@param cols integer the terminal's columns
@@ -114,14 +84,9 @@ local STATE_COLOR = { running = "32", paused = "33", stalled = "35", failed = "3
 function View:frame(snap, lines, cols, now)
   local out = {}
   local w = cols - 1   -- the last column stays empty: some terminals wrap there
-  local when
-  if snap.stale then
-    when = "STALE (" .. error_text(snap.error) .. ")"
-  elseif snap.refreshed then
-    when = ("refreshed %ds ago"):format(math.max(0, math.floor(now - snap.refreshed)))
-  else
-    when = "refreshing..."
-  end
+  local when = snap.stale and ("STALE (" .. error_text(snap.error) .. ")")
+    or snap.refreshed and ("refreshed %ds ago"):format(math.max(0, math.floor(now - snap.refreshed)))
+    or "refreshing..."
   -- the refresh marker before the totals' tail, so a narrow terminal keeps it
   local totals = view_text.totals_line(snap)
   local head, tail = totals:match("^(.-)  |  (.*)$")
@@ -177,8 +142,7 @@ function View:frame(snap, lines, cols, now)
   return out
 end
 
--- draw(term, frame) -> how many lines were written: only the lines that
--- differ from the last frame
+-- draw(term, frame) -> how many lines were written: those that changed
 ---@param term { write: fun(self: table, s: string) } where the screen goes
 ---@param frame kadoa.cli.top.FrameLine[] View:frame's
 ---@return integer
@@ -196,15 +160,11 @@ function View:draw(term, frame)
   return #buf
 end
 
--- say(msg, is_error, now): msg on the bottom line for five seconds
----@param msg string
----@param is_error boolean drawn in red
----@param now number monotonic seconds
-function View:say(msg, is_error, now)
-  self.message, self.message_error, self.message_until = msg, is_error, now + 5
+-- msg on the bottom line for five seconds, in red for an error
+local function say(view, msg, is_error, now)
+  view.message, view.message_error, view.message_until = msg, is_error, now + 5
 end
 
--- key(k, m, now) -> "quit" | "interrupt" | nil: one key
 ---@param k string one of keys()
 ---@param m kadoa.fleet.Fleet the model: y to a prompt pauses or resumes through it
 ---@param now number monotonic seconds
@@ -222,16 +182,12 @@ function View:key(k, m, now)
   if self.prompt then
     local p = self.prompt
     self.prompt = nil
-    if k == "y" or k == "Y" then
-      local res, err = m[p.what](m, p.id)
-      if res then
-        local done = p.what == "pause" and "paused" or "resumed"
-        self:say(done .. " " .. text.short_id(p.id), false, now)
-      else
-        self:say(p.what .. " failed: " .. error_text(err), true, now)
-      end
+    if k ~= "y" and k ~= "Y" then
+      say(self, "cancelled", false, now)
     else
-      self:say("cancelled", false, now)
+      local res, err = m[p.what](m, p.id)
+      say(self, res and ((p.what == "pause" and "paused " or "resumed ") .. text.short_id(p.id))
+        or (p.what .. " failed: " .. error_text(err)), not res, now)
     end
     return nil
   end
@@ -260,11 +216,9 @@ function View:key(k, m, now)
   return nil
 end
 
--- The loop: refresh when due, re-read the size (an ioctl, cheap enough for
--- every frame), draw what changed, wait for keys until the next refresh
--- (a quarter of a second at most: the clock on the top line moves, a
--- message runs out, the window may be resized), act on them. Raw mode on
--- /dev/tty and the alternate screen for as long as it runs.
+-- The loop: refresh when due, re-read the size (an ioctl) every frame, draw
+-- what changed, wait for keys until the next refresh (a quarter of a second
+-- at most: the clock on the top line moves, a message ends, a resize).
 local function full_screen(output, env, m)
   local tty, msg = core.terminal()
   local raw
@@ -289,8 +243,7 @@ local function full_screen(output, env, m)
       else
         snap = m:snapshot()   -- a pause or resume marks rows between refreshes
       end
-      local lines, cols = core.term_size()
-      if not lines or lines < 3 or cols < 20 then lines, cols = 24, 80 end
+      local lines, cols = environment.size()
       if lines ~= view.lines or cols ~= view.cols then
         view.lines, view.cols, view.prev = lines, cols, {}
         term:write("\27[0m\27[2J")
@@ -306,17 +259,13 @@ local function full_screen(output, env, m)
   end)
   tty:close()   -- the mode first: it matters most
   term:write("\27[0m\27[?25h\27[?1049l")
-  -- the screen is back: now an interruption (SIGINT: kadoa.cli says it)
-  -- or an error may be told
+  -- the screen is back: now an interruption or an error may be told
   if not ok then error(result, 0) end
   if result == exit.interrupted then output:say("interrupted") end
   return result
 end
 
----------------------------------------------------------------------------
-
--- options(opts) -> fleet options | nil, message (--interval, --max-interval,
--- --concurrency; their values already checked by args.check)
+-- options(opts) -> fleet options | nil, message (values checked by args.check)
 ---@param opts table the parsed options
 ---@return kadoa.FleetOptions|nil options without a clock
 ---@return string|nil message what is wrong
@@ -335,13 +284,10 @@ function M.options(opts)
   return o
 end
 
--- run(output, env, client, opts) -> exit code
----@param output table kadoa.cli.output's
----@param env table kadoa.cli.env's
----@param client kadoa.Client
----@param opts table the parsed options
+---@param c kadoa.cli.Context
 ---@return integer code the exit status
-function M.run(output, env, client, opts)
+function M.run(c)
+  local output, env, client, opts = c.out, c.env, c.client, c.opts
   local fo, msg = M.options(opts)
   if not fo then return output:usage_error(msg, "top") end
   fo.clock = core.monotime
@@ -354,9 +300,7 @@ function M.run(output, env, client, opts)
       local snap = m:refresh()
       output:out(output_module.json_line(view_text.json(snap)))
       if opts.once then return snap.stale and exit.api or exit.ok end
-      local due = core.monotime() + m:delay()
-      -- sleep to a point on the clock: a signal may end a nanosleep early
-      while core.monotime() < due do core.sleep(due - core.monotime()) end
+      call.sleep(m:delay())
     end
   end
 
@@ -370,7 +314,10 @@ function M.run(output, env, client, opts)
     output:say("top: " .. error_text(snap.error))
     return exit.api
   end
-  print_table(output, snap, env.is_terminal() and env.width() or 160)
+  local width = env.is_terminal() and env.width() or 160
+  output:out(view_text.totals_line(snap))
+  output:out(view_text.heading(width))
+  for _, r in ipairs(snap.rows) do output:out(view_text.row_line(r, width)) end
   return exit.ok
 end
 

@@ -1,7 +1,5 @@
--- kadoa.cli.commands.wait: `kadoa wait [OPTIONS] ID`: kadoa.wait's polling
--- with a display (kadoa.cli.display), an exit code for each way it ends,
--- and Ctrl-C answered within a tenth of a second, even mid-request
--- (kadoa.cli.poller). `kadoa crawl --wait` runs this too.
+-- kadoa.cli.commands.wait: `kadoa wait ID` (and `crawl --wait`): kadoa.wait on
+-- kadoa.cli.poller with kadoa.cli.display, an exit code for each way it ends.
 
 local core = require("kadoa.core")
 local format = require("kadoa.format")
@@ -16,8 +14,6 @@ local M = {}
 
 local interrupted = require("kadoa.cli.env").interrupted
 
--- run(c [, id]) -> exit code. c.wopts: args.wait_options's timing, live,
--- and grace (crawl --wait: how long a fresh session may answer 404).
 ---@param c kadoa.cli.Context
 ---@param id? string the session (default: the first word; crawl --wait: the new one)
 ---@return integer code the exit status
@@ -29,9 +25,6 @@ function M.run(c, id)
     output:say(("waiting for %s (polling every %s, timeout %s)"):format(shown(id),
       args.setting(o.interval), args.setting(o.timeout)))
   end
-
-  -- the client's calls and sleeps interruptible, the spinner turning
-  -- meanwhile; a paused (or stalled) crawl is said so on the line
   local p = poller(client, function() show:tick() end, function(mark) show.crawl_mark = mark end)
   local ok, res, err = pcall(waiter.wait, p, id, {
     interval = o.interval,
