@@ -1,26 +1,19 @@
 /*
- * route.c: the URL of one API call.
- *
- * A route is an API path template made once per call of the API
- * (core.route("GET", "/v4/crawl/{session id}/pages/{page id}")): literal
- * pieces around named segments. A call gives the segments' values, each
- * percent-encoded here as exactly one path segment, and an optional query
- * (name, value, ...), encoded here too. So no caller ever builds a URL by
- * hand, and an id can never add a segment, a query or a dot segment.
- *
- * The same code serves libcurl (transfer.c) and the OpenResty transport
- * (client:path), so both send byte for byte the same request line.
+ * route.c: the URL of one API call. A route (core.route("GET",
+ * "/v4/crawl/{session id}")) is made once per call of the API; each segment
+ * value is percent-encoded as exactly one segment, the query too, so an id
+ * can never add a segment, a query or a dot segment. libcurl and OpenResty
+ * (client:path) send byte for byte the same request line.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "kadoa.h"
 
-kd_route *kd_check_route(lua_State *L, int i) {
+static kd_route *check_route(lua_State *L, int i) {
   return (kd_route *)luaL_checkudata(L, i, KD_ROUTE_MT);
 }
 
-/* core.route(method, template) -> route */
 int kd_route_new(lua_State *L) {
   static const char *const methods[] = {"GET", "POST", "DELETE", NULL};
   int method = luaL_checkoption(L, 1, NULL, methods);
@@ -63,7 +56,7 @@ int kd_route_new(lua_State *L) {
 
 int kd_route_tostring(lua_State *L) {
   static const char *const methods[] = {"GET", "POST", "DELETE"};
-  kd_route *r = kd_check_route(L, 1);
+  kd_route *r = check_route(L, 1);
   luaL_Buffer b;
   int k;
   luaL_buffinit(L, &b);
@@ -90,7 +83,7 @@ long kd_ms(double s) {
 const char *kd_read_call(lua_State *L, int i, kd_call *call) {
   int k;
   memset(call, 0, sizeof *call);
-  call->route = kd_check_route(L, i);
+  call->route = check_route(L, i);
   if (!lua_isnoneornil(L, i + 1)) call->timeout_ms = kd_ms(luaL_checknumber(L, i + 1));
   if (!lua_isnoneornil(L, i + 2)) {
     int x = i + 2;
@@ -121,7 +114,7 @@ const char *kd_read_call(lua_State *L, int i, kd_call *call) {
       return lua_tostring(L, -1);
     }
     if (len > KD_MAX_ID) {
-      lua_pushfstring(L, "%s is longer than " KD_STR(KD_MAX_ID) " bytes", call->route->name[k]);
+      lua_pushfstring(L, "%s is longer than %d bytes", call->route->name[k], KD_MAX_ID);
       return lua_tostring(L, -1);
     }
   }
@@ -154,17 +147,12 @@ int kd_build_url(lua_State *L, kd_buf *u, const char *base, size_t blen, const k
     }
   }
   if (call->query) {
-    int n = (int)kd_rawlen(L, call->query), j;
-    for (j = 1; j + 1 <= n; j += 2) {
+    int n = (int)kd_rawlen(L, call->query) & ~1, j;   /* whole pairs only */
+    for (j = 1; j <= n; j++) {
       size_t len;
       const char *s;
-      if (kd_buf_add(u, j == 1 ? "?" : "&", 1) != 0) return -1;
+      if (kd_buf_add(u, j == 1 ? "?" : j % 2 ? "&" : "=", 1) != 0) return -1;
       lua_rawgeti(L, call->query, j);
-      s = lua_tolstring(L, -1, &len);
-      if (s && add_escaped(u, s, len) != 0) return (lua_pop(L, 1), -1);
-      lua_pop(L, 1);
-      if (kd_buf_add(u, "=", 1) != 0) return -1;
-      lua_rawgeti(L, call->query, j + 1);
       s = lua_tolstring(L, -1, &len);
       if (s && add_escaped(u, s, len) != 0) return (lua_pop(L, 1), -1);
       lua_pop(L, 1);
