@@ -317,11 +317,8 @@ static int l_decode(lua_State *L) {
   if (r == 1) return 1;
   lua_pushnil(L);
   lua_insert(L, -2);
-  if (r < 0) {
-    lua_pushliteral(L, "memory");
-    return 3;
-  }
-  return 2;
+  if (r < 0) lua_pushliteral(L, "memory");
+  return r < 0 ? 3 : 2;
 }
 
 /* Does v[0..n) contain the word w, ignoring case? */
@@ -451,32 +448,16 @@ static int l_curl_info(lua_State *L) {
 }
 
 static const luaL_Reg client_methods[] = {
-  {"fetch", l_fetch},
-  {"path", l_path},
-  {"finish", l_finish},
-  {"decode", l_decode},
-  {"random", l_random},
-  {"request_id", l_request_id},
-  {"redact", l_redact},
-  {"close", l_close},
-  {"closed", l_closed},
-  {NULL, NULL}
+  {"fetch", l_fetch}, {"path", l_path}, {"finish", l_finish}, {"decode", l_decode},
+  {"random", l_random}, {"request_id", l_request_id}, {"redact", l_redact},
+  {"close", l_close}, {"closed", l_closed}, {NULL, NULL}
 };
 
 static const luaL_Reg module_funcs[] = {
-  {"new", l_new},
-  {"route", kd_route_new},
-  {"head", l_head},
-  {"sleep", l_sleep},
-  {"monotime", l_monotime},
-  {"mkdir", l_mkdir},
-  {"private_file", l_private_file},
-  {"curl_info", l_curl_info},
-  {"token", kd_token},
-  {"term_size", kd_term_size},
-  {"isatty", kd_isatty},
-  {"terminal", kd_terminal},
-  {NULL, NULL}
+  {"new", l_new}, {"route", kd_route_new}, {"head", l_head}, {"sleep", l_sleep},
+  {"monotime", l_monotime}, {"mkdir", l_mkdir}, {"private_file", l_private_file},
+  {"curl_info", l_curl_info}, {"token", kd_token}, {"term_size", kd_term_size},
+  {"isatty", kd_isatty}, {"terminal", kd_terminal}, {NULL, NULL}
 };
 
 int luaopen_kadoa_core(lua_State *L) {

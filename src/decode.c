@@ -1,19 +1,10 @@
 /*
- * decode.c: JSON text to plain Lua tables.
- *
- * lua-cjson does the parsing; this file adds the one pass that makes its
- * output pleasant to use from Lua:
- *  - a JSON null inside an object becomes an absent key, so `if res.error`
- *    means what it says; inside an array it stays the decoder's null (the
- *    value handed to core.new with the decoder: cjson.null, vim.NIL), so
- *    the array's length stays true;
- *  - on Lua 5.3+ an integral number becomes an integer (cjson 2.1 makes
- *    every number a float, and 14 pages should print as 14, not 14.0).
- * cjson tells objects from arrays by their keys: object keys are always
- * strings, array keys always integers.
+ * decode.c: JSON text to Lua values with the decoder handed in, then one
+ * pass: a null in an object is an absent key (so `if res.error` means what
+ * it says), in an array the decoder's null (the length stays true); on Lua
+ * 5.3+ an integral number is an integer (14 pages, not 14.0).
  */
 #include "kadoa.h"
-
 
 #if LUA_VERSION_NUM >= 503
 /* If the number at the top is a float with an integral value that fits,
@@ -30,8 +21,8 @@ static int to_integer(lua_State *L) {
 }
 #endif
 
-/* Normalise the table at the top of the stack, in place. cjson already
- * bounds the nesting depth (1000), which bounds this recursion. */
+/* The table at the top, in place: object keys are strings, array keys
+ * integers. cjson's depth bound (1000) bounds the recursion. */
 static void normalise(lua_State *L, int null) {
   int t = lua_gettop(L);
   luaL_checkstack(L, 4, "JSON nested too deep");
@@ -42,7 +33,6 @@ static void normalise(lua_State *L, int null) {
       normalise(L, null);
       lua_pop(L, 1);
     } else if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, null)) {
-      /* clearing an existing field during traversal is allowed */
       lua_pop(L, 1);
       lua_pushvalue(L, -1);
       lua_pushnil(L);
@@ -72,13 +62,9 @@ int kd_decode(lua_State *L, int dec, int null, const char *s, size_t n) {
     /* running out of memory is not bad JSON: the caller must say so */
     return rc == LUA_ERRMEM ? -1 : 0;
   }
-  if (lua_type(L, -1) == LUA_TTABLE) {
-    normalise(L, null);
-  }
+  if (lua_type(L, -1) == LUA_TTABLE) normalise(L, null);
 #if LUA_VERSION_NUM >= 503
-  else if (lua_type(L, -1) == LUA_TNUMBER) {
-    to_integer(L);
-  }
+  else if (lua_type(L, -1) == LUA_TNUMBER) to_integer(L);
 #endif
   return 1;
 }

@@ -236,6 +236,16 @@ int kd_token(lua_State *L);                         /* core.token */
 
 /* ---- core.c, multi.c: the client and its non-blocking requests -------- */
 
+/* multi.c: the sockets (struct kd_sock there) and timer libcurl asked for */
+typedef struct kd_loop {
+  struct kd_sock *s;
+  size_t n, cap;
+  double due;              /* monotonic seconds when curl's timer falls due; <0 none */
+  int running;             /* transfers running after the last action */
+  int timer_calls;
+  int external;            /* changes() was called: a loop outside watches sockets */
+} kd_loop;
+
 typedef struct kd_client {
   kd_config cfg;
   kd_xfer main;            /* the blocking fetch's transfer, made on first use */
@@ -244,7 +254,7 @@ typedef struct kd_client {
   kd_xfer *idle;           /* transfers kept for the next start() */
   struct kd_req *active;   /* requests started and not yet taken or cancelled */
   struct kd_req *done_head, *done_tail;   /* finished, not yet reported */
-  struct kd_loop *loop;    /* multi.c: the sockets and timer libcurl asked for */
+  kd_loop loop;
   int closed;
 } kd_client;
 

@@ -28,7 +28,6 @@ typedef struct kd_req {
   kd_xfer *x;                /* borrowed while running or done */
   struct kd_req *prev, *next;          /* the client's active list */
   struct kd_req *done_next;            /* the client's completion queue */
-  int queued;
   CURLcode rc;
   int state;
   int raw;
@@ -57,15 +56,6 @@ typedef struct kd_sock {
   int revents;    /* what the last wait() saw (CURL_CSELECT_*) */
 } kd_sock;
 
-typedef struct kd_loop {
-  kd_sock *s;
-  size_t n, cap;
-  double due;     /* monotonic seconds when curl's timer falls due; <0 none */
-  int running;    /* transfers running after the last action */
-  int timer_calls;
-  int external;   /* changes() was called: a loop outside watches sockets */
-} kd_loop;
-
 static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -84,7 +74,7 @@ static void drop_sock(kd_loop *lp, kd_sock *k) {
 }
 
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *up, void *sp) {
-  kd_loop *lp = ((kd_client *)up)->loop;
+  kd_loop *lp = &((kd_client *)up)->loop;
   kd_sock *k = find_sock(lp, fd);
   int want = what == CURL_POLL_REMOVE ? 0 : what;   /* CURL_POLL_IN 1, OUT 2, INOUT 3 */
   (void)e;
@@ -112,7 +102,7 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *up, void *sp) {
 }
 
 static int on_timer(CURLM *m, long ms, void *up) {
-  kd_loop *lp = ((kd_client *)up)->loop;
+  kd_loop *lp = &((kd_client *)up)->loop;
   (void)m;
   lp->timer_calls++;
   lp->due = ms < 0 ? -1 : now_s() + (double)ms / 1000;
@@ -125,8 +115,8 @@ static int on_timer(CURLM *m, long ms, void *up) {
  * about is closed when the loop let go (client:release()): unlike a dup()
  * per socket, free when no loop watches. */
 static int on_close(void *up, curl_socket_t fd) {
-  kd_loop *lp = ((kd_client *)up)->loop;
-  kd_sock *k = lp ? find_sock(lp, fd) : NULL;
+  kd_loop *lp = &((kd_client *)up)->loop;
+  kd_sock *k = find_sock(lp, fd);
   if (k && k->told && lp->external) {
     k->closed = 1;
     k->want = 0;
@@ -136,15 +126,12 @@ static int on_close(void *up, curl_socket_t fd) {
   return close(fd);
 }
 
-static void free_loop(kd_client *c) {
-  kd_loop *lp = c->loop;
+static void free_loop(kd_loop *lp) {
   size_t i;
-  if (!lp) return;
   for (i = 0; i < lp->n; i++)
     if (lp->s[i].closed) close(lp->s[i].fd);
   free(lp->s);
-  free(lp);
-  c->loop = NULL;
+  memset(lp, 0, sizeof *lp);
 }
 
 static void free_xfer(kd_xfer *x) {
@@ -190,7 +177,6 @@ static void unlink_req(kd_req *r) {
 static void unqueue(kd_req *r) {
   kd_client *c = r->c;
   kd_req **p, *prev = NULL;
-  if (!r->queued || !c) return;
   for (p = &c->done_head; *p; prev = *p, p = &(*p)->done_next) {
     if (*p == r) {
       *p = r->done_next;
@@ -199,12 +185,10 @@ static void unqueue(kd_req *r) {
     }
   }
   r->done_next = NULL;
-  r->queued = 0;
 }
 
 static void enqueue(kd_client *c, kd_req *r) {
   r->done_next = NULL;
-  r->queued = 1;
   if (c->done_tail) c->done_tail->done_next = r;
   else c->done_head = r;
   c->done_tail = r;
@@ -216,7 +200,7 @@ static void release(kd_req *r, int state) {
     if (r->state == REQ_RUNNING) {
       curl_multi_remove_handle(r->c->multi, r->x->easy);
       /* perform() reports the count of the last action: one fewer now */
-      if (r->c->loop && r->c->loop->running > 0) r->c->loop->running--;
+      if (r->c->loop.running > 0) r->c->loop.running--;
     }
     unqueue(r);
     unlink_req(r);
@@ -228,7 +212,7 @@ static void release(kd_req *r, int state) {
 }
 
 void kd_multi_cleanup(kd_client *c) {
-  if (c->loop) c->loop->external = 0;   /* the client is going: close for real */
+  c->loop.external = 0;   /* the client is going: close for real */
   while (c->active) release(c->active, REQ_CLOSED);
   while (c->idle) {
     kd_xfer *x = c->idle;
@@ -237,17 +221,13 @@ void kd_multi_cleanup(kd_client *c) {
   }
   if (c->multi) curl_multi_cleanup(c->multi);
   c->multi = NULL;
-  free_loop(c);
+  free_loop(&c->loop);
 }
 
 static int ensure_multi(kd_client *c) {
   if (c->multi) return 0;
-  if (!(c->loop = (kd_loop *)calloc(1, sizeof *c->loop))) return -1;
-  c->loop->due = -1;
-  if (!(c->multi = curl_multi_init())) {
-    free_loop(c);
-    return -1;
-  }
+  c->loop.due = -1;
+  if (!(c->multi = curl_multi_init())) return -1;
   curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
   /* libcurl's default pool (4 per transfer) dips as transfers finish one
    * socket at a time and closes connections the next ones want */
@@ -264,12 +244,12 @@ static int ensure_multi(kd_client *c) {
 static int act(kd_client *c, curl_socket_t fd, int ev) {
   int running = 0, left;
   CURLMsg *m;
-  int told = c->loop->timer_calls;
+  int told = c->loop.timer_calls;
   curl_multi_socket_action(c->multi, fd, ev, &running);
   /* on_timer is called only when the expiry changes: a timer that fired a
    * little early changes nothing, and would be lost (or fire again and
    * again when none is left) unless asked for */
-  if (fd == CURL_SOCKET_TIMEOUT && c->loop->timer_calls == told) {
+  if (fd == CURL_SOCKET_TIMEOUT && c->loop.timer_calls == told) {
     long ms = -1;
     curl_multi_timeout(c->multi, &ms);
     on_timer(c->multi, ms, c);
@@ -283,7 +263,7 @@ static int act(kd_client *c, curl_socket_t fd, int ev) {
     curl_multi_remove_handle(c->multi, m->easy_handle);
     enqueue(c, r);
   }
-  c->loop->running = running;
+  c->loop.running = running;
   return running;
 }
 
@@ -338,13 +318,12 @@ static void push_finished(lua_State *L, kd_client *c) {
   int n = 0, t;
   lua_newtable(L);
   t = lua_gettop(L);
-  if (c->closed || !c->done_head) return;
+  if (!c->done_head) return;
   push_reqs(L);
   while (c->done_head) {
     kd_req *r = c->done_head;
     c->done_head = r->done_next;
     r->done_next = NULL;
-    r->queued = 0;
     lua_pushlightuserdata(L, r);
     lua_rawget(L, -2);
     if (!lua_isnil(L, -1)) lua_rawseti(L, t, ++n);
@@ -354,15 +333,11 @@ static void push_finished(lua_State *L, kd_client *c) {
   lua_pop(L, 1);
 }
 
-static int live(kd_client *c) {
-  return !c->closed && c->multi;
-}
-
 /* ms until curl's timer is due, -1 for none */
 static lua_Integer timer_ms(kd_client *c) {
   double left;
-  if (!live(c) || c->loop->due < 0) return -1;
-  left = (c->loop->due - now_s()) * 1000;
+  if (!c->multi || c->loop.due < 0) return -1;
+  left = (c->loop.due - now_s()) * 1000;
   return left <= 0 ? 0 : (lua_Integer)left + 1;
 }
 
@@ -370,7 +345,7 @@ static lua_Integer timer_ms(kd_client *c) {
  * next perform(). Returns how many are ready, -1: out of memory. */
 static int scan(kd_client *c, int ms) {
   struct pollfd some[16], *p = some;
-  kd_loop *lp = c->loop;
+  kd_loop *lp = &c->loop;
   size_t i, n = 0;
   int ready;
   if (lp->n > 16 && !(p = (struct pollfd *)malloc(lp->n * sizeof *p))) return -1;
@@ -400,11 +375,11 @@ static int scan(kd_client *c, int ms) {
 static int l_perform(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   int running = 0;
-  if (live(c)) {
-    kd_loop *lp = c->loop;
+  if (c->multi) {
+    kd_loop *lp = &c->loop;
     size_t i = 0;
     if (scan(c, 0) < 0) return luaL_error(L, "kadoa: out of memory");
-    running = c->loop->running;
+    running = c->loop.running;
     /* an action may add or drop sockets: look again from the start */
     while (i < lp->n) {
       kd_sock *k = &lp->s[i];
@@ -432,7 +407,7 @@ static int l_wait(lua_State *L) {
   int n = 0;
   if (ms < 0) ms = 0;
   if (ms > 86400000) ms = 86400000;
-  if (live(c)) {
+  if (c->multi) {
     t = timer_ms(c);
     if (t >= 0 && t < ms) ms = (lua_Number)t;
     if ((n = scan(c, (int)ms)) < 0) return luaL_error(L, "kadoa: out of memory");
@@ -452,8 +427,8 @@ static int l_changes(lua_State *L) {
   int n = 0;
   size_t i;
   lua_newtable(L);
-  if (live(c)) {
-    kd_loop *lp = c->loop;
+  if (c->multi) {
+    kd_loop *lp = &c->loop;
     lp->external = 1;
     for (i = 0; i < lp->n; i++) {
       kd_sock *k = &lp->s[i];
@@ -474,12 +449,11 @@ static int l_changes(lua_State *L) {
 static int l_release(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   size_t i = 0;
-  if (!c->loop) return 0;
-  while (i < c->loop->n) {
-    kd_sock *k = &c->loop->s[i];
+  while (i < c->loop.n) {
+    kd_sock *k = &c->loop.s[i];
     if (k->told && k->want == 0 && !k->dirty) {
       if (k->closed) close(k->fd);
-      drop_sock(c->loop, k);
+      drop_sock(&c->loop, k);
     } else {
       i++;
     }
@@ -495,7 +469,7 @@ static int l_action(lua_State *L) {
   lua_Integer ev = luaL_optinteger(L, 3, 0);
   int running = 0;
   luaL_argcheck(L, ev >= 0 && ev <= 7, 3, "events must be 0..7");
-  if (live(c))
+  if (c->multi)
     running = fd < 0 ? act(c, CURL_SOCKET_TIMEOUT, 0) : act(c, (curl_socket_t)fd, (int)ev);
   lua_pushinteger(L, running);
   return 1;
@@ -543,22 +517,13 @@ static int l_req_tostring(lua_State *L) {
 }
 
 static const luaL_Reg client_methods[] = {
-  {"start", l_start},
-  {"perform", l_perform},
-  {"wait", l_wait},
-  {"timeout", l_timeout},
-  {"changes", l_changes},
-  {"action", l_action},
-  {"release", l_release},
-  {"finished", l_finished},
-  {NULL, NULL}
+  {"start", l_start}, {"perform", l_perform}, {"wait", l_wait}, {"timeout", l_timeout},
+  {"changes", l_changes}, {"action", l_action}, {"release", l_release},
+  {"finished", l_finished}, {NULL, NULL}
 };
 
 static const luaL_Reg req_methods[] = {
-  {"result", l_result},
-  {"done", l_done},
-  {"cancel", l_cancel},
-  {NULL, NULL}
+  {"result", l_result}, {"done", l_done}, {"cancel", l_cancel}, {NULL, NULL}
 };
 
 void kd_open_multi(lua_State *L) {
