@@ -176,8 +176,7 @@ static int l_new(lua_State *L) {
   return 1;
 }
 
-/* client:fetch(route, timeout, extra, seg...) -> value | nil, record: the
- * blocking request, the status call's path, so it does no more than it must */
+/* the status call's path: it does no more than it must */
 static int l_fetch(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   kd_call call;
@@ -197,8 +196,6 @@ static int l_fetch(lua_State *L) {
   return kd_xfer_push_result(L, &c->main, rc, call.raw, dec, dec + 1);
 }
 
-/* client:path(route, timeout, extra, seg...) -> "/v4/...?..." | nil,
- * record: the request target, for other hosts' transports */
 static int l_path(lua_State *L) {
   kd_call call;
   const char *bad;
@@ -215,8 +212,7 @@ static int l_path(lua_State *L) {
   return 1;
 }
 
-/* client:finish(status, body, head, raw [, elapsed]): what fetch would
- * return for an answer received elsewhere (OpenResty); head as core.head */
+/* what fetch would return for an answer OpenResty received */
 static int l_finish(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   kd_outcome o;
@@ -238,8 +234,7 @@ static int l_finish(lua_State *L) {
   return kd_push_outcome(L, &o, lua_toboolean(L, 5), dec, dec + 1);
 }
 
-/* client:random() -> [0, 1), each client seeded on its own: clients that
- * fail together do not retry together */
+/* each client seeded on its own: those that fail together retry apart */
 static int l_random(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   lua_pushnumber(L, (lua_Number)(kd_random(c->cfg.rng) >> 11) * (1.0 / 9007199254740992.0));
@@ -279,8 +274,7 @@ static int l_tostring(lua_State *L) {
   return 1;
 }
 
-/* core.sleep(seconds) -> true | false, "interrupted": a signal ends it on
- * purpose, so the interpreter's Ctrl-C handler runs */
+/* a signal ends the sleep on purpose, so the interpreter's Ctrl-C handler runs */
 static int l_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
   struct timespec ts;
@@ -305,7 +299,6 @@ static int l_monotime(lua_State *L) {
   return 1;
 }
 
-/* client:decode(text) -> value | nil, message [, "memory"] */
 static int l_decode(lua_State *L) {
   size_t n;
   const char *s;
@@ -338,11 +331,8 @@ static void set_value(lua_State *L, const char *k, const char *v, size_t n) {
   lua_setfield(L, -2, k);
 }
 
-/* core.head(block) -> { status, version, request_id, content_type,
- * retry_after, content_length (-1: unreadable), chunked, close,
- * content_encoding } | nil: a response head read by the rules of
- * transfer.c's header callback, for transports that read the bytes
- * themselves (OpenResty) */
+/* A response head read by the rules of transfer.c's header callback, for
+ * transports that read the bytes themselves (OpenResty). */
 static int l_head(lua_State *L) {
   size_t n, vlen;
   const char *p = luaL_checklstring(L, 1, &n), *end = p + n, *v;
@@ -396,8 +386,7 @@ static int l_head(lua_State *L) {
   return 1;
 }
 
-/* core.mkdir(path [, private]) -> true | nil, message: mode 0755 (0700);
- * one already there is fine */
+/* one already there is fine */
 static int l_mkdir(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   if (mkdir(path, lua_toboolean(L, 2) ? 0700 : 0755) != 0 && errno != EEXIST) {
@@ -409,8 +398,7 @@ static int l_mkdir(lua_State *L) {
   return 1;
 }
 
-/* core.private_file(path, bytes) -> true | nil, message: a new 0600 file
- * (never an existing one or a link), synced: the first half of an atomic
+/* never an existing file or a link; synced: the first half of an atomic
  * write (the caller renames it into place) */
 static int l_private_file(lua_State *L) {
   size_t n;

@@ -115,6 +115,7 @@ typedef struct kd_route {
   const char *lit[KD_MAX_SEGS + 1];   /* into text[] */
   size_t litlen[KD_MAX_SEGS + 1];
   const char *name[KD_MAX_SEGS];      /* "session id", for messages */
+  char *whole;                        /* "GET /v4/crawl/{session id}" */
   char text[1];                       /* the template's pieces, NUL-separated */
 } kd_route;
 

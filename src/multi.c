@@ -267,7 +267,6 @@ static int act(kd_client *c, curl_socket_t fd, int ev) {
   return running;
 }
 
-/* client:start(route, timeout, extra, seg...) -> request | nil, report */
 static int l_start(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   kd_call call;
@@ -370,8 +369,7 @@ static int scan(kd_client *c, int ms) {
   return ready > 0 ? ready : 0;
 }
 
-/* client:perform() -> running, finished(): acts on the ready sockets and a
- * due timer, without waiting */
+/* the ready sockets and a due timer, without waiting */
 static int l_perform(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   int running = 0;
@@ -399,7 +397,6 @@ static int l_perform(lua_State *L) {
   return 2;
 }
 
-/* client:wait(ms) -> how many sockets are ready, waiting at most ms */
 static int l_wait(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   lua_Number ms = luaL_optnumber(L, 2, 1000);
@@ -421,7 +418,6 @@ static int l_timeout(lua_State *L) {
   return 1;
 }
 
-/* client:changes() -> { fd, want, ... }, timer ms */
 static int l_changes(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   int n = 0;
@@ -461,8 +457,7 @@ static int l_release(lua_State *L) {
   return 0;
 }
 
-/* client:action(fd, ev) -> running; ev is CURL_CSELECT_IN 1, OUT 2, ERR 4;
- * fd -1: the timer fired */
+/* ev's bits are CURL_CSELECT_IN 1, OUT 2, ERR 4 */
 static int l_action(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   lua_Integer fd = luaL_checkinteger(L, 2);
@@ -480,8 +475,7 @@ static int l_finished(lua_State *L) {
   return 1;
 }
 
-/* req:result() -> (nothing) while running | value | nil, report; it does
- * not drive (client:perform() does) */
+/* it does not drive: client:perform() does */
 static int l_result(lua_State *L) {
   static const char *const gone[] = {NULL, NULL, "request result was already taken",
                                      "request was cancelled", "client is closed"};

@@ -5,6 +5,7 @@
  * can never add a segment, a query or a dot segment. libcurl and OpenResty
  * (client:path) send byte for byte the same request line.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,9 @@ static kd_route *check_route(lua_State *L, int i) {
   return (kd_route *)luaL_checkudata(L, i, KD_ROUTE_MT);
 }
 
+static const char *const methods[] = {"GET", "POST", "DELETE", NULL};
+
 int kd_route_new(lua_State *L) {
-  static const char *const methods[] = {"GET", "POST", "DELETE", NULL};
   int method = luaL_checkoption(L, 1, NULL, methods);
   size_t n, i;
   const char *t = luaL_checklstring(L, 2, &n);
@@ -23,7 +25,7 @@ int kd_route_new(lua_State *L) {
   char *o;
   int k = 0;
   if (n == 0 || t[0] != '/') return luaL_argerror(L, 2, "a path starting with '/'");
-  r = (kd_route *)lua_newuserdata(L, sizeof *r + n + 1);
+  r = (kd_route *)lua_newuserdata(L, sizeof *r + 2 * n + 9);   /* pieces, then tostring's */
   memset(r, 0, sizeof *r);
   r->method = method;
   o = r->text;
@@ -49,28 +51,15 @@ int kd_route_new(lua_State *L) {
   r->litlen[k] = (size_t)(o - r->lit[k]);
   *o = '\0';
   r->nsegs = k;
+  r->whole = o + 1;
+  sprintf(r->whole, "%s %s", methods[method], t);
   luaL_getmetatable(L, KD_ROUTE_MT);
   lua_setmetatable(L, -2);
   return 1;
 }
 
 int kd_route_tostring(lua_State *L) {
-  static const char *const methods[] = {"GET", "POST", "DELETE"};
-  kd_route *r = check_route(L, 1);
-  luaL_Buffer b;
-  int k;
-  luaL_buffinit(L, &b);
-  luaL_addstring(&b, methods[r->method]);
-  luaL_addchar(&b, ' ');
-  for (k = 0; k <= r->nsegs; k++) {
-    luaL_addlstring(&b, r->lit[k], r->litlen[k]);
-    if (k < r->nsegs) {
-      luaL_addchar(&b, '{');
-      luaL_addstring(&b, r->name[k]);
-      luaL_addchar(&b, '}');
-    }
-  }
-  luaL_pushresult(&b);
+  lua_pushstring(L, check_route(L, 1)->whole);
   return 1;
 }
 
