@@ -292,10 +292,14 @@ static int l_sleep(lua_State *L) {
   return 1;
 }
 
-static int l_monotime(lua_State *L) {
+double kd_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int l_monotime(lua_State *L) {
+  lua_pushnumber(L, kd_now());
   return 1;
 }
 

@@ -47,10 +47,8 @@ void kd_new_class(lua_State *L, const char *name, lua_CFunction gc,
 KD_EXPORT int luaopen_kadoa_core(lua_State *L);
 
 /* ---- escape.c: pure helpers over bytes, fuzzed alone ------------------ */
-
-/* Percent-encode n bytes as one path segment (or query name or value) into
- * out (3*n bytes); only ALPHA, DIGIT, '-', '_', '~' stay, so ".." can never
- * be a dot segment. Returns the length. */
+/* n bytes percent-encoded as one path segment or query word into out (3*n
+ * bytes): only ALPHA DIGIT - _ ~ stay, so ".." is never a dot segment. */
 size_t kd_escape(char *out, const char *in, size_t n);
 /* If the line p[0..n) is `name: value` (name without case), the value with
  * blanks and CRLF trimmed, and 1; else 0. */
@@ -75,7 +73,6 @@ int kd_buf_add(kd_buf *b, const char *p, size_t n);   /* 0, or -1: out of memory
 void kd_buf_free(kd_buf *b);
 
 /* ---- sink.c: a 2xx body streamed to a file ---------------------------- */
-
 typedef struct kd_sink {
   int active, fd, err, too_large;
   int extract;                /* 1: only the string field `field` goes to the file */
@@ -92,18 +89,15 @@ typedef struct kd_sink {
   char out[16384];
 } kd_sink;
 
-/* Open path (never through a symbolic link) for a whole body, or for the
- * string field `field` of a JSON answer. 0, or -1 (k->err). */
+/* path (never through a link) for the body or its string field: 0 or -1 (err) */
 int kd_sink_open(kd_sink *k, const char *path, const char *field);
-/* Stream n bytes; what is not extracted goes to `rest` (max bytes in all).
- * 0, or -1 (k->err, or k->too_large). */
+/* what is not extracted goes to rest (max in all): 0 or -1 (err, too_large) */
 int kd_sink_feed(kd_sink *k, kd_buf *rest, size_t max, const char *p, size_t n);
 int kd_sink_close(kd_sink *k);   /* 0, or -1 (k->err) */
 /* Write all n bytes, again after a signal. 0, or -1 (errno; EIO for 0). */
 int kd_write_all(int fd, const char *p, size_t n);
 
 /* ---- route.c: an API path template and the URL of one call ------------ */
-
 enum { KD_GET, KD_POST, KD_DELETE };
 
 #define KD_MAX_SEGS 4
@@ -137,12 +131,10 @@ typedef struct kd_call {
 /* Read `route, timeout, extra, seg...` from stack index i. NULL, or the
  * usage message for a bad segment; raises for a wrong type. */
 const char *kd_read_call(lua_State *L, int i, kd_call *call);
-/* base + path (+ query) of call into u, NUL-terminated. 0, or -1: out of
- * memory. */
+/* base + path (+ query) of call into u, NUL-terminated: 0 or -1 (memory) */
 int kd_build_url(lua_State *L, kd_buf *u, const char *base, size_t blen, const kd_call *call);
 
 /* ---- transfer.c: one exchange on one easy handle ---------------------- */
-
 /* The settings every transfer of a client shares. */
 typedef struct kd_config {
   char *key;                 /* the API key, for redaction; scrubbed when freed */
@@ -195,7 +187,6 @@ int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *cal
 int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec, int null);
 
 /* ---- outcome.c: the outcome record ------------------------------------ */
-
 /* The facts of one finished exchange, from libcurl or another host's
  * transport (client:finish); lua/kadoa/errors.lua words them. */
 typedef struct kd_outcome {
@@ -229,14 +220,12 @@ int kd_prepare_failed(lua_State *L, int e, const char *file);
 void kd_push_redacted(lua_State *L, const kd_config *cfg, const char *s, size_t n);
 
 /* ---- rand.c: a client's random source --------------------------------- */
-
 void kd_seed(uint64_t rng[2], const void *salt);   /* from /dev/urandom */
 uint64_t kd_random(uint64_t s[2]);                  /* xorshift128+ */
 void kd_request_id(char *out, uint64_t rng[2]);     /* 36 chars, no NUL */
 int kd_token(lua_State *L);                         /* core.token */
 
 /* ---- core.c, multi.c: the client and its non-blocking requests -------- */
-
 /* multi.c: the sockets (struct kd_sock there) and timer libcurl asked for */
 typedef struct kd_loop {
   struct kd_sock *s;
@@ -268,16 +257,15 @@ int kd_push_codec(lua_State *L, int client);
 void kd_open_multi(lua_State *L);
 /* Cancel every request of c and free the multi machinery. */
 void kd_multi_cleanup(kd_client *c);
+double kd_now(void);   /* monotonic seconds */
 
 /* ---- term.c: the terminal --------------------------------------------- */
-
 int kd_term_size(lua_State *L);   /* core.term_size() */
 int kd_isatty(lua_State *L);      /* core.isatty(fd) */
 int kd_terminal(lua_State *L);    /* core.terminal() */
 void kd_open_term(lua_State *L);  /* the tty class */
 
 /* ---- decode.c --------------------------------------------------------- */
-
 /* Decode s[0..n) with the decoder at absolute index dec (its null at
  * null), then normalise: 1 and the value, 0 and a message, or -1 (out of
  * memory) and a message. */

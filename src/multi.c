@@ -56,12 +56,6 @@ typedef struct kd_sock {
   int revents;    /* what the last wait() saw (CURL_CSELECT_*) */
 } kd_sock;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static kd_sock *find_sock(kd_loop *lp, curl_socket_t fd) {
   size_t i;
   for (i = 0; i < lp->n; i++)
@@ -105,7 +99,7 @@ static int on_timer(CURLM *m, long ms, void *up) {
   kd_loop *lp = &((kd_client *)up)->loop;
   (void)m;
   lp->timer_calls++;
-  lp->due = ms < 0 ? -1 : now_s() + (double)ms / 1000;
+  lp->due = ms < 0 ? -1 : kd_now() + (double)ms / 1000;
   return 0;
 }
 
@@ -336,7 +330,7 @@ static void push_finished(lua_State *L, kd_client *c) {
 static lua_Integer timer_ms(kd_client *c) {
   double left;
   if (!c->multi || c->loop.due < 0) return -1;
-  left = (c->loop.due - now_s()) * 1000;
+  left = (c->loop.due - kd_now()) * 1000;
   return left <= 0 ? 0 : (lua_Integer)left + 1;
 }
 
@@ -390,7 +384,7 @@ static int l_perform(lua_State *L) {
         i++;
       }
     }
-    if (lp->due >= 0 && lp->due <= now_s()) running = act(c, CURL_SOCKET_TIMEOUT, 0);
+    if (lp->due >= 0 && lp->due <= kd_now()) running = act(c, CURL_SOCKET_TIMEOUT, 0);
   }
   lua_pushinteger(L, running);
   push_finished(L, c);

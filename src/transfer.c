@@ -148,7 +148,6 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share) {
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   if (cfg->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->max_body);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -173,9 +172,7 @@ void kd_xfer_free(kd_xfer *x) {
   }
   free_lines(x->headers);
   kd_buf_free(&x->body);
-  x->easy = NULL;
-  x->headers = x->json = NULL;
-  x->reqid = NULL;
+  memset(x, 0, sizeof *x);   /* freeing again is safe */
 }
 
 void kd_xfer_reset(kd_xfer *x) {
@@ -216,8 +213,7 @@ int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *cal
     if (!(x->sink = malloc(sizeof *x->sink))) return -1;
     if (kd_sink_open(x->sink, call->file, call->field) != 0) {
       int e = x->sink->err;
-      free(x->sink);
-      x->sink = NULL;
+      drop_sink(x);
       return e > 0 ? e : -1;
     }
   }
