@@ -74,19 +74,15 @@ static char *join(const char *prefix, const char *v, size_t n) {
   return d;
 }
 
-static void free_secret(char *s) {
-  if (!s) return;
-  kd_scrub(s, strlen(s));   /* the key has no NUL (core.new checks) */
-  free(s);
-}
-
 static void client_cleanup(kd_client *c) {
   kd_multi_cleanup(c);
   kd_xfer_free(&c->main);
   if (c->share) curl_share_cleanup(c->share);   /* after every handle using it */
   c->share = NULL;
-  free_secret(c->cfg.key);
-  free_secret(c->cfg.api_key_header);
+  if (c->cfg.api_key_header) {   /* and the key inside it */
+    kd_scrub(c->cfg.api_key_header, strlen(c->cfg.api_key_header));
+    free(c->cfg.api_key_header);
+  }
   free(c->cfg.base);
   free(c->cfg.user_agent_header);
   free(c->cfg.ca_file);
@@ -119,7 +115,6 @@ static int l_new(lua_State *L) {
   double timeout, ctimeout, max_body;
   kd_client *c;
   size_t keylen, blen, ualen, calen;
-
   luaL_checktype(L, 1, LUA_TTABLE);
   key = opt_string(L, "api_key", 1, &keylen);
   base = opt_string(L, "base_url", 1, &blen);
@@ -156,9 +151,9 @@ static int l_new(lua_State *L) {
   c->cfg.max_body = (size_t)max_body;
   kd_seed(c->cfg.rng, c);
 
-  c->cfg.key = join("", key, keylen);
-  c->cfg.key_len = keylen;
   c->cfg.api_key_header = join("x-api-key: ", key, keylen);
+  c->cfg.key = c->cfg.api_key_header ? c->cfg.api_key_header + strlen("x-api-key: ") : NULL;
+  c->cfg.key_len = keylen;
   c->cfg.base = join("", base, blen);
   c->cfg.base_len = blen;
   c->cfg.user_agent_header = join("User-Agent: ", ua, ualen);
@@ -167,7 +162,7 @@ static int l_new(lua_State *L) {
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   }
-  if (!c->cfg.key || !c->cfg.api_key_header || !c->cfg.base || !c->cfg.user_agent_header ||
+  if (!c->cfg.api_key_header || !c->cfg.base || !c->cfg.user_agent_header ||
       (ca && !c->cfg.ca_file) || !c->share) {
     client_cleanup(c);
     return luaL_error(L, "kadoa: out of memory creating a client");

@@ -6,20 +6,21 @@
  */
 #include "kadoa.h"
 
-#if LUA_VERSION_NUM >= 503
 /* If the number at the top is a float with an integral value that fits,
- * leave its integer in its place and return 1. */
+ * leave its integer in its place and return 1 (Lua 5.3+). */
 static int to_integer(lua_State *L) {
-  lua_Number d;
+#if LUA_VERSION_NUM >= 503
+  lua_Number d = lua_tonumber(L, -1);
   lua_Integer i;
-  if (lua_isinteger(L, -1)) return 0;
-  d = lua_tonumber(L, -1);
-  if (!lua_numbertointeger(d, &i) || (lua_Number)i != d) return 0;
+  if (lua_isinteger(L, -1) || !lua_numbertointeger(d, &i) || (lua_Number)i != d) return 0;
   lua_pop(L, 1);
   lua_pushinteger(L, i);
   return 1;
-}
+#else
+  (void)L;
+  return 0;
 #endif
+}
 
 /* The table at the top, in place: object keys are strings, array keys
  * integers. cjson's depth bound (1000) bounds the recursion. */
@@ -37,12 +38,10 @@ static void normalise(lua_State *L, int null) {
       lua_pushvalue(L, -1);
       lua_pushnil(L);
       lua_rawset(L, t);
-#if LUA_VERSION_NUM >= 503
     } else if (type == LUA_TNUMBER && to_integer(L)) {
       lua_pushvalue(L, -2);
       lua_insert(L, -2);
       lua_rawset(L, t);
-#endif
     } else {
       lua_pop(L, 1);
     }
@@ -63,8 +62,6 @@ int kd_decode(lua_State *L, int dec, int null, const char *s, size_t n) {
     return rc == LUA_ERRMEM ? -1 : 0;
   }
   if (lua_type(L, -1) == LUA_TTABLE) normalise(L, null);
-#if LUA_VERSION_NUM >= 503
   else if (lua_type(L, -1) == LUA_TNUMBER) to_integer(L);
-#endif
   return 1;
 }

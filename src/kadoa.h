@@ -6,7 +6,6 @@
 #ifndef KADOA_H
 #define KADOA_H
 
-#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include <curl/curl.h>
@@ -38,13 +37,9 @@ void kd_setfuncs(lua_State *L, const luaL_Reg *l);
 void kd_new_class(lua_State *L, const char *name, lua_CFunction gc,
                   lua_CFunction tostring, const luaL_Reg *methods);
 
-/* The module is built with hidden visibility: this is its one export. */
-#if defined(__GNUC__)
-#define KD_EXPORT __attribute__((visibility("default")))
-#else
-#define KD_EXPORT
-#endif
-KD_EXPORT int luaopen_kadoa_core(lua_State *L);
+/* The one export: the build hides the rest (-fvisibility=hidden, so GCC or
+ * Clang, whose attribute this is). */
+__attribute__((visibility("default"))) int luaopen_kadoa_core(lua_State *L);
 
 /* ---- escape.c: pure helpers over bytes, fuzzed alone ------------------ */
 /* n bytes percent-encoded as one path segment or query word into out (3*n
@@ -137,9 +132,9 @@ int kd_build_url(lua_State *L, kd_buf *u, const char *base, size_t blen, const k
 /* ---- transfer.c: one exchange on one easy handle ---------------------- */
 /* The settings every transfer of a client shares. */
 typedef struct kd_config {
-  char *key;                 /* the API key, for redaction; scrubbed when freed */
+  char *key;                 /* the API key (for redaction), inside api_key_header */
   size_t key_len;
-  char *api_key_header;      /* "x-api-key: ..."; scrubbed when freed */
+  char *api_key_header;      /* "x-api-key: KEY"; scrubbed when freed */
   char *base;                /* base_url, no trailing slash */
   size_t base_len;
   char *user_agent_header;   /* "User-Agent: ..." */

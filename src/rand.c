@@ -12,6 +12,8 @@
 
 #include "kadoa.h"
 
+static const char hexd[] = "0123456789abcdef";
+
 void kd_seed(uint64_t rng[2], const void *salt) {
   FILE *f = fopen("/dev/urandom", "rb");
   if (!f || fread(rng, sizeof(uint64_t), 2, f) != 2) {
@@ -31,7 +33,6 @@ uint64_t kd_random(uint64_t s[2]) {
 }
 
 void kd_request_id(char *out, uint64_t rng[2]) {
-  static const char hexd[] = "0123456789abcdef";
   uint64_t r[2];
   unsigned char b[16];
   int i, o = 0;
@@ -50,7 +51,6 @@ void kd_request_id(char *out, uint64_t rng[2]) {
 /* core.token([nbytes]) -> hex | nil, message: never from the generator
  * above, which is predictable from its output */
 int kd_token(lua_State *L) {
-  static const char hexd[] = "0123456789abcdef";
   unsigned char b[256];
   char out[512];
   lua_Integer n = luaL_optinteger(L, 1, 16);

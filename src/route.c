@@ -90,22 +90,15 @@ const char *kd_read_call(lua_State *L, int i, kd_call *call) {
     if (!lua_isnil(L, -1)) {
       luaL_checktype(L, -1, LUA_TTABLE);
       call->query = lua_gettop(L);
-    } else {
-      lua_pop(L, 1);
     }
   }
   call->seg = i + 3;
   for (k = 0; k < call->route->nsegs; k++) {
     size_t len;
     luaL_checklstring(L, call->seg + k, &len);
-    if (len == 0) {
-      lua_pushfstring(L, "%s is empty", call->route->name[k]);
-      return lua_tostring(L, -1);
-    }
-    if (len > KD_MAX_ID) {
-      lua_pushfstring(L, "%s is longer than %d bytes", call->route->name[k], KD_MAX_ID);
-      return lua_tostring(L, -1);
-    }
+    if (len == 0) return lua_pushfstring(L, "%s is empty", call->route->name[k]);
+    if (len > KD_MAX_ID)
+      return lua_pushfstring(L, "%s is longer than %d bytes", call->route->name[k], KD_MAX_ID);
   }
   return NULL;
 }

@@ -94,11 +94,8 @@ static int string_byte(kd_sink *k, int c) {
       k->high = k->cp;
       return 0;
     }
-    if (k->cp >= 0xDC00 && k->cp <= 0xDFFF && k->high) {
-      unsigned long cp = 0x10000 + ((k->high - 0xD800) << 10) + (k->cp - 0xDC00);
-      k->high = 0;
-      return put_cp(k, cp);
-    }
+    if (k->cp >= 0xDC00 && k->cp <= 0xDFFF && k->high)
+      k->cp = 0x10000 + ((k->high - 0xD800) << 10) + (k->cp - 0xDC00);
     k->high = 0;
     return put_cp(k, k->cp);
   }
@@ -194,13 +191,11 @@ int kd_sink_feed(kd_sink *k, kd_buf *rest, size_t max, const char *p, size_t n) 
     case ',':
       if (k->depth == 1) k->key_state = 0;
       break;
-    case '{':
-    case '[':
+    case '{': case '[':
       if (k->depth == 1 && k->key_state == 3) k->key_state = 4;   /* a nested value */
       k->depth++;
       break;
-    case '}':
-    case ']':
+    case '}': case ']':
       k->depth--;
       break;
     default:
