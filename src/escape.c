@@ -100,6 +100,7 @@ int kd_buf_add(kd_buf *b, const char *p, size_t n) {
     b->data = d;
     b->cap = cap;
   }
+  if (!p) return 0;
   memcpy(b->data + b->len, p, n);
   b->len += n;
   return 0;

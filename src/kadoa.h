@@ -64,7 +64,8 @@ typedef struct kd_buf {
   size_t len, cap;
 } kd_buf;
 
-int kd_buf_add(kd_buf *b, const char *p, size_t n);   /* 0, or -1: out of memory */
+/* 0, or -1: out of memory; p NULL: only room for n more */
+int kd_buf_add(kd_buf *b, const char *p, size_t n);
 void kd_buf_free(kd_buf *b);
 
 /* ---- sink.c: a 2xx body streamed to a file ---------------------------- */

@@ -6,7 +6,6 @@
  * (client:path) send byte for byte the same request line.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kadoa.h"
@@ -104,13 +103,7 @@ const char *kd_read_call(lua_State *L, int i, kd_call *call) {
 }
 
 static int add_escaped(kd_buf *u, const char *s, size_t n) {
-  if (3 * n > u->cap - u->len) {
-    char *d;
-    size_t cap = u->len + 3 * n + 64;
-    if (!(d = realloc(u->data, cap))) return -1;
-    u->data = d;
-    u->cap = cap;
-  }
+  if (kd_buf_add(u, NULL, 3 * n) != 0) return -1;
   u->len += kd_escape(u->data + u->len, s, n);
   return 0;
 }

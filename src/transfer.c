@@ -76,8 +76,6 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
     if (kd_header_value(p, n, "retry-after", &v, &vlen))
       x->retry_after = kd_retry_after(v, vlen, time(NULL));
     break;
-  default:
-    break;
   }
   return n;
 }
@@ -233,33 +231,26 @@ int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *cal
 /* a class of errors.lua's failures */
 static const char *curl_failure(CURLcode rc) {
   switch (rc) {
-  case CURLE_OPERATION_TIMEDOUT:
-    return "timeout";
-  case CURLE_COULDNT_CONNECT:
-    return "refused";
-  case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY:
-    return "dns";
+  case CURLE_OPERATION_TIMEDOUT: return "timeout";
+  case CURLE_COULDNT_CONNECT: return "refused";
+  case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
   case CURLE_SEND_ERROR: case CURLE_RECV_ERROR: case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE:
     return "reset";
-  case CURLE_WEIRD_SERVER_REPLY:
-    return "protocol";
-  case CURLE_BAD_CONTENT_ENCODING:
-    return "encoding";
+  case CURLE_WEIRD_SERVER_REPLY: return "protocol";
+  case CURLE_BAD_CONTENT_ENCODING: return "encoding";
   case CURLE_OUT_OF_MEMORY:   /* libcurl < 8.6 also says this for a header over 100 KB */
 #if LIBCURL_VERSION_NUM >= 0x080600
   case CURLE_TOO_LARGE:
 #endif
     return "too_large";
-  case CURLE_URL_MALFORMAT: case CURLE_UNSUPPORTED_PROTOCOL:
-    return "usage";
+  case CURLE_URL_MALFORMAT: case CURLE_UNSUPPORTED_PROTOCOL: return "usage";
   case CURLE_SSL_CONNECT_ERROR: case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CERTPROBLEM:
   case CURLE_SSL_CIPHER: case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_ENGINE_NOTFOUND:
   case CURLE_SSL_ENGINE_SETFAILED: case CURLE_SSL_ENGINE_INITFAILED: case CURLE_SSL_CRL_BADFILE:
   case CURLE_SSL_ISSUER_ERROR: case CURLE_SSL_PINNEDPUBKEYNOTMATCH: case CURLE_SSL_INVALIDCERTSTATUS:
   case CURLE_SSL_SHUTDOWN_FAILED: case CURLE_USE_SSL_FAILED:
     return "tls";
-  default:
-    return "network";
+  default: return "network";
   }
 }
 
@@ -300,7 +291,6 @@ static int push_sunk(lua_State *L, kd_xfer *x, kd_outcome *o, int dec, int null)
 
 int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec, int null) {
   kd_outcome o;
-  const char *failure;
   memset(&o, 0, sizeof o);
   curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &o.status);
   o.body = x->body.data ? x->body.data : "";
@@ -315,7 +305,6 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec,
     int big = x->too_large || rc == CURLE_FILESIZE_EXCEEDED;
     if (!big && x->sink && x->sink->err) return sink_failed(L, x, &o, x->sink->err);
     drop_sink(x);
-    failure = curl_failure(rc);
     o.curl = (int)rc;
     o.sent = request_sent(x, rc);
     if (big) {
@@ -324,7 +313,7 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec,
     }
     if (x->oom) return kd_push_failure(L, &o, "memory", NULL);
     /* no text: libcurl < 8.6's word for a header line over 100 KB */
-    return kd_push_failure(L, &o, failure, x->errbuf[0] ? x->errbuf
+    return kd_push_failure(L, &o, curl_failure(rc), x->errbuf[0] ? x->errbuf
                            : rc == CURLE_OUT_OF_MEMORY ? NULL : curl_easy_strerror(rc));
   }
   if (x->sink && o.status >= 200 && o.status <= 299) return push_sunk(L, x, &o, dec, null);
