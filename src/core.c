@@ -348,11 +348,10 @@ static int l_head(lua_State *L) {
   while (p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     size_t len = eol ? (size_t)(eol - p + 1) : (size_t)(end - p);
-    if (kd_header_value(p, len, "x-request-id", &v, &vlen)) {
+    int rid = kd_header_value(p, len, "x-request-id", &v, &vlen);
+    if (rid || (!have_rid && kd_header_value(p, len, "x-amzn-requestid", &v, &vlen))) {
       set_value(L, "request_id", v, vlen);
-      have_rid = 1;
-    } else if (!have_rid && kd_header_value(p, len, "x-amzn-requestid", &v, &vlen)) {
-      set_value(L, "request_id", v, vlen);
+      have_rid = have_rid || rid;
     } else if (kd_header_value(p, len, "content-type", &v, &vlen)) {
       set_value(L, "content_type", v, vlen);
     } else if (kd_header_value(p, len, "content-encoding", &v, &vlen)) {

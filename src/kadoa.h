@@ -70,7 +70,7 @@ void kd_buf_free(kd_buf *b);
 
 /* ---- sink.c: a 2xx body streamed to a file ---------------------------- */
 typedef struct kd_sink {
-  int active, fd, err, too_large;
+  int fd, err, too_large;     /* fd -1: closed */
   int extract;                /* 1: only the string field `field` goes to the file */
   char field[32];
   size_t field_len;
@@ -95,7 +95,6 @@ int kd_write_all(int fd, const char *p, size_t n);
 
 /* ---- route.c: an API path template and the URL of one call ------------ */
 enum { KD_GET, KD_POST, KD_DELETE };
-
 #define KD_MAX_SEGS 4
 #define KD_ROUTE_MT "kadoa.route"
 

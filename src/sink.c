@@ -19,7 +19,6 @@ int kd_sink_open(kd_sink *k, const char *path, const char *field) {
     k->err = errno;
     return -1;
   }
-  k->active = 1;
   if ((k->extract = field != NULL)) {
     strncpy(k->field, field, sizeof k->field - 1);   /* the rest stays 0 */
     k->field_len = strlen(k->field);
@@ -212,12 +211,12 @@ int kd_sink_feed(kd_sink *k, kd_buf *rest, size_t max, const char *p, size_t n) 
 
 int kd_sink_close(kd_sink *k) {
   int r = 0;
-  if (!k->active) return 0;
+  if (k->fd < 0) return 0;
   if (k->olen && flush(k) != 0) r = -1;
   if (close(k->fd) != 0 && !k->err) {
     k->err = errno;
     r = -1;
   }
-  k->active = 0;
+  k->fd = -1;
   return r;
 }

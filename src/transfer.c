@@ -101,7 +101,6 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share) {
   struct curl_slist *l;
   char ae[96];
   memset(x, 0, sizeof *x);
-  x->retry_after = -1;
   x->max_body = cfg->max_body;
   x->cfg = cfg;
   x->method = KD_GET;
@@ -149,7 +148,6 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share) {
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->max_body);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, x);
   if (share) curl_easy_setopt(e, CURLOPT_SHARE, share);
   return 0;
 }
