@@ -1,10 +1,8 @@
 /*
- * core.c: luaopen_kadoa_core, the client userdata and its Lua bindings,
- * and what else Lua needs from C (sleep, a monotonic clock, a folder, a
- * response head read). The client's user value holds the JSON decoder and
- * its null, handed over by Lua: the module loads nothing while it opens.
- * Options arrive checked by lua/kadoa/options.lua; the checks here only
- * keep C safe when called directly.
+ * core.c: luaopen_kadoa_core, the client userdata and its Lua bindings;
+ * sleep, a clock, mkdir, a response head. The client's user value holds the
+ * JSON decoder and its null, handed in by Lua (the module loads nothing).
+ * Options arrive checked by lua/kadoa/options.lua; checks here keep C safe.
  */
 #include <errno.h>
 #include <fcntl.h>

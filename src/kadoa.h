@@ -15,12 +15,10 @@
 
 #define KADOA_VERSION "0.2.0"
 
-/* The longest path segment accepted (Kadoa's ids are 36 bytes): anything
- * longer is a usage error, not a multi-megabyte URL. */
+/* the longest path segment (ids are 36 bytes): longer is a usage error */
 #define KD_MAX_ID 4096
 
-/* Lua 5.1 and LuaJIT lack a few 5.2 names; prefixed so they never clash
- * with LuaJIT's own. */
+/* 5.2 names Lua 5.1 and LuaJIT lack, prefixed so they never clash with LuaJIT's */
 #if LUA_VERSION_NUM < 502
 #define kd_rawlen(L, i) lua_objlen((L), (i))
 #define kd_getuservalue(L, i) lua_getfenv((L), (i))
@@ -32,25 +30,21 @@
 #endif
 void kd_setfuncs(lua_State *L, const luaL_Reg *l);
 
-/* Register metatable `name`: __gc and __close (5.4) `gc` unless NULL,
- * __tostring, and an __index table of `methods` (may be NULL). */
+/* metatable `name`: __gc and __close gc (if any), __tostring, __index methods */
 void kd_new_class(lua_State *L, const char *name, lua_CFunction gc,
                   lua_CFunction tostring, const luaL_Reg *methods);
 
-/* The one export: the build hides the rest (-fvisibility=hidden, so GCC or
- * Clang, whose attribute this is). */
+/* the one export: the build hides the rest (-fvisibility=hidden: GCC, Clang) */
 __attribute__((visibility("default"))) int luaopen_kadoa_core(lua_State *L);
 
 /* ---- escape.c: pure helpers over bytes, fuzzed alone ------------------ */
 /* n bytes percent-encoded as one path segment or query word into out (3*n
  * bytes): only ALPHA DIGIT - _ ~ stay, so ".." is never a dot segment. */
 size_t kd_escape(char *out, const char *in, size_t n);
-/* If the line p[0..n) is `name: value` (name without case), the value with
- * blanks and CRLF trimmed, and 1; else 0. */
+/* 1 and the value (blanks trimmed) if p[0..n) is `name: value` (any case), else 0 */
 int kd_header_value(const char *p, size_t n, const char *name,
                     const char **val, size_t *vlen);
-/* Retry-After (delta-seconds or an HTTP-date) as seconds from now; -1 when
- * unreadable, 0 for a date in the past. */
+/* Retry-After (seconds or an HTTP-date) from now: -1 unreadable, 0 a past date */
 double kd_retry_after(const char *v, size_t n, time_t now);
 /* A header value for logs: at most cap-1 bytes, printable ASCII, else '?'. */
 void kd_copy_value(char *dst, size_t cap, const char *v, size_t n);
@@ -123,8 +117,8 @@ typedef struct kd_call {
   const char *field;/* or only this string field of its JSON */
 } kd_call;
 
-/* Read `route, timeout, extra, seg...` from stack index i. NULL, or the
- * usage message for a bad segment; raises for a wrong type. */
+/* `route, timeout, extra, seg...` from index i: NULL or a bad segment's usage
+ * message; raises for a wrong type */
 const char *kd_read_call(lua_State *L, int i, kd_call *call);
 /* base + path (+ query) of call into u, NUL-terminated: 0 or -1 (memory) */
 int kd_build_url(lua_State *L, kd_buf *u, const char *base, size_t blen, const kd_call *call);
@@ -174,16 +168,13 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share);
 void kd_xfer_free(kd_xfer *x);
 /* Drop per-exchange state (the buffer's memory stays unless it grew big). */
 void kd_xfer_reset(kd_xfer *x);
-/* Point x at call with a fresh request id. 0, -1 when out of memory, or
- * the errno of a file that cannot be opened. */
+/* x aimed at call with a fresh request id: 0, -1 (memory) or a file's errno */
 int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *call);
-/* What the finished exchange means: as kd_push_outcome, or nil and the
- * record of a failure below HTTP. */
+/* as kd_push_outcome, or nil and the record of a failure below HTTP */
 int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec, int null);
 
 /* ---- outcome.c: the outcome record ------------------------------------ */
-/* The facts of one finished exchange, from libcurl or another host's
- * transport (client:finish); lua/kadoa/errors.lua words them. */
+/* one exchange's facts (libcurl's or client:finish's); errors.lua words them */
 typedef struct kd_outcome {
   long status;                /* 0: no answer */
   const char *body;
@@ -200,9 +191,8 @@ typedef struct kd_outcome {
   const kd_config *cfg;       /* the key to redact; may be NULL */
 } kd_outcome;
 
-/* The decoded table (the body string when raw), or nil and a record.
- * Stack slots dec and null hold the decoder and its null. Returns the
- * number of values pushed. */
+/* The decoded table (the body string when raw), or nil and a record; slots
+ * dec and null hold the decoder and its null. Returns the values pushed. */
 int kd_push_outcome(lua_State *L, const kd_outcome *o, int raw, int dec, int null);
 /* nil and the record of a failure of class `failure` (errors.lua's table
  * lists them); detail: what the layer below said, or NULL. Returns 2. */
@@ -261,9 +251,8 @@ int kd_terminal(lua_State *L);    /* core.terminal() */
 void kd_open_term(lua_State *L);  /* the tty class */
 
 /* ---- decode.c --------------------------------------------------------- */
-/* Decode s[0..n) with the decoder at absolute index dec (its null at
- * null), then normalise: 1 and the value, 0 and a message, or -1 (out of
- * memory) and a message. */
+/* s[0..n) through the decoder at absolute index dec (its null at null),
+ * normalised: 1 and the value, or 0 (bad JSON) or -1 (memory) and a message */
 int kd_decode(lua_State *L, int dec, int null, const char *s, size_t n);
 
 #endif

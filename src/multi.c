@@ -1,15 +1,11 @@
 /*
  * multi.c: requests that progress without blocking, on libcurl's socket
- * interface (the Lua surface: doc/HACKING.md). libcurl's socket and timer
- * callbacks only write down, in the client's kd_loop, which sockets it
- * wants watched and when it wants a wake-up; an event loop reads that with
- * client:changes() and answers with client:action(); loops that may block
- * use the same table through poll(2) (client:wait, client:perform).
- *
- * A running request borrows a transfer from its client's pool and gives it
- * back when its result is taken, it is cancelled or collected. A request
- * keeps its client alive (its user value); a client closed first takes
- * every transfer back. Nothing here calls Lua from libcurl.
+ * interface. Its callbacks only write down, in the client's kd_loop, the
+ * sockets and timer libcurl wants; a loop reads that (client:changes) and
+ * answers (client:action), or poll(2) does (client:wait, client:perform).
+ * A request borrows a pooled transfer until it is taken, cancelled or
+ * collected, and keeps its client alive; closing the client takes every
+ * transfer back. Nothing here calls Lua from libcurl.
  */
 #include <stdlib.h>
 #include <string.h>

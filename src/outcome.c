@@ -1,9 +1,8 @@
 /*
- * outcome.c: the outcome record of one exchange: facts only, worded in one
- * place, lua/kadoa/errors.lua. Every string a server or the layer below
- * could have influenced is redacted here as the record is made: the only
- * redaction an error gets. OpenResty's answers (client:finish) go through
- * the same code.
+ * outcome.c: the outcome record of one exchange: facts only, worded in
+ * lua/kadoa/errors.lua. Every string a server or the layer below could have
+ * influenced is redacted here as the record is made, the only redaction an
+ * error gets; OpenResty's answers (client:finish) take the same path.
  */
 #include <string.h>
 

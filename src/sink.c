@@ -1,9 +1,8 @@
 /*
- * sink.c: a 2xx body streamed to a file (client:file), or one string field
- * of a JSON answer (a page's `payload`) decoded into the file as it
- * arrives while the rest, "" in its place, stays to be decoded: a 1 MiB
- * page costs a 16 KiB buffer. The scanner reads only the object's top
- * level. Lua writes to a temporary name and renames it on success.
+ * sink.c: a 2xx body streamed to a file, or one string field of a JSON
+ * answer (a page's `payload`) decoded into it as it arrives, the rest ("" in
+ * its place) kept to be decoded: a 1 MiB page costs a 16 KiB buffer. The
+ * scanner reads only the top level. Lua renames the file on success.
  */
 #include <errno.h>
 #include <fcntl.h>
