@@ -396,7 +396,7 @@ static int l_wait(lua_State *L) {
   if (ms > 86400000) ms = 86400000;
   if (c->multi) {
     t = timer_ms(c);
-    if (t >= 0 && t < ms) ms = (lua_Number)t;
+    if (t >= 0 && (lua_Number)t < ms) ms = (lua_Number)t;
     if ((n = scan(c, (int)ms)) < 0) return luaL_error(L, "kadoa: out of memory");
   }
   lua_pushinteger(L, n);
