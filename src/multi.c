@@ -500,7 +500,7 @@ static int l_req_tostring(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg client_methods[] = {
+static const luaL_Reg kd_multi_methods[] = {   /* the client's, added to its class */
   {"start", l_start}, {"perform", l_perform}, {"wait", l_wait}, {"timeout", l_timeout},
   {"changes", l_changes}, {"action", l_action}, {"release", l_release},
   {"finished", l_finished}, {NULL, NULL}
@@ -521,6 +521,6 @@ void kd_open_multi(lua_State *L) {
   kd_new_class(L, KD_REQ_MT, l_cancel, l_req_tostring, req_methods);
   luaL_getmetatable(L, KD_CLIENT_MT);
   lua_getfield(L, -1, "__index");
-  kd_setfuncs(L, client_methods);
+  kd_setfuncs(L, kd_multi_methods);
   lua_pop(L, 2);
 }

@@ -145,8 +145,8 @@ static int tty_tostring(lua_State *L) {
 }
 
 void kd_open_term(lua_State *L) {
-  static const luaL_Reg methods[] = {
+  static const luaL_Reg tty_methods[] = {
     {"raw", tty_raw}, {"read", tty_read}, {"close", tty_close}, {NULL, NULL}
   };
-  kd_new_class(L, KD_TTY_MT, tty_close, tty_tostring, methods);
+  kd_new_class(L, KD_TTY_MT, tty_close, tty_tostring, tty_methods);
 }
