@@ -1,17 +1,8 @@
 /*
- * core.c: luaopen_kadoa_core, the client userdata and its Lua bindings,
- * and the small utilities the Lua side needs from C (a real sleep, a
- * monotonic clock, a folder, the reading of a response head).
- *
- * The client is a userdata owning one kd_config and, once used, one
- * transfer for blocking requests. It is zeroed and given its metatable
- * before anything is allocated, so __gc can always clean up whatever
- * exists; close, __gc and __close share one idempotent cleanup. Its user
- * value holds the JSON decoder and that decoder's null, handed over by
- * the Lua side: the module itself loads nothing while it opens.
- *
- * Options arrive already validated by lua/kadoa/options.lua; the checks
- * here only keep the C side safe if it is called directly.
+ * core.c: luaopen_kadoa_core, the client userdata and its Lua bindings;
+ * sleep, a clock, mkdir, a response head. The client's user value holds the
+ * JSON decoder and its null, handed in by Lua (the module loads nothing).
+ * Options arrive checked by lua/kadoa/options.lua; checks here keep C safe.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,50 +16,37 @@
 
 #include "kadoa.h"
 
-
-void kd_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
-  luaL_checkstack(L, nup, "too many upvalues");
-  for (; l->name; l++) {
-    int i;
-    for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
-    lua_pushcclosure(L, l->func, nup);
-    lua_setfield(L, -(nup + 2), l->name);
+void kd_setfuncs(lua_State *L, const luaL_Reg *l) {
+  for (; l && l->name; l++) {
+    lua_pushcfunction(L, l->func);
+    lua_setfield(L, -2, l->name);
   }
-  lua_pop(L, nup);
 }
 
 void kd_new_class(lua_State *L, const char *name, lua_CFunction gc,
-                  lua_CFunction close, lua_CFunction tostring,
-                  const luaL_Reg *const *methods) {
+                  lua_CFunction tostring, const luaL_Reg *methods) {
   luaL_newmetatable(L, name);
   if (gc) {
     lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__gc");
-  }
 #if LUA_VERSION_NUM >= 504
-  if (close) {
-    lua_pushcfunction(L, close);
+    lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__close");
-  }
-#else
-  (void)close;
 #endif
+  }
   lua_pushcfunction(L, tostring);
   lua_setfield(L, -2, "__tostring");
   lua_newtable(L);
-  for (; *methods; methods++) kd_setfuncs(L, *methods, 0);
+  kd_setfuncs(L, methods);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
 }
 
-/* ---- process-wide libcurl set-up, exactly once ------------------------ */
-
+/* libcurl's process-wide set-up, exactly once */
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_OK;
 
 static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
-/* ---- the client ------------------------------------------------------- */
 
 kd_client *kd_check_client(lua_State *L, int i) {
   return (kd_client *)luaL_checkudata(L, i, KD_CLIENT_MT);
@@ -82,19 +60,16 @@ int kd_push_codec(lua_State *L, int client) {
   return lua_gettop(L) - 1;
 }
 
-static char *dup_mem(const char *s, size_t n) {
-  char *d = malloc(n + 1);
+/* prefix .. v[0..n), NUL-terminated, or NULL: out of memory */
+static char *join(const char *prefix, const char *v, size_t n) {
+  size_t k = strlen(prefix);
+  char *d = malloc(k + n + 1);
   if (d) {
-    memcpy(d, s, n);
-    d[n] = '\0';
+    memcpy(d, prefix, k);
+    memcpy(d + k, v, n);
+    d[k + n] = '\0';
   }
   return d;
-}
-
-static void free_secret(char *s, size_t n) {
-  if (!s) return;
-  kd_scrub(s, n);
-  free(s);
 }
 
 static void client_cleanup(kd_client *c) {
@@ -102,8 +77,10 @@ static void client_cleanup(kd_client *c) {
   kd_xfer_free(&c->main);
   if (c->share) curl_share_cleanup(c->share);   /* after every handle using it */
   c->share = NULL;
-  free_secret(c->cfg.key, c->cfg.key_len);
-  if (c->cfg.api_key_header) free_secret(c->cfg.api_key_header, strlen(c->cfg.api_key_header));
+  if (c->cfg.api_key_header) {   /* and the key inside it */
+    kd_scrub(c->cfg.api_key_header, strlen(c->cfg.api_key_header));
+    free(c->cfg.api_key_header);
+  }
   free(c->cfg.base);
   free(c->cfg.user_agent_header);
   free(c->cfg.ca_file);
@@ -129,26 +106,13 @@ static double opt_number(lua_State *L, const char *k) {
   return d;
 }
 
-static char *header_line(const char *name, const char *v, size_t n) {
-  size_t k = strlen(name);
-  char *d = malloc(k + n + 1);
-  if (d) {
-    memcpy(d, name, k);
-    memcpy(d + k, v, n);
-    d[k + n] = '\0';
-  }
-  return d;
-}
-
-/* core.new(cfg) -> client. cfg: api_key, base_url, user_agent, ca_file,
- * timeout, connect_timeout, max_body, and decode + null: the JSON decoder
- * every answer goes through and the value it gives for null. */
+/* core.new(cfg) -> client. The userdata is zeroed and has its metatable
+ * before anything is allocated, so __gc frees whatever exists. */
 static int l_new(lua_State *L) {
   const char *key, *base, *ua, *ca;
   double timeout, ctimeout, max_body;
   kd_client *c;
   size_t keylen, blen, ualen, calen;
-
   luaL_checktype(L, 1, LUA_TTABLE);
   key = opt_string(L, "api_key", 1, &keylen);
   base = opt_string(L, "base_url", 1, &blen);
@@ -185,19 +149,18 @@ static int l_new(lua_State *L) {
   c->cfg.max_body = (size_t)max_body;
   kd_seed(c->cfg.rng, c);
 
-  c->cfg.key = dup_mem(key, keylen);
+  c->cfg.api_key_header = join("x-api-key: ", key, keylen);
+  c->cfg.key = c->cfg.api_key_header ? c->cfg.api_key_header + strlen("x-api-key: ") : NULL;
   c->cfg.key_len = keylen;
-  c->cfg.api_key_header = header_line("x-api-key: ", key, keylen);
-  c->cfg.base = dup_mem(base, blen);
+  c->cfg.base = join("", base, blen);
   c->cfg.base_len = blen;
-  c->cfg.user_agent_header = header_line("User-Agent: ", ua, ualen);
-  if (ca) c->cfg.ca_file = dup_mem(ca, calen);
-  /* DNS answers and TLS sessions are shared by all of the client's handles */
+  c->cfg.user_agent_header = join("User-Agent: ", ua, ualen);
+  if (ca) c->cfg.ca_file = join("", ca, calen);
   if ((c->share = curl_share_init())) {
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   }
-  if (!c->cfg.key || !c->cfg.api_key_header || !c->cfg.base || !c->cfg.user_agent_header ||
+  if (!c->cfg.api_key_header || !c->cfg.base || !c->cfg.user_agent_header ||
       (ca && !c->cfg.ca_file) || !c->share) {
     client_cleanup(c);
     return luaL_error(L, "kadoa: out of memory creating a client");
@@ -206,17 +169,14 @@ static int l_new(lua_State *L) {
   return 1;
 }
 
-/* client:fetch(route, timeout, extra, seg...) -> value | nil, record
- * The blocking request: the status call's path, so it does no more than
- * it must. extra: nil, or { body = json, query = { name, value, ... },
- * raw = true }. */
+/* the status call's path: it does no more than it must */
 static int l_fetch(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   kd_call call;
   const char *bad = kd_read_call(L, 2, &call);
   int dec;
   CURLcode rc;
-  if (c->closed) return kd_usage_failure(L, "client is closed");
+  if (c->closed) bad = "client is closed";
   if (bad) return kd_usage_failure(L, bad);
   if (!c->main.easy && kd_xfer_init(&c->main, &c->cfg, c->share) != 0) {
     kd_xfer_free(&c->main);
@@ -229,28 +189,23 @@ static int l_fetch(lua_State *L) {
   return kd_xfer_push_result(L, &c->main, rc, call.raw, dec, dec + 1);
 }
 
-/* client:path(route, timeout, extra, seg...) -> "/v4/...?..." | nil, record
- * The request target a call would use, for transports of other hosts. */
 static int l_path(lua_State *L) {
-  kd_client *c = kd_check_client(L, 1);
   kd_call call;
-  const char *bad = kd_read_call(L, 2, &call);
+  const char *bad;
   kd_buf u = {NULL, 0, 0};
+  kd_check_client(L, 1);
+  bad = kd_read_call(L, 2, &call);
   if (bad) return kd_usage_failure(L, bad);
   if (kd_build_url(L, &u, "", 0, &call) != 0) {
     kd_buf_free(&u);
     return luaL_error(L, "kadoa: out of memory");
   }
-  (void)c;
   lua_pushlstring(L, u.data, u.len - 1);
   kd_buf_free(&u);
   return 1;
 }
 
-/* client:finish(status, body, head, raw [, elapsed]) -> value | nil, record
- * What an answer received elsewhere (OpenResty) means: exactly what fetch
- * would have returned for it. head: { content_type, request_id,
- * retry_after } as core.head gives. */
+/* what fetch would return for an answer OpenResty received */
 static int l_finish(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   kd_outcome o;
@@ -272,15 +227,13 @@ static int l_finish(lua_State *L) {
   return kd_push_outcome(L, &o, lua_toboolean(L, 5), dec, dec + 1);
 }
 
-/* client:random() -> a number in [0, 1) from the client's own generator,
- * seeded from the OS: clients that fail together do not retry together */
+/* each client seeded on its own: those that fail together retry apart */
 static int l_random(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   lua_pushnumber(L, (lua_Number)(kd_random(c->cfg.rng) >> 11) * (1.0 / 9007199254740992.0));
   return 1;
 }
 
-/* client:request_id() -> a fresh version 4 UUID, as every request sends */
 static int l_request_id(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   char id[36];
@@ -289,7 +242,6 @@ static int l_request_id(lua_State *L) {
   return 1;
 }
 
-/* client:redact(text) -> text with the API key replaced by [redacted] */
 static int l_redact(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   size_t n;
@@ -311,15 +263,11 @@ static int l_closed(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
-  if (c->closed) lua_pushfstring(L, "kadoa.core.client (closed): %p", (void *)c);
-  else lua_pushfstring(L, "kadoa.core.client: %p", (void *)c);
+  lua_pushfstring(L, "kadoa.core.client%s: %p", c->closed ? " (closed)" : "", (void *)c);
   return 1;
 }
 
-/* ---- utilities -------------------------------------------------------- */
-
-/* core.sleep(seconds) -> true | false, "interrupted". A signal ends the
- * sleep early on purpose: it lets the interpreter's Ctrl-C handler run. */
+/* a signal ends the sleep on purpose, so the interpreter's Ctrl-C handler runs */
 static int l_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
   struct timespec ts;
@@ -337,15 +285,17 @@ static int l_sleep(lua_State *L) {
   return 1;
 }
 
-static int l_monotime(lua_State *L) {
+double kd_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int l_monotime(lua_State *L) {
+  lua_pushnumber(L, kd_now());
   return 1;
 }
 
-/* client:decode(text) -> value | nil, message: the decoding every answer
- * gets (nulls in objects dropped, whole numbers as integers) */
 static int l_decode(lua_State *L) {
   size_t n;
   const char *s;
@@ -357,11 +307,8 @@ static int l_decode(lua_State *L) {
   if (r == 1) return 1;
   lua_pushnil(L);
   lua_insert(L, -2);
-  if (r < 0) {
-    lua_pushliteral(L, "memory");
-    return 3;
-  }
-  return 2;
+  if (r < 0) lua_pushliteral(L, "memory");
+  return r < 0 ? 3 : 2;
 }
 
 /* Does v[0..n) contain the word w, ignoring case? */
@@ -381,12 +328,8 @@ static void set_value(lua_State *L, const char *k, const char *v, size_t n) {
   lua_setfield(L, -2, k);
 }
 
-/* core.head(block) -> { status, version, request_id, content_type,
- * retry_after, content_length, chunked, close, content_encoding } | nil:
- * a response's status line and header lines (without the blank line), read
- * by the same helpers and rules as libcurl's header callback, for
- * transports that read the bytes themselves (OpenResty). content_length is
- * -1 when unreadable. */
+/* A response head read by the rules of transfer.c's header callback, for
+ * transports that read the bytes themselves (OpenResty). */
 static int l_head(lua_State *L) {
   size_t n, vlen;
   const char *p = luaL_checklstring(L, 1, &n), *end = p + n, *v;
@@ -403,11 +346,10 @@ static int l_head(lua_State *L) {
   while (p < end) {
     const char *eol = memchr(p, '\n', (size_t)(end - p));
     size_t len = eol ? (size_t)(eol - p + 1) : (size_t)(end - p);
-    if (kd_header_value(p, len, "x-request-id", &v, &vlen)) {
+    int rid = kd_header_value(p, len, "x-request-id", &v, &vlen);
+    if (rid || (!have_rid && kd_header_value(p, len, "x-amzn-requestid", &v, &vlen))) {
       set_value(L, "request_id", v, vlen);
-      have_rid = 1;
-    } else if (!have_rid && kd_header_value(p, len, "x-amzn-requestid", &v, &vlen)) {
-      set_value(L, "request_id", v, vlen);
+      have_rid = have_rid || rid;
     } else if (kd_header_value(p, len, "content-type", &v, &vlen)) {
       set_value(L, "content_type", v, vlen);
     } else if (kd_header_value(p, len, "content-encoding", &v, &vlen)) {
@@ -440,9 +382,7 @@ static int l_head(lua_State *L) {
   return 1;
 }
 
-/* core.mkdir(path [, private]) -> true | nil, message: one folder, mode
- * 0755 (private: 0700); one that is already there is fine. (Plain Lua
- * cannot make a folder.) */
+/* one already there is fine */
 static int l_mkdir(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   if (mkdir(path, lua_toboolean(L, 2) ? 0700 : 0755) != 0 && errno != EEXIST) {
@@ -454,10 +394,8 @@ static int l_mkdir(lua_State *L) {
   return 1;
 }
 
-/* core.private_file(path, bytes) -> true | nil, message: a NEW file (never
- * an existing one, never through a link) of mode 0600 holding bytes, on disk
- * before it returns: the temporary half of an atomic write of state that is
- * nobody else's business (the caller renames it into place). */
+/* never an existing file or a link; synced: the first half of an atomic
+ * write (the caller renames it into place) */
 static int l_private_file(lua_State *L) {
   size_t n;
   const char *path = luaL_checkstring(L, 1);
@@ -493,35 +431,17 @@ static int l_curl_info(lua_State *L) {
   return 1;
 }
 
-/* ---- module ----------------------------------------------------------- */
-
 static const luaL_Reg client_methods[] = {
-  {"fetch", l_fetch},
-  {"path", l_path},
-  {"finish", l_finish},
-  {"decode", l_decode},
-  {"random", l_random},
-  {"request_id", l_request_id},
-  {"redact", l_redact},
-  {"close", l_close},
-  {"closed", l_closed},
-  {NULL, NULL}
+  {"fetch", l_fetch}, {"path", l_path}, {"finish", l_finish}, {"decode", l_decode},
+  {"random", l_random}, {"request_id", l_request_id}, {"redact", l_redact},
+  {"close", l_close}, {"closed", l_closed}, {NULL, NULL}
 };
 
 static const luaL_Reg module_funcs[] = {
-  {"new", l_new},
-  {"route", kd_route_new},
-  {"head", l_head},
-  {"sleep", l_sleep},
-  {"monotime", l_monotime},
-  {"mkdir", l_mkdir},
-  {"private_file", l_private_file},
-  {"curl_info", l_curl_info},
-  {"token", kd_token},
-  {"term_size", kd_term_size},
-  {"isatty", kd_isatty},
-  {"terminal", kd_terminal},
-  {NULL, NULL}
+  {"new", l_new}, {"route", kd_route_new}, {"head", l_head}, {"sleep", l_sleep},
+  {"monotime", l_monotime}, {"mkdir", l_mkdir}, {"private_file", l_private_file},
+  {"curl_info", l_curl_info}, {"token", kd_token}, {"term_size", kd_term_size},
+  {"isatty", kd_isatty}, {"terminal", kd_terminal}, {NULL, NULL}
 };
 
 int luaopen_kadoa_core(lua_State *L) {
@@ -529,20 +449,12 @@ int luaopen_kadoa_core(lua_State *L) {
   if (global_rc != CURLE_OK)
     return luaL_error(L, "kadoa: curl_global_init failed: %s", curl_easy_strerror(global_rc));
 
-  {
-    const luaL_Reg *methods[] = {client_methods, kd_multi_methods, NULL};
-    kd_new_class(L, KD_CLIENT_MT, l_close, l_close, l_tostring, methods);
-  }
+  kd_new_class(L, KD_CLIENT_MT, l_close, l_tostring, client_methods);
   kd_open_multi(L);
   kd_open_term(L);
-  {
-    static const luaL_Reg none[] = {{NULL, NULL}};
-    const luaL_Reg *methods[] = {none, NULL};
-    kd_new_class(L, KD_ROUTE_MT, NULL, NULL, kd_route_tostring, methods);
-  }
-
+  kd_new_class(L, KD_ROUTE_MT, NULL, kd_route_tostring, NULL);
   lua_newtable(L);
-  kd_setfuncs(L, module_funcs, 0);
+  kd_setfuncs(L, module_funcs);
   lua_pushliteral(L, KADOA_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -1,37 +1,29 @@
 /*
- * decode.c: JSON text to plain Lua tables.
- *
- * lua-cjson does the parsing; this file adds the one pass that makes its
- * output pleasant to use from Lua:
- *  - a JSON null inside an object becomes an absent key, so `if res.error`
- *    means what it says; inside an array it stays the decoder's null (the
- *    value handed to core.new with the decoder: cjson.null, vim.NIL), so
- *    the array's length stays true;
- *  - on Lua 5.3+ an integral number becomes an integer (cjson 2.1 makes
- *    every number a float, and 14 pages should print as 14, not 14.0).
- * cjson tells objects from arrays by their keys: object keys are always
- * strings, array keys always integers.
+ * decode.c: JSON text to Lua values with the decoder handed in, then one
+ * pass: a null in an object is an absent key (so `if res.error` means what
+ * it says), in an array the decoder's null (the length stays true); on Lua
+ * 5.3+ an integral number is an integer (14 pages, not 14.0).
  */
 #include "kadoa.h"
 
-
-#if LUA_VERSION_NUM >= 503
 /* If the number at the top is a float with an integral value that fits,
- * leave its integer in its place and return 1. */
+ * leave its integer in its place and return 1 (Lua 5.3+). */
 static int to_integer(lua_State *L) {
-  lua_Number d;
+#if LUA_VERSION_NUM >= 503
+  lua_Number d = lua_tonumber(L, -1);
   lua_Integer i;
-  if (lua_isinteger(L, -1)) return 0;
-  d = lua_tonumber(L, -1);
-  if (!lua_numbertointeger(d, &i) || (lua_Number)i != d) return 0;
+  if (lua_isinteger(L, -1) || !lua_numbertointeger(d, &i) || (lua_Number)i != d) return 0;
   lua_pop(L, 1);
   lua_pushinteger(L, i);
   return 1;
-}
+#else
+  (void)L;
+  return 0;
 #endif
+}
 
-/* Normalise the table at the top of the stack, in place. cjson already
- * bounds the nesting depth (1000), which bounds this recursion. */
+/* The table at the top, in place: object keys are strings, array keys
+ * integers. cjson's depth bound (1000) bounds the recursion. */
 static void normalise(lua_State *L, int null) {
   int t = lua_gettop(L);
   luaL_checkstack(L, 4, "JSON nested too deep");
@@ -42,17 +34,14 @@ static void normalise(lua_State *L, int null) {
       normalise(L, null);
       lua_pop(L, 1);
     } else if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, null)) {
-      /* clearing an existing field during traversal is allowed */
       lua_pop(L, 1);
       lua_pushvalue(L, -1);
       lua_pushnil(L);
       lua_rawset(L, t);
-#if LUA_VERSION_NUM >= 503
     } else if (type == LUA_TNUMBER && to_integer(L)) {
       lua_pushvalue(L, -2);
       lua_insert(L, -2);
       lua_rawset(L, t);
-#endif
     } else {
       lua_pop(L, 1);
     }
@@ -72,13 +61,7 @@ int kd_decode(lua_State *L, int dec, int null, const char *s, size_t n) {
     /* running out of memory is not bad JSON: the caller must say so */
     return rc == LUA_ERRMEM ? -1 : 0;
   }
-  if (lua_type(L, -1) == LUA_TTABLE) {
-    normalise(L, null);
-  }
-#if LUA_VERSION_NUM >= 503
-  else if (lua_type(L, -1) == LUA_TNUMBER) {
-    to_integer(L);
-  }
-#endif
+  if (lua_type(L, -1) == LUA_TTABLE) normalise(L, null);
+  else if (lua_type(L, -1) == LUA_TNUMBER) to_integer(L);
   return 1;
 }

@@ -1,12 +1,7 @@
 /*
- * escape.c: the byte-level helpers of the core, kept apart from Lua and
- * libcurl handles so the fuzz harnesses can drive them directly.
- *
- *  - kd_escape: a session id becomes exactly one URL path segment.
- *  - kd_header_value / kd_retry_after / kd_copy_value: read what a server
- *    put in its response headers, never trusting lengths or contents.
- *  - kd_scrub: zero a secret so that the compiler cannot drop the write.
- *  - kd_buf_add / kd_buf_free: a growing byte buffer.
+ * escape.c: the core's byte helpers (percent-encoding, header values,
+ * Retry-After, scrubbing, buffers), apart from Lua and libcurl handles so
+ * the fuzz harnesses drive them directly. Nothing a server sent is trusted.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -85,8 +80,8 @@ void kd_copy_value(char *dst, size_t cap, const char *v, size_t n) {
   dst[n] = '\0';
 }
 
-/* Writes through a volatile pointer are observable behaviour: unlike a
- * memset right before free, they cannot be optimised away. */
+/* writes through a volatile pointer cannot be optimised away, unlike a
+ * memset right before free */
 void kd_scrub(void *p, size_t n) {
   volatile unsigned char *v = (volatile unsigned char *)p;
   while (n--) *v++ = 0;
@@ -105,6 +100,7 @@ int kd_buf_add(kd_buf *b, const char *p, size_t n) {
     b->data = d;
     b->cap = cap;
   }
+  if (!p) return 0;
   memcpy(b->data + b->len, p, n);
   b->len += n;
   return 0;

@@ -1,38 +1,11 @@
 /*
  * multi.c: requests that progress without blocking, on libcurl's socket
- * interface.
- *
- * client:start(route, timeout, extra, seg...) puts a transfer on the
- * client's libcurl multi handle and returns a request. libcurl says which
- * sockets it wants watched and when it wants to be woken
- * (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION); the callbacks here only
- * write that down in the client's kd_loop. Whoever owns the event loop then:
- *   client:changes()   -> { fd, want, ... }, ms: the sockets whose wanted
- *                      events changed since the last call (want: 1 read,
- *                      2 write, 3 both, 0 forget) and ms until curl's timer
- *                      is due (-1: none);
- *   client:action(fd, ev)  tells libcurl fd is ready (ev: 1 read, 2 write,
- *                      4 error), or with fd -1 that its timer fired;
- *                      returns how many transfers still run;
- *   client:release()   says the loop stopped watching every socket reported
- *                      as forgotten, so those libcurl closed meanwhile may
- *                      now really be closed (see closesocket below);
- *   client:finished()  the requests finished since the last call: a
- *                      completion queue, so each is reported exactly once.
- * Loops that may block use the same table through poll(2):
- *   client:wait(ms)    sleeps until a socket is ready or curl's timer is due
- *                      (at most ms);
- *   client:perform()   acts on what wait saw and returns running and
- *                      client:finished();
- *   client:timeout()   ms until curl's timer is due, -1 for none;
- *   req:result()       once done: the result (value, or nil and a report),
- *                      exactly what client:fetch returns; taken once.
- *
- * Ownership: a running request borrows a transfer from its client's pool
- * and gives it back when its result is taken, when it is cancelled, or when
- * it is collected. A request keeps its client alive (its user value). If
- * the client is closed first, it takes every transfer back and the request
- * only answers "client is closed". Nothing here calls Lua from libcurl.
+ * interface. Its callbacks only write down, in the client's kd_loop, the
+ * sockets and timer libcurl wants; a loop reads that (client:changes) and
+ * answers (client:action), or poll(2) does (client:wait, client:perform).
+ * A request borrows a pooled transfer until it is taken, cancelled or
+ * collected, and keeps its client alive; closing the client takes every
+ * transfer back. Nothing here calls Lua from libcurl.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +15,8 @@
 
 #include "kadoa.h"
 
+#define KD_REQ_MT "kadoa.request"
+
 enum { REQ_RUNNING, REQ_DONE, REQ_TAKEN, REQ_CANCELLED, REQ_CLOSED };
 
 typedef struct kd_req {
@@ -49,16 +24,14 @@ typedef struct kd_req {
   kd_xfer *x;                /* borrowed while running or done */
   struct kd_req *prev, *next;          /* the client's active list */
   struct kd_req *done_next;            /* the client's completion queue */
-  int queued;
   CURLcode rc;
   int state;
   int raw;
 } kd_req;
 
-/* registry[&REQS_KEY]: lightuserdata(req) -> req userdata, weak values, so
- * a finished transfer can be handed back to Lua as its request without
- * keeping requests alive that their owner dropped. Keyed by the address of
- * a static, which no other library can collide with. */
+/* registry[&REQS_KEY]: lightuserdata(req) -> req userdata, weak values: a
+ * finished transfer is handed back as its request, which its owner may
+ * have dropped. The address of a static collides with no other library. */
 static char REQS_KEY;
 
 static void push_reqs(lua_State *L) {
@@ -70,33 +43,14 @@ static kd_req *check_req(lua_State *L) {
   return (kd_req *)luaL_checkudata(L, 1, KD_REQ_MT);
 }
 
-/* ---- the sockets and timer libcurl asks for ---------------------------- */
-
-/* One socket libcurl has asked about. `told`: a loop outside the core was
- * given this fd to watch and has not yet acknowledged forgetting it. */
 typedef struct kd_sock {
   curl_socket_t fd;
   int want;       /* 1 read, 2 write, 3 both; 0: forget it */
   int dirty;      /* want changed since the last changes() */
-  int told;
+  int told;       /* a loop was given it to watch and has not let go */
   int closed;     /* libcurl closed it; the real close waits for release() */
   int revents;    /* what the last wait() saw (CURL_CSELECT_*) */
 } kd_sock;
-
-typedef struct kd_loop {
-  kd_sock *s;
-  size_t n, cap;
-  double due;     /* monotonic seconds when curl's timer falls due; <0 none */
-  int running;    /* transfers running after the last action */
-  int timer_calls;   /* how often on_timer was called */
-  int external;   /* changes() was called: a loop outside watches sockets */
-} kd_loop;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static kd_sock *find_sock(kd_loop *lp, curl_socket_t fd) {
   size_t i;
@@ -110,10 +64,9 @@ static void drop_sock(kd_loop *lp, kd_sock *k) {
 }
 
 static int on_socket(CURL *e, curl_socket_t fd, int what, void *up, void *sp) {
-  kd_loop *lp = ((kd_client *)up)->loop;
+  kd_loop *lp = &((kd_client *)up)->loop;
   kd_sock *k = find_sock(lp, fd);
-  int want = what == CURL_POLL_REMOVE ? 0 : what == CURL_POLL_INOUT ? 3 :
-             what == CURL_POLL_OUT ? 2 : what == CURL_POLL_IN ? 1 : 0;
+  int want = what == CURL_POLL_REMOVE ? 0 : what;   /* CURL_POLL_IN 1, OUT 2, INOUT 3 */
   (void)e;
   (void)sp;
   if (!k) {
@@ -139,26 +92,21 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *up, void *sp) {
 }
 
 static int on_timer(CURLM *m, long ms, void *up) {
-  kd_loop *lp = ((kd_client *)up)->loop;
+  kd_loop *lp = &((kd_client *)up)->loop;
   (void)m;
   lp->timer_calls++;
-  lp->due = ms < 0 ? -1 : now_s() + (double)ms / 1000;
+  lp->due = ms < 0 ? -1 : kd_now() + (double)ms / 1000;
   return 0;
 }
 
-/* libcurl closes a socket inside its own calls, and right after telling us
- * to forget it. A loop outside (libuv, cqueues, Neovim) may still watch
- * that fd until it reads the change: closing it now would let the number be
- * reused for a new socket while the loop still watches the old one, and
- * libuv aborts the process when an fd it watches fails under it. So the
- * close of a socket a loop was told about waits until the loop says it has
- * stopped watching (client:release()). A dup() handed to the loop instead
- * would cost a syscall and an fd per socket and keep the peer's connection
- * open until the loop let go of it; deferring costs nothing when no loop
- * watches. */
+/* libcurl closes a socket right after telling us to forget it, but a loop
+ * outside may watch it until it reads the change; closed now, the number
+ * could be reused under it (libuv aborts then). So a socket a loop was told
+ * about is closed when the loop let go (client:release()): unlike a dup()
+ * per socket, free when no loop watches. */
 static int on_close(void *up, curl_socket_t fd) {
-  kd_loop *lp = ((kd_client *)up)->loop;
-  kd_sock *k = lp ? find_sock(lp, fd) : NULL;
+  kd_loop *lp = &((kd_client *)up)->loop;
+  kd_sock *k = find_sock(lp, fd);
   if (k && k->told && lp->external) {
     k->closed = 1;
     k->want = 0;
@@ -168,15 +116,12 @@ static int on_close(void *up, curl_socket_t fd) {
   return close(fd);
 }
 
-static void free_loop(kd_client *c) {
-  kd_loop *lp = c->loop;
+static void free_loop(kd_loop *lp) {
   size_t i;
-  if (!lp) return;
   for (i = 0; i < lp->n; i++)
     if (lp->s[i].closed) close(lp->s[i].fd);
   free(lp->s);
-  free(lp);
-  c->loop = NULL;
+  memset(lp, 0, sizeof *lp);
 }
 
 static void free_xfer(kd_xfer *x) {
@@ -196,10 +141,9 @@ static kd_xfer *take_xfer(kd_client *c) {
     free_xfer(x);
     return NULL;
   }
-  /* On HTTP/2, wait for the connection being made and share it. Only
-   * over TLS, where ALPN settles the protocol at the handshake: over plain
-   * http a waiting transfer waits for the first response, so one hanging
-   * request would hold up every other one (libcurl never speaks h2c here). */
+  /* HTTP/2: wait for the connection being made and share it; only over TLS,
+   * where ALPN settles it at the handshake (over plain http one hanging
+   * request would hold up every other one) */
   if (strncasecmp(c->cfg.base, "https:", 6) == 0)
     curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close);
@@ -220,11 +164,9 @@ static void unlink_req(kd_req *r) {
   r->prev = r->next = NULL;
 }
 
-/* Take r off its client's completion queue, if it is on it. */
 static void unqueue(kd_req *r) {
   kd_client *c = r->c;
   kd_req **p, *prev = NULL;
-  if (!r->queued || !c) return;
   for (p = &c->done_head; *p; prev = *p, p = &(*p)->done_next) {
     if (*p == r) {
       *p = r->done_next;
@@ -233,12 +175,10 @@ static void unqueue(kd_req *r) {
     }
   }
   r->done_next = NULL;
-  r->queued = 0;
 }
 
 static void enqueue(kd_client *c, kd_req *r) {
   r->done_next = NULL;
-  r->queued = 1;
   if (c->done_tail) c->done_tail->done_next = r;
   else c->done_head = r;
   c->done_tail = r;
@@ -250,13 +190,11 @@ static void release(kd_req *r, int state) {
     if (r->state == REQ_RUNNING) {
       curl_multi_remove_handle(r->c->multi, r->x->easy);
       /* perform() reports the count of the last action: one fewer now */
-      if (r->c->loop && r->c->loop->running > 0) r->c->loop->running--;
+      if (r->c->loop.running > 0) r->c->loop.running--;
     }
     unqueue(r);
     unlink_req(r);
     if (r->x) give_back(r->c, r->x);
-  } else if (r->x) {
-    free_xfer(r->x);
   }
   r->c = NULL;
   r->x = NULL;
@@ -264,21 +202,8 @@ static void release(kd_req *r, int state) {
 }
 
 void kd_multi_cleanup(kd_client *c) {
-  kd_req *r = c->active;
-  if (c->loop) c->loop->external = 0;   /* the client is going: close for real */
-  while (r) {
-    kd_req *next = r->next;
-    if (r->state == REQ_RUNNING) curl_multi_remove_handle(c->multi, r->x->easy);
-    if (r->x) free_xfer(r->x);
-    r->x = NULL;
-    r->c = NULL;
-    r->prev = r->next = r->done_next = NULL;
-    r->queued = 0;
-    r->state = REQ_CLOSED;
-    r = next;
-  }
-  c->active = NULL;
-  c->done_head = c->done_tail = NULL;
+  c->loop.external = 0;   /* the client is going: close for real */
+  while (c->active) release(c->active, REQ_CLOSED);
   while (c->idle) {
     kd_xfer *x = c->idle;
     c->idle = x->next_idle;
@@ -286,23 +211,16 @@ void kd_multi_cleanup(kd_client *c) {
   }
   if (c->multi) curl_multi_cleanup(c->multi);
   c->multi = NULL;
-  free_loop(c);
+  free_loop(&c->loop);
 }
 
 static int ensure_multi(kd_client *c) {
   if (c->multi) return 0;
-  if (!(c->loop = (kd_loop *)calloc(1, sizeof *c->loop))) return -1;
-  c->loop->due = -1;
-  if (!(c->multi = curl_multi_init())) {
-    free_loop(c);
-    return -1;
-  }
+  c->loop.due = -1;
+  if (!(c->multi = curl_multi_init())) return -1;
   curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-  /* libcurl keeps by default 4 idle connections per transfer on the
-   * handle. Driven by socket events, transfers finish one socket at a time,
-   * so that count dips between a finished transfer and the next one, and
-   * the pool closed connections the next transfers wanted: a fixed pool,
-   * above any usual concurrency, keeps them. */
+  /* libcurl's default pool (4 per transfer) dips as transfers finish one
+   * socket at a time and closes connections the next ones want */
   curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 128L);
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
@@ -311,18 +229,17 @@ static int ensure_multi(kd_client *c) {
   return 0;
 }
 
-/* One socket_action; finished requests are marked done and queued for the
- * next finished(). fd CURL_SOCKET_TIMEOUT: curl's timer fired. */
+/* One socket_action (fd CURL_SOCKET_TIMEOUT: the timer); finished requests
+ * are queued for the next finished(). */
 static int act(kd_client *c, curl_socket_t fd, int ev) {
   int running = 0, left;
   CURLMsg *m;
-  int told = c->loop->timer_calls;
+  int told = c->loop.timer_calls;
   curl_multi_socket_action(c->multi, fd, ev, &running);
-  /* libcurl calls on_timer only when its next expiry changes: after a
-   * timer that fired a little before libcurl's own clock said so, nothing
-   * changed and nothing is said. Ask, or that timer (and with it every
-   * timeout) would be lost, or fire again and again when none is left. */
-  if (fd == CURL_SOCKET_TIMEOUT && c->loop->timer_calls == told) {
+  /* on_timer is called only when the expiry changes: a timer that fired a
+   * little early changes nothing, and would be lost (or fire again and
+   * again when none is left) unless asked for */
+  if (fd == CURL_SOCKET_TIMEOUT && c->loop.timer_calls == told) {
     long ms = -1;
     curl_multi_timeout(c->multi, &ms);
     on_timer(c->multi, ms, c);
@@ -333,25 +250,23 @@ static int act(kd_client *c, curl_socket_t fd, int ev) {
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     r->rc = m->data.result;
     r->state = REQ_DONE;
-    /* the message is gone after this; the connection goes back to the pool */
     curl_multi_remove_handle(c->multi, m->easy_handle);
     enqueue(c, r);
   }
-  c->loop->running = running;
+  c->loop.running = running;
   return running;
 }
 
-/* client:start(route, timeout, extra, seg...) -> request | nil, report */
 static int l_start(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   kd_call call;
   const char *bad = kd_read_call(L, 2, &call);
   kd_req *r;
   kd_xfer *x;
-  if (c->closed) return kd_usage_failure(L, "client is closed");
+  int e;
+  if (c->closed) bad = "client is closed";
   if (bad) return kd_usage_failure(L, bad);
   if (ensure_multi(c) != 0) return luaL_error(L, "kadoa: out of memory");
-
   r = (kd_req *)lua_newuserdata(L, sizeof *r);
   memset(r, 0, sizeof *r);
   r->state = REQ_CANCELLED;     /* detached until the transfer is added */
@@ -361,15 +276,11 @@ static int l_start(lua_State *L) {
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, 1);
   kd_setuservalue(L, -2);
-
   if (!(x = take_xfer(c))) return luaL_error(L, "kadoa: out of memory");
-  {
-    int e = kd_xfer_prepare(L, x, &c->cfg, &call);
-    if (e != 0) {
-      give_back(c, x);
-      lua_pop(L, 1);   /* the request, never started */
-      return kd_prepare_failed(L, e, call.file);
-    }
+  if ((e = kd_xfer_prepare(L, x, &c->cfg, &call)) != 0) {
+    give_back(c, x);
+    lua_pop(L, 1);   /* the request, never started */
+    return kd_prepare_failed(L, e, call.file);
   }
   curl_easy_setopt(x->easy, CURLOPT_PRIVATE, r);
   r->x = x;
@@ -383,7 +294,6 @@ static int l_start(lua_State *L) {
     release(r, REQ_CANCELLED);
     return luaL_error(L, "kadoa: could not start a transfer");
   }
-
   push_reqs(L);
   lua_pushlightuserdata(L, r);
   lua_pushvalue(L, -3);
@@ -392,19 +302,17 @@ static int l_start(lua_State *L) {
   return 1;
 }
 
-/* Push { requests finished since the last call }; a request its owner
- * dropped is skipped. */
+/* Push { requests finished since the last call }, but those dropped. */
 static void push_finished(lua_State *L, kd_client *c) {
   int n = 0, t;
   lua_newtable(L);
   t = lua_gettop(L);
-  if (c->closed || !c->done_head) return;
+  if (!c->done_head) return;
   push_reqs(L);
   while (c->done_head) {
     kd_req *r = c->done_head;
     c->done_head = r->done_next;
     r->done_next = NULL;
-    r->queued = 0;
     lua_pushlightuserdata(L, r);
     lua_rawget(L, -2);
     if (!lua_isnil(L, -1)) lua_rawseti(L, t, ++n);
@@ -414,24 +322,19 @@ static void push_finished(lua_State *L, kd_client *c) {
   lua_pop(L, 1);
 }
 
-static int live(kd_client *c) {
-  return !c->closed && c->multi;
-}
-
 /* ms until curl's timer is due, -1 for none */
 static lua_Integer timer_ms(kd_client *c) {
   double left;
-  if (!live(c) || c->loop->due < 0) return -1;
-  left = (c->loop->due - now_s()) * 1000;
+  if (!c->multi || c->loop.due < 0) return -1;
+  left = (c->loop.due - kd_now()) * 1000;
   return left <= 0 ? 0 : (lua_Integer)left + 1;
 }
 
-/* poll(2) the sockets curl wants watched for at most ms; what is ready is
- * kept for the next perform(). Returns how many are ready, -1 when out of
- * memory. */
+/* poll(2) curl's sockets for at most ms, keeping what is ready for the
+ * next perform(). Returns how many are ready, -1: out of memory. */
 static int scan(kd_client *c, int ms) {
   struct pollfd some[16], *p = some;
-  kd_loop *lp = c->loop;
+  kd_loop *lp = &c->loop;
   size_t i, n = 0;
   int ready;
   if (lp->n > 16 && !(p = (struct pollfd *)malloc(lp->n * sizeof *p))) return -1;
@@ -456,16 +359,15 @@ static int scan(kd_client *c, int ms) {
   return ready > 0 ? ready : 0;
 }
 
-/* client:perform() -> running, { requests finished since the last call }:
- * acts on every socket that is ready and on a due timer, without waiting. */
+/* the ready sockets and a due timer, without waiting */
 static int l_perform(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   int running = 0;
-  if (live(c)) {
-    kd_loop *lp = c->loop;
+  if (c->multi) {
+    kd_loop *lp = &c->loop;
     size_t i = 0;
     if (scan(c, 0) < 0) return luaL_error(L, "kadoa: out of memory");
-    running = c->loop->running;
+    running = c->loop.running;
     /* an action may add or drop sockets: look again from the start */
     while (i < lp->n) {
       kd_sock *k = &lp->s[i];
@@ -478,15 +380,13 @@ static int l_perform(lua_State *L) {
         i++;
       }
     }
-    if (lp->due >= 0 && lp->due <= now_s()) running = act(c, CURL_SOCKET_TIMEOUT, 0);
+    if (lp->due >= 0 && lp->due <= kd_now()) running = act(c, CURL_SOCKET_TIMEOUT, 0);
   }
   lua_pushinteger(L, running);
   push_finished(L, c);
   return 2;
 }
 
-/* client:wait(ms): block until a socket is ready or curl's timer is due,
- * ms at most -> how many sockets are ready */
 static int l_wait(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   lua_Number ms = luaL_optnumber(L, 2, 1000);
@@ -494,31 +394,27 @@ static int l_wait(lua_State *L) {
   int n = 0;
   if (ms < 0) ms = 0;
   if (ms > 86400000) ms = 86400000;
-  if (live(c)) {
+  if (c->multi) {
     t = timer_ms(c);
-    if (t >= 0 && t < ms) ms = (lua_Number)t;
+    if (t >= 0 && (lua_Number)t < ms) ms = (lua_Number)t;
     if ((n = scan(c, (int)ms)) < 0) return luaL_error(L, "kadoa: out of memory");
   }
   lua_pushinteger(L, n);
   return 1;
 }
 
-/* client:timeout() -> ms until curl's timer is due, -1 for none */
 static int l_timeout(lua_State *L) {
   lua_pushinteger(L, timer_ms(kd_check_client(L, 1)));
   return 1;
 }
 
-/* client:changes() -> { fd, want, ... }, ms: what a loop outside the core
- * must watch from now on (want 0: stop watching fd, then release()) and
- * when curl's timer is due (-1: none). */
 static int l_changes(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   int n = 0;
   size_t i;
   lua_newtable(L);
-  if (live(c)) {
-    kd_loop *lp = c->loop;
+  if (c->multi) {
+    kd_loop *lp = &c->loop;
     lp->external = 1;
     for (i = 0; i < lp->n; i++) {
       kd_sock *k = &lp->s[i];
@@ -535,17 +431,15 @@ static int l_changes(lua_State *L) {
   return 2;
 }
 
-/* client:release(): the loop stopped watching every socket changes()
- * reported as forgotten; close those libcurl closed meanwhile. */
+/* client:release(): the loop let go of every socket reported as want 0 */
 static int l_release(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   size_t i = 0;
-  if (!c->loop) return 0;
-  while (i < c->loop->n) {
-    kd_sock *k = &c->loop->s[i];
+  while (i < c->loop.n) {
+    kd_sock *k = &c->loop.s[i];
     if (k->told && k->want == 0 && !k->dirty) {
       if (k->closed) close(k->fd);
-      drop_sock(c->loop, k);
+      drop_sock(&c->loop, k);
     } else {
       i++;
     }
@@ -553,51 +447,38 @@ static int l_release(lua_State *L) {
   return 0;
 }
 
-/* client:action(fd, ev) -> running: fd is ready (ev: 1 read, 2 write,
- * 4 error; any mix), or with fd -1 curl's timer fired. */
+/* ev's bits are CURL_CSELECT_IN 1, OUT 2, ERR 4 */
 static int l_action(lua_State *L) {
   kd_client *c = kd_check_client(L, 1);
   lua_Integer fd = luaL_checkinteger(L, 2);
   lua_Integer ev = luaL_optinteger(L, 3, 0);
   int running = 0;
   luaL_argcheck(L, ev >= 0 && ev <= 7, 3, "events must be 0..7");
-  if (live(c)) {
-    int mask = ((ev & 1) ? CURL_CSELECT_IN : 0) | ((ev & 2) ? CURL_CSELECT_OUT : 0) |
-               ((ev & 4) ? CURL_CSELECT_ERR : 0);
-    running = fd < 0 ? act(c, CURL_SOCKET_TIMEOUT, 0) : act(c, (curl_socket_t)fd, mask);
-  }
+  if (c->multi)
+    running = fd < 0 ? act(c, CURL_SOCKET_TIMEOUT, 0) : act(c, (curl_socket_t)fd, (int)ev);
   lua_pushinteger(L, running);
   return 1;
 }
 
-/* client:finished() -> { requests finished since the last call } */
 static int l_finished(lua_State *L) {
   push_finished(L, kd_check_client(L, 1));
   return 1;
 }
 
-/* req:result() -> (nothing) while running | value | nil, report. It does
- * not drive: client:perform() does, for every request at once. */
+/* it does not drive: client:perform() does */
 static int l_result(lua_State *L) {
+  static const char *const gone[] = {NULL, NULL, "request result was already taken",
+                                     "request was cancelled", "client is closed"};
   kd_req *r = check_req(L);
   int n, dec;
-  switch (r->state) {
-  case REQ_RUNNING:
-    return 0;
-  case REQ_DONE:
-    kd_getuservalue(L, 1);
-    lua_rawgeti(L, -1, 1);   /* the client, whose codec decodes */
-    dec = kd_push_codec(L, lua_gettop(L));
-    n = kd_xfer_push_result(L, r->x, r->rc, r->raw, dec, dec + 1);
-    release(r, REQ_TAKEN);
-    return n;
-  case REQ_TAKEN:
-    return kd_usage_failure(L, "request result was already taken");
-  case REQ_CLOSED:
-    return kd_usage_failure(L, "client is closed");
-  default:
-    return kd_usage_failure(L, "request was cancelled");
-  }
+  if (r->state == REQ_RUNNING) return 0;
+  if (r->state != REQ_DONE) return kd_usage_failure(L, gone[r->state]);
+  kd_getuservalue(L, 1);
+  lua_rawgeti(L, -1, 1);   /* the client, whose codec decodes */
+  dec = kd_push_codec(L, lua_gettop(L));
+  n = kd_xfer_push_result(L, r->x, r->rc, r->raw, dec, dec + 1);
+  release(r, REQ_TAKEN);
+  return n;
 }
 
 static int l_done(lua_State *L) {
@@ -605,15 +486,10 @@ static int l_done(lua_State *L) {
   return 1;
 }
 
+/* also __gc and __close */
 static int l_cancel(lua_State *L) {
   kd_req *r = check_req(L);
   if (r->state == REQ_RUNNING || r->state == REQ_DONE) release(r, REQ_CANCELLED);
-  return 0;
-}
-
-static int l_req_gc(lua_State *L) {
-  kd_req *r = check_req(L);
-  release(r, r->state == REQ_RUNNING || r->state == REQ_DONE ? REQ_CANCELLED : r->state);
   return 0;
 }
 
@@ -624,36 +500,27 @@ static int l_req_tostring(lua_State *L) {
   return 1;
 }
 
-const luaL_Reg kd_multi_methods[] = {
-  {"start", l_start},
-  {"perform", l_perform},
-  {"wait", l_wait},
-  {"timeout", l_timeout},
-  {"changes", l_changes},
-  {"action", l_action},
-  {"release", l_release},
-  {"finished", l_finished},
-  {NULL, NULL}
+static const luaL_Reg kd_multi_methods[] = {   /* the client's, added to its class */
+  {"start", l_start}, {"perform", l_perform}, {"wait", l_wait}, {"timeout", l_timeout},
+  {"changes", l_changes}, {"action", l_action}, {"release", l_release},
+  {"finished", l_finished}, {NULL, NULL}
 };
 
 static const luaL_Reg req_methods[] = {
-  {"result", l_result},
-  {"done", l_done},
-  {"cancel", l_cancel},
-  {NULL, NULL}
+  {"result", l_result}, {"done", l_done}, {"cancel", l_cancel}, {NULL, NULL}
 };
 
 void kd_open_multi(lua_State *L) {
   lua_pushlightuserdata(L, &REQS_KEY);
-  lua_newtable(L);                      /* weak registry of live requests */
+  lua_newtable(L);
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   lua_rawset(L, LUA_REGISTRYINDEX);
-
-  {
-    const luaL_Reg *methods[] = {req_methods, NULL};
-    kd_new_class(L, KD_REQ_MT, l_req_gc, l_cancel, l_req_tostring, methods);
-  }
+  kd_new_class(L, KD_REQ_MT, l_cancel, l_req_tostring, req_methods);
+  luaL_getmetatable(L, KD_CLIENT_MT);
+  lua_getfield(L, -1, "__index");
+  kd_setfuncs(L, kd_multi_methods);
+  lua_pop(L, 2);
 }

@@ -1,17 +1,8 @@
 /*
- * outcome.c: the outcome record of one exchange, and redaction.
- *
- * Whatever happened to a request (an answer, or a failure below HTTP) is
- * handed to Lua as facts only: the record says what happened (a failure
- * class, what libcurl or the decoder said, the status, body and head, the
- * time taken, whether the request left) and never how to word it. Kinds
- * and messages are made from it in one place, lua/kadoa/errors.lua.
- *
- * Every string in a record that a server or the layer below could have
- * influenced is redacted here, as the record is made, so the API key never
- * reaches a Lua string through a record. That is the only redaction an
- * error gets. The same code judges an answer OpenResty received
- * (client:finish), so both transports give the same records.
+ * outcome.c: the outcome record of one exchange: facts only, worded in
+ * lua/kadoa/errors.lua. Every string a server or the layer below could have
+ * influenced is redacted here as the record is made, the only redaction an
+ * error gets; OpenResty's answers (client:finish) take the same path.
  */
 #include <string.h>
 
@@ -20,9 +11,8 @@
 static int blank(unsigned char c) { return c == ' ' || c < 0x20 || c == 0x7f; }
 
 /* The length of the key's occurrence at p, or 0. A blank in the key also
- * matches a run of blanks and control bytes in the text: errors.lua folds
- * such runs to one space, which must not make a key out of text that was
- * not one here. */
+ * matches a run of blanks and control bytes: errors.lua folds such runs to
+ * one space, which must not make a key of what was not one here. */
 static size_t key_at(const char *p, const char *end, const char *key, size_t k) {
   const char *s = p;
   size_t i;
@@ -38,7 +28,6 @@ static size_t key_at(const char *p, const char *end, const char *key, size_t k) 
   return (size_t)(s - p);
 }
 
-/* The first occurrence of the key in s[0..n), or NULL; its length in *len. */
 static const char *find_key(const kd_config *cfg, const char *s, size_t n, size_t *len) {
   const char *p, *end = s + n;
   size_t k = cfg ? cfg->key_len : 0;
@@ -70,9 +59,8 @@ void kd_push_redacted(lua_State *L, const kd_config *cfg, const char *s, size_t 
   luaL_pushresult(&b);
 }
 
-/* Does any string in the table at the top (keys and values, at any
- * depth) hold the key? A JSON body can spell it with \u escapes that only
- * decoding makes whole. cjson bounds the depth (1000). */
+/* Does a string in the table at the top, at any depth, hold the key? JSON
+ * can spell it with \u escapes. cjson bounds the depth (1000). */
 static int holds_key(lua_State *L, const kd_config *cfg) {
   int t = lua_gettop(L), found = 0;
   luaL_checkstack(L, 4, "JSON nested too deep");
@@ -109,7 +97,6 @@ static void set_int(lua_State *L, const char *k, lua_Integer v) {
   lua_setfield(L, -2, k);
 }
 
-/* The facts every record has: the head's, the time, whether it left. */
 static void set_common(lua_State *L, const kd_outcome *o, int sent) {
   if (o->content_type && o->content_type[0]) set_str(L, o->cfg, "content_type", o->content_type);
   if (o->request_id && o->request_id[0]) set_str(L, o->cfg, "request_id", o->request_id);
@@ -137,8 +124,8 @@ int kd_push_failure(lua_State *L, const kd_outcome *o, const char *failure, cons
   return 2;
 }
 
-/* An answer that is not a success: what the server said. A JSON body is
- * decoded here (`json`), so the Lua side needs no decoder of its own. */
+/* An answer that is not a success; a JSON body decoded here (`json`), so
+ * Lua needs no decoder of its own. */
 static int push_response(lua_State *L, const kd_outcome *o, int dec, int null) {
   const char *p = o->body, *end = o->body + o->len;
   lua_pushnil(L);
@@ -162,7 +149,6 @@ static int push_response(lua_State *L, const kd_outcome *o, int dec, int null) {
   return 2;
 }
 
-/* A 2xx answer whose body is not what every call expects. */
 static int bad_body(lua_State *L, const kd_outcome *o, const char *failure, const char *detail) {
   kd_outcome f = *o;
   f.sent = 1;
@@ -191,7 +177,6 @@ int kd_push_outcome(lua_State *L, const kd_outcome *o, int raw, int dec, int nul
   return 1;
 }
 
-/* A record made before anything was sent: no head, no time. */
 static int unsent(lua_State *L, const char *failure, const char *detail, const char *file) {
   kd_outcome o;
   memset(&o, 0, sizeof o);

@@ -1,12 +1,7 @@
 /*
- * rand.c: a client's random source: xorshift128+ seeded from the OS, and
- * the version 4 UUIDs every request sends as its x-request-id.
- *
- * Request ids and retry jitter need to be unique and spread, not secret:
- * a small fast generator per client is enough, and clients that fail
- * together do not retry together because each is seeded on its own.
- * A secret (a callback's token) is another matter: core.token reads the
- * OS's generator for every one, and has no fallback.
+ * rand.c: a client's random source (xorshift128+ seeded from the OS) and
+ * the version 4 UUIDs every request sends: unique and spread, not secret.
+ * A secret (core.token) is read from the OS every time, with no fallback.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +11,8 @@
 #include <unistd.h>
 
 #include "kadoa.h"
+
+static const char hexd[] = "0123456789abcdef";
 
 void kd_seed(uint64_t rng[2], const void *salt) {
   FILE *f = fopen("/dev/urandom", "rb");
@@ -36,7 +33,6 @@ uint64_t kd_random(uint64_t s[2]) {
 }
 
 void kd_request_id(char *out, uint64_t rng[2]) {
-  static const char hexd[] = "0123456789abcdef";
   uint64_t r[2];
   unsigned char b[16];
   int i, o = 0;
@@ -52,11 +48,9 @@ void kd_request_id(char *out, uint64_t rng[2]) {
   }
 }
 
-/* core.token([nbytes]) -> hex | nil, message: nbytes (default 16, at most
- * 256) from /dev/urandom as lowercase hex, for a secret a receiver checks.
- * Never from the generator above: that one is predictable from its output. */
+/* core.token([nbytes]) -> hex | nil, message: never from the generator
+ * above, which is predictable from its output */
 int kd_token(lua_State *L) {
-  static const char hexd[] = "0123456789abcdef";
   unsigned char b[256];
   char out[512];
   lua_Integer n = luaL_optinteger(L, 1, 16);

@@ -1,28 +1,22 @@
 /*
- * route.c: the URL of one API call.
- *
- * A route is an API path template made once per call of the API
- * (core.route("GET", "/v4/crawl/{session id}/pages/{page id}")): literal
- * pieces around named segments. A call gives the segments' values, each
- * percent-encoded here as exactly one path segment, and an optional query
- * (name, value, ...), encoded here too. So no caller ever builds a URL by
- * hand, and an id can never add a segment, a query or a dot segment.
- *
- * The same code serves libcurl (transfer.c) and the OpenResty transport
- * (client:path), so both send byte for byte the same request line.
+ * route.c: the URL of one API call. A route (core.route("GET",
+ * "/v4/crawl/{session id}")) is made once per call of the API; each segment
+ * value is percent-encoded as exactly one segment, the query too, so an id
+ * can never add a segment, a query or a dot segment. libcurl and OpenResty
+ * (client:path) send byte for byte the same request line.
  */
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kadoa.h"
 
-kd_route *kd_check_route(lua_State *L, int i) {
+static kd_route *check_route(lua_State *L, int i) {
   return (kd_route *)luaL_checkudata(L, i, KD_ROUTE_MT);
 }
 
-/* core.route(method, template) -> route */
+static const char *const methods[] = {"GET", "POST", "DELETE", NULL};
+
 int kd_route_new(lua_State *L) {
-  static const char *const methods[] = {"GET", "POST", "DELETE", NULL};
   int method = luaL_checkoption(L, 1, NULL, methods);
   size_t n, i;
   const char *t = luaL_checklstring(L, 2, &n);
@@ -30,7 +24,7 @@ int kd_route_new(lua_State *L) {
   char *o;
   int k = 0;
   if (n == 0 || t[0] != '/') return luaL_argerror(L, 2, "a path starting with '/'");
-  r = (kd_route *)lua_newuserdata(L, sizeof *r + n + 1);
+  r = (kd_route *)lua_newuserdata(L, sizeof *r + 2 * n + 9);   /* pieces, then tostring's */
   memset(r, 0, sizeof *r);
   r->method = method;
   o = r->text;
@@ -56,28 +50,15 @@ int kd_route_new(lua_State *L) {
   r->litlen[k] = (size_t)(o - r->lit[k]);
   *o = '\0';
   r->nsegs = k;
+  r->whole = o + 1;
+  sprintf(r->whole, "%s %s", methods[method], t);
   luaL_getmetatable(L, KD_ROUTE_MT);
   lua_setmetatable(L, -2);
   return 1;
 }
 
 int kd_route_tostring(lua_State *L) {
-  static const char *const methods[] = {"GET", "POST", "DELETE"};
-  kd_route *r = kd_check_route(L, 1);
-  luaL_Buffer b;
-  int k;
-  luaL_buffinit(L, &b);
-  luaL_addstring(&b, methods[r->method]);
-  luaL_addchar(&b, ' ');
-  for (k = 0; k <= r->nsegs; k++) {
-    luaL_addlstring(&b, r->lit[k], r->litlen[k]);
-    if (k < r->nsegs) {
-      luaL_addchar(&b, '{');
-      luaL_addstring(&b, r->name[k]);
-      luaL_addchar(&b, '}');
-    }
-  }
-  luaL_pushresult(&b);
+  lua_pushstring(L, check_route(L, 1)->whole);
   return 1;
 }
 
@@ -90,7 +71,7 @@ long kd_ms(double s) {
 const char *kd_read_call(lua_State *L, int i, kd_call *call) {
   int k;
   memset(call, 0, sizeof *call);
-  call->route = kd_check_route(L, i);
+  call->route = check_route(L, i);
   if (!lua_isnoneornil(L, i + 1)) call->timeout_ms = kd_ms(luaL_checknumber(L, i + 1));
   if (!lua_isnoneornil(L, i + 2)) {
     int x = i + 2;
@@ -108,34 +89,21 @@ const char *kd_read_call(lua_State *L, int i, kd_call *call) {
     if (!lua_isnil(L, -1)) {
       luaL_checktype(L, -1, LUA_TTABLE);
       call->query = lua_gettop(L);
-    } else {
-      lua_pop(L, 1);
     }
   }
   call->seg = i + 3;
   for (k = 0; k < call->route->nsegs; k++) {
     size_t len;
     luaL_checklstring(L, call->seg + k, &len);
-    if (len == 0) {
-      lua_pushfstring(L, "%s is empty", call->route->name[k]);
-      return lua_tostring(L, -1);
-    }
-    if (len > KD_MAX_ID) {
-      lua_pushfstring(L, "%s is longer than " KD_STR(KD_MAX_ID) " bytes", call->route->name[k]);
-      return lua_tostring(L, -1);
-    }
+    if (len == 0) return lua_pushfstring(L, "%s is empty", call->route->name[k]);
+    if (len > KD_MAX_ID)
+      return lua_pushfstring(L, "%s is longer than %d bytes", call->route->name[k], KD_MAX_ID);
   }
   return NULL;
 }
 
 static int add_escaped(kd_buf *u, const char *s, size_t n) {
-  if (3 * n > u->cap - u->len) {
-    char *d;
-    size_t cap = u->len + 3 * n + 64;
-    if (!(d = realloc(u->data, cap))) return -1;
-    u->data = d;
-    u->cap = cap;
-  }
+  if (kd_buf_add(u, NULL, 3 * n) != 0) return -1;
   u->len += kd_escape(u->data + u->len, s, n);
   return 0;
 }
@@ -154,17 +122,12 @@ int kd_build_url(lua_State *L, kd_buf *u, const char *base, size_t blen, const k
     }
   }
   if (call->query) {
-    int n = (int)kd_rawlen(L, call->query), j;
-    for (j = 1; j + 1 <= n; j += 2) {
+    int n = (int)kd_rawlen(L, call->query) & ~1, j;   /* whole pairs only */
+    for (j = 1; j <= n; j++) {
       size_t len;
       const char *s;
-      if (kd_buf_add(u, j == 1 ? "?" : "&", 1) != 0) return -1;
+      if (kd_buf_add(u, j == 1 ? "?" : j % 2 ? "&" : "=", 1) != 0) return -1;
       lua_rawgeti(L, call->query, j);
-      s = lua_tolstring(L, -1, &len);
-      if (s && add_escaped(u, s, len) != 0) return (lua_pop(L, 1), -1);
-      lua_pop(L, 1);
-      if (kd_buf_add(u, "=", 1) != 0) return -1;
-      lua_rawgeti(L, call->query, j + 1);
       s = lua_tolstring(L, -1, &len);
       if (s && add_escaped(u, s, len) != 0) return (lua_pop(L, 1), -1);
       lua_pop(L, 1);

@@ -1,24 +1,11 @@
 /*
- * sink.c: answers that go to a file instead of memory.
- *
- * Two ways, both streaming, so memory stays the same whatever the size:
- *  - a file download (client:file(name, { path })): every byte of a 2xx
- *    body is written to the file;
- *  - one string field of a JSON answer (a crawled page's content, the
- *    `payload` of GET /pages/{pageId}): the field's value is decoded from
- *    JSON as it streams in and written to the file, while the rest of the
- *    document, with "" in the field's place, stays in memory to be decoded
- *    as usual. So a 1 MiB page costs a 16 KiB buffer, not 1 MiB twice.
- *
- * The scanner only looks at the top level of the answer's object; strings
- * and nesting below it pass through untouched. The file is opened without
- * following a symbolic link at its last component (O_NOFOLLOW), and never
- * left half-written under a name the caller will trust: the Lua side
- * writes to a temporary name and renames it once the call succeeded.
+ * sink.c: a 2xx body streamed to a file, or one string field of a JSON
+ * answer (a page's `payload`) decoded into it as it arrives, the rest ("" in
+ * its place) kept to be decoded: a 1 MiB page costs a 16 KiB buffer. The
+ * scanner reads only the top level. Lua renames the file on success.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,14 +18,9 @@ int kd_sink_open(kd_sink *k, const char *path, const char *field) {
     k->err = errno;
     return -1;
   }
-  k->active = 1;
-  if (field) {
-    size_t n = strlen(field);
-    if (n >= sizeof k->field) n = sizeof k->field - 1;
-    memcpy(k->field, field, n);
-    k->field[n] = '\0';
-    k->field_len = n;
-    k->extract = 1;
+  if ((k->extract = field != NULL)) {
+    strncpy(k->field, field, sizeof k->field - 1);   /* the rest stays 0 */
+    k->field_len = strlen(k->field);
   }
   return 0;
 }
@@ -79,19 +61,13 @@ static int put(kd_sink *k, const char *p, size_t n) {
   return 0;
 }
 
-/* UTF-8 of code point cp */
+/* UTF-8 of code point cp: continuation bytes from the end, then the lead */
 static int put_cp(kd_sink *k, unsigned long cp) {
+  static const unsigned char lead[] = {0, 0, 0xC0, 0xE0, 0xF0};
+  size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4, i;
   char b[4];
-  size_t n;
-  if (cp < 0x80) { b[0] = (char)cp; n = 1; }
-  else if (cp < 0x800) { b[0] = (char)(0xC0 | (cp >> 6)); b[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
-  else if (cp < 0x10000) {
-    b[0] = (char)(0xE0 | (cp >> 12)); b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    b[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
-  } else {
-    b[0] = (char)(0xF0 | (cp >> 18)); b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    b[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); b[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
-  }
+  for (i = n - 1; i > 0; i--, cp >>= 6) b[i] = (char)(0x80 | (cp & 0x3F));
+  b[0] = (char)(lead[n] | cp);
   return put(k, b, n);
 }
 
@@ -115,11 +91,8 @@ static int string_byte(kd_sink *k, int c) {
       k->high = k->cp;
       return 0;
     }
-    if (k->cp >= 0xDC00 && k->cp <= 0xDFFF && k->high) {
-      unsigned long cp = 0x10000 + ((k->high - 0xD800) << 10) + (k->cp - 0xDC00);
-      k->high = 0;
-      return put_cp(k, cp);
-    }
+    if (k->cp >= 0xDC00 && k->cp <= 0xDFFF && k->high)
+      k->cp = 0x10000 + ((k->high - 0xD800) << 10) + (k->cp - 0xDC00);
     k->high = 0;
     return put_cp(k, k->cp);
   }
@@ -146,14 +119,9 @@ static int string_byte(kd_sink *k, int c) {
   }
 }
 
-/* Feed n bytes of the answer. What is not extracted is appended to `rest`
- * (at most `max` bytes in all). Returns 0, or -1 (k->err, or k->too_large). */
 int kd_sink_feed(kd_sink *k, kd_buf *rest, size_t max, const char *p, size_t n) {
   size_t i, from = 0;
-  if (!k->extract) {
-    if (put(k, p, n) != 0) return -1;
-    return 0;
-  }
+  if (!k->extract) return put(k, p, n);
   for (i = 0; i < n; i++) {
     int c = (unsigned char)p[i];
     if (k->in_field) {
@@ -220,13 +188,11 @@ int kd_sink_feed(kd_sink *k, kd_buf *rest, size_t max, const char *p, size_t n) 
     case ',':
       if (k->depth == 1) k->key_state = 0;
       break;
-    case '{':
-    case '[':
+    case '{': case '[':
       if (k->depth == 1 && k->key_state == 3) k->key_state = 4;   /* a nested value */
       k->depth++;
       break;
-    case '}':
-    case ']':
+    case '}': case ']':
       k->depth--;
       break;
     default:
@@ -242,15 +208,14 @@ int kd_sink_feed(kd_sink *k, kd_buf *rest, size_t max, const char *p, size_t n) 
   return 0;
 }
 
-/* Write what is buffered and close. Returns 0, or -1 (k->err). */
 int kd_sink_close(kd_sink *k) {
   int r = 0;
-  if (!k->active) return 0;
+  if (k->fd < 0) return 0;
   if (k->olen && flush(k) != 0) r = -1;
   if (close(k->fd) != 0 && !k->err) {
     k->err = errno;
     r = -1;
   }
-  k->active = 0;
+  k->fd = -1;
   return r;
 }

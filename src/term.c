@@ -1,18 +1,8 @@
 /*
- * term.c: the terminal (/dev/tty, the one a person looks at, whatever
- * stdin and stdout are) for a full-screen view: its size and raw mode,
- * asked of the kernel rather than of an stty process per frame.
- *
- * core.isatty(fd) -> is the descriptor (0 stdin, 1 stdout, 2 stderr) a
- * terminal: what the command asks before it colours or pages output, once
- * a `test -t` process per command.
- *
- * core.term_size() -> lines, columns. core.terminal() -> a tty that keeps
- * the mode it found: tty:raw() (keys one by one, no echo, Ctrl-C a byte),
- * tty:read(n, wait) (up to n bytes, "" when none came within `wait`
- * seconds), tty:close(). The kept mode goes back through one function,
- * restore(), however the tty ends: close, __gc, __close. Failures are
- * nil, message.
+ * term.c: the terminal (/dev/tty, whatever stdin and stdout are) for a
+ * full-screen view: its size and raw mode asked of the kernel, not of an
+ * stty process per frame. A tty keeps the mode it found and puts it back
+ * through restore() however it ends (close, __gc, __close).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -154,14 +144,9 @@ static int tty_tostring(lua_State *L) {
   return 1;
 }
 
-static const luaL_Reg tty_methods[] = {
-  {"raw", tty_raw},
-  {"read", tty_read},
-  {"close", tty_close},
-  {NULL, NULL}
-};
-
 void kd_open_term(lua_State *L) {
-  const luaL_Reg *methods[] = {tty_methods, NULL};
-  kd_new_class(L, KD_TTY_MT, tty_close, tty_close, tty_tostring, methods);
+  static const luaL_Reg tty_methods[] = {
+    {"raw", tty_raw}, {"read", tty_read}, {"close", tty_close}, {NULL, NULL}
+  };
+  kd_new_class(L, KD_TTY_MT, tty_close, tty_tostring, tty_methods);
 }

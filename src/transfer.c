@@ -1,22 +1,9 @@
 /*
  * transfer.c: one request of the API on a libcurl easy handle, and the
- * facts of how it ended (outcome.c makes them a record for Lua).
- *
- * A transfer is set up once (options, header lists, buffers) and then
- * reused: a GET like the status call only changes the URL and the request
- * id, so consecutive requests ride the same connection and allocate
- * nothing in the common case. A call with a JSON body (POST, DELETE)
- * switches the method and the header list. The same code serves the
- * blocking fetch and the transfers driven by a multi handle.
- *
- * A POST may not be safe to send twice (a second crawl). libcurl resends
- * a request by itself when a reused connection turns out to be dead, so a
- * POST always goes out on a fresh connection: then nothing underneath us
- * ever repeats it.
- *
- * Callbacks never call into Lua, so no Lua error can unwind through
- * libcurl: they only fill buffers and set flags that are read after the
- * transfer is over.
+ * facts of how it ended (outcome.c makes them a record). A transfer is set
+ * up once and reused: a GET like the status call changes only the URL and
+ * the request id, so it rides the same connection and allocates nothing.
+ * Callbacks never call Lua, so no Lua error unwinds through libcurl.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +12,8 @@
 
 #include "kadoa.h"
 
-/* Idle buffers larger than this are released after a request, so one huge
- * response does not pin its memory for the life of the client. */
+/* a buffer grown past this is freed after the request, so one huge answer
+ * does not pin its memory for the client's life */
 #define KD_KEEP_BUFFER (256 * 1024)
 
 static void drop_sink(kd_xfer *x) {
@@ -74,8 +61,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
     x->retry_after = -1;
     return n;
   }
-  /* Every line of every response comes here: the first letter says which
-   * of the four headers we read it can be, so most lines cost one test. */
+  /* the first letter tells which header it can be: most lines cost one test */
   switch (n > 0 ? p[0] | 0x20 : 0) {
   case 'x':
     if (kd_header_value(p, n, "x-request-id", &v, &vlen) ||
@@ -90,16 +76,13 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
     if (kd_header_value(p, n, "retry-after", &v, &vlen))
       x->retry_after = kd_retry_after(v, vlen, time(NULL));
     break;
-  default:
-    break;
   }
   return n;
 }
 
 #define REQID_TEMPLATE "x-request-id: 00000000-0000-4000-8000-000000000000"
 
-/* The Accept-Encoding line libcurl would send for CURLOPT_ACCEPT_ENCODING
- * "": every encoding this libcurl can decode. */
+/* what libcurl would send for CURLOPT_ACCEPT_ENCODING "" */
 static void accept_encoding_line(char *out, size_t cap) {
   const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
   char *o = out;
@@ -118,17 +101,15 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share) {
   struct curl_slist *l;
   char ae[96];
   memset(x, 0, sizeof *x);
-  x->retry_after = -1;
   x->max_body = cfg->max_body;
   x->cfg = cfg;
   x->method = KD_GET;
   x->easy = e = curl_easy_init();
   if (!e) return -1;
 
-  /* The header list: key, accept, user agent, encodings, and a request id
-   * rewritten per request. User-Agent and Accept-Encoding are lines of our
-   * own because libcurl formats its own afresh for every request (about
-   * 1 us a request together); seeing ours, it adds neither. */
+  /* User-Agent and Accept-Encoding are our own lines: libcurl formats its
+   * own afresh per request (about 1 us together); seeing ours, it adds
+   * neither. The request id's line is rewritten per request. */
   strcpy(ae, "Accept-Encoding: ");
   accept_encoding_line(ae + strlen(ae), sizeof ae - strlen(ae));
   if (!(l = curl_slist_append(NULL, cfg->api_key_header))) return -1;
@@ -140,8 +121,7 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share) {
   while (l->next) l = l->next;
   x->reqid = l->data + strlen("x-request-id: ");
 
-  /* A call with a body sends two lines more, then the same list: "Expect:"
-   * keeps libcurl from waiting for a 100-continue on larger bodies. */
+  /* a body's two lines, then the same list ("Expect:": no 100-continue) */
   if (!(l = curl_slist_append(NULL, "Content-Type: application/json"))) return -1;
   x->json = l;
   if (!curl_slist_append(x->json, "Expect:")) return -1;
@@ -165,16 +145,14 @@ int kd_xfer_init(kd_xfer *x, kd_config *cfg, CURLSH *share) {
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
   if (cfg->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, cfg->ca_file);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cfg->max_body);
   curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, x);
   if (share) curl_easy_setopt(e, CURLOPT_SHARE, share);
   return 0;
 }
 
-/* Free a header list, zeroing every line first: one of them holds the key. */
+/* zeroed first: one line holds the key */
 static void free_lines(struct curl_slist *l) {
   struct curl_slist *p;
   for (p = l; p; p = p->next) kd_scrub(p->data, strlen(p->data));
@@ -182,6 +160,7 @@ static void free_lines(struct curl_slist *l) {
 }
 
 void kd_xfer_free(kd_xfer *x) {
+  drop_sink(x);
   if (x->easy) curl_easy_cleanup(x->easy);
   if (x->json) {   /* its tail is `headers`, freed below */
     if (x->json->next) x->json->next->next = NULL;
@@ -189,9 +168,7 @@ void kd_xfer_free(kd_xfer *x) {
   }
   free_lines(x->headers);
   kd_buf_free(&x->body);
-  x->easy = NULL;
-  x->headers = x->json = NULL;
-  x->reqid = NULL;
+  memset(x, 0, sizeof *x);   /* freeing again is safe */
 }
 
 void kd_xfer_reset(kd_xfer *x) {
@@ -204,8 +181,9 @@ void kd_xfer_reset(kd_xfer *x) {
   x->body.len = 0;
 }
 
-/* Switch the handle to another method only when it changes: a run of GETs
- * (the status call) sets nothing here. */
+/* Only when the method changes: a run of GETs sets nothing. A POST may not
+ * be safe twice and libcurl resends on a reused connection that turns out
+ * dead, so a POST goes out on a fresh one. */
 static void set_method(kd_xfer *x, const kd_call *call) {
   CURL *e = x->easy;
   int m = call->route->method;
@@ -220,7 +198,6 @@ static void set_method(kd_xfer *x, const kd_call *call) {
     curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, call->body ? call->body : "");
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m == KD_DELETE ? "DELETE" : (char *)NULL);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->body ? x->json : x->headers);
-    /* never on a reused connection: libcurl would resend it by itself */
     curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, m == KD_POST ? 1L : 0L);
   }
   x->method = m;
@@ -232,8 +209,7 @@ int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *cal
     if (!(x->sink = malloc(sizeof *x->sink))) return -1;
     if (kd_sink_open(x->sink, call->file, call->field) != 0) {
       int e = x->sink->err;
-      free(x->sink);
-      x->sink = NULL;
+      drop_sink(x);
       return e > 0 ? e : -1;
     }
   }
@@ -250,93 +226,69 @@ int kd_xfer_prepare(lua_State *L, kd_xfer *x, kd_config *cfg, const kd_call *cal
   return 0;
 }
 
-/* What happened, as a class of failure (errors.lua words it). */
+/* a class of errors.lua's failures */
 static const char *curl_failure(CURLcode rc) {
   switch (rc) {
-  case CURLE_OPERATION_TIMEDOUT:
-    return "timeout";
-  case CURLE_COULDNT_CONNECT:
-    return "refused";
-  case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY:
-    return "dns";
+  case CURLE_OPERATION_TIMEDOUT: return "timeout";
+  case CURLE_COULDNT_CONNECT: return "refused";
+  case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY: return "dns";
   case CURLE_SEND_ERROR: case CURLE_RECV_ERROR: case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE:
     return "reset";
-  case CURLE_WEIRD_SERVER_REPLY:
-    return "protocol";
-  case CURLE_BAD_CONTENT_ENCODING:
-    return "encoding";
+  case CURLE_WEIRD_SERVER_REPLY: return "protocol";
+  case CURLE_BAD_CONTENT_ENCODING: return "encoding";
   case CURLE_OUT_OF_MEMORY:   /* libcurl < 8.6 also says this for a header over 100 KB */
 #if LIBCURL_VERSION_NUM >= 0x080600
   case CURLE_TOO_LARGE:
 #endif
     return "too_large";
-  case CURLE_URL_MALFORMAT: case CURLE_UNSUPPORTED_PROTOCOL:
-    return "usage";
+  case CURLE_URL_MALFORMAT: case CURLE_UNSUPPORTED_PROTOCOL: return "usage";
   case CURLE_SSL_CONNECT_ERROR: case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CERTPROBLEM:
   case CURLE_SSL_CIPHER: case CURLE_SSL_CACERT_BADFILE: case CURLE_SSL_ENGINE_NOTFOUND:
   case CURLE_SSL_ENGINE_SETFAILED: case CURLE_SSL_ENGINE_INITFAILED: case CURLE_SSL_CRL_BADFILE:
   case CURLE_SSL_ISSUER_ERROR: case CURLE_SSL_PINNEDPUBKEYNOTMATCH: case CURLE_SSL_INVALIDCERTSTATUS:
   case CURLE_SSL_SHUTDOWN_FAILED: case CURLE_USE_SSL_FAILED:
     return "tls";
-  default:
-    return "network";
+  default: return "network";
   }
 }
 
-/* Did any byte of the request leave? Only failures before that point
- * (DNS, connect, the TLS handshake) leave a call surely unsent; libcurl
- * stamps the pretransfer time just before it writes the request. */
+/* May a byte of the request have left? libcurl stamps the pretransfer
+ * time just before it writes the request. */
 static int request_sent(const kd_xfer *x, CURLcode rc) {
   curl_off_t pre = 0;
-  switch (rc) {
-  case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_RESOLVE_PROXY: case CURLE_COULDNT_CONNECT:
-  case CURLE_URL_MALFORMAT: case CURLE_UNSUPPORTED_PROTOCOL:
+  if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
+      rc == CURLE_COULDNT_CONNECT || rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
     return 0;
-  default:
-    break;
-  }
   if (curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &pre) != CURLE_OK) return 1;
   return pre > 0;
 }
 
-/* A file that could not be written while the answer streamed in. */
 static int sink_failed(lua_State *L, kd_xfer *x, kd_outcome *o, int err) {
   o->sent = 1;
   drop_sink(x);
   return kd_push_failure(L, o, "io", strerror(err));
 }
 
-/* A 2xx answer whose body went to a file: { bytes = n } for a whole file;
- * for one field, the rest of the answer decoded, with { bytes = n } as the
- * field's value. */
+/* A 2xx body in a file: { bytes = n }; for one field, the rest of the
+ * answer decoded with { bytes = n } as the field's value. */
 static int push_sunk(lua_State *L, kd_xfer *x, kd_outcome *o, int dec, int null) {
   kd_sink *k = x->sink;
-  int n, extract = k->extract, done = k->done;
-  size_t written;
-  char field[sizeof k->field];
-  memcpy(field, k->field, sizeof field);
+  int n = 1;
   if (kd_sink_close(k) != 0) return sink_failed(L, x, o, k->err);
-  written = k->written;
+  if (k->extract && ((n = kd_push_outcome(L, o, 0, dec, null)) != 1 || !k->done)) {
+    drop_sink(x);
+    return n;
+  }
+  lua_createtable(L, 0, 1);
+  lua_pushinteger(L, (lua_Integer)k->written);
+  lua_setfield(L, -2, "bytes");
+  if (k->extract) lua_setfield(L, -2, k->field);
   drop_sink(x);
-  if (!extract) {
-    lua_createtable(L, 0, 1);
-    lua_pushinteger(L, (lua_Integer)written);
-    lua_setfield(L, -2, "bytes");
-    return 1;
-  }
-  n = kd_push_outcome(L, o, 0, dec, null);
-  if (n == 1 && done) {
-    lua_createtable(L, 0, 1);
-    lua_pushinteger(L, (lua_Integer)written);
-    lua_setfield(L, -2, "bytes");
-    lua_setfield(L, -2, field);
-  }
-  return n;
+  return 1;
 }
 
 int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec, int null) {
   kd_outcome o;
-  const char *failure;
   memset(&o, 0, sizeof o);
   curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &o.status);
   o.body = x->body.data ? x->body.data : "";
@@ -345,15 +297,12 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec,
   o.request_id = x->request_id;
   o.retry_after = x->retry_after;
   o.cfg = x->cfg;
-  /* seconds the exchange took, so a caller retrying it can keep to its
-   * overall budget without reading a clock before every request */
   curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &o.elapsed);
 
   if (rc != CURLE_OK) {
     int big = x->too_large || rc == CURLE_FILESIZE_EXCEEDED;
     if (!big && x->sink && x->sink->err) return sink_failed(L, x, &o, x->sink->err);
     drop_sink(x);
-    failure = curl_failure(rc);
     o.curl = (int)rc;
     o.sent = request_sent(x, rc);
     if (big) {
@@ -362,7 +311,7 @@ int kd_xfer_push_result(lua_State *L, kd_xfer *x, CURLcode rc, int raw, int dec,
     }
     if (x->oom) return kd_push_failure(L, &o, "memory", NULL);
     /* no text: libcurl < 8.6's word for a header line over 100 KB */
-    return kd_push_failure(L, &o, failure, x->errbuf[0] ? x->errbuf
+    return kd_push_failure(L, &o, curl_failure(rc), x->errbuf[0] ? x->errbuf
                            : rc == CURLE_OUT_OF_MEMORY ? NULL : curl_easy_strerror(rc));
   }
   if (x->sink && o.status >= 200 && o.status <= 299) return push_sunk(L, x, &o, dec, null);
