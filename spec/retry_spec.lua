@@ -203,9 +203,11 @@ describe("client retries", function()
     local c, t = client({ retries = 1 })
     local _, e = c:status("retry-after-date")
     assert.are.equal("rate_limited", e.kind)
-    assert.is_true(e.retry_after >= 1 and e.retry_after <= 3, tostring(e.retry_after))
+    -- 2 to 3 s ahead when the mock writes it, read against time(2)'s whole
+    -- seconds: a busy machine may see a second more (as in faults_spec)
+    assert.is_true(e.retry_after >= 1 and e.retry_after <= 4, tostring(e.retry_after))
     assert.are.equal(1, #t.sleeps)
-    assert.is_true(t.sleeps[1] >= 1 and t.sleeps[1] <= 3)
+    assert.is_true(t.sleeps[1] >= 1 and t.sleeps[1] <= 4, tostring(t.sleeps[1]))
   end)
 
   it("does not retry when Retry-After is longer than max_retry_wait", function()
