@@ -382,13 +382,26 @@ static int l_head(lua_State *L) {
   return 1;
 }
 
-/* one already there is fine */
+/* as mkdir -p: missing parents 0755, the folder itself 0700 when private;
+ * one already there is fine */
 static int l_mkdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  if (mkdir(path, lua_toboolean(L, 2) ? 0700 : 0755) != 0 && errno != EEXIST) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "cannot make the folder %s: %s", path, strerror(errno));
-    return 2;
+  size_t n;
+  const char *path = luaL_checklstring(L, 1, &n);
+  int private = lua_toboolean(L, 2);
+  char *s = (char *)lua_newuserdata(L, n + 1), *p;
+  memcpy(s, path, n + 1);
+  for (p = s + 1;; p++) {
+    int last = *p == '\0';
+    if (*p != '/' && !last) continue;
+    *p = '\0';
+    if (mkdir(s, last && private ? 0700 : 0755) != 0 && errno != EEXIST) {
+      int e = errno;
+      lua_pushnil(L);
+      lua_pushfstring(L, "cannot make the folder %s: %s", s, strerror(e));
+      return 2;
+    }
+    if (last) break;
+    *p = '/';
   }
   lua_pushboolean(L, 1);
   return 1;

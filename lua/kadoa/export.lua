@@ -139,13 +139,8 @@ function M.export(client, id, dir, opts)
   local format = o.format or "markdown"
   local ext = EXT[format:lower()] or "txt"
   dir = dir:gsub("(.)/+$", "%1")
-  -- the folder and any missing parents, as mkdir -p
-  local sofar = dir:sub(1, 1) == "/" and "" or "."
-  for part in dir:gmatch("[^/]+") do
-    sofar = sofar .. "/" .. part
-    local ok, merr = core.mkdir(sofar)
-    if not ok then return nil, errors.new("io", "export: " .. merr) end
-  end
+  local made, merr = core.mkdir(dir)
+  if not made then return nil, errors.new("io", "export: " .. merr) end
 
   local index_path = dir .. "/index.jsonl"
   local known = read_index(client, index_path)

@@ -60,14 +60,8 @@ local function write(path, paused)
   for i = 1, math.min(#ids, MAX_MARKS) do keep[ids[i]] = paused[ids[i]] end
   local text = assert(json.encode({ paused = keep }))
   local core = require("kadoa.core")
-  local dir = path:match("^(.*)/[^/]*$")
-  -- the folders up to the state file, the last one private
-  local sofar = ""
-  for part in dir:gmatch("[^/]+") do
-    sofar = sofar .. "/" .. part
-    local ok, err = core.mkdir(sofar, sofar == dir)
-    if not ok then return io_error(err) end
-  end
+  local made, merr = core.mkdir(path:match("^(.*)/[^/]*$"), true)
+  if not made then return io_error(merr) end
   local tmp = ("%s.%d%06d.tmp"):format(path, os.time(), math.floor(math.random() * 1e6))
   local ok, err = core.private_file(tmp, text .. "\n")
   if ok then ok, err = os.rename(tmp, path) end

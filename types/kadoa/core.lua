@@ -212,7 +212,8 @@ function core.sleep(seconds) end
 ---@return number seconds on a monotonic clock
 function core.monotime() end
 
----One folder, mode 0755 (private: 0700); one that is already there is fine.
+---A folder and any missing parents, as mkdir -p: mode 0755, the folder itself
+---0700 when private; one that is already there is fine.
 ---@param path string
 ---@param private? boolean
 ---@return true|nil ok
