@@ -64,6 +64,7 @@ build = {
       ["kadoa.body"] = "lua/kadoa/body.lua",
       ["kadoa.cli.args"] = "lua/kadoa/cli/args.lua",
       ["kadoa.cli.call"] = "lua/kadoa/cli/call.lua",
+      ["kadoa.cli.cache"] = "lua/kadoa/cli/cache.lua",
       ["kadoa.cli.poller"] = "lua/kadoa/cli/poller.lua",
       ["kadoa.cli.commands.api"] = "lua/kadoa/cli/commands/api.lua",
       ["kadoa.cli.commands.config"] = "lua/kadoa/cli/commands/config.lua",

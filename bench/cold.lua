@@ -24,40 +24,55 @@ local OUT = "bench/out/cold.json"
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local srv = mock.start({ key = KEY })
+-- The command keeps its modules' bytecode (kadoa.cli.cache): a folder of the
+-- bench's own, emptied first, so the warm-up runs are the ones that fill it.
+-- The rows "no cache" point it at /dev/null, where nothing can be kept: each
+-- run compiles every module, as a first run does.
+local CACHE = "bench/out/cache"
+local NONE = "/dev/null"
 local rows = {
   { "curl -s -H 'x-api-key: " .. KEY .. "' " .. srv.url .. "/v4/crawl/cold/status",
-    "curl, the same request" },
-  { "lua5.4 bin/kadoa status cold", "kadoa status, Lua 5.4" },
-  { "luajit bin/kadoa status cold", "kadoa status, LuaJIT" },
+    "curl, the same request", CACHE },
+  { "lua5.4 bin/kadoa status cold", "kadoa status, Lua 5.4", CACHE },
+  { "luajit bin/kadoa status cold", "kadoa status, LuaJIT", CACHE },
+  { "lua5.4 bin/kadoa status cold", "kadoa status, Lua 5.4, no cache", NONE },
+  { "luajit bin/kadoa status cold", "kadoa status, LuaJIT, no cache", NONE },
 }
-local cmd = { "KADOA_API_KEY=" .. q(KEY), "KADOA_BASE_URL=" .. q(srv.url), "hyperfine", "-N",
-  "--warmup 5", "--runs", tostring(RUNS), "--style none", "--export-json", OUT }
-for _, r in ipairs(rows) do cmd[#cmd + 1] = q(r[1]) end
-os.execute("mkdir -p bench/out")
+local function env(cache)
+  return "KADOA_API_KEY=" .. q(KEY) .. " KADOA_BASE_URL=" .. q(srv.url) .. " XDG_CACHE_HOME=" .. q(cache)
+end
+os.execute("rm -rf " .. CACHE .. " && mkdir -p bench/out")
 
--- hyperfine's JSON, read for the few numbers this needs (no JSON library
--- here): each result's command, then its "times" array
+-- one hyperfine a cache setting, both in every round; hyperfine's JSON is
+-- read for the few numbers this needs (no JSON library here): each
+-- result's "times" array, in the order of the rows
 local times = {}
 for i = 1, #rows do times[i] = {} end
 for _ = 1, ROUNDS do
-  local ok = os.execute(table.concat(cmd, " ") .. " >&2")
-  assert(ok == true or ok == 0, "hyperfine failed (is it installed? bench/deps installs it)")
-  local f = assert(io.open(OUT, "r"))
-  local text = f:read("*a")
-  f:close()
-  local i = 0
-  for list in text:gmatch('"times":%s*%[([^%]]*)%]') do
-    i = i + 1
-    for v in list:gmatch("[%d.e%-]+") do table.insert(times[i], tonumber(v)) end
+  for _, cache in ipairs({ CACHE, NONE }) do
+    local cmd, at = { env(cache), "hyperfine", "-N", "--warmup 5", "--runs", tostring(RUNS),
+      "--style none", "--export-json", OUT }, {}
+    for i, r in ipairs(rows) do
+      if r[3] == cache then cmd[#cmd + 1], at[#at + 1] = q(r[1]), i end
+    end
+    local ok = os.execute(table.concat(cmd, " ") .. " >&2")
+    assert(ok == true or ok == 0, "hyperfine failed (is it installed? bench/deps installs it)")
+    local f = assert(io.open(OUT, "r"))
+    local text = f:read("*a")
+    f:close()
+    local n = 0
+    for list in text:gmatch('"times":%s*%[([^%]]*)%]') do
+      n = n + 1
+      for v in list:gmatch("[%d.e%-]+") do table.insert(times[at[n]], tonumber(v)) end
+    end
+    assert(n == #at, "hyperfine's JSON holds " .. n .. " results")
   end
-  assert(i == #rows, "hyperfine's JSON holds " .. i .. " results")
 end
 
 -- The same rows counted in instructions (valgrind's callgrind, once each):
 -- exact, and blind to the machine's load, which the times above are not.
-local function instructions(command)
-  local env = "KADOA_API_KEY=" .. q(KEY) .. " KADOA_BASE_URL=" .. q(srv.url)
-  local p = io.popen(env .. " valgrind --tool=callgrind --callgrind-out-file=/dev/null " .. command
+local function instructions(command, cache)
+  local p = io.popen(env(cache) .. " valgrind --tool=callgrind --callgrind-out-file=/dev/null " .. command
     .. " 2>&1 >/dev/null")
   local text = p and p:read("*a") or ""
   if p then p:close() end
@@ -65,7 +80,7 @@ local function instructions(command)
   return n and tonumber(n)
 end
 local counts = {}
-for i, r in ipairs(rows) do counts[i] = instructions(r[1]) end
+for i, r in ipairs(rows) do counts[i] = instructions(r[1], r[3]) end
 srv:stop()
 
 local function median(t)

@@ -73,14 +73,6 @@ function M.has_error(e)
   return e ~= nil and e ~= require("kadoa.codec").get().null and e ~= false
 end
 
--- pad(s, n): s and spaces up to n columns (a table's cell).
----@param s string
----@param n integer
----@return string
-function M.pad(s, n)
-  return s .. string.rep(" ", n - require("kadoa.text").width(s))
-end
-
 ---@param v any
 ---@return true|nil ok
 ---@return string|nil message what kept v from being JSON

@@ -5,7 +5,7 @@
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local call = require("kadoa.cli.call").call
-local output_module = require("kadoa.cli.output")
+local pad = require("kadoa.text").pad
 
 local M = {}
 
@@ -21,7 +21,7 @@ function M.list(c)
       output:json(e)
     else
       local name = type(e.html_filename) == "string" and format.text(e.html_filename, 1000) or "-"
-      output:out(output_module.pad(format.text(e.status, 20), 8) .. "  " .. name .. "  "
+      output:out(pad(format.text(e.status, 20), 8) .. "  " .. name .. "  "
         .. format.text(e.url, 2000))
     end
   end
