@@ -4,12 +4,11 @@
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
 local call = require("kadoa.cli.call").call
-local output_module = require("kadoa.cli.output")
 local poller = require("kadoa.cli.poller")
 
 local M = {}
 
-local pad = output_module.pad
+local pad = require("kadoa.text").pad
 
 ---@param c kadoa.cli.Context
 ---@return integer code the exit status

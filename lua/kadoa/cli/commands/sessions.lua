@@ -3,11 +3,10 @@
 
 local format = require("kadoa.format")
 local exit = require("kadoa.cli.exit")
-local output_module = require("kadoa.cli.output")
 
 local M = {}
 
-local pad = output_module.pad
+local pad = require("kadoa.text").pad
 
 -- line(s): columns are fixed, so lines stream out as they come
 ---@param s kadoa.SessionItem
