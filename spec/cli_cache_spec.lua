@@ -34,10 +34,10 @@ local function version(home)
   return text, rc == "0"
 end
 
--- an entry as the cache writes it: the path and the source it was made from
+-- an entry as the cache writes it: the path and stamp of the source it was
+-- made from, then its bytecode
 local function parse(entry)
-  local path, n, at = entry:match("^([^\n]*)\n(%d+)\n()")
-  return path, entry:sub(at, at + tonumber(n) - 1)
+  return entry:match("^([^\n]*)\n([^\n]*)\n(.*)$")
 end
 
 describe("the command's module cache", function()
@@ -56,11 +56,14 @@ describe("the command's module cache", function()
       return
     end
     assert.are.equal("700", mode(home .. "/kadoa/" .. FOLDER))
+    local core = require("kadoa.core")
     for _, name in ipairs({ "kadoa.cli.args", "kadoa.cli.verbs", "kadoa.client", "kadoa.format" }) do
       local entry = assert(sub.read(entry_of(name)), name .. " was not kept")
       assert.are.equal("600", mode(entry_of(name)))
-      local path, src = parse(entry)
-      assert.are.equal(sub.read(path), src, name)
+      local path, stamp, bytecode = parse(entry)
+      assert.are.equal(package.searchpath(name, "./lua/?.lua"), path)
+      assert.are.equal(core.stamp(path), stamp)
+      assert.are.equal("function", type(load(bytecode, "=kept", "b")), name)
     end
     -- the second run reads what the first kept, and prints the same
     local again, ok2 = version(home)
@@ -70,12 +73,12 @@ describe("the command's module cache", function()
 
   if not HAS_CACHE then return end
 
-  it("runs a module's kept bytecode while its source is the same", function()
+  it("runs a module's kept bytecode while its source has the stamp it was made from", function()
     assert(version(home))
     local file = entry_of("kadoa.cli.exit")
-    local path, src = parse(assert(sub.read(file)))
-    local head = path .. "\n" .. #src .. "\n"
-    sub.write(file, head .. src .. string.dump(assert(load('error("the kept kadoa.cli.exit ran")'))))
+    local path, stamp = parse(assert(sub.read(file)))
+    local trap = string.dump(assert(load('error("the kept kadoa.cli.exit ran")')))
+    sub.write(file, path .. "\n" .. stamp .. "\n" .. trap)
     local out, ok = version(home)
     assert.is_false(ok)
     assert.truthy(out:find("the kept kadoa.cli.exit ran", 1, true), out)
@@ -84,22 +87,26 @@ describe("the command's module cache", function()
   it("compiles again, and keeps anew, a module whose source changed or whose entry is broken", function()
     assert(version(home))
     local file = entry_of("kadoa.cli.exit")
-    local path, src = parse(assert(sub.read(file)))
+    local path, stamp, bytecode = parse(assert(sub.read(file)))
     local trap = string.dump(assert(load('error("a stale entry ran")')))
+    local size, rest = stamp:match("^(%d+)(.*)$")
     for _, entry in ipairs({
-      path .. "\n" .. #src + 1 .. "\n" .. src .. " " .. trap,   -- another source
-      "/elsewhere/exit.lua\n" .. #src .. "\n" .. src .. trap,     -- another path
-      path .. "\n" .. #src .. "\n" .. src .. "\27Lua not bytecode", -- broken bytecode
-      path .. "\n" .. #src .. "\n" .. src:sub(1, 10),             -- cut short
-      path .. "\n" .. #src .. "\n" .. src .. 'error("text ran")',  -- text, never loaded
+      path .. "\n" .. (size + 1) .. rest .. "\n" .. trap,       -- another size
+      path .. "\n" .. size .. " 1.000000000" .. rest:match(" %d+$") .. "\n" .. trap,  -- another time
+      "/elsewhere/exit.lua\n" .. stamp .. "\n" .. trap,           -- another path
+      path .. "\n" .. stamp .. "\n" .. "\27Lua not bytecode",       -- broken bytecode
+      path .. "\n" .. stamp .. "\n" .. bytecode:sub(1, 10),         -- cut short
+      path .. "\n" .. stamp .. "\n" .. 'error("text ran")',         -- text, never loaded
+      path .. "\n" .. stamp,                                        -- no bytecode at all
     }) do
       sub.write(file, entry)
       local out, ok = version(home)
       assert.is_true(ok, out)
       assert.truthy(out:find("^kadoa %d"), out)
-      local kept_path, kept_src = parse(assert(sub.read(file)))
+      local kept_path, kept_stamp, kept = parse(assert(sub.read(file)))
       assert.are.equal(path, kept_path)
-      assert.are.equal(src, kept_src)
+      assert.are.equal(stamp, kept_stamp)
+      assert.are.equal("function", type(load(kept, "=kept", "b")))
     end
   end)
 

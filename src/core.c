@@ -407,6 +407,18 @@ static int l_mkdir(lua_State *L) {
   return 1;
 }
 
+/* a file's size, modification time and inode as one string, or nothing: what a
+ * kept compile of it is checked against (kadoa.cli.cache) */
+static int l_stamp(lua_State *L) {
+  struct stat st;
+  char buf[96];
+  if (stat(luaL_checkstring(L, 1), &st) != 0) return 0;
+  snprintf(buf, sizeof buf, "%lld %lld.%09ld %llu", (long long)st.st_size,
+           (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
 /* never an existing file or a link; synced: the first half of an atomic
  * write (the caller renames it into place) */
 static int l_private_file(lua_State *L) {
@@ -452,7 +464,7 @@ static const luaL_Reg client_methods[] = {
 
 static const luaL_Reg module_funcs[] = {
   {"new", l_new}, {"route", kd_route_new}, {"head", l_head}, {"sleep", l_sleep},
-  {"monotime", l_monotime}, {"mkdir", l_mkdir}, {"private_file", l_private_file},
+  {"monotime", l_monotime}, {"mkdir", l_mkdir}, {"stamp", l_stamp}, {"private_file", l_private_file},
   {"curl_info", l_curl_info}, {"token", kd_token}, {"term_size", kd_term_size},
   {"isatty", kd_isatty}, {"terminal", kd_terminal}, {NULL, NULL}
 };

@@ -212,6 +212,12 @@ function core.sleep(seconds) end
 ---@return number seconds on a monotonic clock
 function core.monotime() end
 
+---A file's size, modification time and inode as one string ("size sec.nsec inode"), or
+---nothing when it cannot be read: what the command's module cache checks its entries against.
+---@param path string
+---@return string|nil stamp
+function core.stamp(path) end
+
 ---A folder and any missing parents, as mkdir -p: mode 0755, the folder itself
 ---0700 when private; one that is already there is fine.
 ---@param path string

@@ -2,14 +2,14 @@
 -- process, and compiling the modules it loads is most of what it costs
 -- beyond loading libcurl. As Python's __pycache__ and Neovim's vim.loader
 -- do, each kadoa module's bytecode is kept (unstripped: tracebacks are the
--- same) beside the exact path and source it came from, in the user's own
--- $XDG_CACHE_HOME/kadoa (0700, files 0600), and used only while that source
--- is byte for byte the same. Anything else, unreadable or unwritable, is a
--- miss: the module is compiled from source as without the cache.
+-- same) in the user's own $XDG_CACHE_HOME/kadoa (0700, files 0600), beside
+-- the path and the stamp (size, modification time, inode) of the source it
+-- came from, and used only while the source has that stamp. Anything else,
+-- unreadable or unwritable, is a miss: the module is compiled as without
+-- the cache.
 
 local M = {}
 
-local load = (_VERSION == "Lua 5.1" and not rawget(_G, "jit")) and loadstring or load
 local dump = string.dump
 
 -- the folder for this interpreter, or nil (no HOME): Lua 5.4's and LuaJIT's
@@ -33,40 +33,43 @@ local function slurp(path)
   return s
 end
 
--- an entry: "<path>\n<#source>\n<source><bytecode>"; the new one is written
+-- an entry: "<path>\n<stamp>\n<bytecode>", the stamp (core.stamp: size,
+-- modification time, inode) of the source it was compiled from; written
 -- whole and renamed into place, so a reader never sees half of one
-local function store(dir, file, head, src, fn)
-  local core = require("kadoa.core")
+local function store(core, dir, file, head, fn)
   local token = core.mkdir(dir, true) and core.token(8)
   if not token then return end
   local tmp = file .. "." .. token
-  if core.private_file(tmp, head .. src .. dump(fn)) and not os.rename(tmp, file) then
+  if core.private_file(tmp, head .. dump(fn)) and not os.rename(tmp, file) then
     os.remove(tmp)
   end
 end
 
 ---A searcher, put before the interpreter's own, for the modules named kadoa.*.
+---It loads kadoa.core (libcurl) to read the files' stamps: a command that
+---talks to the API loads it anyway.
 ---@param env? fun(name: string): string|nil the environment (default os.getenv)
 function M.install(env)
   local dir = package.searchpath and folder(env or os.getenv)   -- Lua 5.1: none
   if not dir then return end
+  local ok, core = pcall(require, "kadoa.core")
+  if not ok then return end
   local searchers = package.searchers or package.loaders
   table.insert(searchers, 2, function(name)
     if name:sub(1, 6) ~= "kadoa." then return nil end
     local path = package.searchpath(name, package.path)
-    local src = path and slurp(path)
-    -- a first line "#..." or a byte-order mark: the interpreter's own loader
-    if not src or src:find("^[#\239]") then return nil end
+    local stamp = path and core.stamp(path)
+    if not stamp then return nil end
     local file = dir .. "/" .. name .. ".luac"
-    local head = path .. "\n" .. #src .. "\n"
+    local head = path .. "\n" .. stamp .. "\n"
     local entry = slurp(file)
-    local fn = entry and entry:sub(1, #head + #src) == head .. src
-      and load(entry:sub(#head + #src + 1), "@" .. path, "b")
+    local fn = entry and entry:sub(1, #head) == head and load(entry:sub(#head + 1), "@" .. path, "b")
     if not fn then
-      -- a syntax error is left to the interpreter's loader to report
-      fn = load(src, "@" .. path)
+      -- compiled as the interpreter's own loader does; a syntax error is
+      -- left to that loader to report
+      fn = loadfile(path)
       if not fn then return nil end
-      pcall(store, dir, file, head, src, fn)
+      pcall(store, core, dir, file, head, fn)
     end
     return fn, path
   end)
