@@ -233,7 +233,9 @@ describe("kadoa core", function()
       local res, err = c:status("slow-3000", { timeout = 0.3 })
       assert.is_nil(res)
       assert.are.equal("timeout", err.kind)
-      assert.matches("^Operation timed out after 3%d%d milliseconds", err.message)
+      -- libcurl counts from the transfer's own start, a moment after the
+      -- timeout's: under valgrind it said 299
+      assert.matches("^Operation timed out after [23]%d%d milliseconds", err.message)
       assert.is_table(c:status("slow-500"))           -- back to the client's 30 s
       assert.is_string(c:status_json("ok", { timeout = 5 }))
       c:close()
