@@ -60,16 +60,13 @@ function M.run(c)
         problem(id, bad)
       end
     else
-      -- the API has no paused state: a pause made through kadoa says it (kadoa.marks),
-      -- shown only for a crawl neither failed nor finished: no state file read for others
-      local failed, mark = has_error(v.error), nil
-      if not failed and not (type(v.payload) == "table" and v.payload.finished == true) then
-        paused = paused or require("kadoa.marks").read()
-        mark = require("kadoa.marks").of(id, nil, paused)
-      end
+      -- the API has no paused state: a pause made through kadoa says it
+      -- (kadoa.marks); format decides when a mark shows
+      paused = paused or require("kadoa.marks").read()
+      local mark = require("kadoa.marks").of(id, nil, paused)
       if opts.long and n > 1 then output:out("") end
       output:out(format.format(v, { id = id, style = opts.long and "long" or nil, mark = mark }))
-      if failed then worse(exit.failed) end
+      if has_error(v.error) then worse(exit.failed) end
     end
   end
   return code
